@@ -1,0 +1,138 @@
+"""The interface between a session and the agent that does its work.
+
+A Session (runner/sessions.py) owns one Agent. The agent owns at most one AgentProcess at a time, turns whatever
+the CLI prints into normalized events (see runner/PROTOCOL.md, "Events") and reports state changes. Everything an
+agent needs from its session goes through the small AgentHost interface, so agents can be tested with a plain
+recording host and no journal or sockets.
+"""
+
+from __future__ import annotations
+
+import shutil
+from abc import ABC, abstractmethod
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Protocol
+
+
+class AgentError(Exception):
+    """A request the agent cannot carry out; `code` is a protocol error code (see PROTOCOL.md)."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+class AgentHost(Protocol):
+    """What an agent can see and do of its session."""
+
+    session_id: str
+    cwd: str
+    options: dict[str, Any]
+    """Create-time options (argv, model, permission_mode, ...); updated by configure()."""
+    state: dict[str, Any]
+    """Agent-private state persisted with the session (for example the agent's own session id for resume)."""
+
+    def emit(self, kind: str, **fields: Any) -> None:
+        """Journal an event of the session (assigned the next seq)."""
+
+    def set_status(self, status: str, **fields: Any) -> None:
+        """Change the session's state; journals a `status` event and pushes the change to views."""
+
+    def save_state(self, **values: Any) -> None:
+        """Merge values into `state` and persist them."""
+
+    async def backpressure(self) -> None:
+        """Await this between reads of agent output: it returns at once unless the journal is far behind."""
+
+
+@dataclass
+class AgentInfo:
+    """What `agents` reports for one agent type."""
+
+    name: str
+    label: str
+    available: bool
+    version: str | None = None
+    path: str | None = None
+    models: list[str] = field(default_factory=list)
+    permission_modes: list[str] = field(default_factory=list)
+    reason: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "label": self.label,
+            "available": self.available,
+            "version": self.version,
+            "path": self.path,
+            "models": self.models,
+            "permission_modes": self.permission_modes,
+            "reason": self.reason,
+        }
+
+
+class Agent(ABC):
+    """One session's agent. Subclasses are registered in runner/agents/__init__.py."""
+
+    name: ClassVar[str]
+    label: ClassVar[str]
+
+    def __init__(self, host: AgentHost) -> None:
+        self.host = host
+
+    @classmethod
+    def check_options(cls, request: Mapping[str, Any]) -> dict[str, Any]:
+        """Validate a `create` request and return the options to store. Raise AgentError('bad_request', ...)."""
+        return {}
+
+    @classmethod
+    def detect(cls) -> AgentInfo:
+        """Report whether this agent can run on this machine."""
+        return AgentInfo(cls.name, cls.label, available=True)
+
+    @property
+    @abstractmethod
+    def running(self) -> bool:
+        """True while the agent has a live process."""
+
+    async def start(self) -> None:
+        """Called once when the session is created (the command agent starts its process here)."""
+
+    @abstractmethod
+    async def send(self, text: str) -> None:
+        """Deliver user text. The session has already journaled the `user` event."""
+
+    @abstractmethod
+    async def interrupt(self) -> None:
+        """Interrupt the current work with the agent's own mechanism."""
+
+    @abstractmethod
+    async def stop(self) -> None:
+        """Stop gracefully and reap the whole process group. Must be safe to call when not running."""
+
+    async def answer(self, request_id: str, behavior: str, message: str | None) -> None:
+        """Answer a pending permission request (agents that ask for permission override this)."""
+        raise AgentError("unknown_request", f"this agent has no pending request {request_id!r}")
+
+    async def configure(self, options: Mapping[str, Any]) -> None:
+        """Change options between turns (model, permission mode)."""
+        raise AgentError("bad_request", f"the {self.name} agent has no options to change")
+
+    def resume_after_restart(self) -> None:
+        """Called on a runner start for a session loaded from the journal (no process exists any more)."""
+
+
+def find_executable(name: str, extra_dirs: list[str] | None = None) -> str | None:
+    """Find a CLI on PATH or in the usual per-user install places."""
+    found = shutil.which(name)
+    if found:
+        return found
+    import os
+
+    for d in extra_dirs or []:
+        candidate = os.path.join(os.path.expanduser(d), name)
+        if os.path.isfile(candidate) and os.access(candidate, os.X_OK):
+            return candidate
+    return None

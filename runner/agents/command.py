@@ -1,0 +1,83 @@
+"""The `command` agent: any argv, one event per output line, stdin from `send`."""
+
+from __future__ import annotations
+
+import signal
+from collections.abc import Mapping
+from typing import Any
+
+from runner.agents.base import Agent, AgentError
+from runner.process import AgentProcess, SpawnError
+
+
+class CommandAgent(Agent):
+    name = "command"
+    label = "Command"
+
+    def __init__(self, host: Any) -> None:
+        super().__init__(host)
+        self._proc: AgentProcess | None = None
+        self._interrupted = False
+
+    @classmethod
+    def check_options(cls, request: Mapping[str, Any]) -> dict[str, Any]:
+        argv = request.get("argv")
+        if not isinstance(argv, list) or not argv or not all(isinstance(a, str) for a in argv):
+            raise AgentError("bad_request", "'argv' must be a non-empty list of strings")
+        if any("\0" in a for a in argv):
+            raise AgentError("bad_request", "'argv' must not contain NUL characters")
+        return {"argv": argv}
+
+    @property
+    def running(self) -> bool:
+        return self._proc is not None and self._proc.running
+
+    async def start(self) -> None:
+        argv = self.host.options["argv"]
+        try:
+            self._proc = await AgentProcess.spawn(
+                argv, self.host.cwd, self._on_line, backpressure=self.host.backpressure
+            )
+        except SpawnError as exc:
+            self.host.emit("error", message=str(exc), code="spawn_failed")
+            self.host.set_status("error", reason="spawn_failed")
+            return
+        self.host.set_status("running", pid=self._proc.pid)
+        proc = self._proc
+        import asyncio
+
+        self._watch = asyncio.create_task(self._watch_exit(proc))
+
+    def _on_line(self, stream: str, text: str, truncated: bool) -> None:
+        if truncated:
+            self.host.emit("output", stream=stream, text=text, truncated=True)
+        else:
+            self.host.emit("output", stream=stream, text=text)
+
+    async def _watch_exit(self, proc: AgentProcess) -> None:
+        code = await proc.wait()
+        if self._interrupted:
+            self.host.set_status("interrupted", exit_code=code)
+        else:
+            self.host.set_status("exited", exit_code=code)
+
+    async def send(self, text: str) -> None:
+        if not self.running or self._proc is None:
+            raise AgentError("not_running", "the command is not running")
+        try:
+            await self._proc.write(text.encode("utf-8"))
+        except (BrokenPipeError, ConnectionResetError) as exc:
+            raise AgentError("not_running", "the command has closed its input") from exc
+
+    async def interrupt(self) -> None:
+        if not self.running or self._proc is None:
+            raise AgentError("not_running", "the command is not running")
+        self._interrupted = True
+        self._proc.signal_group(signal.SIGINT)
+
+    async def stop(self) -> None:
+        if self._proc is None:
+            return
+        await self._proc.terminate()
+        # _watch_exit records the final status.
+        await self._watch
