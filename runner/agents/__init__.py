@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from runner.agents.base import Agent, AgentError, AgentHost, AgentInfo
 from runner.agents.command import CommandAgent
 
@@ -9,4 +11,11 @@ AGENT_TYPES: dict[str, type[Agent]] = {
     CommandAgent.name: CommandAgent,
 }
 
-__all__ = ["AGENT_TYPES", "Agent", "AgentError", "AgentHost", "AgentInfo", "CommandAgent"]
+
+async def detect_agents() -> list[AgentInfo]:
+    """Ask every agent type whether it can run here. detect() may run `--version`, so each runs in a thread and
+    they run together; the server awaits this for `{"type":"agents"}` and the CLI for `--agents`."""
+    return list(await asyncio.gather(*(asyncio.to_thread(t.detect) for t in AGENT_TYPES.values())))
+
+
+__all__ = ["AGENT_TYPES", "Agent", "AgentError", "AgentHost", "AgentInfo", "CommandAgent", "detect_agents"]

@@ -97,6 +97,10 @@ class Agent(ABC):
     def running(self) -> bool:
         """True while the agent has a live process."""
 
+    def accepts_input(self) -> bool:
+        """Whether `send` can deliver now (agents that start a process per turn always can)."""
+        return True
+
     async def start(self) -> None:
         """Called once when the session is created (the command agent starts its process here)."""
 

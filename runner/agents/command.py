@@ -32,6 +32,9 @@ class CommandAgent(Agent):
     def running(self) -> bool:
         return self._proc is not None and self._proc.running
 
+    def accepts_input(self) -> bool:
+        return self.running
+
     async def start(self) -> None:
         argv = self.host.options["argv"]
         try:

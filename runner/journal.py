@@ -1,0 +1,348 @@
+"""Journal: the durable, append-only record of every session's events and metadata (SQLite, WAL mode).
+
+Writes are group-committed: callers enqueue events and metadata changes synchronously (they already carry their seq),
+and a flusher task commits everything pending in one transaction on a dedicated writer thread at most
+FLUSH_INTERVAL after the first pending write. Only after the commit are events handed to `on_commit`, so views only
+ever see committed events and a crash can never re-issue a seq a view has already seen.
+
+Worst case lost on `kill -9` of the runner: the events of the last FLUSH_INTERVAL plus one commit's duration
+(typically under 30 ms). WAL with synchronous=NORMAL survives process death without losing committed transactions;
+only an OS crash or power loss can roll back the last commits, and never leaves a corrupt file.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import sqlite3
+import time
+import uuid
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+FLUSH_INTERVAL = 0.010
+"""Seconds a pending write may wait for companions before it is committed."""
+
+MAX_PENDING_EVENTS = 50_000
+MAX_PENDING_BYTES = 64 * 1024 * 1024
+"""Beyond these, agent output readers wait (backpressure) until the journal has caught up."""
+
+RETRY_DELAY = 1.0
+"""Seconds between attempts when a commit fails (a full disk, for example)."""
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS sessions (
+    id TEXT PRIMARY KEY,
+    record TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS events (
+    session_id TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    payload TEXT NOT NULL,
+    PRIMARY KEY (session_id, seq)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS client_msgs (
+    session_id TEXT NOT NULL,
+    client_msg_id TEXT NOT NULL,
+    PRIMARY KEY (session_id, client_msg_id)
+) WITHOUT ROWID;
+"""
+
+
+@dataclass
+class StoredSession:
+    """A session as loaded from the journal: its metadata record, head seq and seen client_msg_ids."""
+
+    record: dict[str, Any]
+    head: int
+    client_msg_ids: set[str] = field(default_factory=set)
+
+
+@dataclass
+class _Pending:
+    """Writes accepted but not yet committed, in arrival order per table."""
+
+    events: list[tuple[str, int, str]] = field(default_factory=list)
+    sessions: dict[str, str | None] = field(default_factory=dict)  # id -> record JSON, None = delete
+    client_msgs: list[tuple[str, str]] = field(default_factory=list)
+    nbytes: int = 0
+
+    def __bool__(self) -> bool:
+        return bool(self.events or self.sessions or self.client_msgs)
+
+
+CommitCallback = Callable[[dict[str, list[tuple[int, str]]]], None]
+"""Receives, per session id, the (seq, payload) pairs just committed, in seq order."""
+
+
+class JournalError(Exception):
+    pass
+
+
+def _connect(path: str) -> sqlite3.Connection:
+    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=NORMAL")
+    conn.execute("PRAGMA busy_timeout=5000")
+    return conn
+
+
+class Journal:
+    """The SQLite journal. Create with `await Journal.open(path, on_commit)`; call `close()` to flush and close."""
+
+    def __init__(self, path: str, on_commit: CommitCallback,
+                 on_error: Callable[[str | None], None] | None = None) -> None:
+        self.path = path
+        self._on_commit = on_commit
+        self._on_error = on_error or (lambda message: None)
+        # One thread writes, another reads, each with its own connection: a view reading a large backlog never
+        # delays a commit (WAL lets readers and the writer proceed together).
+        self._writer = ThreadPoolExecutor(1, thread_name_prefix="journal-writer")
+        self._reader = ThreadPoolExecutor(1, thread_name_prefix="journal-reader")
+        self._wconn: sqlite3.Connection | None = None
+        self._rconn: sqlite3.Connection | None = None
+        self._pending = _Pending()
+        self._wakeup = asyncio.Event()
+        self._drained = asyncio.Event()
+        self._drained.set()
+        self._flusher: asyncio.Task[None] | None = None
+        self._closing = False
+        self.runner_id = ""
+        self._round_done: asyncio.Future[None] | None = None
+        self._give_up = False
+        self.failing: str | None = None
+        self.commits = 0
+
+    @classmethod
+    async def open(cls, path: str, on_commit: CommitCallback,
+                   on_error: Callable[[str | None], None] | None = None) -> Journal:
+        journal = cls(path, on_commit, on_error)
+        loop = asyncio.get_running_loop()
+        await loop.run_in_executor(journal._writer, journal._open_writer)
+        await loop.run_in_executor(journal._reader, journal._open_reader)
+        journal._flusher = asyncio.create_task(journal._flush_loop(), name="journal-flusher")
+        return journal
+
+    def _open_writer(self) -> None:
+        os.makedirs(os.path.dirname(os.path.abspath(self.path)), exist_ok=True)
+        try:
+            conn = _connect(self.path)
+            conn.executescript(SCHEMA)
+            row = conn.execute("SELECT value FROM meta WHERE key='runner_id'").fetchone()
+            if row is None:
+                self.runner_id = uuid.uuid4().hex
+                conn.execute("INSERT INTO meta VALUES ('runner_id', ?)", (self.runner_id,))
+            else:
+                self.runner_id = row[0]
+            result = conn.execute("PRAGMA quick_check").fetchone()
+        except sqlite3.DatabaseError as exc:
+            raise JournalError(f"cannot open journal {self.path}: {exc}") from exc
+        if result[0] != "ok":
+            raise JournalError(f"journal {self.path} is damaged: {result[0]}")
+        self._wconn = conn
+
+    def _open_reader(self) -> None:
+        self._rconn = _connect(self.path)
+
+    # --- loading -----------------------------------------------------------------------------------------------
+
+    async def load(self) -> list[StoredSession]:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._reader, self._load)
+
+    def _load(self) -> list[StoredSession]:
+        assert self._rconn is not None
+        conn = self._rconn
+        heads = dict(conn.execute("SELECT session_id, MAX(seq) FROM events GROUP BY session_id"))
+        msgs: dict[str, set[str]] = {}
+        for sid, cid in conn.execute("SELECT session_id, client_msg_id FROM client_msgs"):
+            msgs.setdefault(sid, set()).add(cid)
+        out = []
+        for sid, record in conn.execute("SELECT id, record FROM sessions"):
+            out.append(StoredSession(json.loads(record), heads.get(sid, 0), msgs.get(sid, set())))
+        out.sort(key=lambda s: s.record.get("created_at", 0))
+        return out
+
+    # --- writing -----------------------------------------------------------------------------------------------
+
+    def append(self, session_id: str, seq: int, payload: str) -> None:
+        self._pending.events.append((session_id, seq, payload))
+        self._pending.nbytes += len(payload)
+        self._kick()
+
+    def save_session(self, session_id: str, record: dict[str, Any]) -> None:
+        self._pending.sessions[session_id] = json.dumps(record)
+        self._kick()
+
+    def delete_session(self, session_id: str) -> None:
+        self._pending.events = [e for e in self._pending.events if e[0] != session_id]
+        self._pending.client_msgs = [m for m in self._pending.client_msgs if m[0] != session_id]
+        self._pending.sessions[session_id] = None
+        self._kick()
+
+    def record_client_msg(self, session_id: str, client_msg_id: str) -> None:
+        self._pending.client_msgs.append((session_id, client_msg_id))
+        self._kick()
+
+    def _kick(self) -> None:
+        self._drained.clear()
+        self._wakeup.set()
+
+    @property
+    def over_capacity(self) -> bool:
+        return len(self._pending.events) > MAX_PENDING_EVENTS or self._pending.nbytes > MAX_PENDING_BYTES
+
+    async def wait_capacity(self) -> None:
+        """Return once the pending backlog is below its bound (at once in the normal case)."""
+        while self.over_capacity and not self._closing:
+            self._kick()
+            await self._commit_round_done()
+
+    async def _commit_round_done(self) -> None:
+        if self._round_done is None:
+            self._round_done = asyncio.get_running_loop().create_future()
+        await asyncio.shield(self._round_done)
+
+    async def flush(self) -> None:
+        """Wait until everything enqueued so far is committed (or the journal has given up while closing)."""
+        if self._pending:
+            self._kick()
+        await self._drained.wait()
+
+    async def _flush_loop(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            await self._wakeup.wait()
+            self._wakeup.clear()
+            if not self._pending:
+                self._drained.set()
+                if self._closing:
+                    return
+                continue
+            if not self._closing and not self.over_capacity:
+                await asyncio.sleep(FLUSH_INTERVAL)
+            batch, self._pending = self._pending, _Pending()
+            try:
+                await loop.run_in_executor(self._writer, self._commit, batch)
+            except (sqlite3.Error, OSError) as exc:
+                # Keep every event: put the batch back in front of what arrived meanwhile and retry.
+                self._requeue(batch)
+                message = f"journal write failed: {exc}; {len(self._pending.events)} events held in memory"
+                if self.failing != message:
+                    log.error(message)
+                    self.failing = message
+                    self._on_error(message)
+                self._finish_round()
+                if self._closing and self._give_up:
+                    self._drained.set()
+                    return
+                await asyncio.sleep(RETRY_DELAY)
+                self._wakeup.set()
+                continue
+            if self.failing is not None:
+                self.failing = None
+                self._on_error(None)
+            self.commits += 1
+            self._finish_round()
+            committed: dict[str, list[tuple[int, str]]] = {}
+            for sid, seq, payload in batch.events:
+                committed.setdefault(sid, []).append((seq, payload))
+            if committed:
+                self._on_commit(committed)
+            if self._pending:
+                self._wakeup.set()
+            else:
+                self._drained.set()
+
+    def _finish_round(self) -> None:
+        fut, self._round_done = self._round_done, None
+        if fut is not None and not fut.done():
+            fut.set_result(None)
+
+    def _requeue(self, batch: _Pending) -> None:
+        newer = self._pending
+        batch.events.extend(newer.events)
+        batch.client_msgs.extend(newer.client_msgs)
+        batch.sessions.update(newer.sessions)
+        batch.nbytes += newer.nbytes
+        self._pending = batch
+
+    def _commit(self, batch: _Pending) -> None:
+        conn = self._wconn
+        assert conn is not None
+        conn.execute("BEGIN")
+        try:
+            if batch.events:
+                conn.executemany("INSERT OR REPLACE INTO events VALUES (?, ?, ?)", batch.events)
+            if batch.client_msgs:
+                conn.executemany("INSERT OR IGNORE INTO client_msgs VALUES (?, ?)", batch.client_msgs)
+            for sid, record in batch.sessions.items():
+                if record is None:
+                    conn.execute("DELETE FROM events WHERE session_id=?", (sid,))
+                    conn.execute("DELETE FROM client_msgs WHERE session_id=?", (sid,))
+                    conn.execute("DELETE FROM sessions WHERE id=?", (sid,))
+                else:
+                    conn.execute("INSERT OR REPLACE INTO sessions VALUES (?, ?)", (sid, record))
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+
+    # --- reading -----------------------------------------------------------------------------------------------
+
+    async def read(self, session_id: str, after: int, upto: int, limit: int,
+                   max_bytes: int) -> list[tuple[int, str]]:
+        """Committed events with after < seq <= upto, at most `limit` of them and about `max_bytes` of payload."""
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._reader, self._read, session_id, after, upto, limit, max_bytes)
+
+    def _read(self, session_id: str, after: int, upto: int, limit: int, max_bytes: int) -> list[tuple[int, str]]:
+        assert self._rconn is not None
+        rows = []
+        size = 0
+        cur = self._rconn.execute(
+            "SELECT seq, payload FROM events WHERE session_id=? AND seq>? AND seq<=? ORDER BY seq LIMIT ?",
+            (session_id, after, upto, limit),
+        )
+        for seq, payload in cur:
+            rows.append((seq, payload))
+            size += len(payload)
+            if size >= max_bytes:
+                break
+        cur.close()
+        return rows
+
+    # --- closing -----------------------------------------------------------------------------------------------
+
+    async def close(self, timeout: float = 10.0) -> None:
+        """Commit what is pending (retrying a failing disk for up to `timeout` s), then close the files."""
+        self._closing = True
+        self._kick()
+        deadline = time.monotonic() + timeout
+        while self._flusher is not None and not self._flusher.done():
+            if time.monotonic() > deadline:
+                self._give_up = True
+                log.error("journal: giving up on %d uncommitted events at shutdown", len(self._pending.events))
+                self._flusher.cancel()
+                break
+            await asyncio.sleep(0.01)
+            self._wakeup.set()
+        loop = asyncio.get_running_loop()
+        if self._wconn is not None:
+            await loop.run_in_executor(self._writer, self._close_conn, self._wconn)
+        if self._rconn is not None:
+            await loop.run_in_executor(self._reader, self._close_conn, self._rconn)
+        self._writer.shutdown(wait=True)
+        self._reader.shutdown(wait=True)
+
+    @staticmethod
+    def _close_conn(conn: sqlite3.Connection) -> None:
+        conn.close()
+

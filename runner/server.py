@@ -1,0 +1,302 @@
+"""The WebSocket server: authentication, one ViewConnection per view, and per-session followers.
+
+A follower is a task with a cursor: it sends `attached`, then pulls committed events after the cursor in batches
+until it reaches the session's committed head, then sleeps until the next commit wakes it. There is no per-view
+event queue to overflow; a slow view just falls behind and reads from the journal.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hmac
+import http
+import json
+import logging
+import ssl
+from collections.abc import Sequence
+from typing import Any
+
+from websockets.asyncio.server import Server, ServerConnection, serve
+from websockets.exceptions import ConnectionClosed
+from websockets.http11 import Request, Response
+
+from runner import __version__
+from runner.agents import detect_agents
+from runner.protocol import (
+    BATCH_BYTES,
+    BATCH_EVENTS,
+    MAX_INCOMING_FRAME,
+    PROTOCOL_VERSION,
+    ProtocolError,
+    events_frame,
+    parse_request,
+    reply,
+)
+from runner.sessions import Session, SessionError, SessionManager
+
+log = logging.getLogger(__name__)
+
+MAX_PENDING_CONTROL = 10_000
+"""Replies and pushes queued for one view; a view that lets more pile up is disconnected (it can reconnect)."""
+
+
+class RunnerServer:
+    """Serves a SessionManager over WebSocket. `await start()`, then `.port`; `await close()`."""
+
+    def __init__(self, manager: SessionManager, token: str, host: str = "127.0.0.1", port: int = 0, *,
+                 allowed_origins: Sequence[str] = (), ssl_context: ssl.SSLContext | None = None,
+                 ping_interval: float | None = 20.0, ping_timeout: float | None = 20.0) -> None:
+        if not token:
+            raise ValueError("a token is required")
+        self.manager = manager
+        self._token = token.encode()
+        self.host = host
+        self.port = port
+        self._origins = set(allowed_origins)
+        self._ssl = ssl_context
+        self._ping = (ping_interval, ping_timeout)
+        self._server: Server | None = None
+        self.views: set[ViewConnection] = set()
+
+    @property
+    def url(self) -> str:
+        scheme = "wss" if self._ssl else "ws"
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"{scheme}://{host}:{self.port}"
+
+    async def start(self) -> None:
+        self._server = await serve(
+            self._handle,
+            self.host,
+            self.port,
+            process_request=self._check_handshake,
+            max_size=MAX_INCOMING_FRAME,
+            ssl=self._ssl,
+            ping_interval=self._ping[0],
+            ping_timeout=self._ping[1],
+            # Compression costs more CPU than it saves on loopback, where most views live.
+            compression=None,
+            # Let frames queue in the kernel rather than in Python when a view reads slowly.
+            write_limit=1024 * 1024,
+        )
+        sock = next(iter(self._server.sockets))
+        self.port = sock.getsockname()[1]
+
+    def _check_handshake(self, connection: ServerConnection, request: Request) -> Response | None:
+        origin = request.headers.get("Origin")
+        if origin is not None and origin not in self._origins:
+            return _refuse(connection, http.HTTPStatus.FORBIDDEN, f"origin {origin} is not allowed\n")
+        auth = request.headers.get("Authorization", "")
+        scheme, _, presented = auth.partition(" ")
+        if scheme.lower() != "bearer" or not hmac.compare_digest(presented.strip().encode(), self._token):
+            return _refuse(connection, http.HTTPStatus.UNAUTHORIZED, "missing or wrong token\n")
+        return None
+
+    async def _handle(self, ws: ServerConnection) -> None:
+        view = ViewConnection(ws, self.manager)
+        self.views.add(view)
+        try:
+            await view.run()
+        finally:
+            self.views.discard(view)
+
+    async def close(self) -> None:
+        if self._server is not None:
+            self._server.close()
+            await self._server.wait_closed()
+
+
+def _refuse(connection: ServerConnection, status: http.HTTPStatus, body: str) -> Response:
+    response = connection.respond(status, body)
+    if status == http.HTTPStatus.UNAUTHORIZED:
+        response.headers["WWW-Authenticate"] = "Bearer"
+    return response
+
+
+class ViewConnection:
+    """One connected view: reads its requests, replies, pushes list changes, and runs its followers."""
+
+    def __init__(self, ws: ServerConnection, manager: SessionManager) -> None:
+        self.ws = ws
+        self.manager = manager
+        self.followers: dict[str, asyncio.Task[None]] = {}
+        self._control: asyncio.Queue[str] = asyncio.Queue()
+        self._tasks: set[asyncio.Task[Any]] = set()
+
+    async def run(self) -> None:
+        self.manager.add_listener(self._push)
+        writer = asyncio.create_task(self._write_control())
+        try:
+            async for frame in self.ws:
+                if isinstance(frame, bytes):
+                    self._send(ProtocolError("binary_frame", "only text frames are accepted").to_json())
+                    continue
+                await self._dispatch(frame)
+        except ConnectionClosed:
+            pass
+        finally:
+            self.manager.remove_listener(self._push)
+            writer.cancel()
+            for task in self.followers.values():
+                task.cancel()
+            # Requests in flight (stop, delete, ...) run to completion: a view going away never cancels them.
+
+    # --- outgoing ----------------------------------------------------------------------------------------------
+
+    def _send(self, message: dict[str, Any]) -> None:
+        if self._control.qsize() > MAX_PENDING_CONTROL:
+            log.warning("view is not reading; closing its connection")
+            self._spawn(self.ws.close(1013, "view too slow"))
+            return
+        self._control.put_nowait(json.dumps(message, ensure_ascii=False))
+
+    def _push(self, message: dict[str, Any]) -> None:
+        self._send(message)
+
+    async def _write_control(self) -> None:
+        with contextlib.suppress(ConnectionClosed):
+            while True:
+                await self.ws.send(await self._control.get())
+
+    def _spawn(self, coro: Any) -> None:
+        task = asyncio.create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    # --- requests ----------------------------------------------------------------------------------------------
+
+    async def _dispatch(self, frame: str) -> None:
+        request: dict[str, Any] = {}
+        try:
+            request = parse_request(frame)
+            handler = getattr(self, "_on_" + request["type"])
+            await handler(request)
+        except ProtocolError as exc:
+            self._send(exc.to_json())
+        except SessionError as exc:
+            self._send(reply({"type": "error", "code": exc.code, "message": exc.message}, request))
+        except Exception as exc:  # nothing a client sends may take the runner down
+            log.exception("internal error handling %r", request.get("type"))
+            self._send(reply({"type": "error", "code": "internal", "message": f"{type(exc).__name__}: {exc}"},
+                             request))
+
+    def _in_background(self, request: dict[str, Any], coro: Any, done: dict[str, Any]) -> None:
+        """Run a slow request (stop, delete, ...) without holding up this view's other requests."""
+
+        async def run() -> None:
+            try:
+                await coro
+            except SessionError as exc:
+                self._send(reply({"type": "error", "code": exc.code, "message": exc.message}, request))
+            except Exception as exc:
+                log.exception("internal error handling %r", request["type"])
+                self._send(reply({"type": "error", "code": "internal", "message": str(exc)}, request))
+            else:
+                self._send(reply(done, request))
+
+        self._spawn(run())
+
+    async def _on_hello(self, request: dict[str, Any]) -> None:
+        version = request.get("protocol", PROTOCOL_VERSION)
+        if version != PROTOCOL_VERSION:
+            raise ProtocolError("unsupported_protocol",
+                                f"this runner speaks protocol {PROTOCOL_VERSION}, not {version}", request.get("id"))
+        self._send(reply({"type": "welcome", "protocol": PROTOCOL_VERSION,
+                          "runner": f"nightshift-runner {__version__}",
+                          "runner_id": self.manager.runner_id}, request))
+
+    async def _on_ping(self, request: dict[str, Any]) -> None:
+        self._send(reply({"type": "pong"}, request))
+
+    async def _on_list(self, request: dict[str, Any]) -> None:
+        self._send(reply({"type": "sessions", "sessions": [s.to_json() for s in self.manager.list()]}, request))
+
+    async def _on_get(self, request: dict[str, Any]) -> None:
+        session = self.manager.get(request["session"])
+        self._send(reply({"type": "session", "session": session.to_json()}, request))
+
+    async def _on_agents(self, request: dict[str, Any]) -> None:
+        infos = await detect_agents()
+        self._send(reply({"type": "agents", "agents": [i.to_json() for i in infos]}, request))
+
+    async def _on_create(self, request: dict[str, Any]) -> None:
+        session = await self.manager.create(request)
+        self._send(reply({"type": "created", "session": session.to_json()}, request))
+
+    async def _on_rename(self, request: dict[str, Any]) -> None:
+        self.manager.rename(request["session"], request["title"])
+        self._send(reply({"type": "ok"}, request))
+
+    async def _on_send(self, request: dict[str, Any]) -> None:
+        session = self.manager.get(request["session"])
+        cmid = request.get("client_msg_id")
+        applied = session.send(request["text"], cmid)
+        self._send(reply({"type": "sent", "session": session.id, "client_msg_id": cmid,
+                          "duplicate": not applied}, request))
+
+    async def _on_interrupt(self, request: dict[str, Any]) -> None:
+        self.manager.get(request["session"])
+        self._in_background(request, self.manager.interrupt(request["session"]), {"type": "ok"})
+
+    async def _on_stop(self, request: dict[str, Any]) -> None:
+        self.manager.get(request["session"])
+        self._in_background(request, self.manager.stop(request["session"]), {"type": "ok"})
+
+    async def _on_delete(self, request: dict[str, Any]) -> None:
+        self.manager.get(request["session"])
+        self._in_background(request, self.manager.delete(request["session"]), {"type": "ok"})
+
+    async def _on_answer(self, request: dict[str, Any]) -> None:
+        await self.manager.answer(request["session"], request["request_id"], request["behavior"],
+                                  request.get("message"))
+        self._send(reply({"type": "ok"}, request))
+
+    async def _on_configure(self, request: dict[str, Any]) -> None:
+        options = {k: request[k] for k in ("model", "permission_mode") if k in request}
+        session = await self.manager.configure(request["session"], options)
+        self._send(reply({"type": "session", "session": session.to_json()}, request))
+
+    async def _on_attach(self, request: dict[str, Any]) -> None:
+        session = self.manager.get(request["session"])
+        old = self.followers.pop(session.id, None)
+        if old is not None:
+            old.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await old
+        self.followers[session.id] = asyncio.create_task(self._follow(session, request.get("after", 0), request))
+
+    async def _on_detach(self, request: dict[str, Any]) -> None:
+        session_id = request["session"]
+        task = self.followers.pop(session_id, None)
+        if task is None:
+            self.manager.get(session_id)  # an unknown id is an error; detaching twice is not
+        else:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._send(reply({"type": "detached", "session": session_id}, request))
+
+    async def _follow(self, session: Session, after: int, request: dict[str, Any]) -> None:
+        """Send `attached`, the backlog after `after`, then live events; exact by construction (see module doc)."""
+        wake = asyncio.Event()
+        session.followers.add(wake)
+        try:
+            await self.ws.send(json.dumps(reply({"type": "attached", "session": session.id,
+                                                 "head": session.committed}, request)))
+            cursor = after
+            while not session.deleted:
+                wake.clear()
+                while cursor < session.committed and not session.deleted:
+                    batch = await self.manager.read_after(session, cursor, BATCH_EVENTS, BATCH_BYTES)
+                    if not batch:
+                        break
+                    await self.ws.send(events_frame(session.id, batch))
+                    cursor = batch[-1][0]
+                if session.deleted:
+                    break
+                await wake.wait()
+        except ConnectionClosed:
+            pass
+        finally:
+            session.followers.discard(wake)

@@ -1,0 +1,411 @@
+"""Sessions and the SessionManager.
+
+A Session numbers its events (seq 1, 2, 3, ... with no holes), hands them to the Journal, and after each commit
+wakes the views that follow it. Views do not get a queue of pushed events: each follower keeps a cursor and pulls
+everything after it, from a small in-memory tail of recent events or from the journal. That makes catch-up exact by
+construction (no race between backlog and live events, no fixed ring) and means a slow view can never slow the
+agent or another view.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import os
+import secrets
+import signal
+import time
+from collections import deque
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from runner.agents import AGENT_TYPES, Agent, AgentError
+from runner.journal import Journal, StoredSession
+
+log = logging.getLogger(__name__)
+
+TAIL_EVENTS = 4096
+"""Recent committed events kept in memory per session, so live followers rarely touch SQLite."""
+
+STATUSES = ("idle", "running", "needs_approval", "interrupted", "error", "exited")
+LIVE_STATUSES = ("running", "needs_approval")
+
+Push = Callable[[dict[str, Any]], None]
+
+
+class SessionError(Exception):
+    """A request about a session that cannot be carried out; `code` is a protocol error code."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+class Session:
+    """One session: metadata, sequence bookkeeping, followers, and its agent. Implements AgentHost."""
+
+    def __init__(self, manager: SessionManager, record: dict[str, Any], head: int,
+                 client_msg_ids: set[str]) -> None:
+        self._manager = manager
+        self.id: str = record["id"]
+        self.title: str = record["title"]
+        self.agent_name: str = record["agent"]
+        self.cwd: str = record["cwd"]
+        self.options: dict[str, Any] = record.get("options", {})
+        self.state: dict[str, Any] = record.get("state", {})
+        self.status: str = record.get("status", "idle")
+        self.exit_code: int | None = record.get("exit_code")
+        self.created_at: float = record.get("created_at", time.time())
+        self.updated_at: float = record.get("updated_at", self.created_at)
+        self.head = head  # newest seq handed out
+        self.committed = head  # newest seq known to be on disk
+        self.tail: deque[tuple[int, str]] = deque(maxlen=TAIL_EVENTS)
+        self.client_msg_ids = client_msg_ids
+        self.followers: set[asyncio.Event] = set()
+        self.deleted = False
+        self.agent: Agent = AGENT_TYPES[self.agent_name](self)
+        self._input_lock = asyncio.Lock()
+        self._tasks: set[asyncio.Task[Any]] = set()
+
+    # --- AgentHost -----------------------------------------------------------------------------------------------
+
+    def emit(self, kind: str, **fields: Any) -> None:
+        if self.deleted:
+            return
+        self.head += 1
+        event = {"seq": self.head, "ts": round(time.time(), 3), "kind": kind, **fields}
+        self._manager.journal.append(self.id, self.head, json.dumps(event, ensure_ascii=False))
+
+    def set_status(self, status: str, **fields: Any) -> None:
+        if status not in STATUSES:
+            raise ValueError(f"unknown status {status!r}")
+        self.status = status
+        if "exit_code" in fields:
+            self.exit_code = fields["exit_code"]
+        elif status in LIVE_STATUSES:
+            self.exit_code = None
+        if "pid" in fields:
+            # Remember the process, so a runner restarted after a crash can end what this one left behind.
+            pid = fields.pop("pid")
+            self.state.update(pid=pid, pid_start=_process_start_time(pid))
+        self.emit("status", status=status, **fields)
+        self.persist()
+        self._manager.notify_changed(self)
+
+    def save_state(self, **values: Any) -> None:
+        self.state.update(values)
+        self.persist()
+
+    async def backpressure(self) -> None:
+        await self._manager.journal.wait_capacity()
+
+    # --- bookkeeping ---------------------------------------------------------------------------------------------
+
+    def persist(self) -> None:
+        if self.deleted:
+            return
+        self.updated_at = time.time()
+        self._manager.journal.save_session(self.id, self.record())
+
+    def record(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "title": self.title,
+            "agent": self.agent_name,
+            "cwd": self.cwd,
+            "options": self.options,
+            "state": self.state,
+            "status": self.status,
+            "exit_code": self.exit_code,
+            "created_at": self.created_at,
+            "updated_at": self.updated_at,
+        }
+
+    def to_json(self) -> dict[str, Any]:
+        """The session as views see it (PROTOCOL.md, `list`)."""
+        info = {
+            "id": self.id,
+            "title": self.title,
+            "agent": self.agent_name,
+            "status": self.status,
+            "head": self.committed,
+            "cwd": self.cwd,
+            "created_at": self.created_at,
+            "updated_at": self.updated_at,
+            "exit_code": self.exit_code,
+            "options": {k: v for k, v in self.options.items()},
+            "pending_permissions": len(self.state.get("pending_permissions", {})),
+        }
+        if "argv" in self.options:
+            info["argv"] = self.options["argv"]
+        return info
+
+    def committed_events(self, events: list[tuple[int, str]]) -> None:
+        self.committed = events[-1][0]
+        self.tail.extend(events)
+        for wake in self.followers:
+            wake.set()
+
+    def cached_after(self, after: int, limit: int) -> list[tuple[int, str]] | None:
+        """Committed events after `after` from memory, or None when they are older than the tail."""
+        if not self.tail or after + 1 < self.tail[0][0]:
+            return None
+        start = after + 1 - self.tail[0][0]
+        out = []
+        for i in range(start, min(start + limit, len(self.tail))):
+            out.append(self.tail[i])
+        return out
+
+    def spawn(self, coro: Any) -> asyncio.Task[Any]:
+        task = asyncio.create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
+
+    # --- requests ------------------------------------------------------------------------------------------------
+
+    def send(self, text: str, client_msg_id: str | None) -> bool:
+        """Journal user text and queue it for the agent. Returns False if client_msg_id was already applied."""
+        if client_msg_id is not None:
+            if client_msg_id in self.client_msg_ids:
+                return False
+        if not self.agent.accepts_input():
+            raise SessionError("not_running", f"session {self.id} is {self.status} and takes no input")
+        if client_msg_id is not None:
+            self.client_msg_ids.add(client_msg_id)
+            self._manager.journal.record_client_msg(self.id, client_msg_id)
+            self.emit("user", text=text, client_msg_id=client_msg_id)
+        else:
+            self.emit("user", text=text)
+        self.spawn(self._deliver(text))
+        return True
+
+    async def _deliver(self, text: str) -> None:
+        # One lock per session keeps inputs in the order they were journaled, without making the view that sent
+        # them wait for a process that is slow to read its stdin.
+        async with self._input_lock:
+            try:
+                await self.agent.send(text)
+            except AgentError as exc:
+                self.emit("error", message=f"input not delivered: {exc.message}", code=exc.code)
+            except Exception as exc:  # an agent bug must not take the runner down
+                log.exception("agent %s failed to take input", self.agent_name)
+                self.emit("error", message=f"input not delivered: {exc}", code="internal")
+
+
+def _process_start_time(pid: int | None) -> str | None:
+    """Linux: the start time of pid (field 22 of /proc/PID/stat), to tell a reused pid from our old agent."""
+    if pid is None:
+        return None
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            stat = f.read()
+    except OSError:
+        return None
+    return stat[stat.rfind(b")") + 2 :].split()[19].decode()
+
+
+class SessionManager:
+    """All sessions of one runner: create, list, get, rename, stop, delete; pushes list changes to listeners."""
+
+    def __init__(self, data_dir: str) -> None:
+        self.data_dir = data_dir
+        self.sessions: dict[str, Session] = {}
+        self._listeners: set[Push] = set()
+        self._dirty_heads: set[str] = set()
+        self._heads_task: asyncio.Task[None] | None = None
+        self._background: set[asyncio.Task[Any]] = set()
+        self.journal: Journal
+
+    @classmethod
+    async def open(cls, data_dir: str) -> SessionManager:
+        manager = cls(data_dir)
+        os.makedirs(data_dir, exist_ok=True)
+        manager.journal = await Journal.open(
+            os.path.join(data_dir, "journal.sqlite3"), manager._on_commit, manager._on_journal_error
+        )
+        for stored in await manager.journal.load():
+            manager._restore(stored)
+        manager._heads_task = asyncio.create_task(manager._push_heads())
+        return manager
+
+    @property
+    def runner_id(self) -> str:
+        return self.journal.runner_id
+
+    def _restore(self, stored: StoredSession) -> None:
+        record = stored.record
+        if record.get("agent") not in AGENT_TYPES:
+            record["agent"] = "command"  # an agent type this runner lacks: keep the transcript readable
+        session = Session(self, record, stored.head, stored.client_msg_ids)
+        self.sessions[session.id] = session
+        if session.status in LIVE_STATUSES:
+            # Its process belonged to the runner that died; end whatever is left of its group.
+            _kill_leftover_group(session.state.get("pid"), session.state.get("pid_start"))
+            session.emit("error", message="the runner stopped while this session was running",
+                         code="runner_restarted")
+            session.set_status("interrupted", reason="runner_restarted")
+        session.state.pop("pending_permissions", None)
+        session.agent.resume_after_restart()
+
+    # --- listeners -------------------------------------------------------------------------------------------------
+
+    def add_listener(self, push: Push) -> None:
+        self._listeners.add(push)
+
+    def remove_listener(self, push: Push) -> None:
+        self._listeners.discard(push)
+
+    def _push(self, message: dict[str, Any]) -> None:
+        for push in list(self._listeners):
+            push(message)
+
+    def notify_changed(self, session: Session) -> None:
+        self._push({"type": "session_changed", "session": session.to_json()})
+
+    def _on_commit(self, committed: dict[str, list[tuple[int, str]]]) -> None:
+        for sid, events in committed.items():
+            session = self.sessions.get(sid)
+            if session is not None and not session.deleted:
+                session.committed_events(events)
+                self._dirty_heads.add(sid)
+
+    def _on_journal_error(self, message: str | None) -> None:
+        self._push({"type": "journal_error", "message": message or "", "ok": message is None})
+
+    async def _push_heads(self) -> None:
+        while True:
+            await asyncio.sleep(0.5)
+            if not self._dirty_heads:
+                continue
+            heads = {sid: self.sessions[sid].committed for sid in self._dirty_heads if sid in self.sessions}
+            self._dirty_heads.clear()
+            if heads:
+                self._push({"type": "heads", "heads": heads})
+
+    # --- requests --------------------------------------------------------------------------------------------------
+
+    def get(self, session_id: str) -> Session:
+        session = self.sessions.get(session_id)
+        if session is None or session.deleted:
+            raise SessionError("unknown_session", f"no session {session_id!r}")
+        return session
+
+    def list(self) -> list[Session]:
+        return [s for s in self.sessions.values() if not s.deleted]
+
+    async def create(self, request: Mapping[str, Any]) -> Session:
+        agent_name = request.get("agent", "command")
+        agent_type = AGENT_TYPES.get(agent_name)
+        if agent_type is None:
+            raise SessionError("unknown_agent", f"no agent type {agent_name!r}")
+        try:
+            options = agent_type.check_options(request)
+        except AgentError as exc:
+            raise SessionError(exc.code, exc.message) from exc
+        cwd = request.get("cwd") or os.path.expanduser("~")
+        if not os.path.isdir(cwd):
+            raise SessionError("bad_request", f"'cwd' is not a folder: {cwd}")
+        title = request.get("title") or _default_title(agent_name, options)
+        now = time.time()
+        record = {
+            "id": "s-" + secrets.token_hex(6),
+            "title": title,
+            "agent": agent_name,
+            "cwd": os.path.abspath(cwd),
+            "options": options,
+            "state": {},
+            "status": "idle",
+            "created_at": now,
+            "updated_at": now,
+        }
+        session = Session(self, record, 0, set())
+        self.sessions[session.id] = session
+        session.set_status("idle")
+        await session.agent.start()
+        return session
+
+    def rename(self, session_id: str, title: str) -> Session:
+        session = self.get(session_id)
+        session.title = title
+        session.persist()
+        self.notify_changed(session)
+        return session
+
+    async def interrupt(self, session_id: str) -> None:
+        session = self.get(session_id)
+        await _agent_call(session.agent.interrupt())
+
+    async def stop(self, session_id: str) -> None:
+        session = self.get(session_id)
+        await session.agent.stop()
+
+    async def delete(self, session_id: str) -> None:
+        session = self.get(session_id)
+        await session.agent.stop()
+        session.deleted = True
+        for wake in session.followers:
+            wake.set()
+        self.journal.delete_session(session.id)
+        del self.sessions[session.id]
+        self._dirty_heads.discard(session.id)
+        self._push({"type": "session_deleted", "session": session.id})
+
+    async def answer(self, session_id: str, request_id: str, behavior: str, message: str | None) -> None:
+        session = self.get(session_id)
+        await _agent_call(session.agent.answer(request_id, behavior, message))
+
+    async def configure(self, session_id: str, options: Mapping[str, Any]) -> Session:
+        session = self.get(session_id)
+        await _agent_call(session.agent.configure(options))
+        session.persist()
+        self.notify_changed(session)
+        return session
+
+    async def read_after(self, session: Session, after: int, limit: int,
+                         max_bytes: int) -> list[tuple[int, str]]:
+        """Committed events with seq > after, from memory when recent, else from the journal."""
+        cached = session.cached_after(after, limit)
+        if cached is not None:
+            out, size = [], 0
+            for item in cached:
+                out.append(item)
+                size += len(item[1])
+                if size >= max_bytes:
+                    break
+            return out
+        return await self.journal.read(session.id, after, session.committed, limit, max_bytes)
+
+    async def shutdown(self) -> None:
+        """Stop every agent cleanly (in parallel), then commit the journal and close it."""
+        if self._heads_task is not None:
+            self._heads_task.cancel()
+        await asyncio.gather(*(s.agent.stop() for s in self.sessions.values()), return_exceptions=True)
+        await self.journal.close()
+
+
+async def _agent_call(coro: Any) -> None:
+    try:
+        await coro
+    except AgentError as exc:
+        raise SessionError(exc.code, exc.message) from exc
+
+
+def _default_title(agent: str, options: Mapping[str, Any]) -> str:
+    argv = options.get("argv")
+    if argv:
+        return " ".join(argv)[:60]
+    return f"{agent} session"
+
+
+def _kill_leftover_group(pid: int | None, start: str | None) -> None:
+    """Kill the process group of an agent orphaned by a runner crash, if it is still the same process."""
+    if pid is None or start is None or os.name != "posix":
+        return
+    if _process_start_time(pid) != start:
+        return  # gone, or the pid now belongs to someone else
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pid, signal.SIGKILL)
