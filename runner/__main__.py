@@ -1,0 +1,127 @@
+"""nightshift-runner: the headless runner."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import ipaddress
+import logging
+import os
+import signal
+import ssl
+import sys
+
+from runner import __version__
+from runner.runner import Runner, default_data_dir, load_or_create_token
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="nightshift-runner",
+        description="Run Nightshift's agent runner headless: agents keep running, views attach over WebSocket.",
+    )
+    p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    p.add_argument("--port", type=int, default=8765, help="port to bind; 0 picks a free one (default 8765)")
+    p.add_argument("--data-dir", default=None,
+                   help="folder for the journal and token (default: $NIGHTSHIFT_DATA_DIR or the user data folder)")
+    p.add_argument("--token-file", default=None,
+                   help="file holding the access token, created (mode 0600) if absent "
+                        "(default DATA_DIR/token; $NIGHTSHIFT_TOKEN takes precedence)")
+    p.add_argument("--allow-remote", action="store_true",
+                   help="allow binding an address other than loopback (needs TLS or --insecure)")
+    p.add_argument("--tls-cert", help="TLS certificate (PEM) for wss://")
+    p.add_argument("--tls-key", help="TLS private key (PEM)")
+    p.add_argument("--insecure", action="store_true", help="allow a non-loopback bind without TLS")
+    p.add_argument("--allow-origin", action="append", default=[], metavar="ORIGIN",
+                   help="browser Origin allowed to connect (repeatable; none by default)")
+    p.add_argument("--agents", action="store_true", help="list the agent CLIs found on this machine and exit")
+    p.add_argument("--log-level", default="WARNING", help="DEBUG, INFO, WARNING (default) or ERROR")
+    p.add_argument("--version", action="version", version=f"nightshift-runner {__version__}")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+    if args.agents:
+        return _print_agents()
+
+    if not _is_loopback(args.host):
+        if not args.allow_remote:
+            print(f"error: {args.host} is not a loopback address; pass --allow-remote to bind it", file=sys.stderr)
+            return 2
+        if not (args.tls_cert and args.tls_key) and not args.insecure:
+            print("error: a non-loopback bind needs --tls-cert and --tls-key, or --insecure", file=sys.stderr)
+            return 2
+    if bool(args.tls_cert) != bool(args.tls_key):
+        print("error: --tls-cert and --tls-key go together", file=sys.stderr)
+        return 2
+
+    data_dir = args.data_dir or default_data_dir()
+    token = os.environ.get("NIGHTSHIFT_TOKEN", "").strip()
+    if not token:
+        token_file = args.token_file or os.path.join(data_dir, "token")
+        try:
+            token = load_or_create_token(token_file)
+        except OSError as exc:
+            print(f"error: cannot read or create the token file {token_file}: {exc}", file=sys.stderr)
+            return 2
+
+    ssl_context = None
+    if args.tls_cert:
+        ssl_context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        try:
+            ssl_context.load_cert_chain(args.tls_cert, args.tls_key)
+        except (OSError, ssl.SSLError) as exc:
+            print(f"error: cannot load the TLS certificate: {exc}", file=sys.stderr)
+            return 2
+
+    try:
+        return asyncio.run(_serve(data_dir, token, args, ssl_context))
+    except OSError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+
+
+async def _serve(data_dir: str, token: str, args: argparse.Namespace, ssl_context: ssl.SSLContext | None) -> int:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        try:
+            loop.add_signal_handler(sig, stop.set)
+        except NotImplementedError:  # Windows: KeyboardInterrupt ends asyncio.run instead
+            pass
+    runner = await Runner.start(data_dir, token, args.host, args.port, allowed_origins=args.allow_origin,
+                                ssl_context=ssl_context)
+    print(f"listening on {runner.url}", flush=True)
+    try:
+        await stop.wait()
+    finally:
+        await runner.shutdown()
+    return 0
+
+
+def _print_agents() -> int:
+    from runner.agents import detect_agents
+
+    for info in asyncio.run(detect_agents()):
+        state = "available" if info.available else "not found"
+        version = f" {info.version}" if info.version else ""
+        where = f" ({info.path})" if info.path else ""
+        reason = f": {info.reason}" if info.reason and not info.available else ""
+        print(f"{info.name:<10} {state}{version}{where}{reason}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

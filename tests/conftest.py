@@ -1,0 +1,83 @@
+"""Fixtures shared by the whole suite: runners on loopback with a temporary data folder."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+
+from runner.runner import Runner
+from tests.fakes.view_client import ViewClient
+
+TOKEN = "test-token-0123456789"
+
+
+@pytest.fixture
+def data_dir(tmp_path: Path) -> str:
+    return str(tmp_path / "data")
+
+
+@pytest.fixture
+async def runner(data_dir: str) -> AsyncIterator[Runner]:
+    """An in-process runner on the test's loop."""
+    r = await Runner.start(data_dir, TOKEN, "127.0.0.1", 0)
+    try:
+        yield r
+    finally:
+        await r.shutdown()
+
+
+@pytest.fixture
+async def client(runner: Runner) -> AsyncIterator[ViewClient]:
+    c = await ViewClient.open(runner.url, TOKEN)
+    welcome = await c.request({"type": "hello", "protocol": 1})
+    assert welcome["type"] == "welcome"
+    try:
+        yield c
+    finally:
+        await c.close()
+
+
+class HeadlessRunner:
+    """`nightshift-runner` as a real subprocess (for restarts and kill -9)."""
+
+    def __init__(self, data_dir: str) -> None:
+        self.data_dir = data_dir
+        self.proc: subprocess.Popen[str] | None = None
+        self.url = ""
+
+    def start(self) -> str:
+        env = {**os.environ, "NIGHTSHIFT_TOKEN": TOKEN}
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "runner", "--port", "0", "--data-dir", self.data_dir],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+        )
+        assert self.proc.stdout is not None
+        line = self.proc.stdout.readline()
+        assert line.startswith("listening on ws://"), (line, self.proc.stderr.read() if self.proc.stderr else "")
+        self.url = line.split()[-1]
+        return self.url
+
+    def stop(self, sig: int | None = None, timeout: float = 30.0) -> int:
+        assert self.proc is not None
+        if sig is None:
+            self.proc.terminate()
+        else:
+            self.proc.send_signal(sig)
+        code = self.proc.wait(timeout)
+        return code
+
+
+@pytest.fixture
+def headless(data_dir: str) -> Iterator[HeadlessRunner]:
+    h = HeadlessRunner(data_dir)
+    try:
+        yield h
+    finally:
+        if h.proc is not None and h.proc.poll() is None:
+            h.proc.kill()
+            h.proc.wait()

@@ -1,0 +1,1 @@
+"""Shared fakes and test clients (one place for all of them)."""
