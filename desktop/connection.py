@@ -1,0 +1,311 @@
+"""RunnerConnection: the one way the desktop talks to a runner (embedded or remote).
+
+One supervisor task owns at most one WebSocket at a time. Every connection, the first one and each
+reconnect, runs through `_connect_once` and every frame through `_dispatch`; the view's logic lives in
+`ViewCore`, which does not know whether a connection is the first. Nothing here touches Qt.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import time
+from collections.abc import Callable
+from typing import Any
+
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus, InvalidURI
+
+from desktop.core.backoff import Backoff
+from desktop.core.outbox import OutboxItem
+from desktop.core.view import ViewCore
+
+log = logging.getLogger(__name__)
+
+MAX_FRAME = 64 * 1024 * 1024
+
+
+class RunnerRequestError(Exception):
+    """The runner answered a request with an `error`."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+class NotConnected(ConnectionError):
+    """There is no live connection to send a request on."""
+
+
+class RunnerConnection:
+    def __init__(self, url: str, token: str | None, core: ViewCore, *,
+                 backoff: Backoff | None = None,
+                 ping_interval: float | None = 20.0, ping_timeout: float | None = 20.0,
+                 open_timeout: float = 10.0, wall_clock: Callable[[], float] = time.time) -> None:
+        self.url = url
+        self.token = token
+        self.core = core
+        self.backoff = backoff or Backoff()
+        self.ping_interval = ping_interval
+        self.ping_timeout = ping_timeout
+        self.open_timeout = open_timeout
+        self._wall = wall_clock
+        self._ws: ClientConnection | None = None
+        self._supervisor: asyncio.Task[None] | None = None
+        self._wake = asyncio.Event()
+        self._closing = False
+        self._auth_blocked = False
+        self._attempt = 0
+        self._writer_queue: asyncio.Queue[dict[str, Any]] | None = None
+        self._replies: dict[Any, asyncio.Future[dict[str, Any]]] = {}
+        self.connections_made = 0
+        """How many sockets this object has opened (tests use it to prove there is never a second one)."""
+        self.live_sockets = 0
+        self.max_live_sockets = 0
+        self.trace: list[str] | None = None
+        """When a list, every dispatched message type and every core lifecycle call is appended (tests)."""
+
+    # ------------------------------------------------------------------ public API
+
+    @property
+    def connected(self) -> bool:
+        return self._ws is not None
+
+    def start(self) -> None:
+        if self._supervisor is None:
+            loop = asyncio.get_running_loop()
+            self._supervisor = loop.create_task(self._supervise(), name="runner-connection")
+
+    async def close(self) -> None:
+        self._closing = True
+        self._wake.set()
+        self._abort_socket()
+        if self._supervisor is not None:
+            self._supervisor.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._supervisor
+            self._supervisor = None
+
+    def reconnect_now(self, reason: str = "reconnect requested") -> None:
+        """Drop the current socket (if any) and connect again at once, with the backoff reset."""
+        log.info("reconnect now: %s", reason)
+        self.backoff.reset()
+        self._auth_blocked = False
+        self._drop_reason = reason
+        self._abort_socket()
+        self._wake.set()
+
+    def retry_now(self) -> None:
+        """Skip the wait before the next attempt (nothing happens while connected)."""
+        if self._ws is None:
+            self.backoff.reset()
+            self._auth_blocked = False
+            self._wake.set()
+
+    def network_back(self) -> None:
+        """The network returned: reset the backoff and, when not connected, try at once."""
+        self.retry_now()
+
+    def set_token(self, token: str | None) -> None:
+        self.token = token
+        if self._ws is None:
+            self.retry_now()
+
+    async def probe(self, timeout: float = 2.0) -> bool:
+        """Application-level ping. No pong in time means the socket is dead (half-open after a sleep, say):
+        drop it and reconnect at once. Returns whether the connection answered."""
+        if self._ws is None:
+            self.retry_now()
+            return False
+        try:
+            await self.request({"type": "ping"}, timeout=timeout)
+            return True
+        except (TimeoutError, NotConnected, RunnerRequestError):
+            self.reconnect_now("no answer to a probe")
+            return False
+
+    async def request(self, message: dict[str, Any], timeout: float = 30.0) -> dict[str, Any]:
+        """Send a request and wait for its reply; raises RunnerRequestError for an `error` reply."""
+        if self._ws is None or self._writer_queue is None:
+            raise NotConnected("not connected to the runner")
+        rid = self.core.next_id()
+        message = {**message, "id": rid}
+        future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
+        self._replies[rid] = future
+        self._writer_queue.put_nowait(message)
+        try:
+            reply = await asyncio.wait_for(future, timeout)
+        finally:
+            self._replies.pop(rid, None)
+        if reply.get("type") == "error":
+            raise RunnerRequestError(str(reply.get("code")), str(reply.get("message")))
+        return reply
+
+    # Actions that go through the core (so they survive reconnects) -------------------------------
+
+    def open_session(self, session_id: str) -> None:
+        self.core.open_session(session_id)
+        self.flush()
+
+    def close_session(self, session_id: str) -> None:
+        self.core.close_session(session_id)
+        self.flush()
+
+    def send_text(self, session_id: str, text: str) -> OutboxItem:
+        item = self.core.send_text(session_id, text)
+        self.flush()
+        return item
+
+    def retry_outbox(self, client_msg_id: str) -> None:
+        self.core.retry_outbox(client_msg_id)
+        self.flush()
+
+    def set_rendering(self, enabled: bool) -> None:
+        self.core.set_rendering(enabled)
+        self.flush()
+
+    def flush(self) -> None:
+        """Write what the core queued. Without a connection it is dropped: the core regenerates everything
+        it needs (attaches, outbox) from its state when the next connection opens."""
+        messages = self.core.drain()
+        if self._writer_queue is None:
+            return
+        for message in messages:
+            self._writer_queue.put_nowait(message)
+
+    # ------------------------------------------------------------------ the one path
+
+    async def _supervise(self) -> None:
+        delay = 0.0
+        while not self._closing:
+            if self._auth_blocked:
+                self.core.schedule(None)
+                await self._wake.wait()
+            elif delay > 0:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), delay)
+            self._wake.clear()
+            if self._closing:
+                break
+            failure = await self._connect_once()
+            if failure is None:
+                # A connection ended after working: the first retry is immediate.
+                self.backoff.reset()
+                delay = self.backoff.next_delay()
+                self.core.closed(self._drop_reason, self._wall() + delay)
+                self._trace("closed")
+            else:
+                reason, auth = failure
+                delay = self.backoff.next_delay()
+                self._auth_blocked = auth
+                retry_at = None if auth else self._wall() + delay
+                self.core.connect_failed(reason, auth=auth, next_retry_at=retry_at)
+                self._trace("connect_failed")
+            self.flush()
+
+    async def _connect_once(self) -> tuple[str, bool] | None:
+        """Open one connection and serve it until it ends; (reason, auth_refused) if it never opened."""
+        self._attempt += 1
+        self.core.connecting(self._attempt)
+        self._trace("connecting")
+        headers = {"Authorization": f"Bearer {self.token}"} if self.token else {}
+        try:
+            ws = await connect(
+                self.url, additional_headers=headers, proxy=None, max_size=MAX_FRAME,
+                ping_interval=self.ping_interval, ping_timeout=self.ping_timeout,
+                open_timeout=self.open_timeout, close_timeout=2.0,
+            )
+        except InvalidStatus as exc:
+            code = exc.response.status_code
+            if code == 401:
+                return "the runner refused the token (HTTP 401)", True
+            return f"the runner refused the connection (HTTP {code})", False
+        except (OSError, TimeoutError, InvalidHandshake, InvalidURI) as exc:
+            return _describe(exc), False
+        self._ws = ws
+        self._drop_reason = "connection lost"
+        self._writer_queue = asyncio.Queue()
+        self.connections_made += 1
+        self.live_sockets += 1
+        self.max_live_sockets = max(self.max_live_sockets, self.live_sockets)
+        writer = asyncio.get_running_loop().create_task(self._write(ws, self._writer_queue))
+        try:
+            self._attempt = 0
+            self.core.opened()
+            self._trace("opened")
+            self.flush()
+            async for frame in ws:
+                self._dispatch(frame)
+        except ConnectionClosed as exc:
+            if exc.rcvd is not None and self._drop_reason == "connection lost":
+                self._drop_reason = f"closed by the runner ({exc.rcvd.code})"
+        finally:
+            writer.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await writer
+            self._ws = None
+            self._writer_queue = None
+            self.live_sockets -= 1
+            for future in self._replies.values():
+                if not future.done():
+                    future.set_exception(NotConnected("the connection was lost"))
+            self._replies.clear()
+            self._abort(ws)
+        return None
+
+    def _dispatch(self, frame: str | bytes) -> None:
+        """Every message from the runner, of every type, on every connection, goes through here."""
+        try:
+            msg = json.loads(frame)
+        except ValueError:
+            log.warning("runner sent a frame that is not JSON")
+            return
+        if not isinstance(msg, dict):
+            return
+        self._trace(f"recv:{msg.get('type')}")
+        re = msg.get("re")
+        future = self._replies.pop(re, None) if re is not None else None
+        if future is not None and not future.done():
+            future.set_result(msg)
+        self.core.receive(msg)
+        self.flush()
+
+    async def _write(self, ws: ClientConnection, queue: asyncio.Queue[dict[str, Any]]) -> None:
+        try:
+            while True:
+                message = await queue.get()
+                self._trace(f"send:{message.get('type')}")
+                await ws.send(json.dumps(message))
+        except ConnectionClosed:
+            pass
+
+    # ------------------------------------------------------------------ helpers
+
+    _drop_reason = "connection lost"
+
+    def _abort_socket(self) -> None:
+        if self._ws is not None:
+            self._abort(self._ws)
+
+    @staticmethod
+    def _abort(ws: ClientConnection) -> None:
+        # Abort rather than close: a half-open socket would hold a polite close for its whole close timeout.
+        transport = ws.transport
+        if transport is not None and not transport.is_closing():
+            transport.abort()
+
+    def _trace(self, what: str) -> None:
+        if self.trace is not None:
+            self.trace.append(what)
+
+
+def _describe(exc: BaseException) -> str:
+    if isinstance(exc, ConnectionRefusedError):
+        return "connection refused (is the runner running?)"
+    if isinstance(exc, TimeoutError):
+        return "timed out"
+    text = str(exc) or type(exc).__name__
+    return text

@@ -1,0 +1,1 @@
+"""The view's logic without Qt and without sockets: everything here is driven by plain method calls."""

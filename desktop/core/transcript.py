@@ -1,0 +1,292 @@
+"""Turning a session's events into transcript rows, without Qt.
+
+One row per thing a reader sees: a user message, one assistant message (its streamed deltas merged), one
+tool call with its result, a permission prompt with its answer, one output line, an error, a notable status
+change. Events that say nothing to a reader (agent_session, routine running/idle flips of an agent) get no
+row. Unknown kinds get a generic row, never an exception.
+
+`prepare()` works out a batch (changes to existing rows and the new rows) without touching the row list, so
+the Qt model can announce the insertion before `commit()` appends.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+
+class RowKind(StrEnum):
+    USER = "user"
+    ASSISTANT = "assistant"
+    THINKING = "thinking"
+    TOOL = "tool"
+    PERMISSION = "permission"
+    OUTPUT = "output"
+    ERROR = "error"
+    STATUS = "status"
+    TURN_END = "turn_end"
+    GENERIC = "generic"
+    PENDING = "pending"  # an outbox item, not (yet) an event
+    HEADER = "header"  # the first row of the Qt model (start of transcript / show earlier)
+
+
+@dataclass(slots=True, eq=False)
+class Row:
+    kind: RowKind
+    seq: int
+    ts: float = 0.0
+    text: str = ""
+    data: dict[str, Any] = field(default_factory=dict)
+    index: int = -1
+    """Position in Transcript.rows once committed (-1 before)."""
+    version: int = 0
+    """Bumped on every change, so caches keyed by it (laid-out height) know when to recompute."""
+    expanded: bool = False
+    size_cache: tuple[int, int, int] | None = None
+    """(version, width, height) of the last layout, owned by the delegate."""
+
+    def touch(self) -> None:
+        self.version += 1
+
+    def copy_text(self) -> str:
+        """What Copy puts on the clipboard for this row."""
+        if self.kind is RowKind.TOOL:
+            parts = [f"{self.data.get('name') or 'tool'}: {self.text}"]
+            if self.data.get("input") is not None:
+                parts.append("input:\n" + format_value(self.data.get("input")))
+            if self.data.get("output") is not None:
+                parts.append("output:\n" + format_value(self.data.get("output")))
+            return "\n".join(parts)
+        if self.kind is RowKind.PERMISSION:
+            answer = self.data.get("behavior")
+            tail = f" ({answer})" if answer else ""
+            body = format_value(self.data.get("input"))
+            return f"Permission request: {self.data.get('tool_name')}{tail}\n{body}"
+        return self.text
+
+
+def format_value(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, list) and all(isinstance(v, dict) and v.get("type") == "text" for v in value):
+        # Tool results in content-block form: show the text.
+        return "\n".join(str(v.get("text", "")) for v in value)
+    try:
+        return json.dumps(value, indent=2, ensure_ascii=False, sort_keys=False)
+    except (TypeError, ValueError):
+        return repr(value)
+
+
+def summarize_tool_input(name: str, value: Any, limit: int = 160) -> str:
+    """A one-line description of a tool call for its collapsed row."""
+    text = ""
+    if isinstance(value, dict):
+        for key in ("command", "file_path", "path", "pattern", "url", "query", "description", "prompt"):
+            if isinstance(value.get(key), str) and value[key]:
+                text = value[key]
+                break
+        else:
+            text = json.dumps(value, ensure_ascii=False)
+    elif value is not None:
+        text = str(value)
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+_STATUS_TEXT = {
+    "exited": "Exited",
+    "error": "Failed",
+    "interrupted": "Interrupted",
+}
+
+
+@dataclass
+class Batch:
+    new_rows: list[Row] = field(default_factory=list)
+    changed: list[Row] = field(default_factory=list)
+    """Committed rows whose content changed."""
+    events: int = 0
+
+
+class Transcript:
+    def __init__(self) -> None:
+        self.rows: list[Row] = []
+        self.last_seq = 0
+        self.event_count = 0
+        self.out_of_order = 0
+        """Events that did not continue the seq exactly (the core prevents this; counted to prove it)."""
+        self._messages: dict[tuple[str, str], Row] = {}
+        self._tools: dict[str, Row] = {}
+        self._requests: dict[str, Row] = {}
+        self._pending_batch: Batch | None = None
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def prepare(self, events: list[dict[str, Any]]) -> Batch:
+        batch = Batch()
+        changed_ids: set[int] = set()
+
+        def changed(row: Row) -> None:
+            row.touch()
+            if row.index >= 0 and id(row) not in changed_ids:
+                changed_ids.add(id(row))
+                batch.changed.append(row)
+
+        for event in events:
+            seq = event.get("seq")
+            seq = seq if isinstance(seq, int) else self.last_seq + 1
+            if seq != self.last_seq + 1:
+                self.out_of_order += 1
+            self.last_seq = max(self.last_seq, seq)
+            self.event_count += 1
+            batch.events += 1
+            row = self._row_for(event, seq, batch, changed)
+            if row is not None:
+                batch.new_rows.append(row)
+        self._pending_batch = batch
+        return batch
+
+    def commit(self, batch: Batch) -> None:
+        for row in batch.new_rows:
+            row.index = len(self.rows)
+            self.rows.append(row)
+        self._pending_batch = None
+
+    def apply(self, events: list[dict[str, Any]]) -> Batch:
+        batch = self.prepare(events)
+        self.commit(batch)
+        return batch
+
+    def _last_row(self, batch: Batch) -> Row | None:
+        if batch.new_rows:
+            return batch.new_rows[-1]
+        return self.rows[-1] if self.rows else None
+
+    def _row_for(self, event: dict[str, Any], seq: int, batch: Batch, changed: Any) -> Row | None:
+        kind = event.get("kind")
+        ts = event.get("ts") if isinstance(event.get("ts"), (int, float)) else 0.0
+        if kind == "output":
+            text = str(event.get("text", ""))
+            stream = event.get("stream") if event.get("stream") in ("stdout", "stderr") else "stdout"
+            last = self._last_row(batch)
+            if (last is not None and last.kind is RowKind.OUTPUT and last.data.get("truncated")
+                    and last.data.get("stream") == stream):
+                # The continuation of a line cut because it was over the runner's line limit.
+                last.text += text
+                last.data["truncated"] = bool(event.get("truncated"))
+                changed(last)
+                return None
+            data = {"stream": stream, "truncated": bool(event.get("truncated"))}
+            return Row(RowKind.OUTPUT, seq, ts, text, data)
+        if kind in ("assistant", "thinking"):
+            text = str(event.get("text", ""))
+            message_id = event.get("message_id")
+            row_kind = RowKind.ASSISTANT if kind == "assistant" else RowKind.THINKING
+            if isinstance(message_id, str) and message_id:
+                existing = self._messages.get((kind, message_id))
+                if existing is not None:
+                    existing.text += text
+                    changed(existing)
+                    return None
+                row = Row(row_kind, seq, ts, text, {"message_id": message_id})
+                self._messages[(kind, message_id)] = row
+                return row
+            return Row(row_kind, seq, ts, text, {})
+        if kind == "user":
+            return Row(RowKind.USER, seq, ts, str(event.get("text", "")),
+                       {"client_msg_id": event.get("client_msg_id")})
+        if kind == "tool_call":
+            tool_id = str(event.get("tool_id") or f"seq-{seq}")
+            name = str(event.get("name") or "tool")
+            existing = self._tools.get(tool_id)
+            if existing is not None:
+                existing.data.update(name=name, input=event.get("input"))
+                existing.text = summarize_tool_input(name, event.get("input"))
+                changed(existing)
+                return None
+            row = Row(RowKind.TOOL, seq, ts, summarize_tool_input(name, event.get("input")),
+                      {"tool_id": tool_id, "name": name, "input": event.get("input"), "output": None,
+                       "is_error": None, "parent_tool_id": event.get("parent_tool_id")})
+            self._tools[tool_id] = row
+            return row
+        if kind == "tool_result":
+            tool_id = str(event.get("tool_id") or "")
+            existing = self._tools.get(tool_id)
+            if existing is not None:
+                existing.data["output"] = event.get("output")
+                existing.data["is_error"] = bool(event.get("is_error"))
+                changed(existing)
+                return None
+            row = Row(RowKind.TOOL, seq, ts, "(result of an earlier call)",
+                      {"tool_id": tool_id, "name": "tool", "input": None, "output": event.get("output"),
+                       "is_error": bool(event.get("is_error"))})
+            self._tools[tool_id] = row
+            return row
+        if kind == "permission_request":
+            request_id = str(event.get("request_id") or f"seq-{seq}")
+            tool_name = str(event.get("tool_name") or "a tool")
+            row = Row(RowKind.PERMISSION, seq, ts, summarize_tool_input(tool_name, event.get("input")),
+                      {"request_id": request_id, "tool_name": tool_name, "input": event.get("input"),
+                       "behavior": None, "message": None})
+            self._requests[request_id] = row
+            return row
+        if kind == "permission_answer":
+            request_id = str(event.get("request_id") or "")
+            existing = self._requests.get(request_id)
+            if existing is not None:
+                existing.data["behavior"] = event.get("behavior")
+                existing.data["message"] = event.get("message")
+                changed(existing)
+                return None
+            return Row(RowKind.STATUS, seq, ts, f"Permission {event.get('behavior')}", {})
+        if kind == "error":
+            message = str(event.get("message") or "error")
+            return Row(RowKind.ERROR, seq, ts, message, {"code": event.get("code")})
+        if kind == "status":
+            return self._status_row(event, seq, ts)
+        if kind == "turn_end":
+            return Row(RowKind.TURN_END, seq, ts, _turn_text(event), {
+                "status": event.get("status"), "usage": event.get("usage"),
+                "cost_usd": event.get("cost_usd"), "duration_ms": event.get("duration_ms")})
+        if kind == "agent_session":
+            return None
+        fields = {k: v for k, v in event.items() if k not in ("seq", "ts", "kind")}
+        return Row(RowKind.GENERIC, seq, ts, f"{kind}: {json.dumps(fields, ensure_ascii=False, default=str)}",
+                   {"kind": kind})
+
+    def _status_row(self, event: dict[str, Any], seq: int, ts: float) -> Row | None:
+        status = event.get("status")
+        reason = event.get("reason")
+        if status == "running" and event.get("pid") is not None:
+            return Row(RowKind.STATUS, seq, ts, f"Started (pid {event.get('pid')})", {"status": status})
+        if status not in _STATUS_TEXT:
+            return None
+        text = _STATUS_TEXT[str(status)]
+        if status == "exited" and event.get("exit_code") is not None:
+            text = f"Exited with code {event.get('exit_code')}"
+        if reason:
+            text += f" ({str(reason).replace('_', ' ')})"
+        return Row(RowKind.STATUS, seq, ts, text, {"status": status, "exit_code": event.get("exit_code")})
+
+
+def _turn_text(event: dict[str, Any]) -> str:
+    parts = []
+    status = event.get("status")
+    parts.append("Turn finished" if status in (None, "success", "ok", "done") else f"Turn ended: {status}")
+    duration = event.get("duration_ms")
+    if isinstance(duration, (int, float)):
+        parts.append(f"{duration / 1000:.1f} s")
+    cost = event.get("cost_usd")
+    if isinstance(cost, (int, float)):
+        parts.append(f"${cost:.4f}")
+    usage = event.get("usage")
+    if isinstance(usage, dict):
+        tokens = sum(v for k, v in usage.items() if isinstance(v, int) and k.endswith("tokens"))
+        if tokens:
+            parts.append(f"{tokens:,} tokens")
+    return " · ".join(parts)

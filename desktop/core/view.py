@@ -1,0 +1,474 @@
+"""The view's state machine: sessions, cursors, outbox and connection status, with no sockets and no Qt.
+
+`ViewCore` is fed connection lifecycle calls (`connecting`, `opened`, `closed`, `connect_failed`) and every
+message the runner sends (`receive`). It queues the messages to send in `outgoing` (the connection drains
+them) and reports what changed to a `ViewListener`. The first connection and every reconnect go through
+exactly the same calls: a first connection is a reconnect with every cursor at 0.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from desktop.core.cursor import SessionCursor
+from desktop.core.outbox import Outbox, OutboxItem, OutboxState
+from desktop.core.status import ConnectionStatus, Phase
+
+PROTOCOL_VERSION = 1
+RED_AFTER_FAILURES = 3
+"""Consecutive failed attempts after which the dot turns from yellow (reconnecting) to red (unreachable)."""
+
+
+@dataclass
+class SessionInfo:
+    id: str
+    title: str = ""
+    agent: str = "command"
+    status: str = "idle"
+    head: int = 0
+    seen: int = 0
+    """Newest seq the user has looked at; unread = head - seen."""
+    data: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def unread(self) -> int:
+        return max(0, self.head - self.seen)
+
+    @property
+    def pending_permissions(self) -> int:
+        value = self.data.get("pending_permissions") or 0
+        return value if isinstance(value, int) else 0
+
+    def update(self, data: dict[str, Any]) -> None:
+        self.data = dict(data)
+        self.title = str(data.get("title") or "")
+        self.agent = str(data.get("agent") or "command")
+        self.status = str(data.get("status") or "idle")
+        head = data.get("head")
+        if isinstance(head, int):
+            self.head = max(self.head, head)
+
+
+class ViewListener:
+    """What the core reports. Every method is optional (the defaults do nothing)."""
+
+    def status_changed(self, status: ConnectionStatus) -> None: ...
+
+    def runner_changed(self, runner_id: str) -> None:
+        """A different journal: every transcript must be cleared (cursors restart at 0)."""
+
+    def sessions_listed(self, sessions: list[SessionInfo]) -> None: ...
+
+    def session_updated(self, info: SessionInfo, previous_status: str | None) -> None:
+        """A session was created (previous_status None) or changed."""
+
+    def session_removed(self, session_id: str) -> None: ...
+
+    def heads_changed(self, session_ids: list[str]) -> None: ...
+
+    def events(self, session_id: str, events: list[dict[str, Any]]) -> None:
+        """New events, exactly the next ones after what was handed over before, in order."""
+
+    def outbox_changed(self, session_id: str) -> None: ...
+
+    def agents_listed(self, agents: list[dict[str, Any]]) -> None: ...
+
+    def notice(self, level: str, message: str) -> None: ...
+
+
+class ViewCore:
+    def __init__(self, listener: ViewListener | None = None, runner_label: str = "",
+                 client_name: str = "nightshift-desktop") -> None:
+        self.listener = listener or ViewListener()
+        self.runner_label = runner_label
+        self.client_name = client_name
+        self.sessions: dict[str, SessionInfo] = {}
+        self.cursors: dict[str, SessionCursor] = {}
+        self.outbox = Outbox()
+        self.agents: list[dict[str, Any]] = []
+        self.outgoing: list[dict[str, Any]] = []
+        self.runner_id: str | None = None
+        self.connected = False
+        self.ready = False  # `welcome` received on the current connection
+        self.listed = False  # `sessions` received on the current connection
+        self.rendering = True
+        self.selected: str | None = None
+        self.ever_connected = False
+        self.attempt = 0
+        self.failures = 0
+        self.auth_refused = False
+        self.reason: str | None = None
+        self.next_retry_at: float | None = None
+        self._ids = itertools.count(1)
+        self._mine: dict[Any, tuple[str, str | None]] = {}
+        self._first_list = True
+        self.status = ConnectionStatus(runner=runner_label)
+
+    # ----------------------------------------------------------------- ids and output
+
+    def next_id(self) -> int:
+        return next(self._ids)
+
+    def _queue(self, msg: dict[str, Any], purpose: str | None = None, key: str | None = None) -> None:
+        if purpose is not None:
+            msg["id"] = self.next_id()
+            self._mine[msg["id"]] = (purpose, key)
+        self.outgoing.append(msg)
+
+    def drain(self) -> list[dict[str, Any]]:
+        out, self.outgoing = self.outgoing, []
+        return out
+
+    # ----------------------------------------------------------------- connection lifecycle
+
+    def connecting(self, attempt: int) -> None:
+        self.attempt = attempt
+        self.next_retry_at = None
+        self._update_status()
+
+    def connect_failed(self, reason: str, *, auth: bool = False, next_retry_at: float | None = None) -> None:
+        self.failures += 1
+        self.auth_refused = auth
+        self.reason = reason
+        self.next_retry_at = next_retry_at
+        self._update_status()
+
+    def opened(self) -> None:
+        self.connected = True
+        self.ready = False
+        self.listed = False
+        self.failures = 0
+        self.auth_refused = False
+        self.reason = None
+        self.next_retry_at = None
+        self.outgoing.clear()
+        self._mine.clear()
+        self._queue({"type": "hello", "protocol": PROTOCOL_VERSION, "client": self.client_name}, "hello")
+        self._update_status()
+
+    def closed(self, reason: str, next_retry_at: float | None = None) -> None:
+        was_connected = self.connected
+        self.connected = False
+        self.ready = False
+        self.listed = False
+        self.outgoing.clear()
+        self._mine.clear()
+        for cursor in self.cursors.values():
+            cursor.unsubscribe()
+        if was_connected:
+            self.ever_connected = True
+        self.reason = reason
+        self.next_retry_at = next_retry_at
+        self._update_status()
+
+    def schedule(self, next_retry_at: float | None) -> None:
+        """The connection decided when it tries next (None: not automatically)."""
+        self.next_retry_at = next_retry_at
+        self._update_status()
+
+    # ----------------------------------------------------------------- user actions
+
+    def open_session(self, session_id: str) -> SessionCursor:
+        """Follow a session's transcript (from its start, or from where this view already is)."""
+        cursor = self.cursors.get(session_id)
+        if cursor is None:
+            cursor = self.cursors[session_id] = SessionCursor(session_id)
+        if self.ready and self.rendering and not cursor.subscribed:
+            self._attach(cursor)
+        self._update_status()
+        return cursor
+
+    def close_session(self, session_id: str) -> None:
+        cursor = self.cursors.pop(session_id, None)
+        if cursor is not None and cursor.subscribed and self.ready:
+            self._queue({"type": "detach", "session": session_id})
+        self._update_status()
+
+    def select(self, session_id: str | None) -> None:
+        self.selected = session_id
+        if session_id is not None:
+            self._mark_read(session_id)
+
+    def send_text(self, session_id: str, text: str) -> OutboxItem:
+        item = self.outbox.add(session_id, text)
+        if self.ready:
+            self._send_item(item)
+        self.listener.outbox_changed(session_id)
+        return item
+
+    def retry_outbox(self, client_msg_id: str) -> None:
+        item = self.outbox.retry(client_msg_id)
+        if item is None:
+            return
+        if self.ready:
+            self._send_item(item)
+        self.listener.outbox_changed(item.session)
+
+    def discard_outbox(self, client_msg_id: str) -> None:
+        item = self.outbox.discard(client_msg_id)
+        if item is not None:
+            self.listener.outbox_changed(item.session)
+
+    def set_rendering(self, enabled: bool) -> None:
+        """Off: detach every session (only statuses and heads keep flowing). On: re-attach each after the
+        last seq handed over, so the missed events arrive as one batch."""
+        if enabled == self.rendering:
+            return
+        self.rendering = enabled
+        if self.ready:
+            for cursor in self.cursors.values():
+                if enabled and not cursor.subscribed:
+                    self._attach(cursor)
+                elif not enabled and cursor.subscribed:
+                    cursor.unsubscribe()
+                    self._queue({"type": "detach", "session": cursor.session_id})
+        if enabled and self.selected:
+            self._mark_read(self.selected)
+        self._update_status()
+
+    # ----------------------------------------------------------------- the one dispatcher
+
+    def receive(self, msg: dict[str, Any]) -> None:
+        """Handle any message from the runner."""
+        kind = msg.get("type")
+        handler = getattr(self, f"_on_{kind}", None) if isinstance(kind, str) else None
+        if handler is not None:
+            handler(msg)
+        self._update_status()
+
+    def _on_welcome(self, msg: dict[str, Any]) -> None:
+        runner_id = msg.get("runner_id")
+        if isinstance(runner_id, str) and self.runner_id is not None and runner_id != self.runner_id:
+            # Another journal: our seqs point into a different history.
+            for cursor in self.cursors.values():
+                cursor.reset()
+            for info in self.sessions.values():
+                info.head = 0
+                info.seen = 0
+            self._first_list = True
+            self.listener.runner_changed(runner_id)
+        if isinstance(runner_id, str):
+            self.runner_id = runner_id
+        self.ready = True
+        self._queue({"type": "list"}, "list")
+        self._queue({"type": "agents"}, "agents")
+        if self.rendering:
+            for cursor in self.cursors.values():
+                self._attach(cursor)
+        for item in self.outbox.to_send():
+            self._send_item(item)
+
+    def _on_sessions(self, msg: dict[str, Any]) -> None:
+        raw = msg.get("sessions") or []
+        listed = [s for s in raw if isinstance(s, dict) and isinstance(s.get("id"), str)]
+        present = {s["id"] for s in listed}
+        for gone in [sid for sid in self.sessions if sid not in present]:
+            self._remove(gone)
+        for data in listed:
+            info = self.sessions.get(data["id"])
+            if info is None:
+                info = self.sessions[data["id"]] = SessionInfo(data["id"])
+                if self._first_list:
+                    # What existed before this view started is not "unread".
+                    head = data.get("head")
+                    info.seen = head if isinstance(head, int) else 0
+            info.update(data)
+        self._first_list = False
+        self.listed = True
+        if self.selected:
+            self._mark_read(self.selected, notify=False)
+        self.listener.sessions_listed(list(self.sessions.values()))
+
+    def _upsert(self, data: Any) -> None:
+        if not isinstance(data, dict) or not isinstance(data.get("id"), str):
+            return
+        info = self.sessions.get(data["id"])
+        previous = None if info is None else info.status
+        if info is None:
+            info = self.sessions[data["id"]] = SessionInfo(data["id"])
+        info.update(data)
+        if info.id == self.selected:
+            self._mark_read(info.id, notify=False)
+        self.listener.session_updated(info, previous)
+
+    def _on_session_changed(self, msg: dict[str, Any]) -> None:
+        self._upsert(msg.get("session"))
+
+    def _on_session(self, msg: dict[str, Any]) -> None:
+        self._upsert(msg.get("session"))
+
+    def _on_created(self, msg: dict[str, Any]) -> None:
+        self._upsert(msg.get("session"))
+
+    def _on_session_deleted(self, msg: dict[str, Any]) -> None:
+        sid = msg.get("session")
+        if isinstance(sid, str) and sid in self.sessions:
+            self._remove(sid)
+
+    def _remove(self, sid: str) -> None:
+        self.sessions.pop(sid, None)
+        self.cursors.pop(sid, None)
+        dropped = self.outbox.drop_session(sid)
+        if self.selected == sid:
+            self.selected = None
+        self.listener.session_removed(sid)
+        if dropped:
+            n = len(dropped)
+            self.listener.notice("warning", f"{n} unsent message(s) dropped: the session was deleted")
+
+    def _on_heads(self, msg: dict[str, Any]) -> None:
+        heads = msg.get("heads")
+        if not isinstance(heads, dict):
+            return
+        changed = []
+        for sid, head in heads.items():
+            info = self.sessions.get(sid)
+            if info is not None and isinstance(head, int) and head > info.head:
+                info.head = head
+                changed.append(sid)
+        if self.selected in changed:
+            self._mark_read(self.selected, notify=False)
+        if changed:
+            self.listener.heads_changed(changed)
+
+    def _on_attached(self, msg: dict[str, Any]) -> None:
+        cursor = self.cursors.get(msg.get("session"))  # type: ignore[arg-type]
+        head = msg.get("head")
+        if cursor is None or not cursor.subscribed or not isinstance(head, int):
+            return
+        cursor.confirm_attach(head)
+        info = self.sessions.get(cursor.session_id)
+        if info is not None and head > info.head:
+            info.head = head
+        self._deliver(cursor, [])
+
+    def _on_event(self, msg: dict[str, Any]) -> None:
+        event = {k: v for k, v in msg.items() if k not in ("type", "session")}
+        self._take(msg.get("session"), [event])
+
+    def _on_events(self, msg: dict[str, Any]) -> None:
+        events = msg.get("events")
+        if isinstance(events, list):
+            self._take(msg.get("session"), [e for e in events if isinstance(e, dict)])
+
+    def _take(self, sid: Any, events: list[dict[str, Any]]) -> None:
+        cursor = self.cursors.get(sid) if isinstance(sid, str) else None
+        if cursor is None:
+            return
+        taken, gap = cursor.accept(events)
+        if gap and not cursor.attach_pending and self.ready:
+            self._attach(cursor)
+        if taken:
+            confirmed = False
+            for event in taken:
+                cmid = event.get("client_msg_id")
+                if event.get("kind") == "user" and isinstance(cmid, str) and self.outbox.confirm(cmid):
+                    confirmed = True
+            info = self.sessions.get(cursor.session_id)
+            if info is not None and cursor.last > info.head:
+                info.head = cursor.last
+            if info is not None and info.id == self.selected and self.rendering:
+                self._mark_read(info.id, notify=False)
+            if confirmed:
+                self.listener.outbox_changed(cursor.session_id)
+        self._deliver(cursor, taken)
+
+    def _deliver(self, cursor: SessionCursor, taken: list[dict[str, Any]]) -> None:
+        """Hand events over: at once when live, in one batch at the end of a catch-up."""
+        if cursor.caught_up and not cursor.held:
+            if taken:
+                self.listener.events(cursor.session_id, taken)
+            return
+        cursor.held.extend(taken)
+        if cursor.caught_up and cursor.held:
+            batch, cursor.held = cursor.held, []
+            self.listener.events(cursor.session_id, batch)
+
+    def _on_sent(self, msg: dict[str, Any]) -> None:
+        cmid = msg.get("client_msg_id")
+        item = self.outbox.confirm(cmid) if isinstance(cmid, str) else None
+        if item is not None:
+            self.listener.outbox_changed(item.session)
+
+    def _on_agents(self, msg: dict[str, Any]) -> None:
+        agents = msg.get("agents")
+        if isinstance(agents, list):
+            self.agents = [a for a in agents if isinstance(a, dict)]
+            self.listener.agents_listed(self.agents)
+
+    def _on_journal_error(self, msg: dict[str, Any]) -> None:
+        self.listener.notice("warning", f"The runner cannot write its journal: {msg.get('message')}")
+
+    def _on_error(self, msg: dict[str, Any]) -> None:
+        re = msg.get("re")
+        text = str(msg.get("message") or msg.get("code") or "error")
+        mine = self._mine.pop(re, None) if re is not None else None
+        if mine is None:
+            if re is None:
+                self.listener.notice("error", text)
+            return  # an answer to a request the connection made for someone else; they report it
+        purpose, key = mine
+        if purpose == "send" and key is not None:
+            item = self.outbox.fail(key, text)
+            if item is not None:
+                self.listener.outbox_changed(item.session)
+        elif purpose == "attach" and key is not None and msg.get("code") == "unknown_session":
+            if key in self.sessions:
+                self._remove(key)
+            else:
+                self.cursors.pop(key, None)
+        else:
+            self.listener.notice("error", text)
+
+    # ----------------------------------------------------------------- helpers
+
+    def _attach(self, cursor: SessionCursor) -> None:
+        after = cursor.start_attach()
+        msg = {"type": "attach", "session": cursor.session_id, "after": after}
+        self._queue(msg, "attach", cursor.session_id)
+
+    def _send_item(self, item: OutboxItem) -> None:
+        item.state = OutboxState.IN_FLIGHT
+        msg = {"type": "send", "session": item.session, "text": item.text,
+               "client_msg_id": item.client_msg_id}
+        self._queue(msg, "send", item.client_msg_id)
+        item.request_id = msg["id"]
+
+    def _mark_read(self, sid: str, notify: bool = True) -> None:
+        info = self.sessions.get(sid)
+        if info is None or not self.rendering:
+            return
+        if info.seen != info.head:
+            info.seen = info.head
+            if notify:
+                self.listener.heads_changed([sid])
+
+    def subscribed_cursors(self) -> Iterable[SessionCursor]:
+        return (c for c in self.cursors.values() if c.subscribed)
+
+    def _compute_status(self) -> ConnectionStatus:
+        base = {"runner": self.runner_label, "attempt": self.attempt}
+        if self.connected:
+            behind = sum(c.behind for c in self.subscribed_cursors())
+            behind_any = any(not c.caught_up for c in self.subscribed_cursors())
+            waiting = not self.ready or not self.listed or behind_any
+            if waiting:
+                return ConnectionStatus(Phase.CATCHING_UP, behind=behind, **base)
+            return ConnectionStatus(Phase.LIVE, **base)
+        extra = {"reason": self.reason, "next_retry_at": self.next_retry_at}
+        if self.auth_refused:
+            return ConnectionStatus(Phase.TOKEN_REFUSED, **base, **extra)
+        if self.failures >= RED_AFTER_FAILURES:
+            return ConnectionStatus(Phase.UNREACHABLE, **base, **extra)
+        if self.failures == 0 and not self.ever_connected:
+            return ConnectionStatus(Phase.NOT_CONNECTED, **base)
+        return ConnectionStatus(Phase.RECONNECTING, **base, **extra)
+
+    def _update_status(self) -> None:
+        status = self._compute_status()
+        if status != self.status:
+            self.status = status
+            self.listener.status_changed(status)
