@@ -1,0 +1,264 @@
+"""The view core without sockets or Qt: cursors, outbox, backoff, status, transcript rows."""
+
+from __future__ import annotations
+
+import random
+from typing import Any
+
+from desktop.core.backoff import Backoff
+from desktop.core.cursor import SessionCursor
+from desktop.core.outbox import OutboxState
+from desktop.core.status import Color, ConnectionStatus, Phase
+from desktop.core.transcript import RowKind, Transcript
+from desktop.core.view import RED_AFTER_FAILURES, ViewCore, ViewListener
+
+
+class Recorder(ViewListener):
+    def __init__(self) -> None:
+        self.statuses: list[ConnectionStatus] = []
+        self.delivered: dict[str, list[list[dict[str, Any]]]] = {}
+        self.reset_to: list[str] = []
+        self.updates: list[tuple[str, str | None, str]] = []
+
+    def status_changed(self, status: ConnectionStatus) -> None:
+        self.statuses.append(status)
+
+    def events(self, session_id: str, events: list[dict[str, Any]]) -> None:
+        self.delivered.setdefault(session_id, []).append(list(events))
+
+    def runner_changed(self, runner_id: str) -> None:
+        self.reset_to.append(runner_id)
+
+    def session_updated(self, info: Any, previous_status: str | None) -> None:
+        self.updates.append((info.id, previous_status, info.status))
+
+    def seqs(self, sid: str) -> list[int]:
+        return [e["seq"] for batch in self.delivered.get(sid, []) for e in batch]
+
+
+def ev(seq: int, kind: str = "output", **fields: Any) -> dict[str, Any]:
+    return {"seq": seq, "ts": 1.0, "kind": kind, **fields}
+
+
+def connect(core: ViewCore, runner_id: str = "r1",
+            sessions: list[dict[str, Any]] | None = None) -> list[dict]:
+    core.connecting(1)
+    core.opened()
+    out = core.drain()
+    assert [m["type"] for m in out] == ["hello"]
+    core.receive({"type": "welcome", "protocol": 1, "runner_id": runner_id, "re": out[0]["id"]})
+    sent = core.drain()
+    core.receive({"type": "sessions", "sessions": sessions or []})
+    return sent
+
+
+def test_backoff_first_retry_at_once_then_exponential_capped() -> None:
+    b = Backoff(base=0.5, factor=2, cap=15, jitter=0.5, rng=random.Random(1))
+    delays = [b.next_delay() for _ in range(12)]
+    assert delays[0] == 0.0
+    for n, d in enumerate(delays[1:], start=2):
+        raw = min(15, 0.5 * 2 ** (n - 2))
+        assert raw * 0.5 <= d <= raw
+    assert max(delays) <= 15 and delays[-1] >= 7.5
+    b.reset()
+    assert b.next_delay() == 0.0
+
+
+def test_cursor_drops_duplicates_and_detects_gaps() -> None:
+    c = SessionCursor("s")
+    assert c.accept([ev(1)]) == ([], False)  # not subscribed: nothing taken
+    c.start_attach()
+    c.confirm_attach(5)
+    taken, gap = c.accept([ev(1), ev(2), ev(2), ev(1), ev(3)])
+    assert [e["seq"] for e in taken] == [1, 2, 3] and not gap
+    taken, gap = c.accept([ev(4), ev(6), ev(7)])
+    assert [e["seq"] for e in taken] == [4] and gap
+    assert c.last == 4 and not c.caught_up
+    c.accept([ev(5)])
+    assert c.caught_up
+
+
+def test_first_connect_and_reconnect_send_the_same_requests() -> None:
+    rec = Recorder()
+    core = ViewCore(rec)
+    core.open_session("s1")
+    first = connect(core, sessions=[{"id": "s1", "head": 3}])
+    core.receive({"type": "attached", "session": "s1", "head": 3})
+    core.receive({"type": "events", "session": "s1", "events": [ev(1), ev(2), ev(3)]})
+    core.closed("lost")
+    again = connect(core, sessions=[{"id": "s1", "head": 3}])
+    strip = [{k: v for k, v in m.items() if k != "id"} for m in first]
+    assert [m["type"] for m in first] == [m["type"] for m in again] == ["list", "agents", "attach"]
+    assert strip[2]["after"] == 0 and again[2]["after"] == 3
+
+
+def test_catch_up_is_held_and_delivered_in_one_batch_then_live() -> None:
+    rec = Recorder()
+    core = ViewCore(rec)
+    core.open_session("s1")
+    connect(core, sessions=[{"id": "s1", "head": 1000}])
+    core.receive({"type": "attached", "session": "s1", "head": 1000})
+    assert core.status.phase is Phase.CATCHING_UP and core.status.color is Color.YELLOW
+    for start in range(1, 1001, 100):
+        batch = [ev(s) for s in range(start, start + 100)]
+        core.receive({"type": "events", "session": "s1", "events": batch})
+        if start < 901:
+            assert rec.delivered == {}
+    assert len(rec.delivered["s1"]) == 1 and rec.seqs("s1") == list(range(1, 1001))
+    assert core.status.phase is Phase.LIVE
+    core.receive({"type": "event", "session": "s1", **ev(1001)})
+    assert len(rec.delivered["s1"]) == 2 and rec.seqs("s1")[-1] == 1001
+
+
+def test_gap_triggers_reattach_and_nothing_is_doubled_or_lost() -> None:
+    rec = Recorder()
+    core = ViewCore(rec)
+    core.open_session("s1")
+    connect(core)
+    core.drain()
+    core.receive({"type": "attached", "session": "s1", "head": 0})
+    core.receive({"type": "events", "session": "s1", "events": [ev(1), ev(2)]})
+    core.receive({"type": "events", "session": "s1", "events": [ev(5), ev(6)]})  # 3 and 4 went missing
+    out = core.drain()
+    assert [(m["type"], m["after"]) for m in out] == [("attach", 2)]
+    core.receive({"type": "events", "session": "s1", "events": [ev(7)]})  # old stream, ignored
+    assert core.drain() == []  # no second re-attach while one is pending
+    core.receive({"type": "attached", "session": "s1", "head": 7})
+    core.receive({"type": "events", "session": "s1", "events": [ev(s) for s in range(3, 8)]})
+    assert rec.seqs("s1") == list(range(1, 8))
+
+
+def test_status_grey_yellow_red_and_token_refused() -> None:
+    core = ViewCore(Recorder(), runner_label="ws://x")
+    assert core.status.phase is Phase.NOT_CONNECTED and core.status.color is Color.GREY
+    core.connecting(1)
+    core.connect_failed("connection refused", next_retry_at=100.0)
+    assert core.status.phase is Phase.RECONNECTING and core.status.color is Color.YELLOW
+    assert "attempt 1" in core.status.tooltip(now=50) and "connection refused" in core.status.tooltip(now=50)
+    for n in range(2, RED_AFTER_FAILURES + 1):
+        core.connecting(n)
+        core.connect_failed("connection refused", next_retry_at=100.0)
+    assert core.status.phase is Phase.UNREACHABLE and core.status.color is Color.RED
+    assert "Next retry" in core.status.tooltip(now=50)
+    connect(core)
+    assert core.status.phase is Phase.LIVE
+    core.closed("lost", next_retry_at=None)
+    assert core.status.phase is Phase.RECONNECTING
+    core.connecting(1)
+    core.connect_failed("the runner refused the token (HTTP 401)", auth=True)
+    assert core.status.phase is Phase.TOKEN_REFUSED and core.status.color is Color.RED
+    assert "token" in core.status.tooltip()
+
+
+def test_outbox_queued_offline_sent_once_on_connect_and_confirmed() -> None:
+    rec = Recorder()
+    core = ViewCore(rec)
+    item = core.send_text("s1", "hello\n")
+    assert core.drain() == [] and item.state is OutboxState.QUEUED
+    sent = connect(core, sessions=[{"id": "s1", "head": 0}])
+    sends = [m for m in sent if m["type"] == "send"]
+    assert len(sends) == 1 and sends[0]["client_msg_id"] == item.client_msg_id
+    assert item.state is OutboxState.IN_FLIGHT
+    # Lost before the reply: resent with the same id on the next connection (the runner dedupes).
+    core.closed("lost")
+    again = [m for m in connect(core, sessions=[{"id": "s1", "head": 0}]) if m["type"] == "send"]
+    assert [m["client_msg_id"] for m in again] == [item.client_msg_id]
+    core.receive({"type": "sent", "session": "s1", "client_msg_id": item.client_msg_id, "duplicate": True})
+    assert len(core.outbox) == 0
+    core.closed("lost")
+    assert [m for m in connect(core, sessions=[{"id": "s1"}]) if m["type"] == "send"] == []
+
+
+def test_outbox_failure_is_kept_until_retried_or_discarded() -> None:
+    core = ViewCore(Recorder())
+    connect(core, sessions=[{"id": "s1", "head": 0}])
+    item = core.send_text("s1", "x")
+    (msg,) = core.drain()
+    core.receive({"type": "error", "code": "not_running", "message": "not running", "re": msg["id"]})
+    assert item.state is OutboxState.FAILED and item.error == "not running"
+    core.closed("lost")
+    assert [m for m in connect(core, sessions=[{"id": "s1"}]) if m["type"] == "send"] == []
+    core.retry_outbox(item.client_msg_id)
+    assert [m["type"] for m in core.drain()] == ["send"]
+    core.discard_outbox(item.client_msg_id)
+    assert len(core.outbox) == 0
+
+
+def test_set_rendering_detaches_and_resumes_after_the_last_seq() -> None:
+    rec = Recorder()
+    core = ViewCore(rec)
+    core.open_session("s1")
+    connect(core, sessions=[{"id": "s1", "head": 2}])
+    core.receive({"type": "attached", "session": "s1", "head": 2})
+    core.receive({"type": "events", "session": "s1", "events": [ev(1), ev(2)]})
+    core.drain()
+    core.set_rendering(False)
+    assert [(m["type"], m["session"]) for m in core.drain()] == [("detach", "s1")]
+    core.receive({"type": "events", "session": "s1", "events": [ev(3)]})  # in flight before the detach
+    core.receive({"type": "heads", "heads": {"s1": 50}})
+    assert rec.seqs("s1") == [1, 2] and core.sessions["s1"].head == 50
+    assert core.status.phase is Phase.LIVE
+    core.set_rendering(True)
+    (attach,) = core.drain()
+    assert attach["type"] == "attach" and attach["after"] == 2
+    assert core.status.phase is Phase.CATCHING_UP
+    core.receive({"type": "attached", "session": "s1", "head": 50})
+    core.receive({"type": "events", "session": "s1", "events": [ev(s) for s in range(3, 51)]})
+    assert rec.seqs("s1") == list(range(1, 51)) and len(rec.delivered["s1"]) == 2
+    assert core.status.phase is Phase.LIVE
+
+
+def test_another_runner_id_resets_cursors() -> None:
+    rec = Recorder()
+    core = ViewCore(rec)
+    core.open_session("s1")
+    connect(core, runner_id="r1", sessions=[{"id": "s1", "head": 2}])
+    core.receive({"type": "attached", "session": "s1", "head": 2})
+    core.receive({"type": "events", "session": "s1", "events": [ev(1), ev(2)]})
+    core.closed("lost")
+    sent = connect(core, runner_id="r2", sessions=[{"id": "s1", "head": 1}])
+    assert rec.reset_to == ["r2"]
+    assert [m["after"] for m in sent if m["type"] == "attach"] == [0]
+
+
+def test_unread_counts_follow_heads_except_for_the_selected_session() -> None:
+    core = ViewCore(Recorder())
+    connect(core, sessions=[{"id": "a", "head": 10}, {"id": "b", "head": 4}])
+    assert core.sessions["a"].unread == 0  # history from before the app started is not unread
+    core.select("a")
+    core.receive({"type": "heads", "heads": {"a": 15, "b": 9}})
+    assert core.sessions["a"].unread == 0 and core.sessions["b"].unread == 5
+    core.select("b")
+    assert core.sessions["b"].unread == 0
+
+
+def test_transcript_merges_deltas_tools_permissions_and_survives_unknown_kinds() -> None:
+    t = Transcript()
+    t.apply([
+        ev(1, "user", text="hi"),
+        ev(2, "assistant", message_id="m1", text="Hel"),
+        ev(3, "assistant", message_id="m1", text="lo"),
+        ev(4, "tool_call", tool_id="t1", name="Bash", input={"command": "ls -la"}),
+        ev(5, "agent_session", agent_session_id="x"),
+    ])
+    batch = t.apply([
+        ev(6, "assistant", message_id="m1", text="!"),
+        ev(7, "tool_result", tool_id="t1", output="a\nb", is_error=False),
+        ev(8, "permission_request", request_id="p1", tool_name="Write", input={"file_path": "/tmp/x"}),
+        ev(9, "permission_answer", request_id="p1", behavior="allow"),
+        ev(10, "brand_new_kind", foo=1),
+        ev(11, "output", stream="stdout", text="aaa", truncated=True),
+        ev(12, "output", stream="stdout", text="bbb"),
+        ev(13, "status", status="exited", exit_code=0),
+        ev(14, "status", status="idle"),
+        ev(15, "turn_end", status="success", duration_ms=1500, cost_usd=0.01),
+        ev(16, "error", message="boom"),
+    ])
+    kinds = [r.kind for r in t.rows]
+    assert kinds == [RowKind.USER, RowKind.ASSISTANT, RowKind.TOOL, RowKind.PERMISSION, RowKind.GENERIC,
+                     RowKind.OUTPUT, RowKind.STATUS, RowKind.TURN_END, RowKind.ERROR]
+    assert t.rows[1].text == "Hello!" and t.rows[2].data["output"] == "a\nb" and t.rows[2].text == "ls -la"
+    assert t.rows[3].data["behavior"] == "allow" and t.rows[5].text == "aaabbb"
+    assert {r.index for r in batch.changed} == {1, 2}
+    assert t.rows[6].text == "Exited with code 0" and "1.5 s" in t.rows[7].text
+    assert t.event_count == 16 and t.out_of_order == 0
