@@ -1,0 +1,87 @@
+"""Windows sleep/wake from WM_POWERBROADCAST, seen by a native event filter installed on the application.
+
+This cannot run on the development machines (Linux); it is kept small. The broadcast goes to top-level
+windows, which every Qt app with a window (or a tray icon) has. The filter always lets Qt handle the
+message too.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from typing import Any
+
+from PySide6.QtCore import QAbstractNativeEventFilter, QByteArray, QCoreApplication
+
+from desktop.lifecycle.sources.base import LifecycleSink, LifecycleSource, SourceUnavailable
+
+WM_POWERBROADCAST = 0x0218
+PBT_APMSUSPEND = 0x0004
+PBT_APMRESUMESUSPEND = 0x0007  # resume after a suspend the user caused (follows PBT_APMRESUMEAUTOMATIC)
+PBT_APMRESUMEAUTOMATIC = 0x0012  # every resume, user present or not
+_RESUME_CODES = (PBT_APMRESUMEAUTOMATIC, PBT_APMRESUMESUSPEND)
+_MSG_EVENT_TYPES = (b"windows_generic_MSG", b"windows_dispatcher_MSG")
+
+log = logging.getLogger(__name__)
+
+
+class _PowerBroadcastFilter(QAbstractNativeEventFilter):
+    def __init__(self, on_power: Any) -> None:
+        super().__init__()
+        self._on_power = on_power
+        import ctypes.wintypes
+
+        self._msg_type = ctypes.wintypes.MSG
+        self._failed = False
+
+    def nativeEventFilter(self, event_type: QByteArray | bytes, message: Any) -> tuple[bool, int]:
+        if self._failed:
+            return False, 0
+        try:
+            kind = bytes(event_type.data()) if isinstance(event_type, QByteArray) else bytes(event_type)
+            if kind in _MSG_EVENT_TYPES:
+                msg = self._msg_type.from_address(int(message))
+                if msg.message == WM_POWERBROADCAST:
+                    if msg.wParam == PBT_APMSUSPEND:
+                        self._on_power(True)
+                    elif msg.wParam in _RESUME_CODES:
+                        self._on_power(False)
+        except Exception:
+            # This runs for every native message: give up for good after the first failure, and say so once.
+            self._failed = True
+            log.exception("WM_POWERBROADCAST filter failed; sleep/wake from Windows is off")
+        return False, 0
+
+
+class WindowsPowerSource(LifecycleSource):
+    name = "wm_powerbroadcast"
+
+    def __init__(self) -> None:
+        self._filter: _PowerBroadcastFilter | None = None
+        self._sink: LifecycleSink | None = None
+
+    def start(self, sink: LifecycleSink) -> None:
+        if sys.platform != "win32":
+            raise SourceUnavailable("not Windows")
+        app = QCoreApplication.instance()
+        if app is None:
+            raise SourceUnavailable("no QCoreApplication")
+        self._sink = sink
+        self._filter = _PowerBroadcastFilter(self._on_power)
+        app.installNativeEventFilter(self._filter)
+
+    def _on_power(self, going_to_sleep: bool) -> None:
+        if self._sink is None:
+            return
+        if going_to_sleep:
+            self._sink.report_suspending(self.name)
+        else:
+            # Windows sends both RESUMEAUTOMATIC and RESUMESUSPEND for one wake; the watcher coalesces them.
+            self._sink.report_resumed(self.name)
+
+    def stop(self) -> None:
+        app = QCoreApplication.instance()
+        if self._filter is not None and app is not None:
+            app.removeNativeEventFilter(self._filter)
+        self._filter = None
+        self._sink = None
