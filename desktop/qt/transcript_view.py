@@ -1,0 +1,726 @@
+"""The transcript list: a QListView, a delegate painting each row kind, autoscroll and copy."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from PySide6.QtCore import QEvent, QModelIndex, QPoint, QRect, QRectF, QSize, Qt, Signal
+from PySide6.QtGui import (
+    QAction,
+    QColor,
+    QFont,
+    QFontMetrics,
+    QGuiApplication,
+    QKeySequence,
+    QMouseEvent,
+    QPainter,
+    QPen,
+)
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QListView,
+    QMenu,
+    QPushButton,
+    QStyle,
+    QStyledItemDelegate,
+    QStyleOptionViewItem,
+    QWidget,
+)
+
+from desktop.core.transcript import Row, RowKind, format_value
+from desktop.qt import theme
+from desktop.qt.transcript_model import ROW_ROLE, TranscriptModel
+
+MARGIN_X = 22
+GAP_Y = 5
+PAD = 10
+RADIUS = 10.0
+MAX_CHARS = 40_000
+"""Text beyond this is not laid out in a row (the text viewer and Copy have all of it)."""
+TOOL_LINES = 40
+COLLAPSED_THINKING_LINES = 3
+BUTTON_W = 78
+BUTTON_H = 28
+CAPTION_H = 18
+
+WRAP = int(Qt.TextFlag.TextWordWrap) | int(Qt.TextFlag.TextWrapAnywhere)
+
+
+def _clip_lines(text: str, lines: int) -> tuple[str, int]:
+    """The first `lines` lines of text and how many were left out."""
+    parts = text.split("\n")
+    if len(parts) <= lines:
+        return text, 0
+    return "\n".join(parts[:lines]), len(parts) - lines
+
+
+@dataclass
+class Layout:
+    height: int
+    card: QRectF | None = None
+    text: QRect | None = None
+    buttons: dict[str, QRect] = field(default_factory=dict)
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+class TranscriptDelegate(QStyledItemDelegate):
+    """Paints rows by kind. Every geometry comes from `layout()`, shared by sizeHint, paint and clicks."""
+
+    permission_answered = Signal(str, str)  # request_id, behavior
+    outbox_action = Signal(str, str)  # client_msg_id, "retry" | "discard"
+    show_earlier = Signal()
+    toggle_row = Signal(int)  # model row
+
+    def __init__(self, view: QListView) -> None:
+        super().__init__(view)
+        self._view = view
+        self.body = QFont(view.font())
+        self.small = QFont(view.font())
+        self.small.setPointSizeF(max(7.0, self.body.pointSizeF() - 1.5))
+        self.bold = QFont(self.body)
+        self.bold.setBold(True)
+        self.italic = QFont(self.body)
+        self.italic.setItalic(True)
+        self.mono = theme.mono_font()
+        self.fm = QFontMetrics(self.body)
+        self.fm_small = QFontMetrics(self.small)
+        self.fm_mono = QFontMetrics(self.mono)
+        self.fm_bold = QFontMetrics(self.bold)
+        self.hover: tuple[int, str] | None = None
+
+    # ---------------------------------------------------------------- geometry
+
+    def _width(self) -> int:
+        return max(200, self._view.viewport().width())
+
+    def _text_h(self, fm: QFontMetrics, width: int, text: str) -> int:
+        if not text:
+            return fm.height()
+        return fm.boundingRect(QRect(0, 0, max(10, width), 1_000_000), WRAP, text).height()
+
+    def layout(self, row: Row, width: int, model: TranscriptModel | None = None) -> Layout:
+        inner_w = width - 2 * MARGIN_X
+        kind = row.kind
+        if kind is RowKind.HEADER:
+            text = model.header_text() if model is not None else ""
+            if not text:
+                return Layout(1)
+            h = self.fm_small.height() + 2 * PAD
+            lay = Layout(h, extra={"text": text})
+            if model is not None and model.offset > 0:
+                tw = self.fm_small.horizontalAdvance(text) + 28
+                lay.buttons["more"] = QRect((width - tw) // 2, PAD // 2, tw, self.fm_small.height() + PAD)
+            return lay
+        if kind is RowKind.OUTPUT:
+            text = row.text[:MAX_CHARS]
+            h = self._text_h(self.fm_mono, inner_w, text)
+            return Layout(h + 2, text=QRect(MARGIN_X, 1, inner_w, h))
+        if kind in (RowKind.USER, RowKind.PENDING):
+            max_w = int(inner_w * 0.72)
+            text = row.text.rstrip("\n")[:MAX_CHARS] or " "
+            natural = self.fm.boundingRect(QRect(0, 0, max_w - 2 * PAD, 1_000_000), WRAP, text)
+            bw = min(max_w, natural.width() + 2 * PAD + 2)
+            bh = natural.height() + 2 * PAD
+            card = QRectF(width - MARGIN_X - bw, GAP_Y, bw, bh)
+            lay = Layout(int(bh + 2 * GAP_Y), card=card,
+                         text=QRect(int(card.x()) + PAD, int(card.y()) + PAD, bw - 2 * PAD, natural.height()))
+            if kind is RowKind.PENDING:
+                cap_y = int(card.bottom()) + 3
+                lay.height += CAPTION_H
+                lay.extra["caption"] = QRect(MARGIN_X, cap_y, inner_w, CAPTION_H - 3)
+                if row.data.get("state") == "failed":
+                    rw = self.fm_small.horizontalAdvance("Retry") + 12
+                    dw = self.fm_small.horizontalAdvance("Discard") + 12
+                    right = width - MARGIN_X
+                    lay.buttons["discard"] = QRect(right - dw, cap_y, dw, CAPTION_H - 3)
+                    lay.buttons["retry"] = QRect(right - dw - rw - 4, cap_y, rw, CAPTION_H - 3)
+            return lay
+        if kind in (RowKind.ASSISTANT, RowKind.ERROR, RowKind.THINKING):
+            text = row.text[:MAX_CHARS].strip("\n") or " "
+            fm = self.fm
+            if kind is RowKind.THINKING and not row.expanded:
+                text, _ = _clip_lines(text, COLLAPSED_THINKING_LINES)
+            label_h = self.fm_small.height() + 4 if kind is not RowKind.ERROR else 0
+            th = self._text_h(fm, inner_w - 2 * PAD, text)
+            card = QRectF(MARGIN_X, GAP_Y, inner_w, th + 2 * PAD + label_h)
+            return Layout(int(card.height() + 2 * GAP_Y), card=card,
+                          text=QRect(MARGIN_X + PAD, GAP_Y + PAD + label_h, inner_w - 2 * PAD, th),
+                          extra={"text": text, "label_y": GAP_Y + PAD - 2})
+        if kind is RowKind.TOOL:
+            head_h = max(self.fm_bold.height(), 20)
+            card_h = head_h + 2 * PAD - 4
+            lay = Layout(0, extra={"head_h": head_h})
+            if row.expanded:
+                blocks = []
+                for label, value in (("Input", row.data.get("input")), ("Output", row.data.get("output"))):
+                    if value is None:
+                        continue
+                    body, more = _clip_lines(format_value(value)[:MAX_CHARS], TOOL_LINES)
+                    if more:
+                        body += f"\n… {more:,} more lines (Copy or View text shows everything)"
+                    h = self._text_h(self.fm_mono, inner_w - 4 * PAD, body)
+                    blocks.append((label, body, h))
+                    card_h += self.fm_small.height() + 6 + h + 2 * PAD // 2 + 6
+                lay.extra["blocks"] = blocks
+            lay.card = QRectF(MARGIN_X, GAP_Y, inner_w, card_h)
+            lay.buttons["toggle"] = QRect(MARGIN_X, GAP_Y, inner_w, head_h + 2 * PAD - 4)
+            lay.height = int(card_h + 2 * GAP_Y)
+            return lay
+        if kind is RowKind.PERMISSION:
+            title_h = self.fm_bold.height()
+            summary = format_value(row.data.get("input"))
+            summary, more = _clip_lines(summary[:MAX_CHARS], 12)
+            if more:
+                summary += f"\n… {more:,} more lines"
+            sh = self._text_h(self.fm_mono, inner_w - 2 * PAD, summary)
+            answered = row.data.get("behavior") is not None
+            foot = BUTTON_H + PAD
+            card_h = PAD + title_h + 6 + sh + PAD + foot
+            card = QRectF(MARGIN_X, GAP_Y, inner_w, card_h)
+            lay = Layout(int(card_h + 2 * GAP_Y), card=card,
+                         text=QRect(MARGIN_X + PAD, GAP_Y + PAD + title_h + 6, inner_w - 2 * PAD, sh),
+                         extra={"summary": summary, "title_y": GAP_Y + PAD})
+            by = int(card.bottom()) - PAD - BUTTON_H
+            if not answered:
+                right = int(card.right()) - PAD
+                lay.buttons["deny"] = QRect(right - BUTTON_W, by, BUTTON_W, BUTTON_H)
+                lay.buttons["allow"] = QRect(right - 2 * BUTTON_W - 8, by, BUTTON_W, BUTTON_H)
+            lay.extra["foot_y"] = by
+            return lay
+        if kind in (RowKind.STATUS, RowKind.TURN_END):
+            return Layout(self.fm_small.height() + 2 * GAP_Y + 4)
+        # generic
+        text = row.text[:2000]
+        h = self._text_h(self.fm_mono, inner_w, text)
+        return Layout(h + 2 * GAP_Y, text=QRect(MARGIN_X, GAP_Y, inner_w, h))
+
+    def sizeHint(self, option: QStyleOptionViewItem, index: QModelIndex) -> QSize:
+        row: Row | None = index.data(ROW_ROLE)
+        if row is None:
+            return QSize(0, 0)
+        width = self._width()
+        if row.kind is not RowKind.HEADER and row.size_cache is not None:
+            version, w, h = row.size_cache
+            if version == row.version and w == width:
+                return QSize(width, h)
+        h = self.layout(row, width, self._model(index)).height
+        row.size_cache = (row.version, width, h)
+        return QSize(width, h)
+
+    @staticmethod
+    def _model(index: QModelIndex) -> TranscriptModel | None:
+        model = index.model()
+        return model if isinstance(model, TranscriptModel) else None
+
+    # ---------------------------------------------------------------- painting
+
+    def paint(self, p: QPainter, option: QStyleOptionViewItem, index: QModelIndex) -> None:
+        row: Row | None = index.data(ROW_ROLE)
+        if row is None:
+            return
+        t = theme.current()
+        rect = option.rect
+        lay = self.layout(row, rect.width(), self._model(index))
+        p.save()
+        p.setRenderHint(QPainter.RenderHint.Antialiasing)
+        p.translate(rect.topLeft())
+        if option.state & QStyle.StateFlag.State_Selected:
+            p.setPen(Qt.PenStyle.NoPen)
+            p.setBrush(t.selection)
+            p.drawRoundedRect(QRectF(6, 1, rect.width() - 12, rect.height() - 2), 6, 6)
+        painter = getattr(self, f"_paint_{row.kind.value}", self._paint_generic)
+        painter(p, row, lay, rect.width(), t, index)
+        p.restore()
+
+    def _paint_header(self, p: QPainter, row: Row, lay: Layout, width: int,
+                    t: theme.Theme, index: Any) -> None:
+        text = lay.extra.get("text")
+        if not text:
+            return
+        p.setFont(self.small)
+        more = lay.buttons.get("more")
+        if more is not None:
+            hover = self.hover == (index.row(), "more")
+            p.setPen(QPen(t.accent, 1))
+            p.setBrush(t.surface_alt if hover else t.surface)
+            p.drawRoundedRect(QRectF(more), more.height() / 2, more.height() / 2)
+            p.setPen(t.accent)
+            p.drawText(more, Qt.AlignmentFlag.AlignCenter, text)
+        else:
+            p.setPen(t.muted)
+            p.drawText(QRect(0, 0, width, lay.height), Qt.AlignmentFlag.AlignCenter, text)
+
+    def _paint_output(self, p: QPainter, row: Row, lay: Layout, width: int,
+                    t: theme.Theme, index: Any) -> None:
+        p.setFont(self.mono)
+        p.setPen(t.stderr if row.data.get("stream") == "stderr" else t.text)
+        assert lay.text is not None
+        p.drawText(lay.text, WRAP, row.text[:MAX_CHARS])
+
+    def _paint_user(self, p: QPainter, row: Row, lay: Layout, width: int, t: theme.Theme, index: Any) -> None:
+        assert lay.card is not None and lay.text is not None
+        p.setPen(Qt.PenStyle.NoPen)
+        p.setBrush(t.user_bubble)
+        p.drawRoundedRect(lay.card, RADIUS + 2, RADIUS + 2)
+        p.setFont(self.body)
+        p.setPen(t.user_text)
+        p.drawText(lay.text, WRAP, row.text.rstrip("\n")[:MAX_CHARS])
+
+    def _paint_pending(self, p: QPainter, row: Row, lay: Layout, width: int,
+                    t: theme.Theme, index: Any) -> None:
+        assert lay.card is not None and lay.text is not None
+        failed = row.data.get("state") == "failed"
+        bubble = QColor(t.user_bubble)
+        bubble.setAlpha(110)
+        p.setBrush(bubble if not failed else t.error_bg)
+        pen = QPen(t.user_bubble if not failed else t.error_fg, 1.2, Qt.PenStyle.DashLine)
+        p.setPen(pen)
+        p.drawRoundedRect(lay.card, RADIUS + 2, RADIUS + 2)
+        p.setFont(self.body)
+        p.setPen(t.user_text if not failed else t.error_fg)
+        p.drawText(lay.text, WRAP, row.text.rstrip("\n")[:MAX_CHARS])
+        cap: QRect = lay.extra["caption"]
+        state = row.data.get("state")
+        if state == "failed":
+            caption = f"Not delivered: {row.data.get('error')}"
+            color = t.error_fg
+        elif state == "sending":
+            caption, color = "Sending…", t.muted
+        else:
+            caption, color = "Waiting for the connection, will send when it is back", t.muted
+        p.setFont(self.small)
+        p.setPen(color)
+        left = cap.adjusted(0, 0, -(sum(b.width() + 6 for b in lay.buttons.values())), 0)
+        text = self.fm_small.elidedText(caption, Qt.TextElideMode.ElideRight, left.width())
+        p.drawText(left, Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter, text)
+        for name, r in lay.buttons.items():
+            p.setPen(t.accent if name == "retry" else t.muted)
+            p.drawText(r, Qt.AlignmentFlag.AlignCenter, name.capitalize())
+
+    def _card(self, p: QPainter, lay: Layout, fill: QColor, border: QColor | None) -> None:
+        assert lay.card is not None
+        p.setBrush(fill)
+        p.setPen(QPen(border, 1) if border is not None else Qt.PenStyle.NoPen)
+        p.drawRoundedRect(lay.card.adjusted(0.5, 0.5, -0.5, -0.5), RADIUS, RADIUS)
+
+    def _paint_assistant(self, p: QPainter, row: Row, lay: Layout, width: int, t: theme.Theme,
+                         index: Any) -> None:
+        self._card(p, lay, t.surface, t.border)
+        assert lay.text is not None and lay.card is not None
+        p.setFont(self.small)
+        p.setPen(t.accent)
+        p.drawText(QRect(lay.text.x(), lay.extra["label_y"], lay.text.width(), self.fm_small.height()),
+                   Qt.AlignmentFlag.AlignLeft, "Assistant")
+        p.setFont(self.body)
+        p.setPen(t.text)
+        p.drawText(lay.text, WRAP, lay.extra["text"])
+
+    def _paint_thinking(self, p: QPainter, row: Row, lay: Layout, width: int, t: theme.Theme,
+                        index: Any) -> None:
+        self._card(p, lay, t.window, t.border)
+        assert lay.text is not None
+        p.setFont(self.small)
+        p.setPen(t.muted)
+        label = "Thinking  ▾" if row.expanded else "Thinking  ▸ (click to expand)"
+        p.drawText(QRect(lay.text.x(), lay.extra["label_y"], lay.text.width(), self.fm_small.height()),
+                   Qt.AlignmentFlag.AlignLeft, label)
+        p.setFont(self.italic)
+        p.drawText(lay.text, WRAP, lay.extra["text"])
+
+    def _paint_error(self, p: QPainter, row: Row, lay: Layout, width: int,
+                    t: theme.Theme, index: Any) -> None:
+        self._card(p, lay, t.error_bg, t.error_fg)
+        assert lay.text is not None
+        p.setFont(self.body)
+        p.setPen(t.error_fg)
+        p.drawText(lay.text, WRAP, lay.extra["text"])
+
+    def _paint_tool(self, p: QPainter, row: Row, lay: Layout, width: int, t: theme.Theme, index: Any) -> None:
+        assert lay.card is not None
+        self._card(p, lay, t.surface_alt, t.border)
+        head = lay.buttons["toggle"].adjusted(PAD, 0, -PAD, 0)
+        is_error = row.data.get("is_error")
+        done = row.data.get("output") is not None
+        chip = "✗ failed" if is_error else ("✓ done" if done else "running…")
+        chip_color = t.error_fg if is_error else (t.success if done else t.muted)
+        p.setFont(self.small)
+        chip_w = self.fm_small.horizontalAdvance(chip) + 6
+        p.setPen(chip_color)
+        p.drawText(QRect(head.right() - chip_w, head.y(), chip_w, head.height()),
+                   Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter, chip)
+        x = head.x()
+        p.setFont(self.body)
+        p.setPen(t.muted)
+        arrow = "▾" if row.expanded else "▸"
+        p.drawText(QRect(x, head.y(), 16, head.height()), Qt.AlignmentFlag.AlignVCenter, arrow)
+        x += 18
+        name = str(row.data.get("name") or "tool")
+        p.setFont(self.bold)
+        p.setPen(t.text)
+        name_w = self.fm_bold.horizontalAdvance(name)
+        p.drawText(QRect(x, head.y(), name_w + 2, head.height()), Qt.AlignmentFlag.AlignVCenter, name)
+        x += name_w + 10
+        p.setFont(self.mono)
+        p.setPen(t.muted)
+        avail = head.right() - chip_w - 8 - x
+        if avail > 20:
+            summary = self.fm_mono.elidedText(row.text, Qt.TextElideMode.ElideRight, avail)
+            p.drawText(QRect(x, head.y(), avail, head.height()), Qt.AlignmentFlag.AlignVCenter, summary)
+        if not row.expanded:
+            return
+        y = lay.buttons["toggle"].bottom() + 2
+        inner = QRect(int(lay.card.x()) + PAD, 0, int(lay.card.width()) - 2 * PAD, 0)
+        for label, body, h in lay.extra.get("blocks", []):
+            p.setFont(self.small)
+            p.setPen(t.muted)
+            p.drawText(QRect(inner.x(), y, inner.width(), self.fm_small.height()), Qt.AlignmentFlag.AlignLeft,
+                       label)
+            y += self.fm_small.height() + 4
+            box = QRectF(inner.x(), y, inner.width(), h + PAD)
+            p.setPen(Qt.PenStyle.NoPen)
+            p.setBrush(t.surface)
+            p.drawRoundedRect(box, 6, 6)
+            p.setFont(self.mono)
+            p.setPen(t.error_fg if (label == "Output" and is_error) else t.text)
+            p.drawText(QRect(inner.x() + PAD, y + PAD // 2, inner.width() - 2 * PAD, h), WRAP, body)
+            y += h + PAD + 8
+
+    def _paint_permission(self, p: QPainter, row: Row, lay: Layout, width: int, t: theme.Theme,
+                          index: Any) -> None:
+        self._card(p, lay, t.warn_bg, t.warn_fg)
+        assert lay.text is not None and lay.card is not None
+        p.setFont(self.bold)
+        p.setPen(t.warn_fg)
+        title = f"Permission needed: {row.data.get('tool_name')}"
+        p.drawText(QRect(lay.text.x(), lay.extra["title_y"], lay.text.width(), self.fm_bold.height()),
+                   Qt.AlignmentFlag.AlignLeft, title)
+        p.setFont(self.mono)
+        p.setPen(t.text)
+        p.drawText(lay.text, WRAP, lay.extra["summary"])
+        behavior = row.data.get("behavior")
+        foot = QRect(lay.text.x(), lay.extra["foot_y"], lay.text.width(), BUTTON_H)
+        if behavior is not None:
+            allowed = behavior == "allow"
+            p.setFont(self.bold)
+            p.setPen(t.success if allowed else t.error_fg)
+            answer = "✓ Allowed" if allowed else "✗ Denied"
+            message = row.data.get("message")
+            if message:
+                answer += f": {message}"
+            p.drawText(foot, Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter, answer)
+            return
+        p.setFont(self.small)
+        p.setPen(t.muted)
+        left = Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter
+        p.drawText(foot, left, "The agent waits for you")
+        for name, r in lay.buttons.items():
+            hover = self.hover == (index.row(), name)
+            primary = name == "allow"
+            fill = QColor(t.accent if primary else t.surface)
+            if hover:
+                fill = fill.darker(112) if primary else QColor(t.surface_alt)
+            p.setBrush(fill)
+            p.setPen(QPen(t.accent if primary else t.border, 1))
+            p.drawRoundedRect(QRectF(r).adjusted(0.5, 0.5, -0.5, -0.5), 7, 7)
+            p.setFont(self.bold)
+            p.setPen(t.accent_text if primary else t.text)
+            p.drawText(r, Qt.AlignmentFlag.AlignCenter, "Allow" if primary else "Deny")
+
+    def _paint_status(self, p: QPainter, row: Row, lay: Layout, width: int,
+                    t: theme.Theme, index: Any) -> None:
+        p.setFont(self.small)
+        status = row.data.get("status")
+        color = t.error_fg if status == "error" or (row.data.get("exit_code") not in (None, 0)) else t.muted
+        text = row.text
+        tw = self.fm_small.horizontalAdvance(text) + 24
+        mid = lay.height // 2
+        p.setPen(QPen(t.border, 1))
+        p.drawLine(MARGIN_X, mid, (width - tw) // 2, mid)
+        p.drawLine((width + tw) // 2, mid, width - MARGIN_X, mid)
+        p.setPen(color)
+        p.drawText(QRect(0, 0, width, lay.height), Qt.AlignmentFlag.AlignCenter, text)
+
+    def _paint_turn_end(self, p: QPainter, row: Row, lay: Layout, width: int, t: theme.Theme,
+                        index: Any) -> None:
+        p.setFont(self.small)
+        p.setPen(t.muted)
+        p.drawText(QRect(MARGIN_X, 0, width - 2 * MARGIN_X, lay.height),
+                   Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter, row.text)
+
+    def _paint_generic(self, p: QPainter, row: Row, lay: Layout, width: int,
+                    t: theme.Theme, index: Any) -> None:
+        p.setFont(self.mono)
+        p.setPen(t.muted)
+        if lay.text is not None:
+            p.drawText(lay.text, WRAP, row.text[:2000])
+
+    # ---------------------------------------------------------------- clicks
+
+    def hit(self, index: QModelIndex, pos: QPoint) -> str | None:
+        row: Row | None = index.data(ROW_ROLE)
+        if row is None:
+            return None
+        rect = self._view.visualRect(index)
+        local = pos - rect.topLeft()
+        lay = self.layout(row, rect.width(), self._model(index))
+        for name, r in lay.buttons.items():
+            if r.contains(local):
+                return name
+        if row.kind is RowKind.THINKING and lay.card is not None and lay.card.contains(local.toPointF()):
+            return "toggle"
+        return None
+
+    def activate(self, index: QModelIndex, name: str) -> bool:
+        row: Row | None = index.data(ROW_ROLE)
+        if row is None:
+            return False
+        if name in ("allow", "deny") and row.kind is RowKind.PERMISSION:
+            self.permission_answered.emit(str(row.data.get("request_id")), name)
+        elif name in ("retry", "discard") and row.kind is RowKind.PENDING:
+            self.outbox_action.emit(str(row.data.get("client_msg_id")), name)
+        elif name == "more":
+            self.show_earlier.emit()
+        elif name == "toggle":
+            self.toggle_row.emit(index.row())
+        else:
+            return False
+        return True
+
+
+class TranscriptView(QListView):
+    """Follows the tail until the user scrolls up; then offers "Jump to latest"."""
+
+    permission_answered = Signal(str, str, str)  # session, request_id, behavior
+    outbox_action = Signal(str, str)
+    view_text = Signal(str, str, bool)  # title, text, monospace
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("transcript")
+        self.setVerticalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
+        self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.setUniformItemSizes(False)
+        self.setResizeMode(QListView.ResizeMode.Adjust)
+        self.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
+        self.setMouseTracking(True)
+        self.setFrameShape(QListView.Shape.NoFrame)
+        self.setContextMenuPolicy(Qt.ContextMenuPolicy.DefaultContextMenu)
+        self.verticalScrollBar().setSingleStep(24)
+        self.delegate = TranscriptDelegate(self)
+        self.setItemDelegate(self.delegate)
+        self.follow = True
+        self.unseen_rows = 0
+        self._auto_scroll = False
+        self._pressed: tuple[int, str] | None = None
+        bar = self.verticalScrollBar()
+        bar.rangeChanged.connect(self._on_range)
+        bar.valueChanged.connect(self._on_value)
+        self.jump_button = QPushButton("↓  Jump to latest", self.viewport())
+        self.jump_button.setObjectName("jumpToLatest")
+        self.jump_button.setCursor(Qt.CursorShape.PointingHandCursor)
+        self.jump_button.hide()
+        self.jump_button.clicked.connect(self.jump_to_latest)
+        self.delegate.permission_answered.connect(self._on_permission)
+        self.delegate.outbox_action.connect(self.outbox_action)
+        self.delegate.show_earlier.connect(self._show_earlier)
+        self.delegate.toggle_row.connect(self._toggle)
+        copy = QAction("Copy", self)
+        copy.setShortcut(QKeySequence.StandardKey.Copy)
+        copy.setShortcutContext(Qt.ShortcutContext.WidgetShortcut)
+        copy.triggered.connect(self.copy_selection)
+        self.addAction(copy)
+
+    # ---------------------------------------------------------------- model
+
+    def transcript_model(self) -> TranscriptModel | None:
+        model = self.model()
+        return model if isinstance(model, TranscriptModel) else None
+
+    def setModel(self, model: Any) -> None:
+        old = self.transcript_model()
+        if old is not None:
+            old.sizes_changed.disconnect(self._relayout)
+            old.rowsInserted.disconnect(self._on_rows_inserted)
+        super().setModel(model)
+        if isinstance(model, TranscriptModel):
+            model.sizes_changed.connect(self._relayout)
+            model.rowsInserted.connect(self._on_rows_inserted)
+            model.follow_tail = True
+        self.follow = True
+        self.unseen_rows = 0
+        self._update_jump()
+        self.scrollToBottom()
+
+    def _relayout(self) -> None:
+        self.scheduleDelayedItemsLayout()
+
+    def _on_rows_inserted(self, parent: QModelIndex, first: int, last: int) -> None:
+        if not self.follow:
+            self.unseen_rows += last - first + 1
+            self._update_jump()
+
+    # ---------------------------------------------------------------- autoscroll
+
+    def _on_range(self, _minimum: int, maximum: int) -> None:
+        if self.follow:
+            self._auto_scroll = True
+            self.verticalScrollBar().setValue(maximum)
+            self._auto_scroll = False
+
+    def _on_value(self, value: int) -> None:
+        if self._auto_scroll:
+            return
+        at_bottom = value >= self.verticalScrollBar().maximum() - 4
+        if at_bottom != self.follow:
+            self.follow = at_bottom
+            if at_bottom:
+                self.unseen_rows = 0
+            model = self.transcript_model()
+            if model is not None:
+                model.follow_tail = at_bottom
+                if at_bottom:
+                    model.trim()
+            self._update_jump()
+
+    def jump_to_latest(self) -> None:
+        self.follow = True
+        self.unseen_rows = 0
+        model = self.transcript_model()
+        if model is not None:
+            model.follow_tail = True
+            model.trim()
+        self.scrollToBottom()
+        self._update_jump()
+
+    def _update_jump(self) -> None:
+        if self.follow:
+            self.jump_button.hide()
+            return
+        label = "↓  Jump to latest"
+        if self.unseen_rows:
+            label += f"  ·  {self.unseen_rows:,} new"
+        self.jump_button.setText(label)
+        self.jump_button.adjustSize()
+        self._place_jump()
+        self.jump_button.show()
+        self.jump_button.raise_()
+
+    def _place_jump(self) -> None:
+        vp = self.viewport()
+        b = self.jump_button
+        b.move((vp.width() - b.width()) // 2, vp.height() - b.height() - 14)
+
+    def resizeEvent(self, event: Any) -> None:
+        super().resizeEvent(event)
+        self._place_jump()
+
+    # ---------------------------------------------------------------- actions
+
+    def _show_earlier(self) -> None:
+        model = self.transcript_model()
+        if model is None:
+            return
+        # Keep the row that is at the top in place while rows appear above it.
+        anchor = self.indexAt(QPoint(10, 10))
+        anchor_row = anchor.row() if anchor.isValid() else 1
+        added = model.show_earlier()
+        if added:
+            self.doItemsLayout()
+            self.scrollTo(model.index(anchor_row + added), QAbstractItemView.ScrollHint.PositionAtTop)
+
+    def _toggle(self, model_row: int) -> None:
+        model = self.transcript_model()
+        if model is not None:
+            model.toggle_expanded(model_row)
+
+    def _on_permission(self, request_id: str, behavior: str) -> None:
+        model = self.transcript_model()
+        if model is not None:
+            self.permission_answered.emit(model.session_id, request_id, behavior)
+
+    def mousePressEvent(self, event: QMouseEvent) -> None:
+        index = self.indexAt(event.position().toPoint())
+        name = self.delegate.hit(index, event.position().toPoint()) if index.isValid() else None
+        if name is not None and event.button() == Qt.MouseButton.LeftButton:
+            self._pressed = (index.row(), name)
+            event.accept()
+            return
+        self._pressed = None
+        super().mousePressEvent(event)
+
+    def mouseReleaseEvent(self, event: QMouseEvent) -> None:
+        pressed, self._pressed = self._pressed, None
+        if pressed is not None:
+            index = self.indexAt(event.position().toPoint())
+            name = self.delegate.hit(index, event.position().toPoint()) if index.isValid() else None
+            if index.isValid() and (index.row(), name) == pressed:
+                self.delegate.activate(index, pressed[1])
+            event.accept()
+            return
+        super().mouseReleaseEvent(event)
+
+    def mouseMoveEvent(self, event: QMouseEvent) -> None:
+        index = self.indexAt(event.position().toPoint())
+        name = self.delegate.hit(index, event.position().toPoint()) if index.isValid() else None
+        hover = (index.row(), name) if name else None
+        if hover != self.delegate.hover:
+            self.delegate.hover = hover
+            shape = Qt.CursorShape.PointingHandCursor if hover else Qt.CursorShape.ArrowCursor
+            self.viewport().setCursor(shape)
+            self.viewport().update()
+        super().mouseMoveEvent(event)
+
+    def mouseDoubleClickEvent(self, event: QMouseEvent) -> None:
+        index = self.indexAt(event.position().toPoint())
+        if index.isValid() and self.delegate.hit(index, event.position().toPoint()) is None:
+            self.open_text(index)
+            event.accept()
+            return
+        super().mouseDoubleClickEvent(event)
+
+    def event(self, event: QEvent) -> bool:
+        if event.type() == QEvent.Type.Leave and self.delegate.hover is not None:
+            self.delegate.hover = None
+            self.viewport().update()
+        return super().event(event)
+
+    def selected_rows(self) -> list[Row]:
+        model = self.transcript_model()
+        if model is None:
+            return []
+        rows = sorted(i.row() for i in self.selectionModel().selectedIndexes())
+        return [r for r in (model.row_at(i) for i in rows) if r is not None and r.kind is not RowKind.HEADER]
+
+    def copy_selection(self) -> str:
+        text = "\n".join(r.copy_text() for r in self.selected_rows())
+        if text:
+            QGuiApplication.clipboard().setText(text)
+        return text
+
+    def open_text(self, index: QModelIndex) -> None:
+        row: Row | None = index.data(ROW_ROLE)
+        if row is None or row.kind is RowKind.HEADER:
+            return
+        mono = row.kind in (RowKind.OUTPUT, RowKind.TOOL, RowKind.GENERIC, RowKind.PERMISSION)
+        title = row.kind.value.capitalize()
+        if row.kind is RowKind.TOOL:
+            title = f"Tool call: {row.data.get('name')}"
+        self.view_text.emit(title, row.copy_text(), mono)
+
+    def contextMenuEvent(self, event: Any) -> None:
+        index = self.indexAt(event.pos())
+        menu = QMenu(self)
+        if self.selected_rows():
+            menu.addAction("Copy", self.copy_selection)
+        if index.isValid() and index.row() > 0:
+            row: Row = index.data(ROW_ROLE)
+            menu.addAction("Copy this item", lambda: QGuiApplication.clipboard().setText(row.copy_text()))
+            menu.addAction("Select text…", lambda: self.open_text(index))
+            if row.kind in (RowKind.TOOL, RowKind.THINKING):
+                menu.addAction("Collapse" if row.expanded else "Expand", lambda: self._toggle(index.row()))
+        menu.addSeparator()
+        menu.addAction("Select all", self.selectAll)
+        if not self.follow:
+            menu.addAction("Jump to latest", self.jump_to_latest)
+        menu.popup(event.globalPos())
