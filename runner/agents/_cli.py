@@ -1,0 +1,428 @@
+"""What the agent CLIs (Claude Code, Codex, Gemini, OpenCode) have in common.
+
+- locating a CLI (an env override, PATH, the usual per-user install places) and asking it for its version;
+- strict validation of anything an agent or a view hands us that ends up on a command line;
+- the child environment;
+- CliAgent: line handling shared by every CLI agent (JSON lines to a sans-I/O translator, stderr tail,
+  lines cut at the reader's limit put back together);
+- TurnCliAgent: agents that run one process per turn (Codex, Gemini, OpenCode).
+
+The normalized event kinds are documented in runner/EVENTS.md.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import contextlib
+import json
+import os
+import re
+import signal
+import subprocess
+from abc import abstractmethod
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, ClassVar
+
+from runner.agents.base import Agent, AgentError, AgentHost, AgentInfo
+from runner.process import AgentProcess, SpawnError
+
+Event = tuple[str, dict[str, Any]]
+"""One normalized event: (kind, fields), journaled with host.emit(kind, **fields)."""
+
+# Ids the CLIs hand out (UUIDs, "ses_...", thread ids). Starting with an alphanumeric means an id can never
+# be read as a flag, and the character set excludes whitespace, quotes and path separators.
+AGENT_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,199}$")
+# Model names: "sonnet", "claude-opus-4-1[1m]", "openai/gpt-5", "gemini-2.5-pro", "anthropic/claude@latest".
+MODEL_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:/@\[\]-]{0,127}$")
+VERSION_RE = re.compile(r"\d+\.\d+(?:\.\d+)?(?:[-+][0-9A-Za-z.-]+)?")
+
+VERSION_TIMEOUT_SECONDS = 10.0
+STDERR_TAIL_LINES = 40
+# A JSON line longer than the reader's per-line limit arrives in parts; parts are joined up to this size.
+MAX_JOINED_LINE_BYTES = 64 * 1024 * 1024
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+def valid_agent_id(value: object) -> bool:
+    return isinstance(value, str) and AGENT_ID_RE.match(value) is not None
+
+
+def check_model(value: object) -> str | None:
+    """Validate a `model` option (None or "" means the CLI's default)."""
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str) or not MODEL_RE.match(value):
+        raise AgentError("bad_request", "'model' must be a model name (letters, digits and ._:/@[]-)")
+    return value
+
+
+def child_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The environment for an agent CLI: ours, minus what makes it think it runs inside Claude Code."""
+    env = dict(os.environ)
+    env.pop("CLAUDECODE", None)
+    env.pop("CLAUDE_CODE_ENTRYPOINT", None)
+    if extra:
+        env.update(extra)
+    return env
+
+
+# --- detection ----------------------------------------------------------------------------------------------
+
+
+def install_dirs() -> list[str]:
+    """Where CLIs installed by npm, bun, pipx, Homebrew or their own installers usually live."""
+    home = os.path.expanduser("~")
+    dirs = [
+        os.path.join(home, ".local", "bin"),
+        os.path.join(home, ".npm-global", "bin"),
+        os.path.join(home, ".bun", "bin"),
+        os.path.join(home, ".volta", "bin"),
+        os.path.join(home, ".yarn", "bin"),
+        os.path.join(home, ".claude", "local"),
+        os.path.join(home, ".opencode", "bin"),
+        os.path.join(home, ".cargo", "bin"),
+        "/usr/local/bin",
+        "/opt/homebrew/bin",
+        "/usr/bin",
+        str(REPO_ROOT / ".cache" / "claude-code" / "node_modules" / ".bin"),
+    ]
+    npm_prefix = os.environ.get("NPM_CONFIG_PREFIX")
+    if npm_prefix:
+        dirs.insert(0, os.path.join(npm_prefix, "bin"))
+    return dirs
+
+
+def _is_executable(path: str) -> bool:
+    return os.path.isfile(path) and os.access(path, os.X_OK)
+
+
+def locate(executable: str, env_var: str) -> tuple[str | None, str | None]:
+    """(path, reason): the CLI's path, or None and why not. `env_var` overrides the search when set."""
+    override = os.environ.get(env_var)
+    if override:
+        if _is_executable(override):
+            return override, None
+        return None, f"{env_var}={override} is not an executable file"
+    import shutil
+
+    found = shutil.which(executable)
+    if found:
+        return found, None
+    for d in install_dirs():
+        for name in (executable, executable + ".cmd", executable + ".exe"):
+            candidate = os.path.join(d, name)
+            if _is_executable(candidate):
+                return candidate, None
+    return None, f"{executable} not found on PATH or in the usual install folders"
+
+
+_version_cache: dict[tuple[str, int], tuple[str | None, str | None]] = {}
+
+
+def probe_version(path: str, timeout: float = VERSION_TIMEOUT_SECONDS) -> tuple[str | None, str | None]:
+    """(version, error) from `path --version`. Blocking: call it from a thread (see detect_agents)."""
+    try:
+        key = (path, os.stat(path).st_mtime_ns)
+    except OSError as exc:
+        return None, f"cannot stat {path}: {exc.strerror}"
+    if key in _version_cache:
+        return _version_cache[key]
+    try:
+        done = subprocess.run(
+            [path, "--version"],
+            capture_output=True,
+            timeout=timeout,
+            env=child_env(),
+            stdin=subprocess.DEVNULL,
+            check=False,
+        )
+    except subprocess.TimeoutExpired:
+        return None, f"{path} --version did not answer within {timeout:g} s"
+    except OSError as exc:
+        return None, f"cannot run {path}: {exc.strerror or exc}"
+    text = (done.stdout or done.stderr).decode("utf-8", errors="replace").strip()
+    match = VERSION_RE.search(text)
+    if done.returncode != 0 and not match:
+        result: tuple[str | None, str | None] = (
+            None,
+            f"{path} --version failed with exit code {done.returncode}",
+        )
+    else:
+        result = (match.group(0) if match else (text.splitlines()[0][:80] if text else None), None)
+    _version_cache[key] = result
+    return result
+
+
+# --- agents -------------------------------------------------------------------------------------------------
+
+
+class CliAgent(Agent):
+    """Base of the agents that drive a JSON-lines CLI."""
+
+    executable: ClassVar[str]
+    env_var: ClassVar[str]
+    models: ClassVar[list[str]] = []
+    permission_modes: ClassVar[list[str]] = []
+
+    def __init__(self, host: AgentHost) -> None:
+        super().__init__(host)
+        self._stderr_tail: collections.deque[str] = collections.deque(maxlen=STDERR_TAIL_LINES)
+        self._partial = bytearray()
+        self._partial_dropped = False
+
+    @classmethod
+    def locate(cls) -> tuple[str | None, str | None]:
+        return locate(cls.executable, cls.env_var)
+
+    @classmethod
+    def detect(cls) -> AgentInfo:
+        path, reason = cls.locate()
+        if path is None:
+            return AgentInfo(
+                cls.name,
+                cls.label,
+                available=False,
+                reason=reason,
+                models=list(cls.models),
+                permission_modes=list(cls.permission_modes),
+            )
+        version, error = probe_version(path)
+        return AgentInfo(
+            cls.name,
+            cls.label,
+            available=error is None,
+            version=version,
+            path=path,
+            reason=error,
+            models=list(cls.models),
+            permission_modes=list(cls.permission_modes),
+        )
+
+    # --- output lines ---------------------------------------------------------------------------------------
+
+    def _on_line(self, stream: str, text: str, truncated: bool) -> None:
+        if stream == "stderr":
+            self._stderr_tail.append(text)
+            self.host.emit("output", stream="stderr", text=text, **({"truncated": True} if truncated else {}))
+            return
+        if truncated or self._partial:
+            # A JSON line longer than the reader's limit: join the parts (bounded) and parse the whole.
+            if not self._partial_dropped:
+                self._partial += text.encode("utf-8")
+                if len(self._partial) > MAX_JOINED_LINE_BYTES:
+                    self._partial_dropped = True
+                    self._partial.clear()
+            if truncated:
+                return
+            if self._partial_dropped:
+                self._partial_dropped = False
+                self.host.emit(
+                    "error",
+                    code="line_too_long",
+                    message=f"the agent printed a line over {MAX_JOINED_LINE_BYTES} bytes; skipped",
+                )
+                return
+            text = self._partial.decode("utf-8", errors="replace")
+            self._partial.clear()
+        stripped = text.strip()
+        if not stripped:
+            return
+        obj: Any = None
+        if stripped.startswith("{"):
+            with contextlib.suppress(ValueError):
+                obj = json.loads(stripped)
+        if not isinstance(obj, dict):
+            # Not one of the CLI's JSON lines (a warning printed to stdout, say): keep it as plain output.
+            self.host.emit("output", stream="stdout", text=text)
+            return
+        self._on_json(obj)
+
+    @abstractmethod
+    def _on_json(self, obj: dict[str, Any]) -> None:
+        """Handle one parsed JSON line from stdout."""
+
+    def _emit_all(self, events: list[Event]) -> None:
+        for kind, fields in events:
+            self.host.emit(kind, **fields)
+            if kind == "agent_session":
+                self.host.save_state(agent_session_id=fields["agent_session_id"])
+
+    def _stderr_summary(self) -> str:
+        return "\n".join(self._stderr_tail)
+
+    def _resume_id(self) -> str | None:
+        """The stored agent session id, if it is safe to put on a command line."""
+        sid = self.host.state.get("agent_session_id")
+        if sid is None:
+            return None
+        if not valid_agent_id(sid):
+            self.host.emit(
+                "error",
+                code="bad_agent_session_id",
+                message=f"not resuming: stored agent session id {str(sid)[:80]!r} is not a valid id",
+            )
+            return None
+        return str(sid)
+
+
+class TurnTranslator:
+    """Base of the per-turn translators: one instance per turn (process)."""
+
+    def __init__(self, known_session_id: str | None = None) -> None:
+        self.session_id = known_session_id
+        self.turn_ended = False
+        self.failed = False
+
+    def feed(self, obj: Mapping[str, Any]) -> list[Event]:
+        raise NotImplementedError
+
+    def _session(self, sid: object, **extra: Any) -> list[Event]:
+        if not isinstance(sid, str) or not sid or sid == self.session_id:
+            return []
+        self.session_id = sid
+        return [("agent_session", {"agent_session_id": sid, **extra})]
+
+    def finish(self, exit_code: int | None, interrupted: bool) -> list[Event]:
+        """Events for the end of the process: a turn_end if the CLI did not print one."""
+        if self.turn_ended:
+            return []
+        self.turn_ended = True
+        if interrupted:
+            status = "interrupted"
+        elif exit_code == 0 and not self.failed:
+            status = "success"
+        else:
+            status = "error"
+        return [("turn_end", {"status": status, "exit_code": exit_code})]
+
+
+class TurnCliAgent(CliAgent):
+    """An agent that runs its CLI once per turn; later turns resume the agent's own session id.
+
+    Messages sent while a turn runs wait and run as the next turns, in order.
+    """
+
+    def __init__(self, host: AgentHost) -> None:
+        super().__init__(host)
+        self._proc: AgentProcess | None = None
+        self._translator: TurnTranslator | None = None
+        self._watch_task: asyncio.Task[None] | None = None
+        self._queue: collections.deque[str] = collections.deque()
+        self._interrupted = False
+        self._stopping = False
+
+    @classmethod
+    def check_options(cls, request: Mapping[str, Any]) -> dict[str, Any]:
+        return {"model": check_model(request.get("model"))}
+
+    @abstractmethod
+    def make_translator(self, known_session_id: str | None) -> TurnTranslator: ...
+
+    @abstractmethod
+    def build_argv(self, executable: str, prompt: str, resume_id: str | None) -> list[str]:
+        """The command line for one turn. The prompt is one argv element; never a shell string."""
+
+    @property
+    def running(self) -> bool:
+        return self._proc is not None and self._proc.running
+
+    @property
+    def busy(self) -> bool:
+        return self._watch_task is not None and not self._watch_task.done()
+
+    async def send(self, text: str) -> None:
+        if "\0" in text:
+            raise AgentError("bad_request", "'text' must not contain NUL characters")
+        if self.busy:
+            self._queue.append(text)
+            return
+        await self._start_turn(text)
+
+    async def _start_turn(self, text: str) -> None:
+        path, reason = self.locate()
+        if path is None:
+            self.host.emit(
+                "error", code="agent_unavailable", message=reason or f"{self.executable} not found"
+            )
+            self.host.set_status("error", reason="agent_unavailable")
+            return
+        resume_id = self._resume_id()
+        argv = self.build_argv(path, text, resume_id)
+        self._stderr_tail.clear()
+        self._partial.clear()
+        self._interrupted = False
+        self._stopping = False
+        translator = self.make_translator(resume_id)
+        self._translator = translator
+        try:
+            proc = await AgentProcess.spawn(
+                argv,
+                self.host.cwd,
+                self._on_line,
+                env=child_env(),
+                backpressure=self.host.backpressure,
+                stdin=False,
+            )
+        except SpawnError as exc:
+            self.host.emit("error", code="spawn_failed", message=str(exc))
+            self.host.set_status("error", reason="spawn_failed")
+            return
+        self._proc = proc
+        self.host.set_status("running", pid=proc.pid)
+        self._watch_task = asyncio.create_task(self._watch(proc, translator))
+
+    def _on_json(self, obj: dict[str, Any]) -> None:
+        if self._translator is None:
+            return
+        self._emit_all(self._translator.feed(obj))
+
+    async def _watch(self, proc: AgentProcess, translator: TurnTranslator) -> None:
+        code = await proc.wait()
+        self._emit_all(translator.finish(code, self._interrupted))
+        if self._proc is proc:
+            self._proc = None
+        if self._stopping:
+            self.host.set_status("idle", reason="stopped", exit_code=code)
+            return
+        if self._interrupted:
+            self.host.set_status("idle", reason="interrupted", exit_code=code)
+        elif code != 0:
+            tail = self._stderr_summary()
+            message = f"{self.label} exited with code {code}"
+            self.host.emit(
+                "error", code="agent_exited", message=message + (f"\n{tail}" if tail else ""), exit_code=code
+            )
+            self.host.set_status("error", reason="agent_exited", exit_code=code)
+        else:
+            self.host.set_status("idle", exit_code=code)
+        if self._queue:
+            # The next queued message starts its turn; _start_turn replaces self._watch_task
+            # with the new watcher.
+            await self._start_turn(self._queue.popleft())
+
+    async def interrupt(self) -> None:
+        if not self.running or self._proc is None:
+            raise AgentError("not_running", f"{self.label} is not working on a turn")
+        self._interrupted = True
+        self._proc.signal_group(signal.SIGINT)
+
+    async def stop(self) -> None:
+        self._queue.clear()
+        proc = self._proc
+        if proc is None:
+            return
+        self._stopping = True
+        await proc.terminate()
+        if self._watch_task is not None:
+            await self._watch_task
+
+    async def configure(self, options: Mapping[str, Any]) -> None:
+        # Each turn is a new process, so a new model simply applies from the next turn on.
+        unknown = set(options) - {"model"}
+        if unknown:
+            raise AgentError("bad_request", f"the {self.name} agent has no option(s) {sorted(unknown)}")
+        if "model" in options:
+            self.host.options["model"] = check_model(options.get("model"))

@@ -1,0 +1,155 @@
+"""The Codex CLI agent: `codex exec --json` once per turn, then `codex exec --json resume <thread_id>`.
+
+CodexTranslator (sans-I/O) maps the CLI's JSON events and item types to normalized events (runner/EVENTS.md).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from runner.agents._cli import Event, TurnCliAgent, TurnTranslator
+
+TOOL_ITEMS = {"command_execution", "file_change", "mcp_tool_call", "web_search", "todo_list"}
+
+
+class CodexTranslator(TurnTranslator):
+    def __init__(self, known_session_id: str | None = None) -> None:
+        super().__init__(known_session_id)
+        self._called: set[str] = set()
+
+    def feed(self, obj: Mapping[str, Any]) -> list[Event]:
+        kind = obj.get("type")
+        if kind == "thread.started":
+            return self._session(obj.get("thread_id"))
+        if kind in ("item.started", "item.updated", "item.completed"):
+            item = obj.get("item")
+            if isinstance(item, dict):
+                return self._item(kind.split(".", 1)[1], item)
+            return []
+        if kind == "turn.completed":
+            self.turn_ended = True
+            fields: dict[str, Any] = {"status": "success"}
+            if isinstance(obj.get("usage"), dict):
+                fields["usage"] = obj["usage"]
+            return [("turn_end", fields)]
+        if kind == "turn.failed":
+            self.turn_ended = True
+            self.failed = True
+            message = _error_message(obj.get("error"))
+            return [
+                ("error", {"message": message, "code": "turn_failed"}),
+                ("turn_end", {"status": "error", "message": message}),
+            ]
+        if kind == "error":
+            self.failed = True
+            return [("error", {"message": _error_message(obj)})]
+        return []  # turn.started and later additions carry nothing to show
+
+    def _item(self, phase: str, item: dict[str, Any]) -> list[Event]:
+        item_type = item.get("type")
+        item_id = str(item.get("id", ""))
+        if item_type == "agent_message":
+            text = str(item.get("text", ""))
+            return (
+                [("assistant", {"text": text, "message_id": item_id})]
+                if phase == "completed" and text
+                else []
+            )
+        if item_type == "reasoning":
+            text = str(item.get("text", ""))
+            return (
+                [("thinking", {"text": text, "message_id": item_id})] if phase == "completed" and text else []
+            )
+        if item_type == "error":
+            return (
+                [("error", {"message": str(item.get("message", "")), "code": "agent_warning"})]
+                if phase == "completed"
+                else []
+            )
+        if item_type not in TOOL_ITEMS:
+            return []
+        events: list[Event] = []
+        if item_id not in self._called:
+            self._called.add(item_id)
+            name, tool_input = _tool_call(item_type, item)
+            events.append(("tool_call", {"tool_id": item_id, "name": name, "input": tool_input}))
+        if phase == "completed":
+            output, is_error, extra = _tool_result(item_type, item)
+            events.append(
+                ("tool_result", {"tool_id": item_id, "output": output, "is_error": is_error, **extra})
+            )
+        return events
+
+
+def _error_message(obj: Any) -> str:
+    if isinstance(obj, dict):
+        return str(obj.get("message") or json.dumps(obj))
+    return str(obj)
+
+
+def _tool_call(item_type: str, item: dict[str, Any]) -> tuple[str, Any]:
+    if item_type == "command_execution":
+        return "command", {"command": item.get("command", "")}
+    if item_type == "file_change":
+        return "file_change", {"changes": item.get("changes", [])}
+    if item_type == "mcp_tool_call":
+        server, tool = item.get("server", ""), item.get("tool", "")
+        return f"{server}.{tool}" if server else str(tool), item.get("arguments", {})
+    if item_type == "web_search":
+        return "web_search", {"query": item.get("query", "")}
+    return "todo_list", {"items": item.get("items", [])}
+
+
+def _tool_result(item_type: str, item: dict[str, Any]) -> tuple[str, bool, dict[str, Any]]:
+    failed = item.get("status") == "failed"
+    if item_type == "command_execution":
+        code = item.get("exit_code")
+        extra = {"exit_code": code} if isinstance(code, int) else {}
+        return str(item.get("aggregated_output", "")), failed or (isinstance(code, int) and code != 0), extra
+    if item_type == "file_change":
+        changes = item.get("changes") or []
+        lines = [f"{c.get('kind', '?')} {c.get('path', '?')}" for c in changes if isinstance(c, dict)]
+        return "\n".join(lines), failed, {}
+    if item_type == "mcp_tool_call":
+        error = item.get("error")
+        if error:
+            return _error_message(error), True, {}
+        result = item.get("result")
+        if isinstance(result, dict) and isinstance(result.get("content"), list):
+            texts = [str(c.get("text", "")) for c in result["content"] if isinstance(c, dict)]
+            return "\n".join(texts), failed, {}
+        return json.dumps(result) if result is not None else "", failed, {}
+    if item_type == "todo_list":
+        items = item.get("items") or []
+        return (
+            "\n".join(
+                f"[{'x' if i.get('completed') else ' '}] {i.get('text', '')}"
+                for i in items
+                if isinstance(i, dict)
+            ),
+            failed,
+            {},
+        )
+    return "", failed, {}
+
+
+class CodexAgent(TurnCliAgent):
+    name = "codex"
+    label = "Codex CLI"
+    executable = "codex"
+    env_var = "NIGHTSHIFT_CODEX_PATH"
+
+    def make_translator(self, known_session_id: str | None) -> CodexTranslator:
+        return CodexTranslator(known_session_id)
+
+    def build_argv(self, executable: str, prompt: str, resume_id: str | None) -> list[str]:
+        argv = [executable, "exec", "--json", "--skip-git-repo-check"]
+        model = self.host.options.get("model")
+        if model:
+            argv.append(f"--model={model}")
+        if resume_id:
+            argv += ["resume", resume_id]
+        # `--` ends the options, so a prompt that starts with "-" is still the prompt.
+        return [*argv, "--", prompt]

@@ -1,0 +1,131 @@
+"""The OpenCode agent: `opencode run --format json` once per turn, `--session=<id>` for later turns.
+
+OpenCodeTranslator (sans-I/O) maps step_start, text, reasoning, tool_use, step_finish and error to normalized
+events (runner/EVENTS.md). Text parts arrive whole; the parts of one message share its messageID.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from runner.agents._cli import Event, TurnCliAgent, TurnTranslator
+
+
+class OpenCodeTranslator(TurnTranslator):
+    def __init__(self, known_session_id: str | None = None) -> None:
+        super().__init__(known_session_id)
+        self._called: set[str] = set()
+        self._tokens: dict[str, Any] = {}
+        self._cost = 0.0
+        self._steps = 0
+
+    def feed(self, obj: Mapping[str, Any]) -> list[Event]:
+        events = self._session(obj.get("sessionID"))
+        kind = obj.get("type")
+        part = obj.get("part")
+        part = part if isinstance(part, dict) else {}
+        message_id = str(part.get("messageID") or part.get("id") or "")
+        if kind == "text":
+            text = str(part.get("text", ""))
+            if text:
+                events.append(("assistant", {"text": text, "message_id": message_id}))
+        elif kind == "reasoning":
+            text = str(part.get("text", ""))
+            if text:
+                events.append(("thinking", {"text": text, "message_id": message_id}))
+        elif kind == "tool_use":
+            events += self._tool(part)
+        elif kind == "step_finish":
+            self._steps += 1
+            tokens = part.get("tokens")
+            if isinstance(tokens, dict):
+                _add_tokens(self._tokens, tokens)
+            if isinstance(part.get("cost"), (int, float)):
+                self._cost += float(part["cost"])
+        elif kind == "error":
+            self.failed = True
+            events.append(("error", {"message": _error_message(obj.get("error", obj))}))
+        return events
+
+    def _tool(self, part: dict[str, Any]) -> list[Event]:
+        call_id = str(part.get("callID") or part.get("id") or "")
+        state = part.get("state") if isinstance(part.get("state"), dict) else {}
+        events: list[Event] = []
+        if call_id not in self._called:
+            self._called.add(call_id)
+            events.append(
+                (
+                    "tool_call",
+                    {"tool_id": call_id, "name": str(part.get("tool", "")), "input": state.get("input", {})},
+                )
+            )
+        status = state.get("status")
+        if status == "completed":
+            output = state.get("output", "")
+            events.append(
+                (
+                    "tool_result",
+                    {
+                        "tool_id": call_id,
+                        "is_error": False,
+                        "output": output if isinstance(output, str) else json.dumps(output),
+                    },
+                )
+            )
+        elif status == "error":
+            events.append(
+                ("tool_result", {"tool_id": call_id, "is_error": True, "output": str(state.get("error", ""))})
+            )
+        return events
+
+    def finish(self, exit_code: int | None, interrupted: bool) -> list[Event]:
+        # `opencode run` prints one step_finish per model step; the turn ends when the process does.
+        events = super().finish(exit_code, interrupted)
+        for kind, fields in events:
+            if kind == "turn_end":
+                if self._tokens:
+                    fields["usage"] = self._tokens
+                if self._steps:
+                    fields["cost_usd"] = round(self._cost, 8)
+                    fields["num_turns"] = self._steps
+        return events
+
+
+def _add_tokens(total: dict[str, Any], tokens: dict[str, Any]) -> None:
+    for key, value in tokens.items():
+        if isinstance(value, (int, float)):
+            total[key] = total.get(key, 0) + value
+        elif isinstance(value, dict):
+            _add_tokens(total.setdefault(key, {}), value)
+
+
+def _error_message(error: Any) -> str:
+    if isinstance(error, dict):
+        data = error.get("data")
+        if isinstance(data, dict) and data.get("message"):
+            return str(data["message"])
+        if error.get("message"):
+            return str(error["message"])
+        return str(error.get("name") or json.dumps(error))
+    return str(error)
+
+
+class OpenCodeAgent(TurnCliAgent):
+    name = "opencode"
+    label = "OpenCode"
+    executable = "opencode"
+    env_var = "NIGHTSHIFT_OPENCODE_PATH"
+
+    def make_translator(self, known_session_id: str | None) -> OpenCodeTranslator:
+        return OpenCodeTranslator(known_session_id)
+
+    def build_argv(self, executable: str, prompt: str, resume_id: str | None) -> list[str]:
+        argv = [executable, "run", "--format", "json"]
+        model = self.host.options.get("model")
+        if model:
+            argv.append(f"--model={model}")
+        if resume_id:
+            argv.append(f"--session={resume_id}")
+        return [*argv, "--", prompt]

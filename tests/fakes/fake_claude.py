@@ -1,0 +1,425 @@
+#!/usr/bin/env python3
+"""A faithful fake of `claude --input-format stream-json --output-format stream-json --verbose
+--include-partial-messages`: the real line shapes, one JSON object per line, flushed per line.
+
+For each user line on stdin: system/init, then the reply as stream_event deltas followed by one assistant
+line per content block (all sharing the message id), tool results as user lines, and a result line. Answers
+control requests (interrupt, set_model, set_permission_mode, initialize) and asks can_use_tool in
+`mode:permission`. Exits 0 on stdin EOF. See fake_common.py for the modes.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import queue
+import sys
+import threading
+import time
+import uuid
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+import fake_common as fc
+
+VERSION = "2.1.0 (Claude Code)"
+
+
+class FakeClaude:
+    def __init__(self) -> None:
+        resume = fc.option("resume")
+        self.session_id = resume or str(uuid.uuid4())
+        self.model = fc.option("model") or "claude-fake-1"
+        self.permission_mode = fc.option("permission-mode") or "default"
+        self.inbox: queue.Queue[dict | None] = queue.Queue()
+        self.interrupted = False
+        self.total_cost = 0.0
+        self.eof = False
+        self.ignoring_term = False
+
+    # --- stdin
+    # ------------------------------------------------------------------------------------------------
+
+    def read_stdin(self) -> None:
+        for raw in sys.stdin.buffer:
+            line = raw.decode("utf-8", errors="replace").strip()
+            if not line:
+                continue
+            try:
+                msg = json.loads(line)
+            except ValueError:
+                fc.noise(f"bad input line {line[:40]!r}")
+                continue
+            if msg.get("type") == "control_request":
+                self.control(msg)
+            else:
+                self.inbox.put(msg)
+        self.inbox.put(None)
+
+    def control(self, msg: dict) -> None:
+        rid = msg.get("request_id")
+        req = msg.get("request") or {}
+        sub = req.get("subtype")
+        response: dict = {}
+        if sub == "interrupt":
+            self.interrupted = True
+            response = {"still_queued": []}
+        elif sub == "set_model":
+            self.model = req.get("model") or self.model
+            response = {"model": self.model}
+        elif sub == "set_permission_mode":
+            if req.get("mode") == "bypassPermissions":
+                fc.emit(
+                    {
+                        "type": "control_response",
+                        "response": {
+                            "subtype": "error",
+                            "request_id": rid,
+                            "error": "Cannot set permission mode to bypassPermissions",
+                            "error_code": "bypass_not_launched",
+                        },
+                    }
+                )
+                return
+            self.permission_mode = req.get("mode") or self.permission_mode
+            response = {"mode": self.permission_mode}
+        fc.emit(
+            {
+                "type": "control_response",
+                "response": {"subtype": "success", "request_id": rid, "response": response},
+            }
+        )
+
+    # --- lines
+    # --------------------------------------------------------------------------------------------------
+
+    def base(self, parent: str | None = None) -> dict:
+        return {"session_id": self.session_id, "parent_tool_use_id": parent, "uuid": str(uuid.uuid4())}
+
+    def stream(self, event: dict, parent: str | None = None) -> None:
+        fc.emit({"type": "stream_event", "event": event, **self.base(parent)})
+
+    def assistant(self, message_id: str, block: dict, parent: str | None = None) -> None:
+        fc.emit(
+            {
+                "type": "assistant",
+                "message": {
+                    "id": message_id,
+                    "type": "message",
+                    "role": "assistant",
+                    "model": self.model,
+                    "content": [block],
+                    "stop_reason": None,
+                    "usage": {"input_tokens": 5, "output_tokens": 1},
+                },
+                **self.base(parent),
+            }
+        )
+
+    def tool_result(
+        self, tool_id: str, content: str, is_error: bool = False, parent: str | None = None
+    ) -> None:
+        fc.emit(
+            {
+                "type": "user",
+                "message": {
+                    "role": "user",
+                    "content": [
+                        {
+                            "tool_use_id": tool_id,
+                            "type": "tool_result",
+                            "content": content,
+                            "is_error": is_error,
+                        }
+                    ],
+                },
+                **self.base(parent),
+            }
+        )
+
+    def message(self, blocks: list[dict], modes: set[str], delay: float = 0.0) -> bool:
+        """Stream one API message: deltas, then one assistant line per block. False if interrupted."""
+        mid = f"msg_{uuid.uuid4().hex[:24]}"
+        self.stream(
+            {
+                "type": "message_start",
+                "message": {
+                    "id": mid,
+                    "type": "message",
+                    "role": "assistant",
+                    "content": [],
+                    "model": self.model,
+                },
+            }
+        )
+        for index, block in enumerate(blocks):
+            kind = block["type"]
+            start = (
+                {"type": kind, "text": ""}
+                if kind == "text"
+                else (
+                    {"type": "thinking", "thinking": ""}
+                    if kind == "thinking"
+                    else {"type": "tool_use", "id": block["id"], "name": block["name"], "input": {}}
+                )
+            )
+            self.stream({"type": "content_block_start", "index": index, "content_block": start})
+            if kind in ("text", "thinking"):
+                text = block[kind if kind == "thinking" else "text"]
+                step = max(len(text), 1) if fc.BAD_UTF8_MARK in text else 7
+                for i in range(0, len(text), step):
+                    if self.interrupted:
+                        return False
+                    piece = text[i : i + step]
+                    delta = (
+                        {"type": "text_delta", "text": piece}
+                        if kind == "text"
+                        else {"type": "thinking_delta", "thinking": piece}
+                    )
+                    self.stream({"type": "content_block_delta", "index": index, "delta": delta})
+                    if "stderr" in modes:
+                        fc.noise(f"delta {i}")
+                    if delay:
+                        time.sleep(delay)
+            else:
+                raw = json.dumps(block["input"])
+                for i in range(0, len(raw), 4):  # split mid-token, as the API does
+                    self.stream(
+                        {
+                            "type": "content_block_delta",
+                            "index": index,
+                            "delta": {"type": "input_json_delta", "partial_json": raw[i : i + 4]},
+                        }
+                    )
+            self.stream({"type": "content_block_stop", "index": index})
+        stop_reason = "tool_use" if any(b["type"] == "tool_use" for b in blocks) else "end_turn"
+        self.stream(
+            {"type": "message_delta", "delta": {"stop_reason": stop_reason}, "usage": {"output_tokens": 9}}
+        )
+        self.stream({"type": "message_stop"})
+        for block in blocks:
+            self.assistant(mid, block)
+        return True
+
+    def result(self, subtype: str = "success", text: str = "") -> None:
+        self.total_cost += 0.0125
+        fc.emit(
+            {
+                "type": "result",
+                "subtype": subtype,
+                "is_error": subtype != "success",
+                "duration_ms": 42,
+                "duration_api_ms": 30,
+                "num_turns": 1,
+                "result": text,
+                "session_id": self.session_id,
+                "total_cost_usd": round(self.total_cost, 6),
+                "usage": {"input_tokens": 5, "output_tokens": 9},
+            }
+        )
+
+    def wait_answer(self, request_id: str) -> dict | None:
+        """Wait for the control_response to our can_use_tool; None if interrupted or stdin closed first."""
+        while True:
+            if self.interrupted:
+                return None
+            try:
+                msg = self.inbox.get(timeout=0.05)
+            except queue.Empty:
+                continue
+            if msg is None:
+                self.eof = True
+                return None
+            if msg.get("type") == "control_response":
+                resp = msg.get("response") or {}
+                if resp.get("request_id") == request_id:
+                    return resp.get("response") or {}
+            else:
+                self.inbox.put(msg)  # a user message queued behind this turn
+                time.sleep(0.05)
+
+    # --- a turn
+    # -------------------------------------------------------------------------------------------------
+
+    def turn(self, text: str) -> None:
+        modes = fc.modes(text)
+        self.interrupted = False
+        fc.emit(
+            {
+                "type": "system",
+                "subtype": "init",
+                "session_id": self.session_id,
+                "cwd": os.getcwd(),
+                "model": self.model,
+                "permissionMode": self.permission_mode,
+                "tools": ["Bash", "Read", "Task"],
+                "uuid": str(uuid.uuid4()),
+            }
+        )
+        fc.emit({"type": "rate_limit_event", "rate_limit_info": {"status": "allowed"}, **self.base()})
+        fc.emit({"type": "system", "subtype": "status", "status": "requesting", **self.base()})
+        if "stderr" in modes:
+            fc.noise("turn start")
+        if "hang" in modes:
+            fc.hang_forever()
+        reply = f"Echo: {text}"
+        if "grandchild" in modes:
+            reply = f"grandchild={fc.spawn_grandchild()}"
+        if "badutf8" in modes:
+            reply = f"bad bytes here: {fc.BAD_UTF8_MARK} end"
+        if "crash" in modes:
+            mid = f"msg_{uuid.uuid4().hex[:24]}"
+            self.stream({"type": "message_start", "message": {"id": mid, "content": []}})
+            self.stream(
+                {"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}}
+            )
+            self.stream(
+                {
+                    "type": "content_block_delta",
+                    "index": 0,
+                    "delta": {"type": "text_delta", "text": "partial"},
+                }
+            )
+            sys.stderr.write("fatal: the fake crashed on purpose\n")
+            sys.stderr.flush()
+            os._exit(3)
+        if "multi" in modes:
+            blocks = [
+                {"type": "thinking", "thinking": "Let me think about it."},
+                {"type": "text", "text": "First part. "},
+                {"type": "text", "text": "Second part."},
+            ]
+            self.message(blocks, modes)
+        elif "subagent" in modes:
+            task_id = f"toolu_{uuid.uuid4().hex[:20]}"
+            self.message(
+                [
+                    {
+                        "type": "tool_use",
+                        "id": task_id,
+                        "name": "Task",
+                        "input": {"description": "look around", "prompt": "list files"},
+                    }
+                ],
+                modes,
+            )
+            sub_mid = f"msg_{uuid.uuid4().hex[:24]}"
+            fc.emit(
+                {"type": "user", "message": {"role": "user", "content": "list files"}, **self.base(task_id)}
+            )
+            self.assistant(sub_mid, {"type": "text", "text": "Subagent says hi."}, parent=task_id)
+            self.tool_result(task_id, "subagent finished")
+            self.message([{"type": "text", "text": "Done with the subagent."}], modes)
+        elif "tool" in modes or "big" in modes or "permission" in modes:
+            tool_id = f"toolu_{uuid.uuid4().hex[:20]}"
+            command = "touch made-by-fake" if "permission" in modes else "echo fake-tool"
+            self.message(
+                [
+                    {"type": "text", "text": "Running a tool."},
+                    {
+                        "type": "tool_use",
+                        "id": tool_id,
+                        "name": "Bash",
+                        "input": {"command": command, "description": 'a "quoted" {tricky} input'},
+                    },
+                ],
+                modes,
+            )
+            if "permission" in modes:
+                rid = str(uuid.uuid4())
+                fc.emit(
+                    {
+                        "type": "control_request",
+                        "request_id": rid,
+                        "request": {
+                            "subtype": "can_use_tool",
+                            "tool_name": "Bash",
+                            "input": {"command": command},
+                            "tool_use_id": tool_id,
+                            "description": "make a file",
+                        },
+                    }
+                )
+                answer = self.wait_answer(rid)
+                if answer is None:
+                    fc.emit({"type": "control_cancel_request", "request_id": rid})
+                    self.tool_result(tool_id, "The user doesn't want to proceed with this tool use.", True)
+                    fc.emit(
+                        {
+                            "type": "user",
+                            "message": {
+                                "role": "user",
+                                "content": [
+                                    {"type": "text", "text": "[Request interrupted by user for tool use]"}
+                                ],
+                            },
+                            **self.base(),
+                        }
+                    )
+                    self.result("error_during_execution")
+                    return
+                if answer.get("behavior") == "allow":
+                    self.tool_result(tool_id, f"ran {answer.get('updatedInput', {}).get('command')}")
+                else:
+                    self.tool_result(tool_id, answer.get("message", "denied"), is_error=True)
+            else:
+                self.tool_result(tool_id, fc.big_text() if "big" in modes else "fake-tool")
+            self.message([{"type": "text", "text": "Tool finished."}], modes)
+        else:
+            delay = 0.05 if "slow" in modes else 0.0
+            if "slow" in modes:
+                reply = " ".join(f"word{i}" for i in range(2000))
+            if not self.message([{"type": "text", "text": reply}], modes, delay=delay):
+                fc.emit(
+                    {
+                        "type": "user",
+                        "message": {
+                            "role": "user",
+                            "content": [{"type": "text", "text": "[Request interrupted by user]"}],
+                        },
+                        **self.base(),
+                    }
+                )
+                self.result("error_during_execution")
+                return
+        if "stderr" in modes:
+            fc.noise("turn end")
+        self.result("success", reply)
+
+    def run(self) -> int:
+        fc.log_argv()
+        if "ignore_term" in fc.modes(""):
+            fc.ignore_term()
+            self.ignoring_term = True
+        threading.Thread(target=self.read_stdin, daemon=True).start()
+        while True:
+            msg = self.inbox.get()
+            if msg is None:
+                break
+            if msg.get("type") == "user":
+                content = msg.get("message", {}).get("content")
+                text = content if isinstance(content, str) else json.dumps(content)
+                if "ignore_term" in fc.modes(text):
+                    fc.ignore_term()
+                    self.ignoring_term = True
+                self.turn(text)
+                if self.eof:
+                    break
+        if self.ignoring_term:
+            fc.hang_forever()  # a CLI stuck after stdin closed: only SIGKILL ends it
+        return 0
+
+
+def main() -> int:
+    if fc.version_requested():
+        print(VERSION)
+        return 0
+    if os.environ.get("CLAUDECODE"):
+        # The real CLI refuses to nest; the fake makes a leaked variable visible to tests.
+        sys.stderr.write("Error: Claude Code cannot be launched inside another Claude Code session.\n")
+        return 1
+    return FakeClaude().run()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,121 @@
+#!/usr/bin/env python3
+"""A faithful fake of `gemini --prompt=PROMPT --output-format stream-json [--resume=ID]`: init, message
+(user echo, assistant deltas), tool_use, tool_result, error, result; each line has a timestamp. See
+fake_common.py for modes.
+"""
+
+from __future__ import annotations
+
+import datetime
+import os
+import signal
+import sys
+import time
+import uuid
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+import fake_common as fc
+
+
+def out(obj: dict) -> None:
+    fc.emit({**obj, "timestamp": datetime.datetime.now(datetime.UTC).isoformat()})
+
+
+def main() -> int:
+    if fc.version_requested():
+        print("0.9.0")
+        return 0
+    fc.log_argv()
+    prompt = fc.option("prompt")
+    if prompt is None or fc.option("output-format") != "stream-json":
+        sys.stderr.write("fake gemini: needs --prompt and --output-format stream-json\n")
+        return 42
+    modes = fc.modes(prompt)
+    signal.signal(signal.SIGINT, lambda *_: os._exit(130))
+    if "ignore_term" in modes:
+        fc.ignore_term()
+    session_id = fc.option("resume") or str(uuid.uuid4())
+    out({"type": "init", "session_id": session_id, "model": fc.option("model") or "gemini-fake"})
+    out({"type": "message", "role": "user", "content": prompt})
+    if "stderr" in modes:
+        fc.noise("gemini turn")
+    if "hang" in modes or "ignore_term" in modes:
+        fc.hang_forever()
+    if "slow" in modes:
+        time.sleep(60)
+    if "crash" in modes:
+        out({"type": "message", "role": "assistant", "content": "partial", "delta": True})
+        return 3
+    if "fail" in modes:
+        out({"type": "error", "severity": "error", "message": "quota exceeded"})
+        out(
+            {
+                "type": "result",
+                "status": "error",
+                "error": {"type": "ApiError", "message": "quota exceeded"},
+                "stats": {"total_tokens": 0, "duration_ms": 5},
+            }
+        )
+        return 1
+    if "tool" in modes or "big" in modes:
+        out({"type": "message", "role": "assistant", "content": "Let me ", "delta": True})
+        out({"type": "message", "role": "assistant", "content": "look.", "delta": True})
+        out(
+            {
+                "type": "tool_use",
+                "tool_name": "read_file",
+                "tool_id": "read-1",
+                "parameters": {"path": "a.txt"},
+            }
+        )
+        out(
+            {
+                "type": "tool_result",
+                "tool_id": "read-1",
+                "status": "success",
+                "output": fc.big_text() if "big" in modes else "contents of a",
+            }
+        )
+        out(
+            {
+                "type": "tool_use",
+                "tool_name": "run_shell_command",
+                "tool_id": "sh-2",
+                "parameters": {"command": "x"},
+            }
+        )
+        out(
+            {
+                "type": "tool_result",
+                "tool_id": "sh-2",
+                "status": "error",
+                "error": {"type": "exec", "message": "command not found"},
+            }
+        )
+        out({"type": "error", "severity": "warning", "message": "loop detected, continuing"})
+    text = f"Echo: {prompt}"
+    if "grandchild" in modes:
+        text = f"grandchild={fc.spawn_grandchild()}"
+    if "badutf8" in modes:
+        text = f"bad bytes here: {fc.BAD_UTF8_MARK} end"
+    for i in range(0, len(text), 6):
+        out({"type": "message", "role": "assistant", "content": text[i : i + 6], "delta": True})
+    out(
+        {
+            "type": "result",
+            "status": "success",
+            "stats": {
+                "total_tokens": 30,
+                "input_tokens": 20,
+                "output_tokens": 10,
+                "duration_ms": 17,
+                "tool_calls": 0,
+            },
+        }
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
