@@ -1,0 +1,134 @@
+"""ViewBridge: the core's listener on the Qt side. It owns the per-session transcript models and turns core
+callbacks into Qt signals. Events are applied to models in coalesced batches (one insertion per flush)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from PySide6.QtCore import QObject, QTimer, Signal
+
+from desktop.core.status import ConnectionStatus, Phase
+from desktop.core.view import SessionInfo, ViewCore, ViewListener
+from desktop.qt.transcript_model import TranscriptModel
+
+FLUSH_MS = 30
+"""Events arriving within this many ms go into one model batch: smooth, at most ~33 layouts a second."""
+
+
+class ViewBridge(QObject):
+    status_changed = Signal(object)
+    runner_changed = Signal(str)
+    sessions_listed = Signal()
+    session_updated = Signal(object, object)  # SessionInfo, previous status (None: new)
+    session_removed = Signal(str)
+    heads_changed = Signal(list)
+    outbox_changed = Signal(str)
+    agents_listed = Signal(list)
+    notice = Signal(str, str)
+    events_applied = Signal(str, int)  # session, number of events
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.core: ViewCore | None = None
+        self.models: dict[str, TranscriptModel] = {}
+        self._buffer: dict[str, list[dict[str, Any]]] = {}
+        self.rendering = True
+        self.connected = False
+        self._timer = QTimer(self)
+        self._timer.setSingleShot(True)
+        self._timer.setInterval(FLUSH_MS)
+        self._timer.timeout.connect(self.flush)
+
+    def model(self, session_id: str) -> TranscriptModel:
+        model = self.models.get(session_id)
+        if model is None:
+            model = self.models[session_id] = TranscriptModel(session_id, self)
+            self._refresh_pending(session_id)
+        return model
+
+    # ------------------------------------------------------------ from the core (through _Listener)
+
+    def events(self, session_id: str, events: list[dict[str, Any]]) -> None:
+        self._buffer.setdefault(session_id, []).extend(events)
+        if self.rendering and not self._timer.isActive():
+            self._timer.start()
+
+    def flush(self) -> None:
+        if not self.rendering:
+            return
+        buffered, self._buffer = self._buffer, {}
+        for sid, events in buffered.items():
+            self.model(sid).apply_events(events)
+            self.events_applied.emit(sid, len(events))
+
+    def set_rendering(self, enabled: bool) -> None:
+        self.rendering = enabled
+        if enabled:
+            self.flush()
+        else:
+            self._timer.stop()
+
+    def _status(self, status: ConnectionStatus) -> None:
+        connected = status.phase in (Phase.LIVE, Phase.CATCHING_UP)
+        if connected != self.connected:
+            self.connected = connected
+            for sid in list(self.models):
+                self._refresh_pending(sid)
+        self.status_changed.emit(status)
+
+    def _runner_changed(self, runner_id: str) -> None:
+        self._buffer.clear()
+        for model in self.models.values():
+            model.reset()
+        self.runner_changed.emit(runner_id)
+
+    def _refresh_pending(self, session_id: str) -> None:
+        if self.core is None or session_id not in self.models:
+            return
+        self.models[session_id].set_pending(self.core.outbox.for_session(session_id), self.connected)
+
+
+class _Listener(ViewListener):
+    """Adapts ViewListener's method names onto the bridge's signals."""
+
+    def __init__(self, bridge: ViewBridge) -> None:
+        self.b = bridge
+
+    def status_changed(self, status: ConnectionStatus) -> None:
+        self.b._status(status)
+
+    def runner_changed(self, runner_id: str) -> None:
+        self.b._runner_changed(runner_id)
+
+    def sessions_listed(self, sessions: list[SessionInfo]) -> None:
+        self.b.sessions_listed.emit()
+
+    def session_updated(self, info: SessionInfo, previous_status: str | None) -> None:
+        self.b.session_updated.emit(info, previous_status)
+
+    def session_removed(self, session_id: str) -> None:
+        self.b._buffer.pop(session_id, None)
+        model = self.b.models.pop(session_id, None)
+        self.b.session_removed.emit(session_id)
+        if model is not None:
+            model.deleteLater()
+
+    def heads_changed(self, session_ids: list[str]) -> None:
+        self.b.heads_changed.emit(session_ids)
+
+    def events(self, session_id: str, events: list[dict[str, Any]]) -> None:
+        self.b.events(session_id, events)
+
+    def outbox_changed(self, session_id: str) -> None:
+        self.b._refresh_pending(session_id)
+        self.b.outbox_changed.emit(session_id)
+
+    def agents_listed(self, agents: list[dict[str, Any]]) -> None:
+        self.b.agents_listed.emit(agents)
+
+    def notice(self, level: str, message: str) -> None:
+        self.b.notice.emit(level, message)
+
+
+def make_listener(bridge: ViewBridge) -> ViewListener:
+    return _Listener(bridge)

@@ -1,0 +1,337 @@
+"""Dialogs: new session, settings (remote runners and tokens), text viewer. All are opened with open(),
+never exec(), so they work inside the qasync loop."""
+
+from __future__ import annotations
+
+import os
+import shlex
+import sys
+from typing import Any
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QGuiApplication
+from PySide6.QtWidgets import (
+    QComboBox,
+    QDialog,
+    QDialogButtonBox,
+    QFileDialog,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QListWidget,
+    QListWidgetItem,
+    QPlainTextEdit,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from desktop.qt import theme
+from desktop.qt.sessions import agent_label
+from desktop.settings import EMBEDDED, RemoteRunner, SettingsStore, TokenStore
+
+
+def default_command() -> str:
+    return "cmd /c dir" if sys.platform == "win32" else "bash -l"
+
+
+class NewSessionDialog(QDialog):
+    """Agent picker (available agents and the command agent), folder, command, model, permissions."""
+
+    def __init__(self, agents: list[dict[str, Any]], cwd: str | None = None,
+                 parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("New session")
+        self.setMinimumWidth(520)
+        self.agents = agents or [{"name": "command", "label": "Command", "available": True}]
+        form = QFormLayout()
+        form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
+        form.setVerticalSpacing(10)
+        self.agent = QComboBox(self)
+        for info in self.agents:
+            name = str(info.get("name"))
+            label = str(info.get("label") or agent_label(name))
+            if info.get("version"):
+                label += f"  ({info['version']})"
+            if not info.get("available", True):
+                label += "  (not installed)"
+            self.agent.addItem(label, name)
+            item = self.agent.model().item(self.agent.count() - 1)  # type: ignore[attr-defined]
+            if not info.get("available", True):
+                item.setEnabled(False)
+                item.setToolTip(str(info.get("reason") or "not available on the runner's machine"))
+        self.title = QLineEdit(self)
+        self.title.setPlaceholderText("Optional")
+        self.folder = QLineEdit(cwd or os.path.expanduser("~"), self)
+        browse = QPushButton("Browse…", self)
+        browse.clicked.connect(self._browse)
+        folder_row = QHBoxLayout()
+        folder_row.addWidget(self.folder, 1)
+        folder_row.addWidget(browse)
+        self.command = QLineEdit(default_command(), self)
+        self.command.setPlaceholderText("The program and its arguments, e.g. make -j4")
+        self.model_box = QComboBox(self)
+        self.model_box.setEditable(True)
+        self.permission = QComboBox(self)
+        form.addRow("Agent", self.agent)
+        form.addRow("Title", self.title)
+        form.addRow("Folder", folder_row)
+        self.command_label = QLabel("Command", self)
+        form.addRow(self.command_label, self.command)
+        self.model_label = QLabel("Model", self)
+        form.addRow(self.model_label, self.model_box)
+        self.permission_label = QLabel("Permissions", self)
+        form.addRow(self.permission_label, self.permission)
+        self.error = QLabel(self)
+        self.error.setObjectName("formError")
+        self.error.setStyleSheet(f"color: {theme.current().error_fg.name()}")
+        self.error.hide()
+        std = QDialogButtonBox.StandardButton
+        buttons = QDialogButtonBox(std.Ok | std.Cancel)
+        buttons.button(QDialogButtonBox.StandardButton.Ok).setText("Create")
+        buttons.accepted.connect(self._accept)
+        buttons.rejected.connect(self.reject)
+        layout = QVBoxLayout(self)
+        layout.addLayout(form)
+        layout.addWidget(self.error)
+        layout.addWidget(buttons)
+        self.agent.currentIndexChanged.connect(self._agent_changed)
+        first_available = next((i for i, a in enumerate(self.agents) if a.get("available", True)
+                                and a.get("name") != "command"), 0)
+        self.agent.setCurrentIndex(first_available)
+        self._agent_changed()
+
+    def selected_agent(self) -> dict[str, Any]:
+        return self.agents[max(0, self.agent.currentIndex())]
+
+    def _agent_changed(self, *_args: object) -> None:
+        info = self.selected_agent()
+        is_command = info.get("name") == "command"
+        self.command.setVisible(is_command)
+        self.command_label.setVisible(is_command)
+        models = [str(m) for m in info.get("models") or []]
+        self.model_box.clear()
+        self.model_box.addItem("Default", "")
+        for m in models:
+            self.model_box.addItem(m, m)
+        show_model = not is_command and bool(models)
+        self.model_box.setVisible(show_model)
+        self.model_label.setVisible(show_model)
+        modes = [str(m) for m in info.get("permission_modes") or []]
+        self.permission.clear()
+        self.permission.addItem("Default (ask before acting)", "")
+        for m in modes:
+            if m != "default":
+                self.permission.addItem(m, m)
+        show_perm = not is_command and bool(modes)
+        self.permission.setVisible(show_perm)
+        self.permission_label.setVisible(show_perm)
+
+    def _browse(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Working folder", self.folder.text())
+        if folder:
+            self.folder.setText(folder)
+
+    def request(self) -> dict[str, Any]:
+        info = self.selected_agent()
+        req: dict[str, Any] = {"type": "create", "agent": info.get("name")}
+        if self.title.text().strip():
+            req["title"] = self.title.text().strip()
+        if self.folder.text().strip():
+            req["cwd"] = os.path.expanduser(self.folder.text().strip())
+        if info.get("name") == "command":
+            req["argv"] = shlex.split(self.command.text(), posix=sys.platform != "win32")
+        else:
+            model = self.model_box.currentData() if self.model_box.currentText() == "Default" else \
+                self.model_box.currentText().strip()
+            if model:
+                req["model"] = model
+            mode = self.permission.currentData()
+            if mode:
+                req["permission_mode"] = mode
+        return req
+
+    def _accept(self) -> None:
+        try:
+            req = self.request()
+        except ValueError as exc:
+            self._show_error(f"The command line cannot be parsed: {exc}")
+            return
+        if req.get("agent") == "command" and not req.get("argv"):
+            self._show_error("Enter the command to run.")
+            return
+        self.accept()
+
+    def _show_error(self, text: str) -> None:
+        self.error.setText(text)
+        self.error.show()
+
+
+class TextViewer(QDialog):
+    """A row's full text, selectable."""
+
+    def __init__(self, title: str, text: str, mono: bool, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle(title)
+        self.resize(760, 520)
+        self.edit = QPlainTextEdit(self)
+        self.edit.setReadOnly(True)
+        self.edit.setPlainText(text)
+        self.edit.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse
+                                          | Qt.TextInteractionFlag.TextSelectableByKeyboard)
+        if mono:
+            self.edit.setFont(theme.mono_font(0))
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
+        copy = buttons.addButton("Copy all", QDialogButtonBox.ButtonRole.ActionRole)
+        copy.clicked.connect(lambda: QGuiApplication.clipboard().setText(self.edit.toPlainText()))
+        buttons.rejected.connect(self.reject)
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.edit)
+        layout.addWidget(buttons)
+
+
+class SettingsDialog(QDialog):
+    """Remote runners (name, URL) with tokens in the keyring; connect to one of them or the embedded one."""
+
+    connect_requested = Signal(str)  # EMBEDDED or a runner URL
+
+    def __init__(self, settings: SettingsStore, tokens: TokenStore, current: str,
+                 parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Runners")
+        self.setMinimumSize(640, 380)
+        self.settings = settings
+        self.tokens = tokens
+        self.list = QListWidget(self)
+        self.list.setMinimumWidth(200)
+        self.name = QLineEdit(self)
+        self.url = QLineEdit(self)
+        self.url.setPlaceholderText("ws://host:8765")
+        self.token = QLineEdit(self)
+        self.token.setEchoMode(QLineEdit.EchoMode.Password)
+        self.token.setPlaceholderText("Unchanged" if tokens.persistent else "Kept for this run only")
+        self.keyring_note = QLabel(self)
+        self.keyring_note.setWordWrap(True)
+        if not tokens.persistent:
+            self.keyring_note.setText(
+                f"⚠  Tokens cannot be saved: {tokens.problem}. A token you enter is kept in memory for "
+                "this run only and never written to disk.")
+            self.keyring_note.setStyleSheet(f"color: {theme.current().warn_fg.name()}")
+        else:
+            self.keyring_note.setText("Tokens are stored in the system keyring.")
+            self.keyring_note.setStyleSheet(f"color: {theme.current().muted.name()}")
+        form = QFormLayout()
+        form.addRow("Name", self.name)
+        form.addRow("URL", self.url)
+        form.addRow("Token", self.token)
+        self.save_button = QPushButton("Save", self)
+        self.remove_button = QPushButton("Remove", self)
+        self.connect_button = QPushButton("Connect", self)
+        self.connect_button.setObjectName("primary")
+        add = QPushButton("Add runner", self)
+        add.clicked.connect(self._add)
+        self.save_button.clicked.connect(self._save)
+        self.remove_button.clicked.connect(self._remove)
+        self.connect_button.clicked.connect(self._connect)
+        right = QVBoxLayout()
+        right.addLayout(form)
+        right.addWidget(self.keyring_note)
+        right.addStretch(1)
+        row = QHBoxLayout()
+        row.addWidget(self.remove_button)
+        row.addStretch(1)
+        row.addWidget(self.save_button)
+        row.addWidget(self.connect_button)
+        right.addLayout(row)
+        left = QVBoxLayout()
+        left.addWidget(self.list, 1)
+        left.addWidget(add)
+        body = QHBoxLayout()
+        body.addLayout(left)
+        body.addLayout(right, 1)
+        close = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
+        close.rejected.connect(self.reject)
+        layout = QVBoxLayout(self)
+        layout.addLayout(body, 1)
+        layout.addWidget(close)
+        self.list.currentItemChanged.connect(self._selected)
+        self._reload(current)
+
+    def _reload(self, select: str) -> None:
+        self.list.clear()
+        embedded = QListWidgetItem("Embedded runner (this computer)")
+        embedded.setData(Qt.ItemDataRole.UserRole, EMBEDDED)
+        self.list.addItem(embedded)
+        for r in self.settings.runners:
+            item = QListWidgetItem(f"{r.name}\n{r.url}")
+            item.setData(Qt.ItemDataRole.UserRole, r.url)
+            self.list.addItem(item)
+        for i in range(self.list.count()):
+            if self.list.item(i).data(Qt.ItemDataRole.UserRole) == select:
+                self.list.setCurrentRow(i)
+                break
+        else:
+            self.list.setCurrentRow(0)
+
+    def _current_key(self) -> str:
+        item = self.list.currentItem()
+        return str(item.data(Qt.ItemDataRole.UserRole)) if item is not None else EMBEDDED
+
+    def _selected(self, *_args: object) -> None:
+        key = self._current_key()
+        editable = key != EMBEDDED
+        for w in (self.name, self.url, self.token, self.save_button, self.remove_button):
+            w.setEnabled(editable)
+        runner = self.settings.find(key) if editable else None
+        self.name.setText(runner.name if runner else ("Embedded runner" if not editable else ""))
+        self.url.setText(runner.url if runner else "")
+        self.token.clear()
+
+    def _add(self) -> None:
+        self.list.setCurrentRow(-1)
+        for w in (self.name, self.url, self.token, self.save_button):
+            w.setEnabled(True)
+        self.name.setText("")
+        self.url.setText("ws://")
+        self.token.clear()
+        self.url.setFocus()
+
+    def _save(self) -> str | None:
+        url = self.url.text().strip()
+        if not url.startswith(("ws://", "wss://")):
+            self.keyring_note.setText("The URL must start with ws:// or wss://")
+            return None
+        item = self.list.currentItem()
+        old = item.data(Qt.ItemDataRole.UserRole) if item is not None else None
+        old_url = old if isinstance(old, str) and old != EMBEDDED else None
+        self.settings.upsert(RemoteRunner(self.name.text().strip() or url, url), old_url)
+        if old_url and old_url != url:
+            old_token = self.tokens.get(old_url)
+            self.tokens.delete(old_url)
+            if old_token and not self.token.text():
+                self.tokens.set(url, old_token)
+        if self.token.text():
+            self.tokens.set(url, self.token.text())
+        self.settings.save()
+        self._reload(url)
+        return url
+
+    def _remove(self) -> None:
+        key = self._current_key()
+        if key == EMBEDDED:
+            return
+        self.settings.remove(key)
+        self.tokens.delete(key)
+        self.settings.save()
+        self._reload(EMBEDDED)
+
+    def _connect(self) -> None:
+        key = self._current_key()
+        if key != EMBEDDED and (self.token.text() or self.url.text().strip() != key):
+            saved = self._save()
+            if saved is None:
+                return
+            key = saved
+        self.connect_requested.emit(key)
+        self.accept()

@@ -1,0 +1,415 @@
+"""The main window: sessions on the left, the selected session's transcript and composer on the right."""
+
+from __future__ import annotations
+
+import os
+
+from PySide6.QtCore import QItemSelectionModel, QModelIndex, Qt, Signal
+from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
+from PySide6.QtWidgets import (
+    QFrame,
+    QHBoxLayout,
+    QInputDialog,
+    QLabel,
+    QMainWindow,
+    QMenu,
+    QMessageBox,
+    QPushButton,
+    QSplitter,
+    QStackedWidget,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from desktop.core.status import Color, ConnectionStatus, Phase
+from desktop.core.view import SessionInfo
+from desktop.qt import theme
+from desktop.qt.bridge import ViewBridge
+from desktop.qt.dialogs import TextViewer
+from desktop.qt.sessions import ID_ROLE, STATUS_LABEL, SessionListModel, SessionListView, agent_label
+from desktop.qt.transcript_view import TranscriptView
+from desktop.qt.widgets import Composer, StatusIndicator
+
+
+def stylesheet(t: theme.Theme) -> str:
+    names = ("window", "surface", "surface_alt", "border", "text", "muted", "accent", "accent_text",
+             "error_fg", "error_bg", "warn_bg", "warn_fg")
+    c = {k: getattr(t, k).name() for k in names}
+    return f"""
+    QMainWindow, #content, #transcript, #emptyPage {{ background: {c['window']}; }}
+    #sidebar {{ background: {c['surface']}; border-right: 1px solid {c['border']}; }}
+    #sessions {{ background: {c['surface']}; }}
+    #appTitle {{ font-size: 15pt; font-weight: 700; color: {c['text']}; }}
+    #sectionLabel {{ color: {c['muted']}; font-size: 8.5pt; font-weight: 600; letter-spacing: 1px; }}
+    QPushButton {{ padding: 6px 14px; border-radius: 8px; border: 1px solid {c['border']};
+                   background: {c['surface']}; color: {c['text']}; }}
+    QPushButton:hover {{ background: {c['surface_alt']}; }}
+    QPushButton:disabled {{ color: {c['muted']}; }}
+    QPushButton#primary {{ background: {c['accent']}; color: {c['accent_text']};
+                           border: 1px solid {c['accent']}; font-weight: 600; }}
+    QPushButton#primary:hover {{ background: {t.accent.darker(110).name()}; }}
+    QPushButton#danger {{ color: {c['error_fg']}; border-color: {c['error_fg']}; font-weight: 600; }}
+    QPushButton#danger:hover {{ background: {c['error_bg']}; }}
+    #composer {{ background: {c['window']}; border-top: 1px solid {c['border']}; }}
+    #composerEdit {{ border: 1px solid {c['border']}; border-radius: 10px; padding: 5px 8px;
+                     background: {c['surface']}; color: {c['text']}; }}
+    #composerEdit:focus {{ border: 1px solid {c['accent']}; }}
+    #jumpToLatest {{ background: {c['accent']}; color: {c['accent_text']}; border: none;
+                     border-radius: 15px; padding: 6px 16px; font-weight: 600; }}
+    #sessionHeader {{ background: {c['window']}; border-bottom: 1px solid {c['border']}; }}
+    #sessionTitle {{ font-size: 13pt; font-weight: 700; color: {c['text']}; }}
+    #sessionSubtitle {{ color: {c['muted']}; }}
+    #statusBadge {{ border-radius: 9px; padding: 1px 9px; font-weight: 600; font-size: 8.5pt; }}
+    #banner {{ background: {c['warn_bg']}; color: {c['warn_fg']}; border-top: 1px solid {c['border']};
+               padding: 7px 16px; }}
+    #statusIndicator {{ border-top: 1px solid {c['border']}; }}
+    #statusLabel {{ color: {c['text']}; }}
+    QToolButton#retryNow {{ color: {c['accent']}; border: none; font-weight: 600; padding: 2px 4px; }}
+    QToolButton#retryNow:hover {{ text-decoration: underline; }}
+    QToolButton#iconButton {{ border: none; border-radius: 6px; padding: 4px 8px; color: {c['muted']};
+                              font-size: 13pt; }}
+    QToolButton#iconButton:hover {{ background: {c['surface_alt']}; color: {c['text']}; }}
+    #emptyTitle {{ font-size: 16pt; font-weight: 700; color: {c['text']}; }}
+    #emptyText {{ color: {c['muted']}; }}
+    QSplitter::handle {{ background: {c['border']}; }}
+    QToolTip {{ background: {c['surface']}; color: {c['text']}; border: 1px solid {c['border']};
+                padding: 6px; }}
+    """
+
+
+class MainWindow(QMainWindow):
+    new_session_requested = Signal()
+    send_requested = Signal(str, str)  # session, text
+    interrupt_requested = Signal(str)
+    stop_requested = Signal(str)
+    delete_requested = Signal(str)
+    rename_requested = Signal(str, str)
+    answer_requested = Signal(str, str, str)  # session, request_id, behavior
+    outbox_action = Signal(str, str)  # client_msg_id, retry|discard
+    retry_requested = Signal()
+    settings_requested = Signal()
+    quit_requested = Signal()
+    close_requested = Signal()
+    session_selected = Signal(object)  # str | None
+
+    def __init__(self, bridge: ViewBridge, runner_label: str) -> None:
+        super().__init__()
+        self.bridge = bridge
+        self.setWindowTitle("Nightshift")
+        self.setWindowIcon(theme.app_icon())
+        self.resize(1180, 760)
+        self.setStyleSheet(stylesheet(theme.current()))
+        self.current: str | None = None
+        self.status = ConnectionStatus(runner=runner_label)
+
+        # Sidebar ---------------------------------------------------------------------------------------
+        sidebar = QWidget(self)
+        sidebar.setObjectName("sidebar")
+        side = QVBoxLayout(sidebar)
+        side.setContentsMargins(0, 0, 0, 0)
+        side.setSpacing(0)
+        top = QHBoxLayout()
+        top.setContentsMargins(16, 14, 10, 8)
+        title = QLabel("Nightshift", sidebar)
+        title.setObjectName("appTitle")
+        self.new_button = QPushButton("+  New", sidebar)
+        self.new_button.setObjectName("primary")
+        self.new_button.setToolTip("New session (Ctrl+N)")
+        self.new_button.clicked.connect(self.new_session_requested)
+        settings = QToolButton(sidebar)
+        settings.setObjectName("iconButton")
+        settings.setText("⚙")
+        settings.setToolTip("Runners and settings")
+        settings.clicked.connect(self.settings_requested)
+        top.addWidget(title, 1)
+        top.addWidget(settings)
+        top.addWidget(self.new_button)
+        side.addLayout(top)
+        section = QLabel("SESSIONS", sidebar)
+        section.setObjectName("sectionLabel")
+        section.setContentsMargins(18, 6, 0, 4)
+        side.addWidget(section)
+        self.sessions_model = SessionListModel(self)
+        self.sessions_view = SessionListView(sidebar)
+        self.sessions_view.setModel(self.sessions_model)
+        self.sessions_view.selectionModel().currentChanged.connect(self._current_changed)
+        self.sessions_view.customContextMenuRequested.connect(self._session_menu)
+        side.addWidget(self.sessions_view, 1)
+        self.indicator = StatusIndicator(sidebar)
+        self.indicator.retry_requested.connect(self.retry_requested)
+        side.addWidget(self.indicator)
+
+        # Session pane ----------------------------------------------------------------------------------
+        self.stack = QStackedWidget(self)
+        empty = QWidget(self)
+        empty.setObjectName("emptyPage")
+        el = QVBoxLayout(empty)
+        el.addStretch(2)
+        et = QLabel("No session selected", empty)
+        et.setObjectName("emptyTitle")
+        et.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        ex = QLabel("Agents keep running when this window is closed.\n"
+                    "Start one, or pick a session on the left.", empty)
+        ex.setObjectName("emptyText")
+        ex.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        eb = QPushButton("+  New session", empty)
+        eb.setObjectName("primary")
+        eb.clicked.connect(self.new_session_requested)
+        el.addWidget(et)
+        el.addWidget(ex)
+        row = QHBoxLayout()
+        row.addStretch(1)
+        row.addWidget(eb)
+        row.addStretch(1)
+        el.addSpacing(8)
+        el.addLayout(row)
+        el.addStretch(3)
+        self.stack.addWidget(empty)
+
+        pane = QWidget(self)
+        pane.setObjectName("content")
+        pl = QVBoxLayout(pane)
+        pl.setContentsMargins(0, 0, 0, 0)
+        pl.setSpacing(0)
+        header = QFrame(pane)
+        header.setObjectName("sessionHeader")
+        hl = QHBoxLayout(header)
+        hl.setContentsMargins(20, 12, 12, 12)
+        titles = QVBoxLayout()
+        titles.setSpacing(2)
+        self.session_title = QLabel(header)
+        self.session_title.setObjectName("sessionTitle")
+        self.session_title.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.session_subtitle = QLabel(header)
+        self.session_subtitle.setObjectName("sessionSubtitle")
+        self.session_subtitle.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        titles.addWidget(self.session_title)
+        titles.addWidget(self.session_subtitle)
+        self.status_badge = QLabel(header)
+        self.status_badge.setObjectName("statusBadge")
+        self.header_stop = QPushButton("■  Stop", header)
+        self.header_stop.setObjectName("danger")
+        self.header_stop.setToolTip("Interrupt the agent")
+        self.header_stop.clicked.connect(self._interrupt_current)
+        more = QToolButton(header)
+        more.setObjectName("iconButton")
+        more.setText("⋯")
+        more.setToolTip("More actions")
+        more.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
+        self.session_menu = QMenu(more)
+        self.session_menu.addAction("Rename…", self.ask_rename)
+        self.session_menu.addAction("Stop process", self._stop_current)
+        self.session_menu.addSeparator()
+        self.session_menu.addAction("Delete…", self.ask_delete)
+        more.setMenu(self.session_menu)
+        hl.addLayout(titles, 1)
+        hl.addWidget(self.status_badge, 0, Qt.AlignmentFlag.AlignVCenter)
+        hl.addSpacing(8)
+        hl.addWidget(self.header_stop)
+        hl.addWidget(more)
+        pl.addWidget(header)
+        self.transcript = TranscriptView(pane)
+        self.transcript.permission_answered.connect(self.answer_requested)
+        self.transcript.outbox_action.connect(self.outbox_action)
+        self.transcript.view_text.connect(self._view_text)
+        pl.addWidget(self.transcript, 1)
+        self.banner = QLabel(pane)
+        self.banner.setObjectName("banner")
+        self.banner.setWordWrap(True)
+        self.banner.hide()
+        pl.addWidget(self.banner)
+        self.composer = Composer(pane)
+        self.composer.send_requested.connect(self._send_current)
+        self.composer.interrupt_requested.connect(self._interrupt_current)
+        pl.addWidget(self.composer)
+        self.stack.addWidget(pane)
+
+        splitter = QSplitter(self)
+        splitter.addWidget(sidebar)
+        splitter.addWidget(self.stack)
+        splitter.setStretchFactor(1, 1)
+        splitter.setSizes([300, 880])
+        splitter.setHandleWidth(1)
+        splitter.setChildrenCollapsible(False)
+        sidebar.setMinimumWidth(220)
+        self.setCentralWidget(splitter)
+
+        for text, keys, slot in (
+            ("New session", QKeySequence.StandardKey.New, self.new_session_requested.emit),
+            ("Quit", QKeySequence.StandardKey.Quit, self.quit_requested.emit),
+            ("Interrupt", QKeySequence("Ctrl+."), self._interrupt_current),
+            ("Close window", QKeySequence.StandardKey.Close, self.close),
+        ):
+            action = QAction(text, self)
+            action.setShortcut(keys)
+            action.triggered.connect(slot)
+            self.addAction(action)
+
+        bridge.sessions_listed.connect(self._sessions_listed)
+        bridge.session_updated.connect(self._session_updated)
+        bridge.session_removed.connect(self._session_removed)
+        bridge.heads_changed.connect(lambda ids: self.sessions_model.refresh(ids))
+        bridge.status_changed.connect(self.set_status)
+        self.set_status(self.status)
+        self._show_session(None)
+
+    # ---------------------------------------------------------------- sessions
+
+    def _sessions_listed(self) -> None:
+        core = self.bridge.core
+        if core is None:
+            return
+        keep = self.current
+        self.sessions_model.set_sessions(list(core.sessions.values()))
+        if keep is not None and self.sessions_model.row_of(keep) >= 0:
+            self.select_session(keep)
+        elif keep is not None:
+            self._show_session(None)
+
+    def _session_updated(self, info: SessionInfo, previous: str | None) -> None:
+        self.sessions_model.upsert(info)
+        if info.id == self.current:
+            self._update_header(info)
+
+    def _session_removed(self, session_id: str) -> None:
+        self.sessions_model.remove(session_id)
+        if session_id == self.current:
+            self._show_session(None)
+
+    def select_session(self, session_id: str | None) -> None:
+        row = self.sessions_model.row_of(session_id) if session_id else -1
+        if row < 0:
+            self.sessions_view.selectionModel().clearSelection()
+            self._show_session(None)
+            return
+        index = self.sessions_model.index(row)
+        self.sessions_view.selectionModel().setCurrentIndex(
+            index, QItemSelectionModel.SelectionFlag.ClearAndSelect)
+        self._show_session(session_id)
+
+    def _current_changed(self, current: QModelIndex, _previous: QModelIndex) -> None:
+        sid = current.data(ID_ROLE) if current.isValid() else None
+        if sid != self.current:
+            self._show_session(sid)
+
+    def _show_session(self, session_id: str | None) -> None:
+        changed = session_id != self.current
+        self.current = session_id
+        if session_id is None:
+            self.stack.setCurrentIndex(0)
+            self.transcript.setModel(None)
+        else:
+            if changed or self.transcript.model() is None:
+                self.transcript.setModel(self.bridge.model(session_id))
+            self.stack.setCurrentIndex(1)
+            core = self.bridge.core
+            info = core.sessions.get(session_id) if core is not None else None
+            if info is not None:
+                self._update_header(info)
+            self.composer.edit.setFocus()
+        if changed:
+            self.session_selected.emit(session_id)
+
+    def _update_header(self, info: SessionInfo) -> None:
+        t = theme.current()
+        self.session_title.setText(info.title or info.id)
+        parts = [agent_label(info.agent)]
+        cwd = info.data.get("cwd")
+        if cwd:
+            parts.append(str(cwd).replace(os.path.expanduser("~"), "~", 1))
+        argv = info.data.get("argv")
+        if isinstance(argv, list) and argv:
+            parts.append(" ".join(str(a) for a in argv))
+        code = info.data.get("exit_code")
+        if info.status == "exited" and code is not None:
+            parts.append(f"exit code {code}")
+        self.session_subtitle.setText("  ·  ".join(parts))
+        bg, fg = t.badge_colors(info.status)
+        self.status_badge.setText(STATUS_LABEL.get(info.status, info.status))
+        self.status_badge.setStyleSheet(f"background: {bg.name()}; color: {fg.name()};")
+        running = info.status in ("running", "needs_approval")
+        self.header_stop.setVisible(running)
+        self.composer.set_running(False)
+        if info.agent == "command":
+            live = info.status == "running"
+            self.composer.set_placeholder("Type a line for the program's input…  (Enter sends)" if live else
+                                          "The program is not running")
+        else:
+            self.composer.set_placeholder("Message the agent…  (Enter sends, Shift+Enter for a new line)")
+
+    def _session_menu(self, pos: object) -> None:
+        index = self.sessions_view.indexAt(pos)  # type: ignore[arg-type]
+        if not index.isValid():
+            return
+        self.select_session(index.data(ID_ROLE))
+        self.session_menu.popup(self.sessions_view.viewport().mapToGlobal(pos))  # type: ignore[arg-type]
+
+    def ask_rename(self) -> None:
+        sid = self.current
+        core = self.bridge.core
+        if sid is None or core is None or sid not in core.sessions:
+            return
+        dialog = QInputDialog(self)
+        dialog.setWindowTitle("Rename session")
+        dialog.setLabelText("Title")
+        dialog.setTextValue(core.sessions[sid].title)
+        dialog.textValueSelected.connect(lambda title: self._rename(sid, title))
+        dialog.open()
+
+    def ask_delete(self) -> None:
+        sid = self.current
+        core = self.bridge.core
+        if sid is None or core is None or sid not in core.sessions:
+            return
+        info = core.sessions[sid]
+        box = QMessageBox(QMessageBox.Icon.Warning, "Delete session",
+                          f"Delete “{info.title or sid}” and its transcript?", parent=self)
+        box.setInformativeText("A running agent is stopped first. This cannot be undone.")
+        delete = box.addButton("Delete", QMessageBox.ButtonRole.DestructiveRole)
+        box.addButton(QMessageBox.StandardButton.Cancel)
+        box.buttonClicked.connect(lambda button: button is delete and self.delete_requested.emit(sid))
+        box.open()
+        self.delete_box = box
+
+    def _rename(self, sid: str, title: str) -> None:
+        if title.strip():
+            self.rename_requested.emit(sid, title.strip())
+
+    def _interrupt_current(self) -> None:
+        if self.current:
+            self.interrupt_requested.emit(self.current)
+
+    def _stop_current(self) -> None:
+        if self.current:
+            self.stop_requested.emit(self.current)
+
+    def _send_current(self, text: str) -> None:
+        if self.current:
+            self.send_requested.emit(self.current, text)
+
+    def _view_text(self, title: str, text: str, mono: bool) -> None:
+        viewer = TextViewer(title, text, mono, self)
+        viewer.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        viewer.open()
+
+    # ---------------------------------------------------------------- status
+
+    def set_status(self, status: ConnectionStatus) -> None:
+        self.status = status
+        self.indicator.set_status(status)
+        if status.color in (Color.YELLOW, Color.RED) and status.phase is not Phase.CATCHING_UP:
+            if status.phase is Phase.TOKEN_REFUSED:
+                text = "The runner refused the token. Fix it in Settings (⚙); messages you send wait here."
+            else:
+                text = ("Not connected to the runner. Agents keep running there; messages you send are "
+                        "queued and delivered once the connection is back.")
+            self.banner.setText(text)
+            self.banner.show()
+        else:
+            self.banner.hide()
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        # The app decides: hide to the tray (agents keep running) or quit.
+        event.ignore()
+        self.close_requested.emit()

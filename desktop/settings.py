@@ -1,0 +1,144 @@
+"""Settings without Qt: the list of remote runners (a JSON file) and their tokens (the OS keyring).
+
+Tokens never go to the JSON file. Where no keyring backend works, a token is kept in memory for this run
+only and the UI says so (`TokenStore.persistent` is False and `TokenStore.problem` explains why).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import platformdirs
+
+log = logging.getLogger(__name__)
+
+KEYRING_SERVICE = "nightshift"
+EMBEDDED = "embedded"
+
+
+@dataclass
+class RemoteRunner:
+    name: str
+    url: str
+
+
+def default_config_dir() -> Path:
+    return Path(platformdirs.user_config_dir("nightshift", appauthor=False))
+
+
+class SettingsStore:
+    """Non-secret settings in `settings.json` in the config folder."""
+
+    def __init__(self, path: Path | None = None) -> None:
+        self.path = path or default_config_dir() / "settings.json"
+        self.runners: list[RemoteRunner] = []
+        self.last_runner: str = EMBEDDED
+        self.load()
+
+    def load(self) -> None:
+        try:
+            data = json.loads(self.path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            return
+        except (OSError, ValueError) as exc:
+            log.warning("cannot read %s: %s", self.path, exc)
+            return
+        runners = data.get("runners") if isinstance(data, dict) else None
+        self.runners = [RemoteRunner(str(r.get("name") or r.get("url")), str(r["url"]))
+                        for r in runners or [] if isinstance(r, dict) and isinstance(r.get("url"), str)]
+        last = data.get("last_runner") if isinstance(data, dict) else None
+        self.last_runner = last if isinstance(last, str) else EMBEDDED
+
+    def save(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.path.with_suffix(".tmp")
+        payload = {"runners": [asdict(r) for r in self.runners], "last_runner": self.last_runner}
+        tmp.write_text(json.dumps(payload, indent=2), encoding="utf-8")
+        os.replace(tmp, self.path)
+
+    def find(self, url: str) -> RemoteRunner | None:
+        return next((r for r in self.runners if r.url == url), None)
+
+    def upsert(self, runner: RemoteRunner, old_url: str | None = None) -> None:
+        key = old_url or runner.url
+        for i, existing in enumerate(self.runners):
+            if existing.url == key:
+                self.runners[i] = runner
+                return
+        self.runners.append(runner)
+
+    def remove(self, url: str) -> None:
+        self.runners = [r for r in self.runners if r.url != url]
+        if self.last_runner == url:
+            self.last_runner = EMBEDDED
+
+
+class TokenStore:
+    """Runner tokens in the OS keyring (service "nightshift", username = runner URL), or for this run only."""
+
+    def __init__(self) -> None:
+        self._memory: dict[str, str] = {}
+        self.problem: str | None = None
+        try:
+            import keyring
+            from keyring.backends import fail
+
+            backend = keyring.get_keyring()
+            if isinstance(backend, fail.Keyring) or type(backend).__module__.endswith("null"):
+                self.problem = "no usable keyring backend was found"
+        except Exception as exc:  # keyring raises many kinds of errors when it cannot load a backend
+            self.problem = f"the keyring cannot be used: {exc}"
+
+    @property
+    def persistent(self) -> bool:
+        return self.problem is None
+
+    def get(self, url: str) -> str | None:
+        if url in self._memory:
+            return self._memory[url]
+        if self.problem is not None:
+            return None
+        try:
+            import keyring
+
+            return keyring.get_password(KEYRING_SERVICE, url)
+        except Exception as exc:
+            self._fail(exc)
+            return None
+
+    def set(self, url: str, token: str) -> bool:
+        """Store a token; False when it is kept for this run only."""
+        if self.problem is None:
+            try:
+                import keyring
+
+                keyring.set_password(KEYRING_SERVICE, url, token)
+                self._memory.pop(url, None)
+                return True
+            except Exception as exc:
+                self._fail(exc)
+        self._memory[url] = token
+        return False
+
+    def delete(self, url: str) -> None:
+        self._memory.pop(url, None)
+        if self.problem is not None:
+            return
+        try:
+            import keyring
+            from keyring.errors import PasswordDeleteError
+
+            try:
+                keyring.delete_password(KEYRING_SERVICE, url)
+            except PasswordDeleteError:
+                pass
+        except Exception as exc:
+            self._fail(exc)
+
+    def _fail(self, exc: Exception) -> None:
+        log.warning("keyring failed, tokens are kept for this run only: %s", exc)
+        self.problem = f"the keyring failed: {exc}"
