@@ -6,6 +6,7 @@ CodexTranslator (sans-I/O) maps the CLI's JSON events and item types to normaliz
 from __future__ import annotations
 
 import json
+import uuid
 from collections.abc import Mapping
 from typing import Any
 
@@ -18,6 +19,8 @@ class CodexTranslator(TurnTranslator):
     def __init__(self, known_session_id: str | None = None) -> None:
         super().__init__(known_session_id)
         self._called: set[str] = set()
+        # Item ids restart at item_0 every turn: a per-turn prefix keeps message and tool ids unique.
+        self._turn_key = f"t{uuid.uuid4().hex[:8]}"
 
     def feed(self, obj: Mapping[str, Any]) -> list[Event]:
         kind = obj.get("type")
@@ -49,7 +52,7 @@ class CodexTranslator(TurnTranslator):
 
     def _item(self, phase: str, item: dict[str, Any]) -> list[Event]:
         item_type = item.get("type")
-        item_id = str(item.get("id", ""))
+        item_id = f"{self._turn_key}:{item.get('id', '')}"
         if item_type == "agent_message":
             text = str(item.get("text", ""))
             return (

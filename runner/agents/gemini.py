@@ -8,6 +8,7 @@ normalized events (runner/EVENTS.md).
 from __future__ import annotations
 
 import itertools
+import uuid
 from collections.abc import Mapping
 from typing import Any
 
@@ -19,7 +20,7 @@ class GeminiTranslator(TurnTranslator):
         super().__init__(known_session_id)
         self._message_id: str | None = None  # the assistant message that deltas are appended to
         self._ids = itertools.count(1)
-        self._turn_key = f"gm_{id(self):x}"
+        self._turn_key = f"gm_{uuid.uuid4().hex[:10]}"
 
     def _new_message_id(self) -> str:
         return f"{self._turn_key}_{next(self._ids)}"

@@ -99,8 +99,9 @@ def main() -> int:
         text = f"grandchild={fc.spawn_grandchild()}"
     if "badutf8" in modes:
         text = f"bad bytes here: {fc.BAD_UTF8_MARK} end"
-    for i in range(0, len(text), 6):
-        out({"type": "message", "role": "assistant", "content": text[i : i + 6], "delta": True})
+    step = len(text) if fc.BAD_UTF8_MARK in text else 6  # the mark is replaced only when whole
+    for i in range(0, len(text), step):
+        out({"type": "message", "role": "assistant", "content": text[i : i + step], "delta": True})
     out(
         {
             "type": "result",
