@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 
-from PySide6.QtCore import QItemSelectionModel, QModelIndex, Qt, Signal
+from PySide6.QtCore import QItemSelectionModel, QModelIndex, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
 from PySide6.QtWidgets import (
     QFrame,
@@ -209,6 +209,14 @@ class MainWindow(QMainWindow):
         hl.addWidget(self.header_stop)
         hl.addWidget(more)
         pl.addWidget(header)
+        self.notice_label = QLabel(pane)
+        self.notice_label.setObjectName("notice")
+        self.notice_label.setWordWrap(True)
+        self.notice_label.hide()
+        self._notice_timer = QTimer(self)
+        self._notice_timer.setSingleShot(True)
+        self._notice_timer.timeout.connect(self.notice_label.hide)
+        pl.addWidget(self.notice_label)
         self.transcript = TranscriptView(pane)
         self.transcript.permission_answered.connect(self.answer_requested)
         self.transcript.outbox_action.connect(self.outbox_action)
@@ -408,6 +416,15 @@ class MainWindow(QMainWindow):
             self.banner.show()
         else:
             self.banner.hide()
+
+    def show_notice(self, level: str, message: str) -> None:
+        """A message under the session header for a few seconds (errors in red)."""
+        t = theme.current()
+        bg, fg = (t.error_bg, t.error_fg) if level == "error" else (t.warn_bg, t.warn_fg)
+        self.notice_label.setStyleSheet(f"background: {bg.name()}; color: {fg.name()}; padding: 7px 20px;")
+        self.notice_label.setText(message)
+        self.notice_label.show()
+        self._notice_timer.start(8000)
 
     def closeEvent(self, event: QCloseEvent) -> None:
         # The app decides: hide to the tray (agents keep running) or quit.

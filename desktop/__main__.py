@@ -1,0 +1,145 @@
+"""`nightshift`: the desktop app. `nightshift --smoke-test` checks a build end to end and exits."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import shutil
+import sys
+import tempfile
+import time
+from typing import Any
+
+SMOKE_MARK = "nightshift smoke test ok"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from desktop import __version__
+
+    p = argparse.ArgumentParser(prog="nightshift", description="Nightshift: coding agents that keep running.")
+    p.add_argument("--runner", metavar="URL", help="connect to a remote runner (ws://HOST:PORT) instead of "
+                                                   "starting the embedded one")
+    p.add_argument("--data-dir", metavar="DIR", help="data folder of the embedded runner "
+                                                     "(default $NIGHTSHIFT_DATA_DIR or the user data folder)")
+    p.add_argument("--smoke-test", action="store_true",
+                   help="build the window with an embedded runner, run one command session, "
+                        "exit 0 if it worked")
+    p.add_argument("--minimized", action="store_true", help="start hidden in the tray")
+    p.add_argument("--log-level", default="WARNING")
+    p.add_argument("--version", action="version", version=f"nightshift {__version__}")
+    return p
+
+
+def _smoke_argv() -> list[str]:
+    # sys.executable is the app itself in a frozen build: use a program every system has.
+    if sys.platform == "win32":
+        return ["cmd", "/c", "echo", SMOKE_MARK]
+    echo = "/bin/echo" if os.path.exists("/bin/echo") else (shutil.which("echo") or "echo")
+    return [echo, SMOKE_MARK]
+
+
+async def _wait(predicate: Any, timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"timed out waiting for {what}")
+        await asyncio.sleep(0.05)
+
+
+async def smoke_test(app: Any, timeout: float = 60.0) -> int:
+    """Build the window, run one command session to completion, check its output reached the model."""
+    from desktop.core.status import Phase
+    from desktop.core.transcript import RowKind
+
+    try:
+        await app.start()
+        app.window.show()
+        await _wait(lambda: app.core.status.phase is Phase.LIVE, timeout, "the connection to the runner")
+        request = {"argv": _smoke_argv(), "title": "smoke test", "cwd": tempfile.gettempdir()}
+        sid = await app.create_session(request)
+        if sid is None:
+            raise RuntimeError(f"could not create a session: {app.errors}")
+
+        def done() -> bool:
+            model = app.bridge.models.get(sid)
+            info = app.core.sessions.get(sid)
+            if model is None or info is None or info.status != "exited":
+                return False
+            rows = model.transcript.rows
+            return any(r.kind is RowKind.OUTPUT and SMOKE_MARK in r.text for r in rows) and any(
+                r.kind is RowKind.STATUS and r.data.get("status") == "exited" for r in rows)
+
+        await _wait(done, timeout, "the command's output in the transcript")
+        code = app.core.sessions[sid].data.get("exit_code")
+        if code != 0:
+            raise RuntimeError(f"the command exited with code {code}")
+        rows = len(app.bridge.models[sid].transcript.rows)
+        print(f"nightshift smoke test passed: command session {sid} ran, {rows} rows in the transcript")
+        return 0
+    except Exception as exc:
+        print(f"nightshift smoke test FAILED: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        await app.shutdown()
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    fmt = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+    logging.basicConfig(level=args.log_level.upper(), format=fmt)
+    no_display = not os.environ.get("DISPLAY") and not os.environ.get("WAYLAND_DISPLAY")
+    if args.smoke_test and sys.platform.startswith("linux") and no_display:
+        os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+    # qasync would otherwise pick whichever Qt binding it finds first.
+    os.environ.setdefault("QT_API", "pyside6")
+    import qasync
+    from PySide6.QtWidgets import QApplication
+
+    from desktop.app import NightshiftApp, keep_alive_timer
+    from desktop.qt import theme
+    from desktop.settings import TokenStore
+
+    qapp = QApplication.instance() or QApplication([sys.argv[0]])
+    assert isinstance(qapp, QApplication)
+    qapp.setApplicationName("Nightshift")
+    qapp.setOrganizationName("Nightshift")
+    qapp.setDesktopFileName("nightshift")
+    qapp.setQuitOnLastWindowClosed(False)
+    theme.apply(qapp)
+    qapp.setWindowIcon(theme.app_icon())
+    loop = qasync.QEventLoop(qapp)
+    asyncio.set_event_loop(loop)
+
+    smoke_dir = None
+    data_dir = args.data_dir
+    if args.smoke_test and data_dir is None:
+        smoke_dir = tempfile.TemporaryDirectory(prefix="nightshift-smoke-")
+        data_dir = smoke_dir.name
+    app = NightshiftApp(qapp, runner_url=None if args.smoke_test else args.runner, data_dir=data_dir,
+                        tokens=TokenStore(), use_tray=not args.smoke_test)
+    keep_alive_timer(app)
+    try:
+        with loop:
+            if args.smoke_test:
+                return loop.run_until_complete(smoke_test(app))
+            if args.minimized and app.tray is not None:
+                app.window.hide()
+                return loop.run_until_complete(_run_hidden(app))
+            return loop.run_until_complete(app.run())
+    finally:
+        if smoke_dir is not None:
+            smoke_dir.cleanup()
+
+
+async def _run_hidden(app: Any) -> int:
+    await app.start()
+    app.set_rendering(False)
+    assert app._done is not None
+    return await app._done
+
+
+if __name__ == "__main__":
+    sys.exit(main())

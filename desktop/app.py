@@ -1,0 +1,394 @@
+"""NightshiftApp: the one object that wires runner, connection, models, window, tray, notifications and
+settings.
+
+The lifecycle helper (desktop/lifecycle) drives it through `set_rendering`, `reconnect_now`, `probe`,
+`retry_now` and `network_back`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+from collections.abc import Coroutine
+from typing import Any
+
+from PySide6.QtCore import QObject, Qt, QTimer, Signal
+from PySide6.QtWidgets import QApplication, QMenu, QMessageBox, QSystemTrayIcon
+
+from desktop.connection import NotConnected, RunnerConnection, RunnerRequestError
+from desktop.core.backoff import Backoff
+from desktop.core.status import ConnectionStatus
+from desktop.core.view import SessionInfo, ViewCore
+from desktop.qt import theme
+from desktop.qt.bridge import ViewBridge, make_listener
+from desktop.qt.dialogs import NewSessionDialog, SettingsDialog
+from desktop.qt.main_window import MainWindow
+from desktop.settings import EMBEDDED, SettingsStore, TokenStore
+
+log = logging.getLogger(__name__)
+
+RUNNING_STATES = ("running", "needs_approval")
+
+
+class NightshiftApp(QObject):
+    notified = Signal(str, str)  # title, body (also shown by the tray where there is one)
+
+    def __init__(self, qapp: QApplication, *, runner_url: str | None = None, token: str | None = None,
+                 data_dir: str | None = None, settings: SettingsStore | None = None,
+                 tokens: TokenStore | None = None, use_tray: bool = True,
+                 backoff: Backoff | None = None, connection_options: dict[str, Any] | None = None) -> None:
+        super().__init__()
+        self.qapp = qapp
+        self.settings = settings or SettingsStore()
+        self.tokens = tokens or TokenStore()
+        self.data_dir = data_dir or os.environ.get("NIGHTSHIFT_DATA_DIR") or None
+        self.explicit_token = token
+        self.runner_key = runner_url or EMBEDDED
+        self.embedded: Any = None
+        self.core: ViewCore | None = None
+        self.connection: RunnerConnection | None = None
+        self.rendering = True
+        self.backoff = backoff
+        self.connection_options = connection_options or {}
+        self.notifications: list[tuple[str, str]] = []
+        self.errors: list[str] = []
+        self.quit_box: QMessageBox | None = None
+        self._done: asyncio.Future[int] | None = None
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self.bridge = ViewBridge(self)
+        self.window = MainWindow(self.bridge, self._label(self.runner_key))
+        self._wire_window()
+        self.tray: QSystemTrayIcon | None = None
+        if use_tray and QSystemTrayIcon.isSystemTrayAvailable():
+            self._make_tray()
+        self.bridge.status_changed.connect(self._status_changed)
+        self.bridge.session_updated.connect(self._session_updated)
+        self.bridge.sessions_listed.connect(self._update_tray)
+        self.bridge.session_removed.connect(lambda _sid: self._update_tray())
+        self.bridge.notice.connect(self._notice)
+
+    # ------------------------------------------------------------------ start and stop
+
+    async def start(self) -> None:
+        """Start the embedded runner (unless remote) and the connection."""
+        self._done = asyncio.get_running_loop().create_future()
+        await self._connect_to(self.runner_key)
+
+    async def run(self) -> int:
+        await self.start()
+        self.window.show()
+        assert self._done is not None
+        return await self._done
+
+    async def _connect_to(self, key: str) -> None:
+        if self.connection is not None:
+            await self.connection.close()
+            self.connection = None
+        if key == EMBEDDED:
+            url, token = await self._embedded_runner()
+        else:
+            url = key
+            token = self.explicit_token or os.environ.get("NIGHTSHIFT_TOKEN") or self.tokens.get(url)
+        self.runner_key = key
+        label = self._label(key)
+        core = ViewCore(make_listener(self.bridge), runner_label=label)
+        core.rendering = self.rendering
+        self.core = core
+        self.bridge.core = core
+        for sid in list(self.bridge.models):
+            self.bridge.models.pop(sid).deleteLater()
+        self.window.sessions_model.set_sessions([])
+        self.window.select_session(None)
+        self.window.status = ConnectionStatus(runner=label)
+        self.connection = RunnerConnection(url, token, core, backoff=self.backoff or Backoff(),
+                                           **self.connection_options)
+        self.connection.start()
+        self._status_changed(core.status)
+
+    async def _embedded_runner(self) -> tuple[str, str]:
+        if self.embedded is None:
+            from runner.embedded import EmbeddedRunner
+
+            runner = EmbeddedRunner(data_dir=self.data_dir)
+            # start() blocks until the runner listens; keep the GUI painting meanwhile.
+            await asyncio.get_running_loop().run_in_executor(None, runner.start)
+            self.embedded = runner
+        return self.embedded.url, self.embedded.token
+
+    def _label(self, key: str) -> str:
+        if key == EMBEDDED:
+            return "embedded runner"
+        runner = self.settings.find(key)
+        return runner.name if runner is not None else key
+
+    async def shutdown(self) -> None:
+        if self.connection is not None:
+            await self.connection.close()
+            self.connection = None
+        if self.embedded is not None:
+            runner, self.embedded = self.embedded, None
+            await asyncio.get_running_loop().run_in_executor(None, runner.stop)
+        if self.tray is not None:
+            self.tray.hide()
+        self.window.hide()
+        if self._done is not None and not self._done.done():
+            self._done.set_result(0)
+
+    # ------------------------------------------------------------------ API for the lifecycle watcher
+
+    def set_rendering(self, enabled: bool) -> None:
+        """Off (window hidden/minimized): no live events reach the GUI; statuses and unread counts stay
+        current. On: every open session catches up from the last seq it rendered, in one batch."""
+        self.rendering = enabled
+        self.bridge.set_rendering(enabled)
+        if self.connection is not None:
+            self.connection.set_rendering(enabled)
+
+    def reconnect_now(self, reason: str = "reconnect requested") -> None:
+        if self.connection is not None:
+            self.connection.reconnect_now(reason)
+
+    async def probe(self, timeout: float = 2.0) -> bool:
+        if self.connection is None:
+            return False
+        return await self.connection.probe(timeout)
+
+    def retry_now(self) -> None:
+        if self.connection is not None:
+            self.connection.retry_now()
+
+    def network_back(self) -> None:
+        if self.connection is not None:
+            self.connection.network_back()
+
+    # ------------------------------------------------------------------ actions
+
+    def _wire_window(self) -> None:
+        w = self.window
+        w.new_session_requested.connect(self.ask_new_session)
+        w.send_requested.connect(self.send)
+        w.interrupt_requested.connect(lambda sid: self._request({"type": "interrupt", "session": sid}))
+        w.stop_requested.connect(lambda sid: self._request({"type": "stop", "session": sid}))
+        w.delete_requested.connect(lambda sid: self._request({"type": "delete", "session": sid}))
+        w.rename_requested.connect(lambda sid, title: self._request({"type": "rename", "session": sid,
+                                                                     "title": title}))
+        w.answer_requested.connect(self.answer)
+        w.outbox_action.connect(self._outbox_action)
+        w.retry_requested.connect(self.retry_now)
+        w.settings_requested.connect(self.open_settings)
+        w.quit_requested.connect(self.request_quit)
+        w.close_requested.connect(self._close_window)
+        w.session_selected.connect(self._session_selected)
+
+    def _session_selected(self, sid: str | None) -> None:
+        if self.core is None or self.connection is None:
+            return
+        if sid is not None:
+            self.connection.open_session(sid)
+        self.core.select(sid)
+        self.window.sessions_model.refresh()
+
+    def send(self, session_id: str, text: str) -> None:
+        if self.core is None or self.connection is None:
+            return
+        info = self.core.sessions.get(session_id)
+        if info is not None and info.agent == "command" and not text.endswith("\n"):
+            text += "\n"  # a line for the program's stdin
+        self.connection.send_text(session_id, text)
+
+    def answer(self, session_id: str, request_id: str, behavior: str) -> None:
+        self._request({"type": "answer", "session": session_id, "request_id": request_id,
+                       "behavior": behavior})
+
+    def _outbox_action(self, client_msg_id: str, action: str) -> None:
+        if self.core is None or self.connection is None:
+            return
+        if action == "retry":
+            self.connection.retry_outbox(client_msg_id)
+        else:
+            self.core.discard_outbox(client_msg_id)
+
+    def _request(self, message: dict[str, Any]) -> None:
+        self._spawn(self.request(message))
+
+    async def request(self, message: dict[str, Any]) -> dict[str, Any] | None:
+        """Send a request; a failure is shown to the user (and returned as None)."""
+        if self.connection is None:
+            return None
+        try:
+            return await self.connection.request(message)
+        except RunnerRequestError as exc:
+            self._notice("error", exc.message)
+        except NotConnected:
+            self._notice("error", "Not connected to the runner: try again once the dot is green.")
+        except TimeoutError:
+            self._notice("error", f"The runner did not answer the {message.get('type')} request in time.")
+        return None
+
+    async def create_session(self, request: dict[str, Any]) -> str | None:
+        reply = await self.request({**request, "type": "create"})
+        if reply is None:
+            return None
+        sid = reply.get("session", {}).get("id")
+        if isinstance(sid, str):
+            self.window.select_session(sid)
+        return sid if isinstance(sid, str) else None
+
+    def ask_new_session(self) -> None:
+        agents = self.core.agents if self.core is not None else []
+        cwd = None
+        if self.core is not None and self.window.current in self.core.sessions:
+            cwd = self.core.sessions[self.window.current].data.get("cwd")
+        dialog = NewSessionDialog(agents, cwd, self.window)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.accepted.connect(lambda: self._spawn(self.create_session(dialog.request())))
+        dialog.open()
+        self.new_session_dialog = dialog
+
+    def open_settings(self) -> None:
+        dialog = SettingsDialog(self.settings, self.tokens, self.runner_key, self.window)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.connect_requested.connect(self.switch_runner)
+        dialog.finished.connect(lambda _r: self._token_maybe_changed())
+        dialog.open()
+        self.settings_dialog = dialog
+
+    def _token_maybe_changed(self) -> None:
+        if self.runner_key != EMBEDDED and self.connection is not None and not self.explicit_token:
+            token = os.environ.get("NIGHTSHIFT_TOKEN") or self.tokens.get(self.runner_key)
+            if token != self.connection.token:
+                self.connection.set_token(token)
+
+    def switch_runner(self, key: str) -> None:
+        self.settings.last_runner = key
+        try:
+            self.settings.save()
+        except OSError as exc:
+            log.warning("cannot save settings: %s", exc)
+        self.explicit_token = None
+        self._spawn(self._connect_to(key))
+
+    def _spawn(self, coro: Coroutine[Any, Any, Any]) -> None:
+        task = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._task_done)
+
+    def _task_done(self, task: asyncio.Task[Any]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("background task failed", exc_info=task.exception())
+            self._notice("error", f"Internal error: {task.exception()}")
+
+    # ------------------------------------------------------------------ window, tray, quit
+
+    def _close_window(self) -> None:
+        if self.tray is not None and self.tray.isVisible():
+            self.window.hide()
+        else:
+            self.request_quit()
+
+    def running_count(self) -> int:
+        if self.core is None:
+            return 0
+        return sum(1 for s in self.core.sessions.values() if s.status in RUNNING_STATES)
+
+    def request_quit(self) -> None:
+        running = self.running_count()
+        if self.embedded is None or running == 0:
+            self._spawn(self.shutdown())
+            return
+        what = f"{running} agent{'s are' if running != 1 else ' is'} still running."
+        box = QMessageBox(QMessageBox.Icon.Question, "Quit Nightshift", what, parent=self.window)
+        box.setInformativeText("Quitting stops them (their transcripts are kept).")
+        stop = box.addButton("Stop agents and quit", QMessageBox.ButtonRole.DestructiveRole)
+        box.addButton(QMessageBox.StandardButton.Cancel)
+        box.buttonClicked.connect(lambda button: button is stop and self._spawn(self.shutdown()))
+        self.quit_box = box
+        self.window.showNormal()
+        self.window.raise_()
+        box.open()
+
+    def _make_tray(self) -> None:
+        tray = QSystemTrayIcon(theme.app_icon(), self)
+        menu = QMenu()
+        self._tray_show = menu.addAction("Show Nightshift", self.show_window)
+        self._tray_count = menu.addAction("No agents running")
+        self._tray_count.setEnabled(False)
+        menu.addSeparator()
+        self._tray_retry = menu.addAction("Retry now", self.retry_now)
+        menu.addAction("Quit", self.request_quit)
+        tray.setContextMenu(menu)
+        tray.activated.connect(self._tray_activated)
+        self._tray_menu = menu
+        tray.show()
+        self.tray = tray
+
+    def _tray_activated(self, reason: QSystemTrayIcon.ActivationReason) -> None:
+        if reason == QSystemTrayIcon.ActivationReason.Trigger:
+            if self.window.isVisible() and not self.window.isMinimized():
+                self.window.hide()
+            else:
+                self.show_window()
+
+    def show_window(self) -> None:
+        self.window.showNormal()
+        self.window.raise_()
+        self.window.activateWindow()
+
+    def _status_changed(self, status: ConnectionStatus) -> None:
+        self._update_tray()
+
+    def _update_tray(self) -> None:
+        running = self.running_count()
+        status = self.core.status if self.core is not None else ConnectionStatus()
+        color = theme.current().status_color(status.color)
+        if self.tray is None:
+            return
+        self.tray.setIcon(theme.app_icon(color, running))
+        agents = f"{running} agent{'s' if running != 1 else ''} running" if running else "No agents running"
+        self.tray.setToolTip(f"Nightshift · {status.label()}\n{agents}\n{status.tooltip()}")
+        self._tray_count.setText(agents)
+        self._tray_retry.setVisible(status.retry_possible)
+
+    def _session_updated(self, info: SessionInfo, previous: str | None) -> None:
+        self._update_tray()
+        if previous is None or previous == info.status:
+            return
+        name = info.title or info.id
+        message = None
+        if info.status == "needs_approval":
+            message = (f"{name} needs approval", "The agent is waiting for you to allow or deny a tool.")
+        elif info.status == "error":
+            message = (f"{name} failed", str(info.data.get("reason") or "The agent stopped with an error."))
+        elif previous == "running" and info.status == "idle":
+            message = (f"{name} finished its turn", "The agent is waiting for your next message.")
+        elif previous in RUNNING_STATES and info.status == "exited":
+            code = info.data.get("exit_code")
+            message = (f"{name} finished", f"Exit code {code}." if code is not None else "The process ended.")
+        if message is not None and not self._window_active():
+            self.notify(*message)
+
+    def _window_active(self) -> bool:
+        w = self.window
+        return w.isVisible() and not w.isMinimized() and w.isActiveWindow()
+
+    def notify(self, title: str, body: str) -> None:
+        self.notifications.append((title, body))
+        self.notified.emit(title, body)
+        if self.tray is not None and self.tray.isVisible() and QSystemTrayIcon.supportsMessages():
+            self.tray.showMessage(title, body, QSystemTrayIcon.MessageIcon.Information, 8000)
+
+    def _notice(self, level: str, message: str) -> None:
+        if level == "error":
+            self.errors.append(message)
+        log.warning("%s: %s", level, message)
+        self.window.show_notice(level, message)
+
+
+def keep_alive_timer(parent: QObject) -> QTimer:
+    """A no-op timer that lets Python see Ctrl+C while Qt's event loop runs."""
+    timer = QTimer(parent)
+    timer.timeout.connect(lambda: None)
+    timer.start(250)
+    return timer
