@@ -1,0 +1,71 @@
+"""Detection of installed agent CLIs: env overrides, PATH, install folders, `--version` with a timeout."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from runner.agents import AGENT_TYPES, detect_agents
+from runner.agents._cli import probe_version
+from runner.agents.codex import CodexAgent
+from runner.agents.gemini import GeminiAgent
+from tests.fakes.view_client import ViewClient
+from tests.runner.agents.helpers import ArgvLog
+
+
+def script(path: Path, body: str) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("#!/bin/sh\n" + body + "\n")
+    path.chmod(0o755)
+    return path
+
+
+async def test_detect_agents_reports_every_type_with_versions(fake_clis: ArgvLog) -> None:
+    infos = {i.name: i for i in await detect_agents()}
+    assert set(infos) == set(AGENT_TYPES) == {"command", "claude", "codex", "gemini", "opencode"}
+    assert infos["claude"].available and infos["claude"].version == "2.1.0"
+    assert infos["codex"].version == "0.50.0" and infos["gemini"].version == "0.9.0"
+    assert infos["opencode"].version == "0.15.3"
+    assert infos["claude"].path and infos["claude"].path.endswith("fake_claude.py")
+    assert "ask" in infos["claude"].permission_modes and "sonnet" in infos["claude"].models
+    assert infos["claude"].to_json()["available"] is True
+
+
+def test_override_to_a_missing_file_is_unavailable(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("NIGHTSHIFT_CODEX_PATH", "/nonexistent/codex")
+    info = CodexAgent.detect()
+    assert not info.available and "NIGHTSHIFT_CODEX_PATH" in (info.reason or "")
+
+
+def test_found_on_path_and_in_install_folders(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    for var in ("NIGHTSHIFT_CODEX_PATH", "NIGHTSHIFT_GEMINI_PATH"):
+        monkeypatch.delenv(var, raising=False)
+    bindir = tmp_path / "bin"
+    script(bindir / "codex", 'echo "codex-cli 1.2.3"')
+    home = tmp_path / "home"
+    script(home / ".local" / "bin" / "gemini", 'echo "0.7.1"')
+    monkeypatch.setenv("PATH", f"{bindir}{os.pathsep}/usr/bin{os.pathsep}/bin")
+    monkeypatch.setenv("HOME", str(home))
+    codex = CodexAgent.detect()
+    assert codex.available and codex.path == str(bindir / "codex") and codex.version == "1.2.3"
+    gemini = GeminiAgent.detect()
+    assert gemini.available and gemini.path == str(home / ".local" / "bin" / "gemini")
+    assert gemini.version == "0.7.1"
+
+
+def test_version_probe_has_a_timeout(tmp_path: Path) -> None:
+    slow = script(tmp_path / "slow-cli", "sleep 30")
+    version, error = probe_version(str(slow), timeout=0.5)
+    assert version is None and "did not answer" in (error or "")
+    broken = script(tmp_path / "broken-cli", "echo oops >&2; exit 3")
+    version, error = probe_version(str(broken), timeout=5)
+    assert version is None and "exit code 3" in (error or "")
+
+
+async def test_agents_over_the_protocol(fake_clis: ArgvLog, client: ViewClient) -> None:
+    reply = await client.request({"type": "agents"})
+    agents = {a["name"]: a for a in reply["agents"]}
+    assert agents["claude"]["available"] and agents["claude"]["version"] == "2.1.0"
+    assert agents["codex"]["available"] and agents["command"]["available"]
