@@ -18,7 +18,7 @@ from desktop.core.outbox import Outbox, OutboxItem, OutboxState
 from desktop.core.status import ConnectionStatus, Phase
 
 PROTOCOL_VERSION = 1
-RED_AFTER_FAILURES = 3
+RED_AFTER_FAILURES = 5
 """Consecutive failed attempts after which the dot turns from yellow (reconnecting) to red (unreachable)."""
 
 

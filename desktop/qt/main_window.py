@@ -29,7 +29,7 @@ from desktop.qt.bridge import ViewBridge
 from desktop.qt.dialogs import TextViewer
 from desktop.qt.sessions import ID_ROLE, STATUS_LABEL, SessionListModel, SessionListView, agent_label
 from desktop.qt.transcript_view import TranscriptView
-from desktop.qt.widgets import Composer, StatusIndicator
+from desktop.qt.widgets import Badge, Composer, ElidedLabel, StatusIndicator
 
 
 def stylesheet(t: theme.Theme) -> str:
@@ -60,11 +60,17 @@ def stylesheet(t: theme.Theme) -> str:
     #sessionHeader {{ background: {c['window']}; border-bottom: 1px solid {c['border']}; }}
     #sessionTitle {{ font-size: 13pt; font-weight: 700; color: {c['text']}; }}
     #sessionSubtitle {{ color: {c['muted']}; }}
-    #statusBadge {{ border-radius: 9px; padding: 1px 9px; font-weight: 600; font-size: 8.5pt; }}
+    QScrollBar:vertical {{ background: transparent; width: 11px; margin: 2px 2px 2px 0; }}
+    QScrollBar::handle:vertical {{ background: {c['border']}; border-radius: 4px; min-height: 36px; }}
+    QScrollBar::handle:vertical:hover {{ background: {c['muted']}; }}
+    QScrollBar::add-line:vertical, QScrollBar::sub-line:vertical {{ height: 0; }}
+    QScrollBar::add-page:vertical, QScrollBar::sub-page:vertical {{ background: none; }}
+    QToolButton#iconButton::menu-indicator {{ image: none; width: 0; }}
     #banner {{ background: {c['warn_bg']}; color: {c['warn_fg']}; border-top: 1px solid {c['border']};
                padding: 7px 16px; }}
     #statusIndicator {{ border-top: 1px solid {c['border']}; }}
-    #statusLabel {{ color: {c['text']}; }}
+    #statusLabel {{ color: {c['text']}; font-weight: 600; }}
+    #statusDetail {{ color: {c['muted']}; font-size: 8.5pt; }}
     QToolButton#retryNow {{ color: {c['accent']}; border: none; font-weight: 600; padding: 2px 4px; }}
     QToolButton#retryNow:hover {{ text-decoration: underline; }}
     QToolButton#iconButton {{ border: none; border-radius: 6px; padding: 4px 8px; color: {c['muted']};
@@ -178,15 +184,15 @@ class MainWindow(QMainWindow):
         hl.setContentsMargins(20, 12, 12, 12)
         titles = QVBoxLayout()
         titles.setSpacing(2)
-        self.session_title = QLabel(header)
+        self.session_title = ElidedLabel(header)
         self.session_title.setObjectName("sessionTitle")
         self.session_title.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.session_subtitle = QLabel(header)
+        self.session_subtitle = ElidedLabel(header)
         self.session_subtitle.setObjectName("sessionSubtitle")
         self.session_subtitle.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         titles.addWidget(self.session_title)
         titles.addWidget(self.session_subtitle)
-        self.status_badge = QLabel(header)
+        self.status_badge = Badge(header)
         self.status_badge.setObjectName("statusBadge")
         self.header_stop = QPushButton("■  Stop", header)
         self.header_stop.setObjectName("danger")
@@ -321,7 +327,7 @@ class MainWindow(QMainWindow):
 
     def _update_header(self, info: SessionInfo) -> None:
         t = theme.current()
-        self.session_title.setText(info.title or info.id)
+        self.session_title.set_full_text(info.title or info.id)
         parts = [agent_label(info.agent)]
         cwd = info.data.get("cwd")
         if cwd:
@@ -332,10 +338,9 @@ class MainWindow(QMainWindow):
         code = info.data.get("exit_code")
         if info.status == "exited" and code is not None:
             parts.append(f"exit code {code}")
-        self.session_subtitle.setText("  ·  ".join(parts))
+        self.session_subtitle.set_full_text("  ·  ".join(parts))
         bg, fg = t.badge_colors(info.status)
-        self.status_badge.setText(STATUS_LABEL.get(info.status, info.status))
-        self.status_badge.setStyleSheet(f"background: {bg.name()}; color: {fg.name()};")
+        self.status_badge.set_badge(STATUS_LABEL.get(info.status, info.status), bg, fg)
         running = info.status in ("running", "needs_approval")
         self.header_stop.setVisible(running)
         self.composer.set_running(False)
@@ -412,6 +417,9 @@ class MainWindow(QMainWindow):
             else:
                 text = ("Not connected to the runner. Agents keep running there; messages you send are "
                         "queued and delivered once the connection is back.")
+            t = theme.current()
+            bg, fg = (t.error_bg, t.error_fg) if status.color is Color.RED else (t.warn_bg, t.warn_fg)
+            self.banner.setStyleSheet(f"background: {bg.name()}; color: {fg.name()};")
             self.banner.setText(text)
             self.banner.show()
         else:

@@ -55,6 +55,19 @@ def _clip_lines(text: str, lines: int) -> tuple[str, int]:
     return "\n".join(parts[:lines]), len(parts) - lines
 
 
+def permission_summary(value: Any) -> str:
+    """What a permission prompt shows: the command or path when there is one, else the input as JSON."""
+    if isinstance(value, dict):
+        if isinstance(value.get("command"), str):
+            text = "$ " + value["command"]
+            if isinstance(value.get("description"), str):
+                text += "\n# " + value["description"]
+            return text
+        if isinstance(value.get("file_path"), str) and len(value) <= 2:
+            return value["file_path"]
+    return format_value(value)
+
+
 @dataclass
 class Layout:
     height: int
@@ -169,7 +182,7 @@ class TranscriptDelegate(QStyledItemDelegate):
             return lay
         if kind is RowKind.PERMISSION:
             title_h = self.fm_bold.height()
-            summary = format_value(row.data.get("input"))
+            summary = permission_summary(row.data.get("input"))
             summary, more = _clip_lines(summary[:MAX_CHARS], 12)
             if more:
                 summary += f"\n… {more:,} more lines"
@@ -388,23 +401,26 @@ class TranscriptDelegate(QStyledItemDelegate):
 
     def _paint_permission(self, p: QPainter, row: Row, lay: Layout, width: int, t: theme.Theme,
                           index: Any) -> None:
-        self._card(p, lay, t.warn_bg, t.warn_fg)
+        behavior = row.data.get("behavior")
+        if behavior is None:
+            self._card(p, lay, t.warn_bg, t.warn_fg)
+        else:
+            self._card(p, lay, t.surface_alt, t.border)
         assert lay.text is not None and lay.card is not None
         p.setFont(self.bold)
-        p.setPen(t.warn_fg)
-        title = f"Permission needed: {row.data.get('tool_name')}"
+        p.setPen(t.warn_fg if behavior is None else t.muted)
+        title = f"{'Permission needed' if behavior is None else 'Permission'}: {row.data.get('tool_name')}"
         p.drawText(QRect(lay.text.x(), lay.extra["title_y"], lay.text.width(), self.fm_bold.height()),
                    Qt.AlignmentFlag.AlignLeft, title)
         p.setFont(self.mono)
         p.setPen(t.text)
         p.drawText(lay.text, WRAP, lay.extra["summary"])
-        behavior = row.data.get("behavior")
         foot = QRect(lay.text.x(), lay.extra["foot_y"], lay.text.width(), BUTTON_H)
         if behavior is not None:
             allowed = behavior == "allow"
             p.setFont(self.bold)
-            p.setPen(t.success if allowed else t.error_fg)
-            answer = "✓ Allowed" if allowed else "✗ Denied"
+            p.setPen(t.success if allowed else (t.muted if behavior == "cancelled" else t.error_fg))
+            answer = {"allow": "✓ Allowed", "deny": "✗ Denied"}.get(str(behavior), "Withdrawn")
             message = row.data.get("message")
             if message:
                 answer += f": {message}"

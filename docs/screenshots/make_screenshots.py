@@ -1,0 +1,140 @@
+"""Take the README screenshots from the real app: run under Xvfb,
+
+    xvfb-run -s "-screen 0 1280x800x24" python docs/screenshots/make_screenshots.py [--dark]
+
+It starts the app with an embedded runner in a temporary folder and the fake Claude Code CLI from
+tests/fakes, drives a command session and an agent session with tool calls and a permission prompt, then
+stops the runner to show the reconnecting and offline states. Each state is saved as
+docs/screenshots/<name>.png.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[2]
+OUT = Path(__file__).resolve().parent
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("QT_API", "pyside6")
+os.environ["NIGHTSHIFT_CLAUDE_PATH"] = str(ROOT / "tests" / "fakes" / "fake_claude.py")
+
+import qasync  # noqa: E402
+from PySide6.QtWidgets import QApplication  # noqa: E402
+
+from desktop.app import NightshiftApp  # noqa: E402
+from desktop.core.status import Phase  # noqa: E402
+from desktop.core.transcript import RowKind  # noqa: E402
+from desktop.qt import theme  # noqa: E402
+from desktop.settings import SettingsStore, TokenStore  # noqa: E402
+
+
+async def wait(pred: Any, timeout: float = 30.0, what: str = "") -> None:
+    end = time.monotonic() + timeout
+    while not pred():
+        if time.monotonic() > end:
+            raise TimeoutError(what)
+        await asyncio.sleep(0.05)
+
+
+async def settle(seconds: float = 0.4) -> None:
+    await asyncio.sleep(seconds)
+    QApplication.processEvents()
+
+
+def shot(app: NightshiftApp, name: str, suffix: str) -> None:
+    path = OUT / f"{name}{suffix}.png"
+    app.window.grab().save(str(path))
+    print("saved", path)
+
+
+async def main(dark: bool) -> None:
+    suffix = "-dark" if dark else ""
+    data = tempfile.mkdtemp(prefix="nightshift-shots-")
+    work = Path(data) / "project"
+    work.mkdir()
+    app = NightshiftApp(QApplication.instance(), data_dir=data,  # type: ignore[arg-type]
+                        settings=SettingsStore(Path(data) / "settings.json"), tokens=TokenStore(),
+                        use_tray=False)
+    await app.start()
+    w = app.window
+    w.resize(1280, 800)
+    w.show()
+    await wait(lambda: app.core.status.phase is Phase.LIVE, what="live")
+
+    script = ("echo 'Building nightshift 0.1.0'; for i in 1 2 3 4 5 6 7 8; do echo \"[$i/8] Compiling "
+              "module_$i.c\"; done; echo 'warning: unused variable tmp in module_5.c' >&2; "
+              "echo 'Linking nightshift'; echo 'Build finished in 4.2 s'")
+    build = await app.create_session({"argv": ["/bin/sh", "-c", script], "title": "make release",
+                                      "cwd": str(work)})
+    await app.create_session({"argv": ["/bin/sh", "-c", "echo Serving on http://127.0.0.1:8000; sleep 600"],
+                              "title": "dev server", "cwd": str(work)})
+    sid = await app.create_session({"agent": "claude", "title": "Refactor the argument parser",
+                                    "cwd": str(work)})
+    assert sid is not None
+    app.send(sid, "Rename parse_args to parse_options across the project and run the tests. mode:tool")
+    await wait(lambda: app.core.sessions[sid].status == "idle"
+               and len(app.bridge.model(sid).transcript.rows) > 3, what="first turn")
+    app.send(sid, "Now update the changelog. mode:permission")
+    await wait(lambda: app.core.sessions[sid].status == "needs_approval", what="permission prompt")
+    await settle(0.6)
+    # Expand the first tool call so its input and output show.
+    model = app.bridge.model(sid)
+    for i in range(model.rowCount()):
+        row = model.row_at(i)
+        if row is not None and row.kind is RowKind.TOOL:
+            model.toggle_expanded(i)
+            break
+    await settle(0.6)
+    w.transcript.scrollToBottom()
+    await settle(0.4)
+    shot(app, "tools-and-permission", suffix)
+
+    # Allow it through the same path a click takes, then show the live state.
+    req = next(r for r in model.transcript.rows if r.kind is RowKind.PERMISSION)
+    app.answer(sid, str(req.data["request_id"]), "allow")
+    await wait(lambda: app.core.sessions[sid].status == "idle", what="turn after allow")
+    await settle(0.8)
+    w.transcript.scrollToBottom()
+    await settle(0.3)
+    shot(app, "live", suffix)
+    w.select_session(build)
+    await settle(0.6)
+    shot(app, "command-output", suffix)
+    w.select_session(sid)
+    await settle(0.4)
+
+    # Runner gone: reconnecting (yellow), a message typed meanwhile waits in the outbox, then offline (red).
+    await asyncio.get_running_loop().run_in_executor(None, app.embedded.stop)
+    await wait(lambda: app.core.status.phase is Phase.RECONNECTING and app.core.status.attempt >= 2
+               and app.core.status.next_retry_at is not None, what="reconnecting")
+    w.composer.edit.setPlainText("Also add a test for the --verbose flag")
+    w.composer._submit()
+    await settle(0.5)
+    shot(app, "reconnecting", suffix)
+    await wait(lambda: app.core.status.phase is Phase.UNREACHABLE, timeout=60, what="offline")
+    await settle(0.5)
+    w.indicator.label.setFocus()
+    shot(app, "offline", suffix)
+    app.embedded = None
+    await app.shutdown()
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--dark", action="store_true")
+    args = parser.parse_args()
+    qapp = QApplication([sys.argv[0]])
+    theme.apply(qapp, dark=args.dark)
+    loop = qasync.QEventLoop(qapp)
+    asyncio.set_event_loop(loop)
+    with loop:
+        loop.run_until_complete(main(args.dark))
+    sys.stdout.flush()
+    os._exit(0)  # skip interpreter teardown: nothing is left to clean up and PySide may crash in it
