@@ -5,6 +5,14 @@ LifecycleController connects it to the desktop app (stop rendering while hidden,
 probe/reconnect after a wake or when the network returns).
 """
 
+from desktop.lifecycle.controller import LifecycleController, install_lifecycle, shutdown_lifecycle
 from desktop.lifecycle.watcher import LifecycleWatcher, create_watcher, platform_sources
 
-__all__ = ["LifecycleWatcher", "create_watcher", "platform_sources"]
+__all__ = [
+    "LifecycleController",
+    "LifecycleWatcher",
+    "create_watcher",
+    "install_lifecycle",
+    "platform_sources",
+    "shutdown_lifecycle",
+]

@@ -34,6 +34,7 @@ class BlackholeProxy:
         self.port = 0
         self.accepted = 0
         self._down = False
+        self._refusing = False
         self._links: list[_Link] = []
         self._loop: asyncio.AbstractEventLoop | None = None
         self._server: asyncio.Server | None = None
@@ -69,6 +70,10 @@ class BlackholeProxy:
     def set_down(self, down: bool) -> None:
         """While down, new connections are accepted and black-holed like frozen ones."""
         self._call(self._set_down, down)
+
+    def set_refusing(self, refusing: bool) -> None:
+        """While refusing, new connections are closed at once (like a host that is up but not listening)."""
+        self._call(self._set_refusing, refusing)
 
     def live_connections(self) -> int:
         """Connections open and forwarding."""
@@ -106,6 +111,9 @@ class BlackholeProxy:
     def _set_down(self, down: bool) -> None:
         self._down = down
 
+    def _set_refusing(self, refusing: bool) -> None:
+        self._refusing = refusing
+
     def _run(self) -> None:
         asyncio.run(self._main())
 
@@ -130,6 +138,9 @@ class BlackholeProxy:
         self, client_reader: asyncio.StreamReader, client_writer: asyncio.StreamWriter
     ) -> None:
         self.accepted += 1
+        if self._refusing:
+            client_writer.transport.abort()
+            return
         link = _Link(client_writer, frozen=self._down)
         self._links.append(link)
         if link.frozen:

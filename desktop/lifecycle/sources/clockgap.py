@@ -47,6 +47,5 @@ class ClockGapSource(LifecycleSource):
     def stop(self) -> None:
         if self._timer is not None:
             self._timer.stop()
-            self._timer.deleteLater()
             self._timer = None
         self._sink = None
