@@ -54,6 +54,7 @@ class NightshiftApp(QObject):
         self.notifications: list[tuple[str, str]] = []
         self.errors: list[str] = []
         self.quit_box: QMessageBox | None = None
+        self.closed = False
         self._done: asyncio.Future[int] | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
         self.bridge = ViewBridge(self)
@@ -123,6 +124,7 @@ class NightshiftApp(QObject):
         return runner.name if runner is not None else key
 
     async def shutdown(self) -> None:
+        self.closed = True
         if self.connection is not None:
             await self.connection.close()
             self.connection = None
@@ -294,6 +296,8 @@ class NightshiftApp(QObject):
         return sum(1 for s in self.core.sessions.values() if s.status in RUNNING_STATES)
 
     def request_quit(self) -> None:
+        if self.closed:
+            return
         running = self.running_count()
         if self.embedded is None or running == 0:
             self._spawn(self.shutdown())

@@ -1,0 +1,140 @@
+"""Qt fixtures for the desktop tests: offscreen, an in-memory keyring, a qasync loop, runners, the app."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import Callable, Coroutine, Iterator
+from pathlib import Path
+from typing import Any, TypeVar
+
+import pytest
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+os.environ.setdefault("QT_API", "pyside6")
+
+T = TypeVar("T")
+REPO = Path(__file__).resolve().parents[2]
+FAKE_CLAUDE = REPO / "tests" / "fakes" / "fake_claude.py"
+
+
+class MemoryKeyring:
+    """An in-memory keyring backend (the real one must never be touched by tests)."""
+
+    def __init__(self) -> None:
+        import keyring.backend
+
+        class _Backend(keyring.backend.KeyringBackend):
+            priority = 1  # type: ignore[assignment]
+
+            def __init__(self) -> None:
+                super().__init__()
+                self.store: dict[tuple[str, str], str] = {}
+
+            def get_password(self, service: str, username: str) -> str | None:
+                return self.store.get((service, username))
+
+            def set_password(self, service: str, username: str, password: str) -> None:
+                self.store[(service, username)] = password
+
+            def delete_password(self, service: str, username: str) -> None:
+                import keyring.errors
+
+                if (service, username) not in self.store:
+                    raise keyring.errors.PasswordDeleteError(username)
+                del self.store[(service, username)]
+
+        self.backend = _Backend()
+
+
+@pytest.fixture(autouse=True)
+def memory_keyring() -> Iterator[Any]:
+    import keyring
+
+    previous = keyring.get_keyring()
+    mem = MemoryKeyring().backend
+    keyring.set_keyring(mem)
+    try:
+        yield mem
+    finally:
+        keyring.set_keyring(previous)
+
+
+@pytest.fixture
+def qasync_loop(qapp: Any) -> Iterator[asyncio.AbstractEventLoop]:
+    """The app's loop: qasync over the test's QApplication (Qt signals and asyncio in one thread)."""
+    import qasync
+
+    loop = qasync.QEventLoop(qapp, already_running=False)
+    asyncio.set_event_loop(loop)
+    try:
+        yield loop
+    finally:
+        asyncio.set_event_loop(None)
+        loop.close()
+
+
+@pytest.fixture
+def run(qasync_loop: asyncio.AbstractEventLoop) -> Callable[..., Any]:
+    def _run(coro: Coroutine[Any, Any, T], timeout: float = 180.0) -> T:
+        return qasync_loop.run_until_complete(asyncio.wait_for(coro, timeout))
+
+    return _run
+
+
+@pytest.fixture
+def claude_fake(monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Agent sessions of type `claude` run the fake CLI (the embedded runner reads this at spawn time)."""
+    monkeypatch.setenv("NIGHTSHIFT_CLAUDE_PATH", str(FAKE_CLAUDE))
+    return FAKE_CLAUDE
+
+
+@pytest.fixture
+def embedded(tmp_path: Path, claude_fake: Path) -> Iterator[Any]:
+    """A real runner on its own thread and loop, as the app hosts it."""
+    from runner.embedded import EmbeddedRunner
+
+    r = EmbeddedRunner(data_dir=str(tmp_path / "runner-data"))
+    r.start()
+    try:
+        yield r
+    finally:
+        if r.running:
+            r.stop()
+
+
+@pytest.fixture
+def make_app(qapp: Any, tmp_path: Path,
+             qasync_loop: asyncio.AbstractEventLoop) -> Iterator[Callable[..., Any]]:
+    """Build NightshiftApp instances (remote mode against a given URL, or embedded with a data dir);
+    every app is shut down at the end."""
+    from desktop.app import NightshiftApp
+    from desktop.core.backoff import Backoff
+    from desktop.settings import SettingsStore, TokenStore
+
+    apps: list[Any] = []
+
+    def _make(url: str | None = None, token: str | None = None, *, data_dir: str | None = None,
+              fast_backoff: bool = True, **kwargs: Any) -> Any:
+        backoff = Backoff(base=0.05, cap=0.4) if fast_backoff else None
+        app = NightshiftApp(qapp, runner_url=url, token=token, data_dir=data_dir,
+                            settings=SettingsStore(tmp_path / f"settings-{len(apps)}.json"),
+                            tokens=TokenStore(),
+                            use_tray=False, backoff=backoff, **kwargs)
+        app.window.resize(1000, 700)
+        apps.append(app)
+        return app
+
+    yield _make
+    for app in apps:
+        qasync_loop.run_until_complete(asyncio.wait_for(app.shutdown(), 60))
+        app.window.deleteLater()
+
+
+def pytest_collection_modifyitems(config: Any, items: list[Any]) -> None:
+    """The offscreen platform warns that it cannot pass size hints to a window manager it does not have;
+    that says nothing about our code, so it must not fail GUI tests (every other Qt warning still does)."""
+    here = Path(__file__).parent
+    for item in items:
+        if here in Path(str(item.fspath)).parents:
+            item.add_marker(pytest.mark.qt_log_ignore(r"This plugin does not support propagateSizeHints"))
