@@ -190,7 +190,11 @@ class RunnerConnection:
             self._wake.clear()
             if self._closing:
                 break
-            failure = await self._connect_once()
+            try:
+                failure = await self._connect_once()
+            except Exception as exc:  # never let the supervisor die: the view would stay offline for good
+                log.exception("connection attempt failed unexpectedly")
+                failure = (f"internal error: {exc}", False)
             if failure is None:
                 # A connection ended after working: the first retry is immediate.
                 self.backoff.reset()
@@ -270,7 +274,12 @@ class RunnerConnection:
         future = self._replies.pop(re, None) if re is not None else None
         if future is not None and not future.done():
             future.set_result(msg)
-        self.core.receive(msg)
+        try:
+            self.core.receive(msg)
+        except Exception:
+            # A bug in handling one message must not take the connection down with it; cursors stay exact
+            # (an event not taken is asked for again by the next gap check or reconnect).
+            log.exception("failed to handle a %r message", msg.get("type"))
         self.flush()
 
     async def _write(self, ws: ClientConnection, queue: asyncio.Queue[dict[str, Any]]) -> None:
