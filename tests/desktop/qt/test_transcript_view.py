@@ -1,0 +1,142 @@
+"""The transcript model and view: 100,000 events, batching, the window, autoscroll, copy, rendering kinds."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from PySide6.QtCore import QPoint, Qt, QTimer
+from PySide6.QtGui import QGuiApplication
+from PySide6.QtTest import QTest
+from PySide6.QtWidgets import QApplication
+
+from desktop.core.transcript import RowKind
+from desktop.qt.transcript_model import SLACK, WINDOW, TranscriptModel
+from desktop.qt.transcript_view import TranscriptView
+
+
+def mixed_events(start: int, count: int) -> list[dict[str, Any]]:
+    """Events of every kind a long agent session has: streamed deltas, tools, output lines."""
+    out = []
+    for seq in range(start, start + count):
+        k = seq % 10
+        if k in (0, 1, 2):
+            out.append({"seq": seq, "kind": "assistant", "message_id": f"m{seq // 10}",
+                        "text": f"part {seq} "})
+        elif k == 3:
+            out.append({"seq": seq, "kind": "tool_call", "tool_id": f"t{seq}", "name": "Bash",
+                        "input": {"command": f"ls {seq}"}})
+        elif k == 4:
+            out.append({"seq": seq, "kind": "tool_result", "tool_id": f"t{seq - 1}", "output": "ok",
+                        "is_error": False})
+        elif k == 5:
+            out.append({"seq": seq, "kind": "user", "text": f"message {seq}"})
+        else:
+            out.append({"seq": seq, "kind": "output", "stream": "stdout", "text": f"line {seq}"})
+    return out
+
+
+def make_view(qtbot: Any) -> tuple[TranscriptView, TranscriptModel]:
+    view = TranscriptView()
+    qtbot.addWidget(view)
+    view.resize(900, 600)
+    model = TranscriptModel("s")
+    view.setModel(model)
+    view.show()
+    return view, model
+
+
+def test_100k_events_in_batches_stay_correct_and_bounded(qtbot: Any) -> None:
+    view, model = make_view(qtbot)
+    ticks = []
+    timer = QTimer()
+    timer.timeout.connect(lambda: ticks.append(1))
+    timer.start(0)
+    total, batch = 100_000, 500
+    for start in range(1, total + 1, batch):
+        model.apply_events(mixed_events(start, batch))
+        QApplication.processEvents()
+    timer.stop()
+    t = model.transcript
+    assert t.event_count == total and t.out_of_order == 0 and t.last_seq == total
+    # Merged: deltas -> 1 assistant row per message id, call + result -> 1 tool row.
+    events = mixed_events(1, total)
+    messages = {e["message_id"] for e in events if e["kind"] == "assistant"}
+    singles = sum(1 for e in events if e["kind"] in ("tool_call", "user", "output"))
+    assert len(t.rows) == len(messages) + singles
+    assert all(r.data["output"] == "ok" for r in t.rows if r.kind is RowKind.TOOL)
+    assert model.insert_batches == total // batch  # one insertion per batch
+    assert model.rowCount() <= 1 + WINDOW + SLACK  # the view lays out a bounded window
+    assert model.row_at(model.rowCount() - 1) is t.rows[-1]
+    assert ticks, "the event loop ran between batches"
+    view.doItemsLayout()
+    bar = view.verticalScrollBar()
+    assert view.follow and bar.value() == bar.maximum()
+    # The header offers the hidden rows; asking shows them above, in order.
+    hidden = model.offset
+    assert hidden > 0 and "earlier" in model.header_text()
+    added = model.show_earlier(1000)
+    assert added == 1000 and model.offset == hidden - 1000
+    assert model.row_at(1) is t.rows[model.offset]
+
+
+def test_autoscroll_follows_until_the_user_scrolls_up(qtbot: Any) -> None:
+    view, model = make_view(qtbot)
+    model.apply_events(mixed_events(1, 400))
+    view.doItemsLayout()
+    QApplication.processEvents()
+    bar = view.verticalScrollBar()
+    assert bar.maximum() > 0 and bar.value() == bar.maximum() and view.follow
+    bar.setValue(0)  # the user scrolls up
+    assert not view.follow and view.jump_button.isVisibleTo(view)
+    model.apply_events(mixed_events(401, 50))
+    view.doItemsLayout()
+    QApplication.processEvents()
+    assert bar.value() == 0 and view.unseen_rows > 0 and "new" in view.jump_button.text()
+    QTest.mouseClick(view.jump_button, Qt.MouseButton.LeftButton)
+    view.doItemsLayout()
+    QApplication.processEvents()
+    assert view.follow and bar.value() == bar.maximum() and not view.jump_button.isVisibleTo(view)
+
+
+def test_copy_selected_rows_and_toggle_tool_rows(qtbot: Any) -> None:
+    view, model = make_view(qtbot)
+    model.apply_events([
+        {"seq": 1, "kind": "user", "text": "hi"},
+        {"seq": 2, "kind": "assistant", "message_id": "m", "text": "Hel"},
+        {"seq": 3, "kind": "assistant", "message_id": "m", "text": "lo"},
+        {"seq": 4, "kind": "tool_call", "tool_id": "t", "name": "Read", "input": {"file_path": "/x"}},
+        {"seq": 5, "kind": "tool_result", "tool_id": "t", "output": "content", "is_error": True},
+        {"seq": 6, "kind": "error", "message": "boom"},
+        {"seq": 7, "kind": "mystery", "foo": 1},
+    ])
+    view.doItemsLayout()
+    view.selectAll()
+    copied = view.copy_selection()
+    assert copied.split("\n")[:2] == ["hi", "Hello"]
+    assert "Read: /x" in copied and "content" in copied and "boom" in copied and "mystery" in copied
+    assert QGuiApplication.clipboard().text() == copied
+    tool_row = next(i for i in range(model.rowCount()) if model.row_at(i).kind is RowKind.TOOL)
+    index = model.index(tool_row)
+    view.scrollTo(index)
+    before = view.visualRect(index).height()
+    rect = view.visualRect(index)
+    QTest.mouseClick(view.viewport(), Qt.MouseButton.LeftButton, pos=rect.topLeft() + QPoint(40, 12))
+    view.doItemsLayout()
+    assert model.row_at(tool_row).expanded and view.visualRect(index).height() > before
+
+
+def test_pending_outbox_rows_follow_the_transcript(qtbot: Any) -> None:
+    from desktop.core.outbox import Outbox
+
+    _view, model = make_view(qtbot)
+    outbox = Outbox()
+    items = [outbox.add("s", "one"), outbox.add("s", "two")]
+    model.apply_events([{"seq": 1, "kind": "output", "stream": "stdout", "text": "a"}])
+    model.set_pending(items, connected=False)
+    assert [r.kind for r in (model.row_at(i) for i in range(model.rowCount()))][-2:] == [RowKind.PENDING] * 2
+    model.apply_events([{"seq": 2, "kind": "output", "stream": "stdout", "text": "b"}])
+    kinds = [model.row_at(i).kind for i in range(model.rowCount())]
+    assert kinds == [RowKind.HEADER, RowKind.OUTPUT, RowKind.OUTPUT, RowKind.PENDING, RowKind.PENDING]
+    outbox.fail(items[0].client_msg_id, "not running")
+    model.set_pending([items[0]], connected=True)
+    assert model.pending[0].data["state"] == "failed" and len(model.pending) == 1
