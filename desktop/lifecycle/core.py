@@ -30,9 +30,12 @@ class Emitted:
     """Only for RESUMED: how long the machine slept, or -1 when unknown."""
 
 
-# A second wake report within this many seconds of the first, with no suspend in between, is the same wake
-# seen by another source (logind's PrepareForSleep(false) and the clock-gap tick land a second or two apart).
+# A wake report from another source within this many seconds of the last one, with no suspend announced
+# in between, is the same wake seen twice (logind's PrepareForSleep(false) and the clock-gap tick land a
+# second or two apart). A source reports each wake of its own once, so its next report is a new wake...
 DEFAULT_RESUME_COALESCE_SECONDS = 10.0
+# ...unless it comes this soon: no machine sleeps and wakes twice within a second; a burst is a fault.
+MIN_RESUME_SPACING_SECONDS = 1.0
 
 
 class LifecycleFilter:
@@ -46,6 +49,7 @@ class LifecycleFilter:
         self._suspended_at_boot: float | None = None
         self._suspended_at_wall: float | None = None
         self._last_resume_mono: float | None = None
+        self._last_resume_source: str | None = None
         self._network_up: bool | None = None  # last definite reachability; None = never known
         self._network_unknown = False  # the latest report was "unknown"
 
@@ -88,11 +92,13 @@ class LifecycleFilter:
         self._suspended_at_wall = self._clock.wall()
         return [Emitted(LifecycleEvent.SUSPENDING)]
 
-    def resume(self, seconds_asleep: float | None = None) -> list[Emitted]:
+    def resume(self, seconds_asleep: float | None = None, source: str = "") -> list[Emitted]:
         now = self._clock.monotonic()
-        if not self._suspended:
-            last = self._last_resume_mono
-            if last is not None and now - last < self._resume_coalesce:
+        last = self._last_resume_mono
+        if not self._suspended and last is not None:
+            since = now - last
+            seen_elsewhere = source != self._last_resume_source and since < self._resume_coalesce
+            if seen_elsewhere or since < MIN_RESUME_SPACING_SECONDS:
                 return []
         if seconds_asleep is None:
             seconds_asleep = self._measured_sleep()
@@ -100,6 +106,7 @@ class LifecycleFilter:
         self._suspended_at_boot = None
         self._suspended_at_wall = None
         self._last_resume_mono = now
+        self._last_resume_source = source
         return [Emitted(LifecycleEvent.RESUMED, seconds_asleep)]
 
     def _measured_sleep(self) -> float:

@@ -115,7 +115,7 @@ class LifecycleWatcher(QObject):
         self._emit(self._filter.suspend(), source)
 
     def report_resumed(self, source: str, seconds_asleep: float | None = None) -> None:
-        self._emit(self._filter.resume(seconds_asleep), source)
+        self._emit(self._filter.resume(seconds_asleep, source), source)
 
     def report_network(self, source: str, up: bool | None) -> None:
         self._emit(self._filter.network(up), source)

@@ -19,7 +19,7 @@ WM_POWERBROADCAST = 0x0218
 PBT_APMSUSPEND = 0x0004
 PBT_APMRESUMESUSPEND = 0x0007  # resume after a suspend the user caused (follows PBT_APMRESUMEAUTOMATIC)
 PBT_APMRESUMEAUTOMATIC = 0x0012  # every resume, user present or not
-_RESUME_CODES = (PBT_APMRESUMEAUTOMATIC, PBT_APMRESUMESUSPEND)
+_POWER_CODES = (PBT_APMSUSPEND, PBT_APMRESUMEAUTOMATIC, PBT_APMRESUMESUSPEND)
 _MSG_EVENT_TYPES = (b"windows_generic_MSG", b"windows_dispatcher_MSG")
 
 log = logging.getLogger(__name__)
@@ -41,11 +41,8 @@ class _PowerBroadcastFilter(QAbstractNativeEventFilter):
             kind = bytes(event_type.data()) if isinstance(event_type, QByteArray) else bytes(event_type)
             if kind in _MSG_EVENT_TYPES:
                 msg = self._msg_type.from_address(int(message))
-                if msg.message == WM_POWERBROADCAST:
-                    if msg.wParam == PBT_APMSUSPEND:
-                        self._on_power(True)
-                    elif msg.wParam in _RESUME_CODES:
-                        self._on_power(False)
+                if msg.message == WM_POWERBROADCAST and msg.wParam in _POWER_CODES:
+                    self._on_power(int(msg.wParam))
         except Exception:
             # This runs for every native message: give up for good after the first failure, and say so once.
             self._failed = True
@@ -59,6 +56,7 @@ class WindowsPowerSource(LifecycleSource):
     def __init__(self) -> None:
         self._filter: _PowerBroadcastFilter | None = None
         self._sink: LifecycleSink | None = None
+        self._automatic_resume_seen = False
 
     def start(self, sink: LifecycleSink) -> None:
         if sys.platform != "win32":
@@ -70,13 +68,18 @@ class WindowsPowerSource(LifecycleSource):
         self._filter = _PowerBroadcastFilter(self._on_power)
         app.installNativeEventFilter(self._filter)
 
-    def _on_power(self, going_to_sleep: bool) -> None:
+    def _on_power(self, code: int) -> None:
         if self._sink is None:
             return
-        if going_to_sleep:
+        if code == PBT_APMSUSPEND:
+            self._automatic_resume_seen = False
             self._sink.report_suspending(self.name)
-        else:
-            # Windows sends both RESUMEAUTOMATIC and RESUMESUSPEND for one wake; the watcher coalesces them.
+        elif code == PBT_APMRESUMEAUTOMATIC:
+            self._automatic_resume_seen = True
+            self._sink.report_resumed(self.name)
+        elif not self._automatic_resume_seen:
+            # RESUMESUSPEND follows RESUMEAUTOMATIC for the same wake when a user is present: report it only
+            # when the automatic one did not come.
             self._sink.report_resumed(self.name)
 
     def stop(self) -> None:

@@ -37,11 +37,11 @@ def test_logind_wake_then_clock_gap_of_the_same_sleep_is_one_resume() -> None:
     assert kinds(f.suspend()) == [E.SUSPENDING]
     assert f.suspend() == []  # a second source announcing the same sleep
     clock.suspend(120)
-    (resumed,) = f.resume()
+    (resumed,) = f.resume(source="logind")
     assert resumed.event is E.RESUMED
     assert resumed.seconds_asleep == pytest.approx(120)  # measured with boottime since the announcement
     clock.advance(2)
-    assert f.resume(120.0) == []  # the clock-gap tick noticing the same wake
+    assert f.resume(120.0, source="clock_gap") == []  # the clock-gap tick noticing the same wake
 
 
 def test_clock_gap_first_then_logind_is_one_resume_with_the_gap_length() -> None:
@@ -49,9 +49,9 @@ def test_clock_gap_first_then_logind_is_one_resume_with_the_gap_length() -> None
     f = LifecycleFilter(clock)
     f.suspend()
     clock.suspend(30)
-    assert f.resume(30.0) == [Emitted(E.RESUMED, 30.0)]
+    assert f.resume(30.0, source="clock_gap") == [Emitted(E.RESUMED, 30.0)]
     clock.advance(1)
-    assert f.resume() == []
+    assert f.resume(source="logind") == []
 
 
 def test_a_new_sleep_is_a_new_resume_even_right_after_the_last_one() -> None:
@@ -66,15 +66,29 @@ def test_a_new_sleep_is_a_new_resume_even_right_after_the_last_one() -> None:
     assert len(f.resume()) == 1
 
 
-def test_resume_without_any_announcement_has_unknown_length_and_storms_are_coalesced() -> None:
+def test_resume_without_any_announcement_has_unknown_length_and_bursts_are_dropped() -> None:
     clock = ManualClock("windows")
     f = LifecycleFilter(clock, resume_coalesce_seconds=10)
-    assert f.resume() == [Emitted(E.RESUMED, -1.0)]
-    for _ in range(20):
+    assert f.resume(source="a") == [Emitted(E.RESUMED, -1.0)]
+    for _ in range(9):
         clock.advance(0.1)
-        assert f.resume() == []
+        assert f.resume(source="a") == []  # no machine wakes twice within a second
     clock.advance(10)
-    assert len(f.resume()) == 1  # a later, separate wake is reported again
+    assert len(f.resume(source="a")) == 1  # a later, separate wake is reported again
+
+
+def test_one_source_reporting_two_quick_wakes_gives_two_resumes() -> None:
+    """Lid closed, opened, closed and opened again within seconds, seen only by the clock-gap detector."""
+    clock = ManualClock("linux")
+    f = LifecycleFilter(clock, resume_coalesce_seconds=10)
+    clock.suspend(30)
+    assert f.resume(30.0, source="clock_gap") == [Emitted(E.RESUMED, 30.0)]
+    clock.advance(3)
+    clock.suspend(40)
+    assert f.resume(40.0, source="clock_gap") == [Emitted(E.RESUMED, 40.0)]
+    # ...but another source's report of that same wake is a duplicate.
+    clock.advance(1)
+    assert f.resume(source="logind") == []
 
 
 def test_without_boottime_the_sleep_is_measured_by_the_wall_clock() -> None:
