@@ -114,8 +114,9 @@ def main(argv: list[str] | None = None) -> int:
     asyncio.set_event_loop(loop)
 
     smoke_dir = None
-    data_dir = args.data_dir
+    data_dir = args.data_dir or os.environ.get("NIGHTSHIFT_DATA_DIR") or None
     if args.smoke_test and data_dir is None:
+        # Never touch the user's own sessions from a smoke test.
         smoke_dir = tempfile.TemporaryDirectory(prefix="nightshift-smoke-")
         data_dir = smoke_dir.name
     app = NightshiftApp(qapp, runner_url=None if args.smoke_test else args.runner, data_dir=data_dir,

@@ -55,6 +55,7 @@ class NightshiftApp(QObject):
         self.errors: list[str] = []
         self.quit_box: QMessageBox | None = None
         self.closed = False
+        self._shutdown: asyncio.Future[None] | None = None
         self._done: asyncio.Future[int] | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
         self.bridge = ViewBridge(self)
@@ -124,7 +125,13 @@ class NightshiftApp(QObject):
         return runner.name if runner is not None else key
 
     async def shutdown(self) -> None:
+        """Close the connection and stop the embedded runner (its agents stop cleanly). Idempotent."""
         self.closed = True
+        if self._shutdown is None:
+            self._shutdown = asyncio.ensure_future(self._shutdown_once())
+        await asyncio.shield(self._shutdown)
+
+    async def _shutdown_once(self) -> None:
         if self.connection is not None:
             await self.connection.close()
             self.connection = None

@@ -65,6 +65,8 @@ class SettingsStore:
 
     def upsert(self, runner: RemoteRunner, old_url: str | None = None) -> None:
         key = old_url or runner.url
+        if self.last_runner == key:
+            self.last_runner = runner.url
         for i, existing in enumerate(self.runners):
             if existing.url == key:
                 self.runners[i] = runner

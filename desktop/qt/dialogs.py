@@ -275,11 +275,14 @@ class SettingsDialog(QDialog):
             self.list.setCurrentRow(0)
 
     def _current_key(self) -> str:
+        """EMBEDDED, a saved runner's URL, or "" while a new runner is being entered."""
         item = self.list.currentItem()
-        return str(item.data(Qt.ItemDataRole.UserRole)) if item is not None else EMBEDDED
+        return str(item.data(Qt.ItemDataRole.UserRole)) if item is not None else ""
 
     def _selected(self, *_args: object) -> None:
         key = self._current_key()
+        if not key:
+            return
         editable = key != EMBEDDED
         for w in (self.name, self.url, self.token, self.save_button, self.remove_button):
             w.setEnabled(editable)
@@ -319,7 +322,7 @@ class SettingsDialog(QDialog):
 
     def _remove(self) -> None:
         key = self._current_key()
-        if key == EMBEDDED:
+        if key in (EMBEDDED, ""):
             return
         self.settings.remove(key)
         self.tokens.delete(key)
@@ -328,8 +331,8 @@ class SettingsDialog(QDialog):
 
     def _connect(self) -> None:
         key = self._current_key()
-        if key != EMBEDDED and (self.token.text() or self.url.text().strip() != key):
-            saved = self._save()
+        if key != EMBEDDED:
+            saved = self._save()  # a new runner, or edits not saved yet
             if saved is None:
                 return
             key = saved

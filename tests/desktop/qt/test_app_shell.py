@@ -1,0 +1,117 @@
+"""The application shell: smoke test, quit with running agents, dialogs, remote runners and tokens."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import keyring
+from keyring.backends import fail
+from PySide6.QtWidgets import QMessageBox
+
+from desktop.core.status import Phase
+from desktop.qt.dialogs import NewSessionDialog, SettingsDialog
+from desktop.settings import SettingsStore, TokenStore
+from tests.desktop.qt.helpers import until
+
+REPO = Path(__file__).resolve().parents[3]
+SLEEPER = [sys.executable, "-u", "-c", "import time; print('up', flush=True); time.sleep(600)"]
+
+
+def test_smoke_test_command_exits_zero(tmp_path: Path) -> None:
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "NIGHTSHIFT_DATA_DIR": str(tmp_path / "data")}
+    proc = subprocess.run([sys.executable, "-m", "desktop", "--smoke-test"], cwd=REPO, env=env,
+                          capture_output=True, text=True, timeout=180)
+    assert proc.returncode == 0, proc.stderr
+    assert "smoke test passed" in proc.stdout
+    assert (tmp_path / "data").exists()  # --data-dir/NIGHTSHIFT_DATA_DIR is honoured by the embedded runner
+
+
+def test_quit_asks_while_agents_run_and_cancel_keeps_them(run: Any, make_app: Any, tmp_path: Path,
+                                                          claude_fake: Any) -> None:
+    async def scenario() -> None:
+        app = make_app(data_dir=str(tmp_path / "embedded"))
+        await app.start()
+        app.window.show()
+        await until(lambda: app.core.status.phase is Phase.LIVE, 60, "live")
+        sid = await app.create_session({"argv": SLEEPER, "title": "long job"})
+        await until(lambda: app.core.sessions[sid].status == "running", 60, "running")
+        app.window.close()  # without a tray, closing the window means quitting: it asks
+        box = app.quit_box
+        assert box is not None and box.isVisible() and "1 agent is still running" in box.text()
+        box.button(QMessageBox.StandardButton.Cancel).click()
+        await until(lambda: not box.isVisible(), 10, "the box to close")
+        assert not app.closed and app.core.sessions[sid].status == "running"
+        app.request_quit()
+        stop = next(b for b in app.quit_box.buttons() if b.text() == "Stop agents and quit")
+        stop.click()
+        await until(lambda: app.closed and app.embedded is None, 60, "shutdown")
+
+    run(scenario())
+
+
+def test_new_session_dialog_builds_requests(qtbot: Any) -> None:
+    agents = [
+        {"name": "command", "label": "Command", "available": True},
+        {"name": "claude", "label": "Claude Code", "available": True, "version": "2.1.0",
+         "models": ["sonnet", "opus"], "permission_modes": ["ask", "acceptEdits", "plan"]},
+        {"name": "codex", "label": "Codex", "available": False, "reason": "not installed"},
+    ]
+    dialog = NewSessionDialog(agents, "/tmp")
+    qtbot.addWidget(dialog)
+    assert dialog.selected_agent()["name"] == "claude"  # an installed agent first
+    assert not dialog.agent.model().item(2).isEnabled()
+    dialog.model_box.setCurrentIndex(2)
+    dialog.permission.setCurrentIndex(dialog.permission.findData("plan"))
+    dialog.title.setText("review")
+    assert dialog.request() == {"type": "create", "agent": "claude", "title": "review", "cwd": "/tmp",
+                                "model": "opus", "permission_mode": "plan"}
+    dialog.agent.setCurrentIndex(0)
+    dialog.command.setText("make -j4 'all targets'")
+    request = dialog.request()
+    assert request["agent"] == "command" and request["argv"] == ["make", "-j4", "all targets"]
+    assert "model" not in request
+
+
+def test_settings_dialog_stores_tokens_in_the_keyring(qtbot: Any, tmp_path: Path,
+                                                      memory_keyring: Any) -> None:
+    settings = SettingsStore(tmp_path / "settings.json")
+    dialog = SettingsDialog(settings, TokenStore(), "embedded")
+    qtbot.addWidget(dialog)
+    connected: list[str] = []
+    dialog.connect_requested.connect(connected.append)
+    dialog._add()
+    dialog.name.setText("gpu box")
+    dialog.url.setText("ws://127.0.0.1:9999")
+    dialog.token.setText("tok-123")
+    dialog._connect()
+    assert connected == ["ws://127.0.0.1:9999"]
+    assert memory_keyring.get_password("nightshift", "ws://127.0.0.1:9999") == "tok-123"
+    assert "tok-123" not in (tmp_path / "settings.json").read_text()
+
+
+def test_settings_dialog_says_when_tokens_cannot_be_saved(qtbot: Any, tmp_path: Path) -> None:
+    keyring.set_keyring(fail.Keyring())
+    tokens = TokenStore()
+    dialog = SettingsDialog(SettingsStore(tmp_path / "s.json"), tokens, "embedded")
+    qtbot.addWidget(dialog)
+    assert "cannot be saved" in dialog.keyring_note.text() and "this run only" in dialog.keyring_note.text()
+
+
+def test_remote_runner_token_from_keyring_or_environment(run: Any, make_app: Any, embedded: Any,
+                                                         memory_keyring: Any, monkeypatch: Any) -> None:
+    async def scenario() -> None:
+        memory_keyring.set_password("nightshift", embedded.url, embedded.token)
+        app = make_app(embedded.url)  # no token given: the keyring has it
+        await app.start()
+        await until(lambda: app.core.status.phase is Phase.LIVE, 60, "live with the keyring token")
+        memory_keyring.delete_password("nightshift", embedded.url)
+        monkeypatch.setenv("NIGHTSHIFT_TOKEN", embedded.token)
+        app2 = make_app(embedded.url)
+        await app2.start()
+        await until(lambda: app2.core.status.phase is Phase.LIVE, 60, "live with NIGHTSHIFT_TOKEN")
+
+    run(scenario())
