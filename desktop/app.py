@@ -37,7 +37,8 @@ class NightshiftApp(QObject):
     def __init__(self, qapp: QApplication, *, runner_url: str | None = None, token: str | None = None,
                  data_dir: str | None = None, settings: SettingsStore | None = None,
                  tokens: TokenStore | None = None, use_tray: bool = True,
-                 backoff: Backoff | None = None, connection_options: dict[str, Any] | None = None) -> None:
+                 backoff: Backoff | None = None, connection_options: dict[str, Any] | None = None,
+                 lifecycle: bool = True) -> None:
         super().__init__()
         self.qapp = qapp
         self.settings = settings or SettingsStore()
@@ -51,6 +52,8 @@ class NightshiftApp(QObject):
         self.rendering = True
         self.backoff = backoff
         self.connection_options = connection_options or {}
+        self.use_lifecycle = lifecycle
+        self.lifecycle: Any = None
         self.notifications: list[tuple[str, str]] = []
         self.errors: list[str] = []
         self.quit_box: QMessageBox | None = None
@@ -76,6 +79,18 @@ class NightshiftApp(QObject):
         """Start the embedded runner (unless remote) and the connection."""
         self._done = asyncio.get_running_loop().create_future()
         await self._connect_to(self.runner_key)
+        if self.use_lifecycle and self.lifecycle is None:
+            self._install_lifecycle()
+
+    def _install_lifecycle(self) -> None:
+        """Window hidden/shown, sleep/wake and network changes drive set_rendering/probe/retry (issue 5).
+        Optional: if it cannot be set up here, the app works without it."""
+        try:
+            from desktop.lifecycle import install_lifecycle
+
+            self.lifecycle = install_lifecycle(self.window, self, parent=self)
+        except Exception:
+            log.exception("lifecycle watcher unavailable; reconnects rely on keepalives and backoff only")
 
     async def run(self) -> int:
         await self.start()
@@ -132,6 +147,14 @@ class NightshiftApp(QObject):
         await asyncio.shield(self._shutdown)
 
     async def _shutdown_once(self) -> None:
+        if self.lifecycle is not None:
+            from desktop.lifecycle import shutdown_lifecycle
+
+            lifecycle, self.lifecycle = self.lifecycle, None
+            try:
+                shutdown_lifecycle(lifecycle)
+            except Exception:
+                log.exception("stopping the lifecycle watcher failed")
         if self.connection is not None:
             await self.connection.close()
             self.connection = None
@@ -145,6 +168,10 @@ class NightshiftApp(QObject):
             self._done.set_result(0)
 
     # ------------------------------------------------------------------ API for the lifecycle watcher
+
+    @property
+    def connected(self) -> bool:
+        return self.connection is not None and self.connection.connected
 
     def set_rendering(self, enabled: bool) -> None:
         """Off (window hidden/minimized): no live events reach the GUI; statuses and unread counts stay

@@ -115,3 +115,34 @@ def test_remote_runner_token_from_keyring_or_environment(run: Any, make_app: Any
         await until(lambda: app2.core.status.phase is Phase.LIVE, 60, "live with NIGHTSHIFT_TOKEN")
 
     run(scenario())
+
+
+def test_minimize_and_restore_through_the_lifecycle_watcher(run: Any, make_app: Any, embedded: Any) -> None:
+    """The app wires issue 5's watcher: minimized -> no rendering; restored -> one catch-up batch."""
+    from desktop.core.transcript import RowKind
+
+    async def scenario() -> None:
+        app = make_app(embedded.url, embedded.token, lifecycle=True)
+        await app.start()
+        app.window.show()
+        assert app.lifecycle is not None
+        await until(lambda: app.core.status.phase is Phase.LIVE, 60, "live")
+        code = "import time\nfor i in range(40):\n    print('tick', i, flush=True)\n    time.sleep(0.05)\n"
+        sid = await app.create_session({"argv": [sys.executable, "-u", "-c", code], "title": "ticker"})
+        model = app.bridge.model(sid)
+        await until(lambda: model.transcript.event_count > 3, 60, "first ticks")
+        app.window.showMinimized()
+        await until(lambda: not app.rendering, 10, "rendering off")
+        await until(lambda: app.core.sessions[sid].status == "exited", 60, "the end while minimized")
+        hidden_batches = model.insert_batches
+        app.window.showNormal()
+        def caught_up() -> bool:
+            return app.rendering and any(r.kind is RowKind.STATUS and r.data.get("status") == "exited"
+                                         for r in model.transcript.rows)
+
+        await until(caught_up, 60, "caught up")
+        assert model.insert_batches == hidden_batches + 1
+        assert [r.text for r in model.transcript.rows if r.kind is RowKind.OUTPUT] == [
+            f"tick {i}" for i in range(40)]
+
+    run(scenario())
