@@ -162,8 +162,10 @@ def test_minimized_app_does_no_rendering_work_and_restore_catches_up_in_one_batc
                 "catch-up after the restore",
             )
             assert colors.since(restored, Color.GREEN) == [Color.GREEN, Color.YELLOW, Color.GREEN]
-            first_batch = next(n for when, n in counters.applied if when >= restored)
-            assert first_batch > 2000  # the whole backlog as one batch, not thousands of small ones
+            # The backlog as one batch, not thousands of small ones (a first, small one may hold the events
+            # that were already on their way when the window was minimized).
+            catch_up = [n for when, n in counters.applied if when >= restored][:2]
+            assert max(catch_up) > 2000
             url, token = app.embedded.url, app.embedded.token
             pids = await finish_and_compare(app, sid, stop_file, url, token)
             assert len(pids) == 1
