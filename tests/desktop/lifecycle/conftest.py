@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import os
 from collections.abc import Coroutine, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
@@ -14,9 +13,6 @@ from tests.fakes import login1
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
 T = TypeVar("T")
-
-# GUI tests run without a display; the suite's own configuration may already say so.
-os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 
 @pytest.fixture
@@ -43,17 +39,9 @@ def fake_logind(private_bus: str) -> Iterator[FakeLogind]:
 
 
 @pytest.fixture
-def qloop(qapp: Any) -> Iterator[asyncio.AbstractEventLoop]:
-    """A qasync loop over the test's QApplication, as the app runs: Qt signals and asyncio in one thread."""
-    import qasync
-
-    loop = qasync.QEventLoop(qapp, already_running=False)
-    asyncio.set_event_loop(loop)
-    try:
-        yield loop
-    finally:
-        asyncio.set_event_loop(None)
-        loop.close()
+def qloop(qasync_loop: asyncio.AbstractEventLoop) -> asyncio.AbstractEventLoop:
+    """The app's loop (tests/desktop/conftest.py): qasync over the test's QApplication."""
+    return qasync_loop
 
 
 def run(loop: asyncio.AbstractEventLoop, coro: Coroutine[Any, Any, T], timeout: float = 120.0) -> T:

@@ -1,6 +1,7 @@
 """The lifecycle wired into the real NightshiftApp (window, bridge, transcript models, connection).
 
-These drive the app through `install_lifecycle(app.window, app)`, the one call the app makes, and check
+These drive the app through `install_lifecycle(app.window, app)`, the call the app makes in start() (here
+with a manual clock and the private bus, so the app's own install is switched off), and check
 the user-visible promises: a minimized window does no rendering work while an agent streams, a restore
 catches up in one batch (yellow, then green), and a wake replaces a half-open socket at once.
 """
@@ -12,7 +13,6 @@ import sys
 import time
 from pathlib import Path
 
-import pytest
 from PySide6.QtWidgets import QApplication
 from pytestqt.qtbot import QtBot
 
@@ -28,11 +28,6 @@ from tests.fakes.blackhole_proxy import BlackholeProxy
 from tests.fakes.view_client import ViewClient
 
 GENEROUS = 15.0
-
-
-@pytest.fixture(autouse=True)
-def _no_real_keyring(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("PYTHON_KEYRING_BACKEND", "keyring.backends.null.Keyring")
 
 
 class Counters:
@@ -82,6 +77,7 @@ def make_app(tmp_path: Path, **kwargs: object) -> NightshiftApp:
         settings=SettingsStore(tmp_path / "settings.json"),
         tokens=TokenStore(),
         use_tray=False,
+        lifecycle=False,
         **kwargs,  # type: ignore[arg-type]
     )
 
