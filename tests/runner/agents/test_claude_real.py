@@ -206,6 +206,24 @@ async def test_permission_denied_then_allowed(api: AnthropicServer, workdir: str
         await agent.stop()
 
 
+async def test_configure_model_and_mode_between_turns(api: AnthropicServer, workdir: str) -> None:
+    api.queue(Reply.text("one"), Reply.text("two"))
+    agent, host = make(workdir, model="claude-sonnet-test")
+    try:
+        await turn(agent, host, "first")
+        assert api.requests[-1]["model"] == "claude-sonnet-test"
+        assert agent._proc is not None
+        pid = agent._proc.pid
+        await agent.configure({"model": "claude-haiku-test", "permission_mode": "acceptEdits"})
+        end = await turn(agent, host, "second")
+        assert end["status"] == "success"
+        assert api.requests[-1]["model"] == "claude-haiku-test"
+        assert agent._proc is not None and agent._proc.pid == pid  # changed in place, no restart
+        assert host.options == {"model": "claude-haiku-test", "permission_mode": "acceptEdits"}
+    finally:
+        await agent.stop()
+
+
 async def test_resume_after_the_process_is_gone(api: AnthropicServer, workdir: str) -> None:
     api.queue(Reply.text("Remember the word kumquat."), Reply.text("The word was kumquat."))
     agent, host = make(workdir)
