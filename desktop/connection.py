@@ -183,10 +183,9 @@ class RunnerConnection:
         while not self._closing:
             if self._auth_blocked:
                 self.core.schedule(None)
-                await self._wake.wait()
+                await self._sleep_until_woken(None)
             elif delay > 0:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), delay)
+                await self._sleep_until_woken(delay)
             self._wake.clear()
             if self._closing:
                 break
@@ -209,6 +208,14 @@ class RunnerConnection:
                 self.core.connect_failed(reason, auth=auth, next_retry_at=retry_at)
                 self._trace("connect_failed")
             self.flush()
+
+    async def _sleep_until_woken(self, timeout: float | None) -> None:
+        """Wait for the backoff delay, cut short by retry_now()/reconnect_now()."""
+        waiter = asyncio.ensure_future(self._wake.wait())
+        try:
+            await asyncio.wait({waiter}, timeout=timeout)
+        finally:
+            waiter.cancel()
 
     async def _connect_once(self) -> tuple[str, bool] | None:
         """Open one connection and serve it until it ends; (reason, auth_refused) if it never opened."""
