@@ -21,6 +21,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import tomllib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -82,23 +83,19 @@ def venv_python(venv: Path) -> Path:
     return venv / "bin" / "python"
 
 
+def project_dependencies() -> list[str]:
+    """Runtime requirements from pyproject.toml (the spec takes the project's own code from the checkout)."""
+    with (ROOT / "pyproject.toml").open("rb") as handle:
+        return list(tomllib.load(handle)["project"]["dependencies"])
+
+
 def prepare_venv(venv: Path, base_python: str) -> Path:
-    """Create (or reuse) the build virtualenv and install PyInstaller plus the project into it."""
+    """Create (or reuse) the build virtualenv and install PyInstaller plus the app's dependencies into it."""
     python = venv_python(venv)
     if not python.exists():
         run([base_python, "-m", "venv", str(venv)])
-    run(
-        [
-            str(python),
-            "-m",
-            "pip",
-            "install",
-            "--quiet",
-            "--disable-pip-version-check",
-            PYINSTALLER_REQUIREMENT,
-            str(ROOT),
-        ]
-    )
+    pip = [str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check"]
+    run([*pip, PYINSTALLER_REQUIREMENT, *project_dependencies()])
     return python
 
 
