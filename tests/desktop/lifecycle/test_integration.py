@@ -94,8 +94,13 @@ async def wake_scenario(
     (pid,) = {int(e["text"].split()[0]) for e in h.recorder.delivered(sid) if e["kind"] == "output"}
     assert h.proxy.freeze() == 1
     frozen_at = time.monotonic()
+    probes = h.controller.probes
     sleep()  # type: ignore[operator]
     await asyncio.sleep(0.3)  # the agent goes on writing; the view hears nothing
+    # Before the sleep nothing is stopped, probed or interrupted.
+    assert h.controller.probes == probes
+    assert h.connection.connected and h.connection.connections_made == 1
+    assert h.core.sessions[sid].status == "running"
     head_at_sleep = h.head(sid)
     wake()  # type: ignore[operator]
     woke = await until(lambda: bool(h.resumed_at), 30, "the resumed signal")
