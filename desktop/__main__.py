@@ -102,6 +102,7 @@ def main(argv: list[str] | None = None) -> int:
     from desktop.qt import theme
     from desktop.settings import TokenStore
 
+    install_qt_message_handler()
     qapp = QApplication.instance() or QApplication([sys.argv[0]])
     assert isinstance(qapp, QApplication)
     qapp.setApplicationName("Nightshift")
@@ -133,6 +134,28 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         if smoke_dir is not None:
             smoke_dir.cleanup()
+
+
+def install_qt_message_handler() -> None:
+    """Route Qt's messages into logging; drop the offscreen platform's notices about window-manager
+    features it does not have (they would make a headless smoke test look broken)."""
+    from PySide6.QtCore import QtMsgType, qInstallMessageHandler
+
+    qt_log = logging.getLogger("qt")
+    levels = {
+        QtMsgType.QtDebugMsg: logging.DEBUG,
+        QtMsgType.QtInfoMsg: logging.INFO,
+        QtMsgType.QtWarningMsg: logging.WARNING,
+        QtMsgType.QtCriticalMsg: logging.ERROR,
+        QtMsgType.QtFatalMsg: logging.CRITICAL,
+    }
+
+    def handler(kind: QtMsgType, _context: Any, message: str) -> None:
+        if message.startswith("This plugin does not support "):
+            return
+        qt_log.log(levels.get(kind, logging.WARNING), "%s", message)
+
+    qInstallMessageHandler(handler)
 
 
 async def _run_hidden(app: Any) -> int:

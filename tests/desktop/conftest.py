@@ -140,4 +140,6 @@ def pytest_collection_modifyitems(config: Any, items: list[Any]) -> None:
     here = Path(__file__).parent
     for item in items:
         if here in Path(str(item.fspath)).parents:
-            item.add_marker(pytest.mark.qt_log_ignore(OFFSCREEN_LIMITS))
+            existing = item.get_closest_marker("qt_log_ignore")
+            patterns = (*existing.args, OFFSCREEN_LIMITS) if existing else (OFFSCREEN_LIMITS,)
+            item.add_marker(pytest.mark.qt_log_ignore(*patterns), append=False)

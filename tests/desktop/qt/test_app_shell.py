@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import keyring
+import pytest
 from keyring.backends import fail
 from PySide6.QtWidgets import QMessageBox
 
@@ -144,5 +145,31 @@ def test_minimize_and_restore_through_the_lifecycle_watcher(run: Any, make_app: 
         assert model.insert_batches == hidden_batches + 1
         assert [r.text for r in model.transcript.rows if r.kind is RowKind.OUTPUT] == [
             f"tick {i}" for i in range(40)]
+
+    run(scenario())
+
+
+@pytest.mark.qt_log_ignore(r"No such signal QPlatformNativeInterface::systemTrayWindowChanged")
+def test_tray_counts_running_agents_tints_by_status_and_close_hides(run: Any, make_app: Any,
+                                                                     embedded: Any) -> None:
+    async def scenario() -> None:
+        app = make_app(embedded.url, embedded.token)
+        app._make_tray()  # offscreen has no system tray; build it anyway to check what it shows
+        await app.start()
+        app.window.show()
+        await until(lambda: app.core.status.phase is Phase.LIVE, 60, "live")
+        sid = await app.create_session({"argv": SLEEPER, "title": "job"})
+        await until(lambda: app.core.sessions[sid].status == "running", 60, "running")
+        await until(lambda: "1 agent running" in app.tray.toolTip() and "Live" in app.tray.toolTip(), 30,
+                    "the count and the status in the tray")
+        assert app._tray_count.text() == "1 agent running"
+        assert not app._tray_retry.isVisible()
+        app.window.close()  # with a tray: hide, keep running, do not ask
+        assert not app.window.isVisible() and app.quit_box is None and not app.closed
+        app._request({"type": "stop", "session": sid})
+        await until(lambda: "No agents running" in app.tray.toolTip(), 30, "the count back to zero")
+        assert app.notifications and app.notifications[-1][0] == "job finished"
+        app.show_window()
+        assert app.window.isVisible()
 
     run(scenario())
