@@ -214,8 +214,33 @@ class AgentProcess:
 
     # --- ending ----------------------------------------------------------------------------------------------------
 
+    async def _leader_exit(self) -> int:
+        """Wait for the leader process itself to exit.
+
+        asyncio's Process.wait() also waits for the pipes to close, which a grandchild holding stdout would put off
+        forever, so watch the process instead: a pidfd where the OS has one, else a slow poll.
+        """
+        proc = self._proc
+        if proc.returncode is None and hasattr(os, "pidfd_open"):
+            loop = asyncio.get_running_loop()
+            try:
+                fd = os.pidfd_open(proc.pid)
+            except OSError:
+                fd = -1
+            if fd >= 0:
+                exited = loop.create_future()
+                loop.add_reader(fd, lambda: exited.done() or exited.set_result(None))
+                try:
+                    await exited
+                finally:
+                    loop.remove_reader(fd)
+                    os.close(fd)
+        while proc.returncode is None:  # the child watcher reaps it a moment after the pidfd fires
+            await asyncio.sleep(0.005 if hasattr(os, "pidfd_open") else 0.1)
+        return proc.returncode
+
     async def _wait_all(self) -> int:
-        code = await self._proc.wait()
+        code = await self._leader_exit()
         # The leader is gone. Whatever is left of its group (daemonized grandchildren) goes with it, so no agent
         # leaves orphans behind. Pipes held open by those grandchildren close when they die.
         await self._end_group(grace=0.5 if not self._stopping else STOP_GRACE_SECONDS)
@@ -249,11 +274,11 @@ class AgentProcess:
         self.close_stdin()
         if self.running and eof_wait > 0:
             with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(asyncio.shield(self._proc.wait()), timeout=eof_wait)
+                await asyncio.wait_for(asyncio.shield(self._leader_exit()), timeout=eof_wait)
         if self.running:
             self.signal_group(signal.SIGTERM)
             try:
-                await asyncio.wait_for(asyncio.shield(self._proc.wait()), timeout=grace)
+                await asyncio.wait_for(asyncio.shield(self._leader_exit()), timeout=grace)
             except asyncio.TimeoutError:
                 self.signal_group(signal.SIGKILL)
                 if IS_WINDOWS:

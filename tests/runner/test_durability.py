@@ -1,0 +1,117 @@
+"""The journal survives restarts and kill -9; sessions of a dead runner are never left 'running'."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import sqlite3
+import sys
+
+from tests.conftest import TOKEN, HeadlessRunner
+from tests.fakes.view_client import ViewClient
+
+PY = sys.executable
+
+
+def journal_rows(data_dir: str) -> dict[str, list[dict]]:
+    import json
+
+    conn = sqlite3.connect(f"{data_dir}/journal.sqlite3")
+    try:
+        assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        out: dict[str, list[dict]] = {}
+        for sid, payload in conn.execute("SELECT session_id, payload FROM events ORDER BY session_id, seq"):
+            out.setdefault(sid, []).append(json.loads(payload))
+        return out
+    finally:
+        conn.close()
+
+
+async def test_sessions_and_transcripts_survive_a_restart(headless: HeadlessRunner) -> None:
+    url = headless.start()
+    view = await ViewClient.open(url, TOKEN)
+    done = (await view.request({"type": "create", "argv": [PY, "-c", "print('one'); print('two')"],
+                                "title": "finished"}))["session"]["id"]
+    live = (await view.request({"type": "create", "argv": [PY, "-u", "-c", "import time\nprint('up')\n"
+                                                            "time.sleep(300)"], "title": "long"}))["session"]["id"]
+    await view.request({"type": "send", "session": live, "text": "x\n", "client_msg_id": "cm-1"})
+    await view.request({"type": "attach", "session": done})
+    await view.wait_status(done, "exited")
+    await view.request({"type": "attach", "session": live})
+    await view.wait_for(lambda: "up" in view.texts(live))
+    await view.close()
+    assert headless.stop() == 0  # SIGTERM: graceful, agents stopped, exit 0
+
+    url = headless.start()
+    view = await ViewClient.open(url, TOKEN)
+    try:
+        sessions = {s["title"]: s for s in (await view.request({"type": "list"}))["sessions"]}
+        assert sessions["finished"]["status"] == "exited"
+        assert sessions["long"]["status"] == "exited"  # stopped cleanly by the shutdown
+        await view.request({"type": "attach", "session": done})
+        await view.wait_status(done, "exited")
+        assert view.texts(done) == ["one", "two"]
+        again = await view.request({"type": "send", "session": live, "text": "x\n", "client_msg_id": "cm-1"})
+        assert again["duplicate"] is True  # client_msg_ids are remembered across restarts
+    finally:
+        await view.close()
+        headless.stop()
+
+
+async def test_kill_9_loses_at_most_the_commit_window_and_marks_sessions(headless: HeadlessRunner) -> None:
+    url = headless.start()
+    view = await ViewClient.open(url, TOKEN)
+    code = "import time\ni = 0\nwhile True:\n    print(i, flush=True)\n    i += 1\n    time.sleep(0.001)"
+    sid = (await view.request({"type": "create", "argv": [PY, "-u", "-c", code]}))["session"]["id"]
+    await view.request({"type": "attach", "session": sid})
+    await view.wait_for(lambda: len(view.texts(sid)) >= 500)
+    seen = list(view.events[sid])
+    assert headless.stop(signal.SIGKILL) == -signal.SIGKILL
+    await view.closed.wait()
+
+    rows = journal_rows(headless.data_dir)[sid]
+    # Everything a view saw was committed (views only get committed events), with no holes.
+    assert [e["seq"] for e in rows] == list(range(1, len(rows) + 1))
+    assert rows[: len(seen)] == seen
+
+    url = headless.start()
+    view = await ViewClient.open(url, TOKEN)
+    try:
+        got = await view.request({"type": "get", "session": sid})
+        assert got["session"]["status"] == "interrupted"
+        await view.request({"type": "attach", "session": sid, "after": len(rows)})
+        await view.wait_status(sid, "interrupted")
+        tail = view.events[sid]
+        assert tail[0]["seq"] == len(rows) + 1  # numbering continues after the last committed event
+        assert any(e["kind"] == "error" and e["code"] == "runner_restarted" for e in tail)
+    finally:
+        await view.close()
+        headless.stop()
+
+
+async def test_orphaned_agent_of_a_killed_runner_is_ended_on_restart(headless: HeadlessRunner) -> None:
+    from runner.process import live_group_members
+
+    url = headless.start()
+    view = await ViewClient.open(url, TOKEN)
+    sid = (await view.request({"type": "create", "argv": ["sh", "-c", "sleep 300 & sleep 300"]}))["session"]["id"]
+    await asyncio.sleep(0.3)
+    await view.close()
+    import json
+
+    conn = sqlite3.connect(f"{headless.data_dir}/journal.sqlite3")
+    record = json.loads(conn.execute("SELECT record FROM sessions WHERE id=?", (sid,)).fetchone()[0])
+    conn.close()
+    pgid = record["state"]["pid"]
+    assert live_group_members(pgid)
+    headless.stop(signal.SIGKILL)
+    assert live_group_members(pgid)  # the agent outlived the runner...
+    headless.start()
+    try:
+        for _ in range(100):
+            if not live_group_members(pgid):
+                break
+            await asyncio.sleep(0.05)
+        assert live_group_members(pgid) == []  # ...until the new runner ended it
+    finally:
+        headless.stop()

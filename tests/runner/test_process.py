@@ -1,0 +1,138 @@
+"""Agent processes: output edge cases, signals, and cleanup of the whole process group."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+import time
+
+import pytest
+
+from runner.process import MAX_LINE_BYTES, live_group_members
+from runner.runner import Runner
+from tests.fakes.view_client import ViewClient
+
+PY = sys.executable
+pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="process groups are POSIX here")
+
+
+async def run_to_end(client: ViewClient, argv: list[str], *statuses: str) -> tuple[str, list[dict]]:
+    reply = await client.request({"type": "create", "argv": argv})
+    sid = reply["session"]["id"]
+    await client.request({"type": "attach", "session": sid})
+    await client.wait_status(sid, *(statuses or ("exited",)), timeout=60)
+    return sid, client.events[sid]
+
+
+def pid_alive(pid: int) -> bool:
+    """True if pid exists and is not a zombie."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            stat = f.read()
+    except OSError:
+        return False
+    return stat[stat.rfind(b")") + 2 :].split()[0] not in (b"Z", b"X")
+
+
+async def test_a_line_of_8_mib_arrives_whole(client: ViewClient) -> None:
+    size = 8 * 1024 * 1024
+    sid, events = await run_to_end(client, [PY, "-c", f"import sys; sys.stdout.write('x' * {size} + '\\nafter\\n')"])
+    out = [e for e in events if e["kind"] == "output"]
+    assert len(out[0]["text"]) == size and set(out[0]["text"]) == {"x"}
+    assert "truncated" not in out[0]
+    assert out[1]["text"] == "after"
+
+
+async def test_a_line_above_the_cap_is_split_with_a_marker(client: ViewClient) -> None:
+    size = MAX_LINE_BYTES + 1000
+    sid, events = await run_to_end(client, [PY, "-c", f"import sys; sys.stdout.write('y' * {size} + '\\nend\\n')"])
+    out = [e for e in events if e["kind"] == "output"]
+    assert out[0]["truncated"] is True and len(out[0]["text"]) == MAX_LINE_BYTES
+    assert len(out[1]["text"]) == 1000 and "truncated" not in out[1]
+    assert out[2]["text"] == "end"
+
+
+async def test_binary_output_is_decoded_with_replacement(client: ViewClient) -> None:
+    code = "import sys; sys.stdout.buffer.write(b'ok \\xff\\xfe caf\\xc3\\xa9\\r\\n\\x00bin'); sys.stdout.flush()"
+    sid, events = await run_to_end(client, [PY, "-c", code])
+    texts = [e["text"] for e in events if e["kind"] == "output"]
+    assert texts == ["ok \ufffd\ufffd café", "\x00bin"]
+
+
+async def test_a_process_that_exits_at_once(client: ViewClient) -> None:
+    sid, events = await run_to_end(client, ["false"])
+    assert events[-1]["status"] == "exited" and events[-1]["exit_code"] == 1
+
+
+async def test_stop_kills_a_process_that_ignores_sigterm(client: ViewClient, runner: Runner) -> None:
+    code = ("import signal, time\nsignal.signal(signal.SIGTERM, signal.SIG_IGN)\nprint('ready', flush=True)\n"
+            "while True: time.sleep(1)")
+    reply = await client.request({"type": "create", "argv": [PY, "-u", "-c", code]})
+    sid = reply["session"]["id"]
+    await client.request({"type": "attach", "session": sid})
+    await client.wait_for(lambda: "ready" in client.texts(sid))
+    pid = runner.manager.get(sid).state["pid"]
+    started = time.monotonic()
+    await client.request({"type": "stop", "session": sid}, timeout=60)
+    assert time.monotonic() - started >= 4  # it waited the grace period, then SIGKILL
+    status = await client.wait_status(sid, "exited")
+    assert status["exit_code"] == -9
+    assert not pid_alive(pid)
+
+
+async def test_stop_reaps_children_and_grandchildren(client: ViewClient, runner: Runner) -> None:
+    # The agent starts a child shell which starts a grandchild that also ignores SIGTERM and detaches
+    # from its parent (double fork), as MCP servers and language servers do.
+    code = (
+        "import os, subprocess, sys, time\n"
+        "child = subprocess.Popen(['sh', '-c', 'sleep 300 & echo $!; wait'], stdout=subprocess.PIPE, text=True)\n"
+        "grand = child.stdout.readline().strip()\n"
+        "if os.fork() == 0:\n"
+        "    import signal; signal.signal(signal.SIGTERM, signal.SIG_IGN)\n"
+        "    if os.fork() == 0:\n"
+        "        time.sleep(300)\n"
+        "    os._exit(0)\n"
+        "print(child.pid, grand, flush=True)\n"
+        "time.sleep(300)\n"
+    )
+    reply = await client.request({"type": "create", "argv": [PY, "-u", "-c", code]})
+    sid = reply["session"]["id"]
+    await client.request({"type": "attach", "session": sid})
+    await client.wait_for(lambda: len(client.texts(sid)) >= 1)
+    pgid = runner.manager.get(sid).state["pid"]
+    child, grand = map(int, client.texts(sid)[0].split())
+    await asyncio.sleep(0.2)
+    members = live_group_members(pgid)
+    assert {pgid, child, grand} <= set(members) and len(members) >= 4
+    await client.request({"type": "stop", "session": sid}, timeout=60)
+    await client.wait_status(sid, "exited")
+    assert live_group_members(pgid) == []
+    for pid in (pgid, child, grand):
+        assert not pid_alive(pid)
+        assert not os.path.exists(f"/proc/{pid}")  # reaped, not a zombie
+
+
+async def test_leftover_grandchildren_die_with_a_finished_agent(client: ViewClient) -> None:
+    sid, events = await run_to_end(client, ["sh", "-c", "sleep 300 & echo $!"])
+    grand = int([e["text"] for e in events if e["kind"] == "output"][0])
+    deadline = time.monotonic() + 10
+    while pid_alive(grand) and time.monotonic() < deadline:
+        await asyncio.sleep(0.05)
+    assert not pid_alive(grand)
+
+
+async def test_runner_shutdown_stops_every_agent(data_dir: str) -> None:
+    from tests.conftest import TOKEN
+
+    runner = await Runner.start(data_dir, TOKEN)
+    view = await ViewClient.open(runner.url, TOKEN)
+    pgids = []
+    for _ in range(3):
+        reply = await view.request({"type": "create", "argv": ["sh", "-c", "sleep 300 & sleep 300"]})
+        pgids.append(runner.manager.get(reply["session"]["id"]).state["pid"])
+    await view.close()
+    await asyncio.sleep(0.2)
+    assert all(live_group_members(p) for p in pgids)
+    await runner.shutdown()
+    assert all(live_group_members(p) == [] for p in pgids)
