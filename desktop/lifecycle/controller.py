@@ -140,7 +140,12 @@ class LifecycleController(QObject):
         return alive
 
     def _spawn(self, coro: Coroutine[Any, Any, bool]) -> asyncio.Task[bool]:
-        loop = self._loop or asyncio.get_event_loop()
+        loop = self._loop
+        if loop is None:
+            try:
+                loop = asyncio.get_running_loop()  # qasync: Qt slots run inside the running loop
+            except RuntimeError:
+                loop = asyncio.get_event_loop_policy().get_event_loop()
         task = loop.create_task(coro, name="lifecycle-probe")
         task.add_done_callback(_log_failure)
         return task
