@@ -205,3 +205,29 @@ def test_paused_rendering_catches_up_in_one_batch(run: Any, make_app: Any, embed
         assert Phase.CATCHING_UP in statuses
 
     run(scenario())
+
+
+def test_probe_replaces_a_half_open_socket_and_catches_up(run: Any, make_app: Any, embedded: Any) -> None:
+    from tests.fakes.blackhole_proxy import BlackholeProxy
+
+    async def scenario() -> None:
+        with BlackholeProxy("127.0.0.1", embedded.port) as proxy:
+            app = make_app(proxy.url, embedded.token)
+            await app.start()
+            await until(lambda: app.core.status.phase is Phase.LIVE, 60, "live")
+            assert await app.probe(2.0) is True
+            sid = await app.create_session({"argv": streamer(2000, 50, 0.02), "title": "stream"})
+            await until(lambda: app.bridge.model(sid).transcript.event_count > 20, 60, "streaming")
+            assert proxy.freeze() == 1  # the socket stays open but nothing passes any more
+            loop = asyncio.get_running_loop()
+            started = loop.time()
+            assert await app.probe(1.0) is False
+            await until(lambda: app.connection.connections_made == 2
+                        and app.core.status.phase is Phase.LIVE, 30, "live again on a new socket")
+            assert loop.time() - started < 5.0  # not the keepalive's 40 s
+            assert app.connection.max_live_sockets == 1
+            await until(lambda: app.core.sessions[sid].status == "exited", 120, "the end")
+            await assert_exact(app, embedded.url, embedded.token, sid)
+            await app.shutdown()
+
+    run(scenario())
