@@ -37,7 +37,8 @@ class ViewClient:
                 self.frames.append(msg)
                 kind = msg.get("type")
                 if kind == "event":
-                    self.events.setdefault(msg["session"], []).append(msg)
+                    event = {k: v for k, v in msg.items() if k not in ("type", "session")}
+                    self.events.setdefault(msg["session"], []).append(event)
                 elif kind == "events":
                     self.events.setdefault(msg["session"], []).extend(msg["events"])
                 elif "re" in msg and msg["re"] in self._replies:
