@@ -14,6 +14,14 @@ from dataclasses import dataclass
 from desktop.lifecycle.clock import Clock
 
 
+class Network(enum.Enum):
+    """Reachability as the watcher needs it (QNetworkInformation's Local and Site are LIMITED)."""
+
+    OFFLINE = "offline"
+    LIMITED = "limited"  # some network, maybe not the one the runner is on
+    ONLINE = "online"
+
+
 class LifecycleEvent(enum.Enum):
     HIDDEN = "hidden"
     SHOWN = "shown"
@@ -50,7 +58,7 @@ class LifecycleFilter:
         self._suspended_at_wall: float | None = None
         self._last_resume_mono: float | None = None
         self._last_resume_source: str | None = None
-        self._network_up: bool | None = None  # last definite reachability; None = never known
+        self._network: Network | None = None  # last definite reachability; None = never known
         self._network_unknown = False  # the latest report was "unknown"
 
     # -- window --
@@ -123,24 +131,29 @@ class LifecycleFilter:
 
     @property
     def network_online(self) -> bool:
-        """False only while the latest report is a definite "disconnected"; unknown counts as online."""
-        return self._network_unknown or self._network_up is not False
+        """False only while the latest report is a definite "offline"; unknown counts as online."""
+        return self._network_unknown or self._network is not Network.OFFLINE
 
-    def network(self, up: bool | None) -> list[Emitted]:
-        """`up` is True (reachable), False (disconnected) or None (unknown: online, but announces nothing).
+    def network(self, state: Network | None) -> list[Emitted]:
+        """A reachability report; None means the backend does not know (online, but announces nothing).
 
-        Changes are announced against the last definite report, so offline -> unknown -> online is one
-        NETWORK_ONLINE, when Online arrives.
+        NETWORK_ONLINE is announced only on a change to ONLINE (the moment a reconnect is worth trying at
+        once), NETWORK_OFFLINE on a change to OFFLINE. Changes count against the last definite report, so
+        offline -> unknown -> online is one NETWORK_ONLINE, when Online arrives; the very first definite
+        report is the starting state, not a change.
         """
-        self._network_unknown = up is None
-        if up is None:
+        self._network_unknown = state is None
+        if state is None:
             return []
-        previous = self._network_up
-        self._network_up = up
-        if previous is None or previous == up:
-            # The first definite report is the starting state, not a change.
+        previous = self._network
+        self._network = state
+        if previous is None or previous is state:
             return []
-        return [Emitted(LifecycleEvent.NETWORK_ONLINE if up else LifecycleEvent.NETWORK_OFFLINE)]
+        if state is Network.ONLINE:
+            return [Emitted(LifecycleEvent.NETWORK_ONLINE)]
+        if state is Network.OFFLINE:
+            return [Emitted(LifecycleEvent.NETWORK_OFFLINE)]
+        return []
 
 
 class SuspendGapDetector:

@@ -10,7 +10,13 @@ from PySide6.QtGui import QWindow
 from PySide6.QtWidgets import QWidget
 
 from desktop.lifecycle.clock import Clock, SystemClock
-from desktop.lifecycle.core import DEFAULT_RESUME_COALESCE_SECONDS, Emitted, LifecycleEvent, LifecycleFilter
+from desktop.lifecycle.core import (
+    DEFAULT_RESUME_COALESCE_SECONDS,
+    Emitted,
+    LifecycleEvent,
+    LifecycleFilter,
+    Network,
+)
 from desktop.lifecycle.sources.base import LifecycleSource, SourceUnavailable
 
 log = logging.getLogger(__name__)
@@ -117,8 +123,8 @@ class LifecycleWatcher(QObject):
     def report_resumed(self, source: str, seconds_asleep: float | None = None) -> None:
         self._emit(self._filter.resume(seconds_asleep, source), source)
 
-    def report_network(self, source: str, up: bool | None) -> None:
-        self._emit(self._filter.network(up), source)
+    def report_network(self, source: str, state: Network | None) -> None:
+        self._emit(self._filter.network(state), source)
 
     def _emit(self, emitted: list[Emitted], origin: str) -> None:
         for item in emitted:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Protocol
 
+from desktop.lifecycle.core import Network
+
 
 class SourceUnavailable(Exception):
     """This source cannot work here (no system bus, no pyobjc, other platform); the app goes on without it."""
@@ -22,7 +24,7 @@ class LifecycleSink(Protocol):
 
     def report_resumed(self, source: str, seconds_asleep: float | None = None) -> None: ...
 
-    def report_network(self, source: str, up: bool | None) -> None: ...
+    def report_network(self, source: str, state: Network | None) -> None: ...
 
 
 class LifecycleSource:

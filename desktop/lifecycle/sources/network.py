@@ -6,6 +6,7 @@ from typing import Protocol
 
 from PySide6.QtNetwork import QNetworkInformation
 
+from desktop.lifecycle.core import Network
 from desktop.lifecycle.sources.base import LifecycleSink, LifecycleSource, SourceUnavailable
 
 Reachability = QNetworkInformation.Reachability
@@ -20,13 +21,15 @@ class ReachabilityInfo(Protocol):
     def reachability(self) -> QNetworkInformation.Reachability: ...
 
 
-def reachability_to_up(value: QNetworkInformation.Reachability) -> bool | None:
-    """True when some network is there, False when definitely none, None when the backend does not know."""
+def reachability_to_state(value: QNetworkInformation.Reachability) -> Network | None:
+    """Qt's reachability as the watcher sees it; None when the backend does not know."""
     if value == Reachability.Disconnected:
-        return False
-    if value == Reachability.Unknown:
-        return None
-    return True  # Local, Site, Online: a runner on the LAN or the loopback is reachable with any of them
+        return Network.OFFLINE
+    if value == Reachability.Online:
+        return Network.ONLINE
+    if value in (Reachability.Local, Reachability.Site):
+        return Network.LIMITED
+    return None
 
 
 def load_network_information() -> QNetworkInformation | None:
@@ -54,11 +57,11 @@ class NetworkSource(LifecycleSource):
         self._info = info
         self._sink = sink
         info.reachabilityChanged.connect(self._on_reachability_changed)
-        sink.report_network(self.name, reachability_to_up(info.reachability()))
+        sink.report_network(self.name, reachability_to_state(info.reachability()))
 
     def _on_reachability_changed(self, value: QNetworkInformation.Reachability) -> None:
         if self._sink is not None:
-            self._sink.report_network(self.name, reachability_to_up(value))
+            self._sink.report_network(self.name, reachability_to_state(value))
 
     def stop(self) -> None:
         if self._info is not None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from desktop.lifecycle.clock import ManualClock, SystemClock
-from desktop.lifecycle.core import Emitted, LifecycleEvent, LifecycleFilter, SuspendGapDetector
+from desktop.lifecycle.core import Emitted, LifecycleEvent, LifecycleFilter, Network, SuspendGapDetector
 
 E = LifecycleEvent
 
@@ -102,16 +102,26 @@ def test_without_boottime_the_sleep_is_measured_by_the_wall_clock() -> None:
 def test_network_first_report_is_the_starting_state_and_unknown_changes_nothing() -> None:
     f = LifecycleFilter(ManualClock())
     assert f.network_online  # nothing known: treated as online
-    assert f.network(False) == []  # starting state, not a change
+    assert f.network(Network.OFFLINE) == []  # starting state, not a change
     assert not f.network_online
     assert f.network(None) == []
-    assert f.network_online
-    assert kinds(f.network(True)) == [E.NETWORK_ONLINE]
-    assert f.network(True) == []
-    assert kinds(f.network(False)) == [E.NETWORK_OFFLINE]
-    assert f.network(None) == []
     assert f.network_online  # unknown counts as online...
-    assert kinds(f.network(True)) == [E.NETWORK_ONLINE]  # ...but only the definite change is announced
+    assert kinds(f.network(Network.ONLINE)) == [E.NETWORK_ONLINE]  # ...but only Online is announced
+    assert f.network(Network.ONLINE) == []
+    assert kinds(f.network(Network.OFFLINE)) == [E.NETWORK_OFFLINE]
+    assert f.network(None) == []
+    assert f.network_online
+    assert kinds(f.network(Network.ONLINE)) == [E.NETWORK_ONLINE]
+
+
+def test_only_a_change_to_online_is_announced_as_network_back() -> None:
+    f = LifecycleFilter(ManualClock())
+    f.network(Network.OFFLINE)
+    assert f.network(Network.LIMITED) == []  # a local network, maybe no route to the runner yet
+    assert f.network_online
+    assert kinds(f.network(Network.ONLINE)) == [E.NETWORK_ONLINE]
+    assert f.network(Network.LIMITED) == []
+    assert kinds(f.network(Network.OFFLINE)) == [E.NETWORK_OFFLINE]
 
 
 def test_gap_detector_linux_measures_exactly_and_ignores_awake_time() -> None:

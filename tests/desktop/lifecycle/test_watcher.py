@@ -177,6 +177,11 @@ def test_network_source_reports_changes_to_and_from_disconnected(watcher: Lifecy
     assert rec.events == ["offline", "online"]
     info.set(Reachability.Local)
     assert rec.events == ["offline", "online"]
+    info.set(Reachability.Disconnected)
+    info.set(Reachability.Site)  # some network again, not yet Online: no reconnect storm on the way up
+    assert rec.events == ["offline", "online", "offline"]
+    info.set(Reachability.Online)
+    assert rec.events == ["offline", "online", "offline", "online"]
 
 
 def test_the_real_network_information_either_works_or_is_skipped_quietly(qtbot: QtBot) -> None:
