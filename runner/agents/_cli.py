@@ -325,6 +325,10 @@ class TurnCliAgent(CliAgent):
     def build_argv(self, executable: str, prompt: str, resume_id: str | None) -> list[str]:
         """The command line for one turn. The prompt is one argv element; never a shell string."""
 
+    def extra_env(self) -> dict[str, str]:
+        """Variables this CLI needs on top of the runner's environment."""
+        return {}
+
     @property
     def running(self) -> bool:
         return self._proc is not None and self._proc.running
@@ -362,7 +366,7 @@ class TurnCliAgent(CliAgent):
                 argv,
                 self.host.cwd,
                 self._on_line,
-                env=child_env(),
+                env=child_env(self.extra_env()),
                 backpressure=self.host.backpressure,
                 stdin=False,
             )

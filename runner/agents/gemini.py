@@ -109,6 +109,12 @@ class GeminiAgent(TurnCliAgent):
     def make_translator(self, known_session_id: str | None) -> GeminiTranslator:
         return GeminiTranslator(known_session_id)
 
+    def extra_env(self) -> dict[str, str]:
+        # Gemini CLI 0.61 refuses to run headless in a folder the user has not trusted (exit 55). The user
+        # picked this folder for the session, which is that trust. The variable, unlike --skip-trust, is
+        # harmless to versions that do not know it.
+        return {"GEMINI_CLI_TRUST_WORKSPACE": "true"}
+
     def build_argv(self, executable: str, prompt: str, resume_id: str | None) -> list[str]:
         # `--prompt=TEXT` keeps a prompt that starts with "-" from being read as a flag.
         argv = [executable, f"--prompt={prompt}", "--output-format", "stream-json"]

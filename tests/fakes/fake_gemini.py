@@ -31,6 +31,13 @@ def main() -> int:
     if prompt is None or fc.option("output-format") != "stream-json":
         sys.stderr.write("fake gemini: needs --prompt and --output-format stream-json\n")
         return 42
+    if os.environ.get("GEMINI_CLI_TRUST_WORKSPACE") != "true":
+        # What Gemini CLI 0.61 does in a folder that is not trusted.
+        sys.stderr.write(
+            "Gemini CLI is not running in a trusted directory. To proceed, either use `--skip-trust`, "
+            "set the `GEMINI_CLI_TRUST_WORKSPACE=true` environment variable, ...\n"
+        )
+        return 55
     modes = fc.modes(prompt)
     signal.signal(signal.SIGINT, lambda *_: os._exit(130))
     if "ignore_term" in modes:
