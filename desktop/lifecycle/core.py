@@ -47,9 +47,7 @@ MIN_RESUME_SPACING_SECONDS = 1.0
 
 
 class LifecycleFilter:
-    def __init__(
-        self, clock: Clock, resume_coalesce_seconds: float = DEFAULT_RESUME_COALESCE_SECONDS
-    ) -> None:
+    def __init__(self, clock: Clock, resume_coalesce_seconds: float = DEFAULT_RESUME_COALESCE_SECONDS) -> None:
         self._clock = clock
         self._resume_coalesce = resume_coalesce_seconds
         self._hidden_reasons: set[str] = set()

@@ -68,9 +68,7 @@ class MacSleepSource(LifecycleSource):
         self._center.addObserver_selector_name_object_(
             self._observer, "willSleep:", NSWorkspaceWillSleepNotification, None
         )
-        self._center.addObserver_selector_name_object_(
-            self._observer, "didWake:", NSWorkspaceDidWakeNotification, None
-        )
+        self._center.addObserver_selector_name_object_(self._observer, "didWake:", NSWorkspaceDidWakeNotification, None)
 
     def _on_power(self, going_to_sleep: bool) -> None:
         if self._sink is None:

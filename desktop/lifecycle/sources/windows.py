@@ -23,6 +23,7 @@ _POWER_CODES = (PBT_APMSUSPEND, PBT_APMRESUMEAUTOMATIC, PBT_APMRESUMESUSPEND)
 _MSG_EVENT_TYPES = (b"windows_generic_MSG", b"windows_dispatcher_MSG")
 
 log = logging.getLogger(__name__)
+IS_WINDOWS = sys.platform == "win32"
 
 
 class _PowerBroadcastFilter(QAbstractNativeEventFilter):
@@ -54,19 +55,20 @@ class WindowsPowerSource(LifecycleSource):
     name = "wm_powerbroadcast"
 
     def __init__(self) -> None:
-        self._filter: _PowerBroadcastFilter | None = None
+        self.native_filter: _PowerBroadcastFilter | None = None
         self._sink: LifecycleSink | None = None
         self._automatic_resume_seen = False
 
     def start(self, sink: LifecycleSink) -> None:
-        if sys.platform != "win32":
+        if not IS_WINDOWS:
             raise SourceUnavailable("not Windows")
         app = QCoreApplication.instance()
         if app is None:
             raise SourceUnavailable("no QCoreApplication")
         self._sink = sink
-        self._filter = _PowerBroadcastFilter(self._on_power)
-        app.installNativeEventFilter(self._filter)
+        # Kept referenced here: Qt does not own native event filters.
+        self.native_filter = _PowerBroadcastFilter(self._on_power)
+        app.installNativeEventFilter(self.native_filter)
 
     def _on_power(self, code: int) -> None:
         if self._sink is None:
@@ -84,7 +86,7 @@ class WindowsPowerSource(LifecycleSource):
 
     def stop(self) -> None:
         app = QCoreApplication.instance()
-        if self._filter is not None and app is not None:
-            app.removeNativeEventFilter(self._filter)
-        self._filter = None
+        if self.native_filter is not None and app is not None:
+            app.removeNativeEventFilter(self.native_filter)
+        self.native_filter = None
         self._sink = None

@@ -151,9 +151,7 @@ def test_minimized_app_does_no_rendering_work_and_restore_catches_up_in_one_batc
             app.window.showNormal()
             model = app.bridge.model(sid)
             await until(
-                lambda: (
-                    app.core.status.color is Color.GREEN and model.transcript.last_seq > head_before + 2000
-                ),
+                lambda: app.core.status.color is Color.GREEN and model.transcript.last_seq > head_before + 2000,
                 60,
                 "catch-up after the restore",
             )

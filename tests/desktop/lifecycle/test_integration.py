@@ -106,9 +106,7 @@ async def wake_scenario(
     woke = await until(lambda: bool(h.resumed_at), 30, "the resumed signal")
     woke = h.resumed_at[0]
     live = await until(
-        lambda: (
-            h.connection.connections_made == 2 and h.color is GREEN and h.cursor_last(sid) > head_at_sleep
-        ),
+        lambda: h.connection.connections_made == 2 and h.color is GREEN and h.cursor_last(sid) > head_at_sleep,
         GENEROUS,
         "a new, caught-up connection after the wake",
     )
@@ -170,9 +168,7 @@ def test_keepalive_alone_notices_a_dead_connection_within_interval_plus_timeout(
             (pid,) = {int(e["text"].split()[0]) for e in h.recorder.delivered(sid) if e["kind"] == "output"}
             h.proxy.freeze()  # no OS signal, no lifecycle event at all
             frozen = time.monotonic()
-            await until(
-                lambda: h.connection.connections_made == 2 and h.color is GREEN, GENEROUS, "keepalive"
-            )
+            await until(lambda: h.connection.connections_made == 2 and h.color is GREEN, GENEROUS, "keepalive")
             assert time.monotonic() - frozen < GENEROUS
             assert h.controller.probes == 0
             await h.finish_streamer(sid)
@@ -183,9 +179,7 @@ def test_keepalive_alone_notices_a_dead_connection_within_interval_plus_timeout(
     run(qloop, scenario())
 
 
-def test_network_back_skips_the_backoff_and_connects_at_once(
-    qloop: asyncio.AbstractEventLoop, tmp_path: Path
-) -> None:
+def test_network_back_skips_the_backoff_and_connects_at_once(qloop: asyncio.AbstractEventLoop, tmp_path: Path) -> None:
     async def scenario() -> None:
         # After two failures the next automatic attempt is 15-30 s away.
         h = Harness(tmp_path, backoff=Backoff(base=30.0, cap=30.0))

@@ -10,6 +10,7 @@ from pytestqt.qtbot import QtBot
 
 from desktop.lifecycle import LifecycleWatcher
 from desktop.lifecycle.clock import ManualClock
+from desktop.lifecycle.sources import windows
 from desktop.lifecycle.sources.macos import MacSleepSource
 from desktop.lifecycle.sources.windows import (
     PBT_APMRESUMEAUTOMATIC,
@@ -58,16 +59,36 @@ def test_a_failing_native_filter_gives_up_once_and_never_blocks_messages(
     del msg
 
 
-def test_windows_source_reports_one_resume_per_wake(qtbot: QtBot) -> None:
-    watcher = LifecycleWatcher(clock=ManualClock("windows"))
+def test_windows_source_reports_one_suspend_and_one_resume_per_wake(
+    qtbot: QtBot, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Installed for real on this (non-Windows) app: it sees only foreign native events, which it ignores;
+    # the Windows messages are then fed to the filter it installed.
+    monkeypatch.setattr(windows, "IS_WINDOWS", True)
+    clock = ManualClock("windows")
+    watcher = LifecycleWatcher(clock=clock)
     source = WindowsPowerSource()
-    source._sink = watcher  # start() needs Windows; the decisions below do not
+    assert watcher.add_source(source)
+    assert source.native_filter is not None
     rec = Recorder(watcher)
-    source._on_power(PBT_APMSUSPEND)
-    watcher.clock.suspend(50)  # type: ignore[attr-defined]
-    source._on_power(PBT_APMRESUMEAUTOMATIC)
-    source._on_power(PBT_APMRESUMESUSPEND)  # same wake, user present
+
+    def broadcast(code: int) -> None:
+        msg, address = native_message(WM_POWERBROADCAST, code)
+        assert source.native_filter.nativeEventFilter(b"windows_generic_MSG", address) == (False, 0)
+        del msg
+
+    broadcast(PBT_APMSUSPEND)
+    clock.suspend(50)
+    broadcast(PBT_APMRESUMEAUTOMATIC)
+    broadcast(PBT_APMRESUMESUSPEND)  # the same wake, with a user present
     assert rec.events == ["suspending", "resumed 50"]
+    clock.advance(60)
+    broadcast(PBT_APMSUSPEND)
+    clock.suspend(5)
+    broadcast(PBT_APMRESUMESUSPEND)  # only this one came: still a wake
+    assert rec.events == ["suspending", "resumed 50", "suspending", "resumed 5"]
+    watcher.stop()
+    assert source.native_filter is None
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="the point is failing cleanly elsewhere")

@@ -92,9 +92,7 @@ def test_a_window_not_shown_yet_counts_as_hidden_and_its_first_show_is_shown(
     assert rec.events == ["shown"]
 
 
-def test_focus_changes_do_nothing_only_background_and_return_count(
-    qtbot: QtBot, watcher: LifecycleWatcher
-) -> None:
+def test_focus_changes_do_nothing_only_background_and_return_count(qtbot: QtBot, watcher: LifecycleWatcher) -> None:
     assert watcher.add_source(AppStateSource())
     rec = Recorder(watcher)
     app = QGuiApplication.instance()
