@@ -31,18 +31,32 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     p.add_argument("--port", type=int, default=8765, help="port to bind; 0 picks a free one (default 8765)")
-    p.add_argument("--data-dir", default=None,
-                   help="folder for the journal and token (default: $NIGHTSHIFT_DATA_DIR or the user data folder)")
-    p.add_argument("--token-file", default=None,
-                   help="file holding the access token, created (mode 0600) if absent "
-                        "(default DATA_DIR/token; $NIGHTSHIFT_TOKEN takes precedence)")
-    p.add_argument("--allow-remote", action="store_true",
-                   help="allow binding an address other than loopback (needs TLS or --insecure)")
+    p.add_argument(
+        "--data-dir",
+        default=None,
+        help="folder for the journal and token (default: $NIGHTSHIFT_DATA_DIR or the user data folder)",
+    )
+    p.add_argument(
+        "--token-file",
+        default=None,
+        help="file holding the access token, created (mode 0600) if absent "
+        "(default DATA_DIR/token; $NIGHTSHIFT_TOKEN takes precedence)",
+    )
+    p.add_argument(
+        "--allow-remote",
+        action="store_true",
+        help="allow binding an address other than loopback (needs TLS or --insecure)",
+    )
     p.add_argument("--tls-cert", help="TLS certificate (PEM) for wss://")
     p.add_argument("--tls-key", help="TLS private key (PEM)")
     p.add_argument("--insecure", action="store_true", help="allow a non-loopback bind without TLS")
-    p.add_argument("--allow-origin", action="append", default=[], metavar="ORIGIN",
-                   help="browser Origin allowed to connect (repeatable; none by default)")
+    p.add_argument(
+        "--allow-origin",
+        action="append",
+        default=[],
+        metavar="ORIGIN",
+        help="browser Origin allowed to connect (repeatable; none by default)",
+    )
     p.add_argument("--agents", action="store_true", help="list the agent CLIs found on this machine and exit")
     p.add_argument("--log-level", default="WARNING", help="DEBUG, INFO, WARNING (default) or ERROR")
     p.add_argument("--version", action="version", version=f"nightshift-runner {__version__}")
@@ -51,14 +65,19 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
 
     if args.agents:
         return _print_agents()
 
     if not _is_loopback(args.host):
         if not args.allow_remote:
-            print(f"error: {args.host} is not a loopback address; pass --allow-remote to bind it", file=sys.stderr)
+            print(
+                f"error: {args.host} is not a loopback address; pass --allow-remote to bind it",
+                file=sys.stderr,
+            )
             return 2
         if not (args.tls_cert and args.tls_key) and not args.insecure:
             print("error: a non-loopback bind needs --tls-cert and --tls-key, or --insecure", file=sys.stderr)
@@ -93,7 +112,9 @@ def main(argv: list[str] | None = None) -> int:
         return 1
 
 
-async def _serve(data_dir: str, token: str, args: argparse.Namespace, ssl_context: ssl.SSLContext | None) -> int:
+async def _serve(
+    data_dir: str, token: str, args: argparse.Namespace, ssl_context: ssl.SSLContext | None
+) -> int:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -101,8 +122,9 @@ async def _serve(data_dir: str, token: str, args: argparse.Namespace, ssl_contex
             loop.add_signal_handler(sig, stop.set)
         except NotImplementedError:  # Windows: KeyboardInterrupt ends asyncio.run instead
             pass
-    runner = await Runner.start(data_dir, token, args.host, args.port, allowed_origins=args.allow_origin,
-                                ssl_context=ssl_context)
+    runner = await Runner.start(
+        data_dir, token, args.host, args.port, allowed_origins=args.allow_origin, ssl_context=ssl_context
+    )
     print(f"listening on {runner.url}", flush=True)
     try:
         await stop.wait()

@@ -13,8 +13,9 @@ from runner.runner import Runner, default_data_dir
 
 
 class EmbeddedRunner:
-    def __init__(self, data_dir: str | None = None, *, host: str = "127.0.0.1", port: int = 0,
-                 token: str | None = None) -> None:
+    def __init__(
+        self, data_dir: str | None = None, *, host: str = "127.0.0.1", port: int = 0, token: str | None = None
+    ) -> None:
         self.data_dir = data_dir or default_data_dir()
         self.host = host
         self.port = port

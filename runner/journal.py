@@ -97,8 +97,9 @@ def _connect(path: str) -> sqlite3.Connection:
 class Journal:
     """The SQLite journal. Create with `await Journal.open(path, on_commit)`; call `close()` to flush and close."""
 
-    def __init__(self, path: str, on_commit: CommitCallback,
-                 on_error: Callable[[str | None], None] | None = None) -> None:
+    def __init__(
+        self, path: str, on_commit: CommitCallback, on_error: Callable[[str | None], None] | None = None
+    ) -> None:
         self.path = path
         self._on_commit = on_commit
         self._on_error = on_error or (lambda message: None)
@@ -121,8 +122,9 @@ class Journal:
         self.commits = 0
 
     @classmethod
-    async def open(cls, path: str, on_commit: CommitCallback,
-                   on_error: Callable[[str | None], None] | None = None) -> Journal:
+    async def open(
+        cls, path: str, on_commit: CommitCallback, on_error: Callable[[str | None], None] | None = None
+    ) -> Journal:
         journal = cls(path, on_commit, on_error)
         loop = asyncio.get_running_loop()
         await loop.run_in_executor(journal._writer, journal._open_writer)
@@ -292,18 +294,23 @@ class Journal:
                     conn.execute("INSERT OR REPLACE INTO sessions VALUES (?, ?)", (sid, record))
             conn.execute("COMMIT")
         except BaseException:
-            conn.execute("ROLLBACK")
+            # SQLite rolls back by itself on some errors (SQLITE_FULL among them); don't mask the real error.
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
             raise
 
     # --- reading -----------------------------------------------------------------------------------------------
 
-    async def read(self, session_id: str, after: int, upto: int, limit: int,
-                   max_bytes: int) -> list[tuple[int, str]]:
+    async def read(
+        self, session_id: str, after: int, upto: int, limit: int, max_bytes: int
+    ) -> list[tuple[int, str]]:
         """Committed events with after < seq <= upto, at most `limit` of them and about `max_bytes` of payload."""
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._reader, self._read, session_id, after, upto, limit, max_bytes)
 
-    def _read(self, session_id: str, after: int, upto: int, limit: int, max_bytes: int) -> list[tuple[int, str]]:
+    def _read(
+        self, session_id: str, after: int, upto: int, limit: int, max_bytes: int
+    ) -> list[tuple[int, str]]:
         assert self._rconn is not None
         rows = []
         size = 0
@@ -329,7 +336,9 @@ class Journal:
         while self._flusher is not None and not self._flusher.done():
             if time.monotonic() > deadline:
                 self._give_up = True
-                log.error("journal: giving up on %d uncommitted events at shutdown", len(self._pending.events))
+                log.error(
+                    "journal: giving up on %d uncommitted events at shutdown", len(self._pending.events)
+                )
                 self._flusher.cancel()
                 break
             await asyncio.sleep(0.01)
@@ -345,4 +354,3 @@ class Journal:
     @staticmethod
     def _close_conn(conn: sqlite3.Connection) -> None:
         conn.close()
-

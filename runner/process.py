@@ -97,8 +97,12 @@ def _reap_group(pgid: int) -> None:
 class AgentProcess:
     """A running agent process: write to its stdin, signal its group, and wait for it and its group to end."""
 
-    def __init__(self, proc: asyncio.subprocess.Process, on_line: LineHandler,
-                 backpressure: Callable[[], Awaitable[None]] | None) -> None:
+    def __init__(
+        self,
+        proc: asyncio.subprocess.Process,
+        on_line: LineHandler,
+        backpressure: Callable[[], Awaitable[None]] | None,
+    ) -> None:
         self._proc = proc
         self._on_line = on_line
         self._backpressure = backpressure
@@ -112,10 +116,16 @@ class AgentProcess:
         self._stopping = False
 
     @classmethod
-    async def spawn(cls, argv: Sequence[str], cwd: str, on_line: LineHandler, *,
-                    env: Mapping[str, str] | None = None,
-                    backpressure: Callable[[], Awaitable[None]] | None = None,
-                    stdin: bool = True) -> AgentProcess:
+    async def spawn(
+        cls,
+        argv: Sequence[str],
+        cwd: str,
+        on_line: LineHandler,
+        *,
+        env: Mapping[str, str] | None = None,
+        backpressure: Callable[[], Awaitable[None]] | None = None,
+        stdin: bool = True,
+    ) -> AgentProcess:
         if not argv:
             raise SpawnError("empty command")
         if not os.path.isdir(cwd):
@@ -279,7 +289,7 @@ class AgentProcess:
             self.signal_group(signal.SIGTERM)
             try:
                 await asyncio.wait_for(asyncio.shield(self._leader_exit()), timeout=grace)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 self.signal_group(signal.SIGKILL)
                 if IS_WINDOWS:
                     with contextlib.suppress(ProcessLookupError):

@@ -75,8 +75,12 @@ def _check(value: Any, kind: str) -> bool:
     raise AssertionError(kind)
 
 
-_KIND_NAMES = {"str": "a string", "int": "a non-negative integer", "strlist": "a list of strings",
-               "bool": "true or false"}
+_KIND_NAMES = {
+    "str": "a string",
+    "int": "a non-negative integer",
+    "strlist": "a list of strings",
+    "bool": "true or false",
+}
 
 
 def parse_request(text: str) -> dict[str, Any]:

@@ -45,12 +45,29 @@ class Runner:
         self.server = server
 
     @classmethod
-    async def start(cls, data_dir: str, token: str, host: str = "127.0.0.1", port: int = 0, *,
-                    allowed_origins: Sequence[str] = (), ssl_context: ssl.SSLContext | None = None,
-                    ping_interval: float | None = 20.0, ping_timeout: float | None = 20.0) -> Runner:
+    async def start(
+        cls,
+        data_dir: str,
+        token: str,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        *,
+        allowed_origins: Sequence[str] = (),
+        ssl_context: ssl.SSLContext | None = None,
+        ping_interval: float | None = 20.0,
+        ping_timeout: float | None = 20.0,
+    ) -> Runner:
         manager = await SessionManager.open(data_dir)
-        server = RunnerServer(manager, token, host, port, allowed_origins=allowed_origins,
-                              ssl_context=ssl_context, ping_interval=ping_interval, ping_timeout=ping_timeout)
+        server = RunnerServer(
+            manager,
+            token,
+            host,
+            port,
+            allowed_origins=allowed_origins,
+            ssl_context=ssl_context,
+            ping_interval=ping_interval,
+            ping_timeout=ping_timeout,
+        )
         try:
             await server.start()
         except BaseException:

@@ -44,9 +44,18 @@ MAX_PENDING_CONTROL = 10_000
 class RunnerServer:
     """Serves a SessionManager over WebSocket. `await start()`, then `.port`; `await close()`."""
 
-    def __init__(self, manager: SessionManager, token: str, host: str = "127.0.0.1", port: int = 0, *,
-                 allowed_origins: Sequence[str] = (), ssl_context: ssl.SSLContext | None = None,
-                 ping_interval: float | None = 20.0, ping_timeout: float | None = 20.0) -> None:
+    def __init__(
+        self,
+        manager: SessionManager,
+        token: str,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        *,
+        allowed_origins: Sequence[str] = (),
+        ssl_context: ssl.SSLContext | None = None,
+        ping_interval: float | None = 20.0,
+        ping_timeout: float | None = 20.0,
+    ) -> None:
         if not token:
             raise ValueError("a token is required")
         self.manager = manager
@@ -178,8 +187,11 @@ class ViewConnection:
             self._send(reply({"type": "error", "code": exc.code, "message": exc.message}, request))
         except Exception as exc:  # nothing a client sends may take the runner down
             log.exception("internal error handling %r", request.get("type"))
-            self._send(reply({"type": "error", "code": "internal", "message": f"{type(exc).__name__}: {exc}"},
-                             request))
+            self._send(
+                reply(
+                    {"type": "error", "code": "internal", "message": f"{type(exc).__name__}: {exc}"}, request
+                )
+            )
 
     def _in_background(self, request: dict[str, Any], coro: Any, done: dict[str, Any]) -> None:
         """Run a slow request (stop, delete, ...) without holding up this view's other requests."""
@@ -200,17 +212,30 @@ class ViewConnection:
     async def _on_hello(self, request: dict[str, Any]) -> None:
         version = request.get("protocol", PROTOCOL_VERSION)
         if version != PROTOCOL_VERSION:
-            raise ProtocolError("unsupported_protocol",
-                                f"this runner speaks protocol {PROTOCOL_VERSION}, not {version}", request.get("id"))
-        self._send(reply({"type": "welcome", "protocol": PROTOCOL_VERSION,
-                          "runner": f"nightshift-runner {__version__}",
-                          "runner_id": self.manager.runner_id}, request))
+            raise ProtocolError(
+                "unsupported_protocol",
+                f"this runner speaks protocol {PROTOCOL_VERSION}, not {version}",
+                request.get("id"),
+            )
+        self._send(
+            reply(
+                {
+                    "type": "welcome",
+                    "protocol": PROTOCOL_VERSION,
+                    "runner": f"nightshift-runner {__version__}",
+                    "runner_id": self.manager.runner_id,
+                },
+                request,
+            )
+        )
 
     async def _on_ping(self, request: dict[str, Any]) -> None:
         self._send(reply({"type": "pong"}, request))
 
     async def _on_list(self, request: dict[str, Any]) -> None:
-        self._send(reply({"type": "sessions", "sessions": [s.to_json() for s in self.manager.list()]}, request))
+        self._send(
+            reply({"type": "sessions", "sessions": [s.to_json() for s in self.manager.list()]}, request)
+        )
 
     async def _on_get(self, request: dict[str, Any]) -> None:
         session = self.manager.get(request["session"])
@@ -232,8 +257,12 @@ class ViewConnection:
         session = self.manager.get(request["session"])
         cmid = request.get("client_msg_id")
         applied = session.send(request["text"], cmid)
-        self._send(reply({"type": "sent", "session": session.id, "client_msg_id": cmid,
-                          "duplicate": not applied}, request))
+        self._send(
+            reply(
+                {"type": "sent", "session": session.id, "client_msg_id": cmid, "duplicate": not applied},
+                request,
+            )
+        )
 
     async def _on_interrupt(self, request: dict[str, Any]) -> None:
         self.manager.get(request["session"])
@@ -248,8 +277,9 @@ class ViewConnection:
         self._in_background(request, self.manager.delete(request["session"]), {"type": "ok"})
 
     async def _on_answer(self, request: dict[str, Any]) -> None:
-        await self.manager.answer(request["session"], request["request_id"], request["behavior"],
-                                  request.get("message"))
+        await self.manager.answer(
+            request["session"], request["request_id"], request["behavior"], request.get("message")
+        )
         self._send(reply({"type": "ok"}, request))
 
     async def _on_configure(self, request: dict[str, Any]) -> None:
@@ -264,7 +294,9 @@ class ViewConnection:
             old.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await old
-        self.followers[session.id] = asyncio.create_task(self._follow(session, request.get("after", 0), request))
+        self.followers[session.id] = asyncio.create_task(
+            self._follow(session, request.get("after", 0), request)
+        )
 
     async def _on_detach(self, request: dict[str, Any]) -> None:
         session_id = request["session"]
@@ -282,8 +314,11 @@ class ViewConnection:
         wake = asyncio.Event()
         session.followers.add(wake)
         try:
-            await self.ws.send(json.dumps(reply({"type": "attached", "session": session.id,
-                                                 "head": session.committed}, request)))
+            await self.ws.send(
+                json.dumps(
+                    reply({"type": "attached", "session": session.id, "head": session.committed}, request)
+                )
+            )
             cursor = after
             while not session.deleted:
                 wake.clear()

@@ -47,8 +47,9 @@ class SessionError(Exception):
 class Session:
     """One session: metadata, sequence bookkeeping, followers, and its agent. Implements AgentHost."""
 
-    def __init__(self, manager: SessionManager, record: dict[str, Any], head: int,
-                 client_msg_ids: set[str]) -> None:
+    def __init__(
+        self, manager: SessionManager, record: dict[str, Any], head: int, client_msg_ids: set[str]
+    ) -> None:
         self._manager = manager
         self.id: str = record["id"]
         self.title: str = record["title"]
@@ -245,8 +246,9 @@ class SessionManager:
         if session.status in LIVE_STATUSES:
             # Its process belonged to the runner that died; end whatever is left of its group.
             _kill_leftover_group(session.state.get("pid"), session.state.get("pid_start"))
-            session.emit("error", message="the runner stopped while this session was running",
-                         code="runner_restarted")
+            session.emit(
+                "error", message="the runner stopped while this session was running", code="runner_restarted"
+            )
             session.set_status("interrupted", reason="runner_restarted")
         session.state.pop("pending_permissions", None)
         session.agent.resume_after_restart()
@@ -365,8 +367,9 @@ class SessionManager:
         self.notify_changed(session)
         return session
 
-    async def read_after(self, session: Session, after: int, limit: int,
-                         max_bytes: int) -> list[tuple[int, str]]:
+    async def read_after(
+        self, session: Session, after: int, limit: int, max_bytes: int
+    ) -> list[tuple[int, str]]:
         """Committed events with seq > after, from memory when recent, else from the journal."""
         cached = session.cached_after(after, limit)
         if cached is not None:

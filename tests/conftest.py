@@ -54,11 +54,17 @@ class HeadlessRunner:
         env = {**os.environ, "NIGHTSHIFT_TOKEN": TOKEN}
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "runner", "--port", "0", "--data-dir", self.data_dir],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env,
         )
         assert self.proc.stdout is not None
         line = self.proc.stdout.readline()
-        assert line.startswith("listening on ws://"), (line, self.proc.stderr.read() if self.proc.stderr else "")
+        assert line.startswith("listening on ws://"), (
+            line,
+            self.proc.stderr.read() if self.proc.stderr else "",
+        )
         self.url = line.split()[-1]
         return self.url
 

@@ -101,7 +101,7 @@ class Agent(ABC):
         """Whether `send` can deliver now (agents that start a process per turn always can)."""
         return True
 
-    async def start(self) -> None:
+    async def start(self) -> None:  # noqa: B027 - optional hook
         """Called once when the session is created (the command agent starts its process here)."""
 
     @abstractmethod
@@ -124,7 +124,7 @@ class Agent(ABC):
         """Change options between turns (model, permission mode)."""
         raise AgentError("bad_request", f"the {self.name} agent has no options to change")
 
-    def resume_after_restart(self) -> None:
+    def resume_after_restart(self) -> None:  # noqa: B027 - optional hook
         """Called on a runner start for a session loaded from the journal (no process exists any more)."""
 
 

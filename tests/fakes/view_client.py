@@ -85,7 +85,9 @@ class ViewClient:
         found: list[dict[str, Any]] = []
 
         def done() -> bool:
-            found[:] = [e for e in self.events.get(session, []) if e["kind"] == "status" and e["status"] in statuses]
+            found[:] = [
+                e for e in self.events.get(session, []) if e["kind"] == "status" and e["status"] in statuses
+            ]
             return bool(found)
 
         await self.wait_for(done, timeout)

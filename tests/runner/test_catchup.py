@@ -18,7 +18,9 @@ def journal_payload_seqs(runner: Runner, sid: str) -> list[int]:
 
     conn = sqlite3.connect(runner.manager.journal.path)
     try:
-        return [row[0] for row in conn.execute("SELECT seq FROM events WHERE session_id=? ORDER BY seq", (sid,))]
+        return [
+            row[0] for row in conn.execute("SELECT seq FROM events WHERE session_id=? ORDER BY seq", (sid,))
+        ]
     finally:
         conn.close()
 
@@ -28,7 +30,9 @@ async def make_session(client: ViewClient, argv: list[str]) -> str:
     return reply["session"]["id"]
 
 
-async def test_attach_from_zero_and_from_the_middle_of_10000_events(client: ViewClient, runner: Runner) -> None:
+async def test_attach_from_zero_and_from_the_middle_of_10000_events(
+    client: ViewClient, runner: Runner
+) -> None:
     sid = await make_session(client, [PY, "-c", "for i in range(10000): print(i)"])
     await client.request({"type": "attach", "session": sid})
     await client.wait_status(sid, "exited")
@@ -40,7 +44,7 @@ async def test_attach_from_zero_and_from_the_middle_of_10000_events(client: View
         try:
             attached = await view.request({"type": "attach", "session": sid, "after": after})
             assert attached == {"type": "attached", "session": sid, "head": head, "re": attached["re"]}
-            await view.wait_for(lambda v=view: (v.seqs(sid)[-1:] or [after])[0] >= head)
+            await view.wait_for(lambda v=view, a=after: (v.seqs(sid)[-1:] or [a])[0] >= head)
             assert view.seqs(sid) == list(range(after + 1, head + 1))
             # Large backlogs go out batched, not one frame per event.
             frames = [f for f in view.frames if f.get("type") in ("event", "events")]
@@ -54,7 +58,9 @@ async def test_attach_from_zero_and_from_the_middle_of_10000_events(client: View
 
 async def test_attach_while_the_agent_produces(client: ViewClient, runner: Runner) -> None:
     """Views attach and detach in a loop from random cursors while events are appended continuously."""
-    code = "import time\nfor i in range(6000):\n    print(i, flush=True)\n    if i % 50 == 0: time.sleep(0.005)"
+    code = (
+        "import time\nfor i in range(6000):\n    print(i, flush=True)\n    if i % 50 == 0: time.sleep(0.005)"
+    )
     sid = await make_session(client, [PY, "-u", "-c", code])
     rng = random.Random(7)
     checked = 0
@@ -67,8 +73,8 @@ async def test_attach_while_the_agent_produces(client: ViewClient, runner: Runne
             await view.request({"type": "attach", "session": sid, "after": after})
             target = runner.manager.get(sid).committed + 20
             try:
-                await view.wait_for(lambda: (view.seqs(sid)[-1:] or [0])[0] >= target, timeout=5)
-            except asyncio.TimeoutError:
+                await view.wait_for(lambda t=target: (view.seqs(sid)[-1:] or [0])[0] >= t, timeout=5)
+            except TimeoutError:
                 pass  # the agent finished before producing 20 more
             seqs = view.seqs(sid)
             assert seqs == list(range(after + 1, after + 1 + len(seqs))), "gap or duplicate"
@@ -93,8 +99,10 @@ async def test_reattach_after_a_dropped_connection(client: ViewClient, runner: R
     for _ in range(4):
         view = await ViewClient.open(runner.url, TOKEN)
         await view.request({"type": "attach", "session": sid, "after": last})
-        await view.wait_for(lambda v=view: len(v.events.get(sid, [])) >= 5
-                            or runner.manager.get(sid).status != "running", timeout=10)
+        await view.wait_for(
+            lambda v=view: len(v.events.get(sid, [])) >= 5 or runner.manager.get(sid).status != "running",
+            timeout=10,
+        )
         # Drop the TCP connection abruptly, as a sleeping laptop would.
         view.ws.transport.abort()
         await view.closed.wait()

@@ -30,10 +30,20 @@ def journal_rows(data_dir: str) -> dict[str, list[dict]]:
 async def test_sessions_and_transcripts_survive_a_restart(headless: HeadlessRunner) -> None:
     url = headless.start()
     view = await ViewClient.open(url, TOKEN)
-    done = (await view.request({"type": "create", "argv": [PY, "-c", "print('one'); print('two')"],
-                                "title": "finished"}))["session"]["id"]
-    live = (await view.request({"type": "create", "argv": [PY, "-u", "-c", "import time\nprint('up')\n"
-                                                            "time.sleep(300)"], "title": "long"}))["session"]["id"]
+    done = (
+        await view.request(
+            {"type": "create", "argv": [PY, "-c", "print('one'); print('two')"], "title": "finished"}
+        )
+    )["session"]["id"]
+    live = (
+        await view.request(
+            {
+                "type": "create",
+                "argv": [PY, "-u", "-c", "import time\nprint('up')\ntime.sleep(300)"],
+                "title": "long",
+            }
+        )
+    )["session"]["id"]
     await view.request({"type": "send", "session": live, "text": "x\n", "client_msg_id": "cm-1"})
     await view.request({"type": "attach", "session": done})
     await view.wait_status(done, "exited")
@@ -94,7 +104,9 @@ async def test_orphaned_agent_of_a_killed_runner_is_ended_on_restart(headless: H
 
     url = headless.start()
     view = await ViewClient.open(url, TOKEN)
-    sid = (await view.request({"type": "create", "argv": ["sh", "-c", "sleep 300 & sleep 300"]}))["session"]["id"]
+    sid = (await view.request({"type": "create", "argv": ["sh", "-c", "sleep 300 & sleep 300"]}))["session"][
+        "id"
+    ]
     await asyncio.sleep(0.3)
     await view.close()
     import json

@@ -37,7 +37,9 @@ def pid_alive(pid: int) -> bool:
 
 async def test_a_line_of_8_mib_arrives_whole(client: ViewClient) -> None:
     size = 8 * 1024 * 1024
-    sid, events = await run_to_end(client, [PY, "-c", f"import sys; sys.stdout.write('x' * {size} + '\\nafter\\n')"])
+    _, events = await run_to_end(
+        client, [PY, "-c", f"import sys; sys.stdout.write('x' * {size} + '\\nafter\\n')"]
+    )
     out = [e for e in events if e["kind"] == "output"]
     assert len(out[0]["text"]) == size and set(out[0]["text"]) == {"x"}
     assert "truncated" not in out[0]
@@ -46,7 +48,9 @@ async def test_a_line_of_8_mib_arrives_whole(client: ViewClient) -> None:
 
 async def test_a_line_above_the_cap_is_split_with_a_marker(client: ViewClient) -> None:
     size = MAX_LINE_BYTES + 1000
-    sid, events = await run_to_end(client, [PY, "-c", f"import sys; sys.stdout.write('y' * {size} + '\\nend\\n')"])
+    _, events = await run_to_end(
+        client, [PY, "-c", f"import sys; sys.stdout.write('y' * {size} + '\\nend\\n')"]
+    )
     out = [e for e in events if e["kind"] == "output"]
     assert out[0]["truncated"] is True and len(out[0]["text"]) == MAX_LINE_BYTES
     assert len(out[1]["text"]) == 1000 and "truncated" not in out[1]
@@ -55,19 +59,21 @@ async def test_a_line_above_the_cap_is_split_with_a_marker(client: ViewClient) -
 
 async def test_binary_output_is_decoded_with_replacement(client: ViewClient) -> None:
     code = "import sys; sys.stdout.buffer.write(b'ok \\xff\\xfe caf\\xc3\\xa9\\r\\n\\x00bin'); sys.stdout.flush()"
-    sid, events = await run_to_end(client, [PY, "-c", code])
+    _, events = await run_to_end(client, [PY, "-c", code])
     texts = [e["text"] for e in events if e["kind"] == "output"]
     assert texts == ["ok \ufffd\ufffd café", "\x00bin"]
 
 
 async def test_a_process_that_exits_at_once(client: ViewClient) -> None:
-    sid, events = await run_to_end(client, ["false"])
+    _, events = await run_to_end(client, ["false"])
     assert events[-1]["status"] == "exited" and events[-1]["exit_code"] == 1
 
 
 async def test_stop_kills_a_process_that_ignores_sigterm(client: ViewClient, runner: Runner) -> None:
-    code = ("import signal, time\nsignal.signal(signal.SIGTERM, signal.SIG_IGN)\nprint('ready', flush=True)\n"
-            "while True: time.sleep(1)")
+    code = (
+        "import signal, time\nsignal.signal(signal.SIGTERM, signal.SIG_IGN)\nprint('ready', flush=True)\n"
+        "while True: time.sleep(1)"
+    )
     reply = await client.request({"type": "create", "argv": [PY, "-u", "-c", code]})
     sid = reply["session"]["id"]
     await client.request({"type": "attach", "session": sid})
@@ -114,8 +120,8 @@ async def test_stop_reaps_children_and_grandchildren(client: ViewClient, runner:
 
 
 async def test_leftover_grandchildren_die_with_a_finished_agent(client: ViewClient) -> None:
-    sid, events = await run_to_end(client, ["sh", "-c", "sleep 300 & echo $!"])
-    grand = int([e["text"] for e in events if e["kind"] == "output"][0])
+    _, events = await run_to_end(client, ["sh", "-c", "sleep 300 & echo $!"])
+    grand = int(next(e["text"] for e in events if e["kind"] == "output"))
     deadline = time.monotonic() + 10
     while pid_alive(grand) and time.monotonic() < deadline:
         await asyncio.sleep(0.05)

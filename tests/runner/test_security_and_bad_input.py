@@ -17,8 +17,15 @@ from tests.fakes.view_client import ViewClient
 PY = sys.executable
 
 
-@pytest.mark.parametrize("headers", [{}, {"Authorization": "Bearer wrong"}, {"Authorization": f"Basic {TOKEN}"},
-                                     {"Authorization": "Bearer "}])
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {},
+        {"Authorization": "Bearer wrong"},
+        {"Authorization": f"Basic {TOKEN}"},
+        {"Authorization": "Bearer "},
+    ],
+)
 async def test_missing_or_wrong_token_is_refused_with_401(runner: Runner, headers: dict[str, str]) -> None:
     with pytest.raises(InvalidStatus) as info:
         await connect(runner.url, additional_headers=headers, proxy=None)
@@ -27,16 +34,24 @@ async def test_missing_or_wrong_token_is_refused_with_401(runner: Runner, header
 
 async def test_browser_origin_is_refused_with_403(runner: Runner) -> None:
     with pytest.raises(InvalidStatus) as info:
-        await connect(runner.url, additional_headers={"Authorization": f"Bearer {TOKEN}"},
-                      origin="http://evil.example", proxy=None)
+        await connect(
+            runner.url,
+            additional_headers={"Authorization": f"Bearer {TOKEN}"},
+            origin="http://evil.example",
+            proxy=None,
+        )
     assert info.value.response.status_code == 403
 
 
 async def test_allowlisted_origin_is_accepted(data_dir: str) -> None:
     runner = await Runner.start(data_dir, TOKEN, allowed_origins=["http://localhost:3000"])
     try:
-        ws = await connect(runner.url, additional_headers={"Authorization": f"Bearer {TOKEN}"},
-                           origin="http://localhost:3000", proxy=None)
+        ws = await connect(
+            runner.url,
+            additional_headers={"Authorization": f"Bearer {TOKEN}"},
+            origin="http://localhost:3000",
+            proxy=None,
+        )
         await ws.send(json.dumps({"type": "ping", "id": 1}))
         assert json.loads(await ws.recv()) == {"type": "pong", "re": 1}
         await ws.close()
@@ -63,8 +78,11 @@ BAD_FRAMES = [
     ('{"type": "rename", "session": "s-nope", "id": 14}', "bad_request", 14),
     ('{"type": "hello", "protocol": 2, "id": 15}', "unsupported_protocol", 15),
     ('{"type": "stop", "session": "s-nope", "id": "x"}', "unknown_session", "x"),
-    ('{"type": "answer", "session": "s-nope", "request_id": "r", "behavior": "maybe", "id": 16}',
-     "bad_request", 16),
+    (
+        '{"type": "answer", "session": "s-nope", "request_id": "r", "behavior": "maybe", "id": 16}',
+        "bad_request",
+        16,
+    ),
     ('{"type": "list", "id": {"a": 1}}', "bad_request", None),
     ('{"type": "create", "argv": ["ls"], "cwd": 7, "id": 17}', "bad_request", 17),
     ("[" * 100000 + "]" * 100000, "bad_json", None),
@@ -103,7 +121,7 @@ async def test_send_to_a_finished_command_is_refused(client: ViewClient) -> None
 
 
 async def test_an_oversized_frame_closes_only_that_connection(client: ViewClient, runner: Runner) -> None:
-    sid = (await client.request({"type": "create", "argv": [PY, "-u", "-c", "import time; time.sleep(300)"]}))
+    sid = await client.request({"type": "create", "argv": [PY, "-u", "-c", "import time; time.sleep(300)"]})
     sid = sid["session"]["id"]
     big = await connect(runner.url, additional_headers={"Authorization": f"Bearer {TOKEN}"}, proxy=None)
     with pytest.raises(ConnectionClosed) as info:

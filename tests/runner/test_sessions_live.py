@@ -18,8 +18,11 @@ async def create(client: ViewClient, argv: list[str], **extra: object) -> str:
 
 
 async def test_output_lines_become_events_in_order(client: ViewClient, tmp_path) -> None:
-    sid = await create(client, [PY, "-c", "import sys\nfor i in range(5): print(i)\nprint('oops', file=sys.stderr)"],
-                       cwd=str(tmp_path))
+    sid = await create(
+        client,
+        [PY, "-c", "import sys\nfor i in range(5): print(i)\nprint('oops', file=sys.stderr)"],
+        cwd=str(tmp_path),
+    )
     await client.request({"type": "attach", "session": sid, "after": 0})
     await client.wait_status(sid, "exited")
     events = client.events[sid]
@@ -31,7 +34,9 @@ async def test_output_lines_become_events_in_order(client: ViewClient, tmp_path)
 
 
 async def test_send_goes_to_stdin_and_is_journaled(client: ViewClient) -> None:
-    sid = await create(client, [PY, "-u", "-c", "import sys\nfor line in sys.stdin: print('got', line.strip())"])
+    sid = await create(
+        client, [PY, "-u", "-c", "import sys\nfor line in sys.stdin: print('got', line.strip())"]
+    )
     await client.request({"type": "attach", "session": sid})
     r = await client.request({"type": "send", "session": sid, "text": "hello\n", "client_msg_id": "m1"})
     assert r == {"type": "sent", "session": sid, "client_msg_id": "m1", "duplicate": False, "re": r["re"]}
@@ -76,10 +81,17 @@ async def test_pushes_reach_every_view(runner, client: ViewClient) -> None:
     other = await ViewClient.open(runner.url, TOKEN)
     try:
         sid = await create(client, [PY, "-c", "print('x')"])
-        await other.wait_for(lambda: any(p["type"] == "session_changed" and p["session"]["id"] == sid
-                                         and p["session"]["status"] == "exited" for p in other.pushes))
-        await other.wait_for(lambda: any(p["type"] == "heads" and p["heads"].get(sid, 0) >= 3
-                                         for p in other.pushes))
+        await other.wait_for(
+            lambda: any(
+                p["type"] == "session_changed"
+                and p["session"]["id"] == sid
+                and p["session"]["status"] == "exited"
+                for p in other.pushes
+            )
+        )
+        await other.wait_for(
+            lambda: any(p["type"] == "heads" and p["heads"].get(sid, 0) >= 3 for p in other.pushes)
+        )
     finally:
         await other.close()
 
@@ -102,7 +114,9 @@ async def test_bad_cwd_is_refused(client: ViewClient, tmp_path) -> None:
 async def test_disconnecting_view_never_stops_the_agent(runner, client: ViewClient) -> None:
     from tests.conftest import TOKEN
 
-    sid = await create(client, [PY, "-u", "-c", "import time\nfor i in range(30):\n    print(i)\n    time.sleep(0.05)"])
+    sid = await create(
+        client, [PY, "-u", "-c", "import time\nfor i in range(30):\n    print(i)\n    time.sleep(0.05)"]
+    )
     await client.request({"type": "attach", "session": sid})
     await client.wait_for(lambda: len(client.texts(sid)) >= 2)
     await client.close()
