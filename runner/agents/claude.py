@@ -56,7 +56,7 @@ class Step:
 @dataclass
 class _Block:
     kind: str  # "text" | "thinking" | "tool_use" | other
-    text: str = ""
+    parts: list[str] = field(default_factory=list)  # streamed text; joined only when needed (no quadratic +=)
     fragments: list[str] = field(default_factory=list)
     tool_id: str = ""
     name: str = ""
@@ -225,13 +225,13 @@ class ClaudeTranslator:
             if dtype == "text_delta":
                 text = str(delta.get("text", ""))
                 if text:
-                    block.text += text
+                    block.parts.append(text)
                     block.streamed = True
                     step.events.append(("assistant", {"text": text, "message_id": message_id}))
             elif dtype == "thinking_delta":
                 text = str(delta.get("thinking", ""))
                 if text:
-                    block.text += text
+                    block.parts.append(text)
                     block.streamed = True
                     step.events.append(("thinking", {"text": text, "message_id": message_id}))
             elif dtype == "input_json_delta":
@@ -306,8 +306,9 @@ class ClaudeTranslator:
         for _, block in sorted(msg.blocks.items()):
             if block.kind == btype and block.streamed and not block.claimed:
                 block.claimed = True
-                if whole.startswith(block.text):
-                    return whole[len(block.text) :]
+                streamed = "".join(block.parts)
+                if whole.startswith(streamed):
+                    return whole[len(streamed) :]
                 return ""  # differs from the deltas: the deltas were shown already, do not repeat
         return whole
 

@@ -283,7 +283,10 @@ class FakeClaude:
             sys.stderr.write("fatal: the fake crashed on purpose\n")
             sys.stderr.flush()
             os._exit(3)
-        if "multi" in modes:
+        if "flood" in modes:
+            # Many small deltas as fast as possible (tests/benchmarks/bench_agents.py).
+            self.message([{"type": "text", "text": "x" * 7 * 20000}], modes)
+        elif "multi" in modes:
             blocks = [
                 {"type": "thinking", "thinking": "Let me think about it."},
                 {"type": "text", "text": "First part. "},
