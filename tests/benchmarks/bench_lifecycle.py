@@ -49,19 +49,23 @@ def summary(name: str, values: list[float], unit: str = "ms", scale: float = 100
 
 
 async def recover(h: Harness, sid: str, trigger: object) -> tuple[float, float, float]:
-    """Freeze the socket, fire `trigger`; time trigger -> resumed, -> new socket, -> green and caught up."""
+    """Freeze the socket and fire `trigger` 0.2 s later; return (trigger -> resumed, resumed -> new socket,
+    resumed -> green and caught up). Without lifecycle sources, "resumed" is the moment of the freeze."""
     if isinstance(h.clock, ManualClock):
         h.clock.advance(30)  # awake time between two sleeps
     made = h.connection.connections_made
     h.resumed_at.clear()
     h.proxy.freeze()
+    frozen = time.monotonic()
     await asyncio.sleep(0.2)
     seq = h.cursor_last(sid)
     start = time.monotonic()
     trigger()  # type: ignore[operator]
-    resumed = await until(lambda: bool(h.resumed_at), 30, "resumed") if h.watcher.active_sources else start
-    if h.resumed_at:
+    if h.watcher.active_sources:
+        await until(lambda: bool(h.resumed_at), 30, "resumed")
         resumed = h.resumed_at[0]
+    else:
+        start = resumed = frozen
     socket = await until(lambda: h.connection.connections_made > made, 60, "a new socket")
     live = await until(lambda: h.color is Color.GREEN and h.cursor_last(sid) > seq, 60, "live")
     return resumed - start, socket - resumed, live - resumed
