@@ -181,6 +181,7 @@ async def test_permission_denied_then_allowed(api: AnthropicServer, workdir: str
         await agent.send("make a file")
         request = await host.wait_event("permission_request", timeout=120)
         assert request["tool_name"] == "Bash" and request["input"]["command"] == "touch denied-file"
+        assert request["tool_id"] == host.of("tool_call")[0]["tool_id"]  # a view can show it on the call
         await host.wait_status("needs_approval")
         assert agent.pending_permissions == 1 and list(host.state["pending_permissions"]) == [
             request["request_id"]
