@@ -286,6 +286,9 @@ class NightshiftApp(QObject):
         dialog = SettingsDialog(self.settings, self.tokens, self.runner_key, self.window)
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         dialog.connect_requested.connect(self.switch_runner)
+        if self.runner_key != EMBEDDED and self.settings.find(self.runner_key) is None:
+            # Started with --runner: offer to save this runner (and its token) right away.
+            dialog.prefill_new(self.runner_key)
         dialog.finished.connect(lambda _r: self._token_maybe_changed())
         dialog.open()
         self.settings_dialog = dialog
@@ -332,14 +335,23 @@ class NightshiftApp(QObject):
     def request_quit(self) -> None:
         if self.closed:
             return
-        running = self.running_count()
-        if self.embedded is None or running == 0:
+        running = self.running_count() if self.embedded is not None else 0
+        unsent = len(self.core.outbox) if self.core is not None else 0
+        if running == 0 and unsent == 0:
             self._spawn(self.shutdown())
             return
-        what = f"{running} agent{'s are' if running != 1 else ' is'} still running."
-        box = QMessageBox(QMessageBox.Icon.Question, "Quit Nightshift", what, parent=self.window)
-        box.setInformativeText("Quitting stops them (their transcripts are kept).")
-        stop = box.addButton("Stop agents and quit", QMessageBox.ButtonRole.DestructiveRole)
+        # Agents of a remote runner keep running after we quit; ours stop with the embedded runner.
+        lines, details = [], []
+        if running:
+            lines.append(f"{running} agent{'s are' if running != 1 else ' is'} still running.")
+            details.append("Quitting stops them (their transcripts are kept).")
+        if unsent:
+            lines.append(f"{unsent} message{'s have' if unsent != 1 else ' has'} not been delivered yet.")
+            details.append("Unsent messages are lost when you quit.")
+        box = QMessageBox(QMessageBox.Icon.Question, "Quit Nightshift", " ".join(lines), parent=self.window)
+        box.setInformativeText(" ".join(details))
+        label = "Stop agents and quit" if running else "Quit anyway"
+        stop = box.addButton(label, QMessageBox.ButtonRole.DestructiveRole)
         box.addButton(QMessageBox.StandardButton.Cancel)
         box.buttonClicked.connect(lambda button: button is stop and self._spawn(self.shutdown()))
         self.quit_box = box

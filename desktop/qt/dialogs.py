@@ -300,6 +300,12 @@ class SettingsDialog(QDialog):
         self.token.clear()
         self.url.setFocus()
 
+    def prefill_new(self, url: str) -> None:
+        self._add()
+        self.name.setText(url)
+        self.url.setText(url)
+        self.token.setFocus()
+
     def _save(self) -> str | None:
         url = self.url.text().strip()
         if not url.startswith(("ws://", "wss://")):

@@ -14,6 +14,7 @@ from keyring.backends import fail
 from PySide6.QtWidgets import QMessageBox
 
 from desktop.core.status import Phase
+from desktop.core.view import SessionInfo
 from desktop.qt.dialogs import NewSessionDialog, SettingsDialog
 from desktop.settings import SettingsStore, TokenStore
 from tests.desktop.qt.helpers import until
@@ -171,5 +172,21 @@ def test_tray_counts_running_agents_tints_by_status_and_close_hides(run: Any, ma
         assert app.notifications and app.notifications[-1][0] == "job finished"
         app.show_window()
         assert app.window.isVisible()
+
+    run(scenario())
+
+
+def test_quit_warns_about_undelivered_messages(run: Any, make_app: Any, embedded: Any) -> None:
+    async def scenario() -> None:
+        app = make_app("ws://127.0.0.1:9/", "token")  # nothing listens there: offline
+        await app.start()
+        app.window.show()
+        app.core.sessions["s-x"] = SessionInfo("s-x")
+        app.send("s-x", "hello")
+        app.request_quit()
+        box = app.quit_box
+        assert box is not None and "1 message has not been delivered" in box.text()
+        box.button(QMessageBox.StandardButton.Cancel).click()
+        assert not app.closed and len(app.core.outbox) == 1
 
     run(scenario())
