@@ -15,11 +15,16 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import queue
+import re
 import shutil
+import signal
+import socket
 import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import tomllib
 from collections.abc import Callable, Iterator
@@ -190,6 +195,46 @@ def smoke_and_time(
     help_text = subprocess.run(runner.command, env=runner.env, capture_output=True, text=True).stdout
     if "usage" not in help_text.lower():
         raise SystemExit(f"SMOKE TEST FAILED: nightshift-runner --help printed no usage:\n{help_text}")
+    # The runner executable has its own, smaller module archive: prove it can really serve, not just parse.
+    with tempfile.TemporaryDirectory(prefix="nightshift-runner-data-", ignore_cleanup_errors=True) as data_dir:
+        check_runner_serves(runner.command[0], runner.env, Path(data_dir))
+
+
+def check_runner_serves(runner_exe: str, env: dict[str, str], data_dir: Path) -> None:
+    """Start the installed headless runner on a free port, connect to it, stop it with SIGTERM (or kill)."""
+    process = subprocess.Popen(
+        [runner_exe, "--port", "0", "--data-dir", str(data_dir)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    first_line: queue.Queue[str] = queue.Queue()
+    assert process.stdout is not None
+    stdout = process.stdout
+    threading.Thread(target=lambda: first_line.put(stdout.readline()), daemon=True).start()
+    try:
+        line = first_line.get(timeout=SMOKE_TIMEOUT_S)
+        match = re.search(r"ws://([\d.]+):(\d+)", line)
+        if match is None:
+            raise SystemExit(f"SMOKE TEST FAILED: nightshift-runner printed {line!r}, not its address")
+        with socket.create_connection((match.group(1), int(match.group(2))), timeout=10):
+            pass
+        print(f"    nightshift-runner served on {match.group(0)}", flush=True)
+    except queue.Empty:
+        raise SystemExit("SMOKE TEST FAILED: nightshift-runner did not report its address") from None
+    finally:
+        if sys.platform == "win32":
+            process.terminate()
+        else:
+            process.send_signal(signal.SIGTERM)
+        try:
+            _, stderr = process.communicate(timeout=60)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            _, stderr = process.communicate()
+    if sys.platform != "win32" and process.returncode != 0:
+        raise SystemExit(f"SMOKE TEST FAILED: nightshift-runner exited {process.returncode} on SIGTERM:\n{stderr}")
 
 
 def python_free_env(bin_dir: Path, scratch: Path) -> dict[str, str]:
@@ -350,20 +395,20 @@ def package_windows(report: Report, bundle: Path, out: Path, runs: int) -> None:
             uninstallers = sorted(target.glob("unins*.exe"))
             if uninstallers:
                 run([str(uninstallers[0]), "/VERYSILENT", "/SUPPRESSMSGBOXES", "/NORESTART"])
+                # The uninstaller re-launches itself from a temporary copy and returns at once: wait for it.
+                deadline = time.monotonic() + 120
+                while (target / f"{project_info.PACKAGE_NAME}.exe").exists() and time.monotonic() < deadline:
+                    time.sleep(1)
+                if (target / f"{project_info.PACKAGE_NAME}.exe").exists():
+                    raise SystemExit("the uninstaller left nightshift.exe behind")
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("platform", choices=["linux", "macos", "windows"])
-    parser.add_argument(
-        "--out", type=Path, default=DEFAULT_OUT, help="output directory (default packaging/out)"
-    )
+    parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="output directory (default packaging/out)")
     parser.add_argument("--venv", type=Path, help="build virtualenv (default OUT/venv; created if missing)")
-    parser.add_argument(
-        "--python", default=sys.executable, help="interpreter that creates the build virtualenv"
-    )
+    parser.add_argument("--python", default=sys.executable, help="interpreter that creates the build virtualenv")
     parser.add_argument(
         "--no-venv",
         action="store_true",
