@@ -35,6 +35,8 @@ CONTROL_TIMEOUT_SECONDS = 15.0
 # A clean stop closes stdin and gives the CLI this long to flush its session file before SIGTERM.
 EOF_GRACE_SECONDS = 3.0
 RECENT_MESSAGES = 16
+# What the CLI prints to stderr when --resume names a conversation it does not have.
+RESUME_GONE = "No conversation found"
 
 
 def cli_permission_mode(mode: str) -> str | None:
@@ -493,6 +495,7 @@ class ClaudeAgent(CliAgent):
         self._acks: dict[str, asyncio.Future[tuple[bool, Any]]] = {}
         self._interrupt_waiting_for_init = False
         self._seen_init = False
+        self._process_inited = False
         self._start_lock = asyncio.Lock()
 
     @classmethod
@@ -564,7 +567,8 @@ class ClaudeAgent(CliAgent):
             self._stopping = False
             self._turns = 0
             self._seen_init = False
-            self._watch_task = asyncio.create_task(self._watch(proc, translator))
+            self._process_inited = False
+            self._watch_task = asyncio.create_task(self._watch(proc, translator, resume_id))
             return True
 
     async def _write(self, obj: dict[str, Any]) -> None:
@@ -575,8 +579,18 @@ class ClaudeAgent(CliAgent):
         except (BrokenPipeError, ConnectionResetError) as exc:
             raise AgentError("not_running", "Claude Code has closed its input") from exc
 
-    async def _watch(self, proc: AgentProcess, translator: ClaudeTranslator) -> None:
+    async def _watch(self, proc: AgentProcess, translator: ClaudeTranslator, resume_id: str | None) -> None:
         code = await proc.wait()
+        if resume_id and not self._process_inited and not self._stopping and RESUME_GONE in self._stderr_summary():
+            # The CLI has no such conversation (its session files were removed, or HOME changed). Retrying would
+            # fail forever: forget the id so the next message starts a new conversation, and say so.
+            self.host.save_state(agent_session_id=None)
+            self.host.emit(
+                "error",
+                code="resume_failed",
+                message=f"Claude Code cannot resume conversation {resume_id}: it no longer exists. "
+                "Your next message starts a new conversation.",
+            )
         had_turn = self._turns > 0
         self._emit_all(translator.process_exited())
         self._save_pending()
@@ -627,6 +641,7 @@ class ClaudeAgent(CliAgent):
                 fut.set_result((ok, payload))
         if obj.get("type") == "system" and obj.get("subtype") == "init":
             self._seen_init = True
+            self._process_inited = True
             if self._interrupt_waiting_for_init:
                 # An interrupt sent before init is ignored by the CLI, so it was held until now.
                 self._interrupt_waiting_for_init = False

@@ -391,6 +391,12 @@ class FakeClaude:
 
     def run(self) -> int:
         fc.log_argv()
+        if fc.option("resume") and "forget" in fc.modes(""):
+            # What the real CLI does when --resume names a conversation it does not have.
+            sys.stderr.write(f"No conversation found with session ID: {self.session_id}\n")
+            sys.stdin.buffer.readline()
+            self.result("error_during_execution")
+            return 1
         if "ignore_term" in fc.modes(""):
             fc.ignore_term()
             self.ignoring_term = True

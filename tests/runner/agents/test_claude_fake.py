@@ -343,9 +343,7 @@ async def test_resume_after_runner_restart(fake_clis: ArgvLog, workdir: str) -> 
         await agent.stop()
 
 
-async def test_invalid_stored_session_id_is_never_put_on_the_command_line(
-    fake_clis: ArgvLog, workdir: str
-) -> None:
+async def test_invalid_stored_session_id_is_never_put_on_the_command_line(fake_clis: ArgvLog, workdir: str) -> None:
     options = ClaudeAgent.check_options({})
     host = RecordingHost(workdir, options=options, state={"agent_session_id": "--evil x"})
     agent = ClaudeAgent(host)
@@ -378,3 +376,24 @@ def test_check_options() -> None:
     for bad in ({"model": "--dangerous"}, {"model": "a b"}, {"permission_mode": "yolo"}, {"model": 3}):
         with pytest.raises(AgentError):
             ClaudeAgent.check_options(bad)
+
+
+async def test_resume_of_a_conversation_the_cli_lost(
+    fake_clis: ArgvLog, workdir: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    host = RecordingHost(workdir, options=ClaudeAgent.check_options({}), state={"agent_session_id": "gone-1234"})
+    agent = ClaudeAgent(host)
+    monkeypatch.setenv("FAKE_CLI_MODES", "forget")
+    host.emit("user", text="hello?")
+    await agent.send("hello?")
+    await host.wait_status("error")
+    assert host.of("error", code="resume_failed")
+    assert host.state["agent_session_id"] is None
+    monkeypatch.delenv("FAKE_CLI_MODES")
+    try:
+        end = await turn(agent, host, "hello again")
+        assert end["status"] == "success"
+        assert not any(a.startswith("--resume") for a in fake_clis.calls()[-1])
+        assert host.state["agent_session_id"] == host.of("agent_session")[-1]["agent_session_id"]
+    finally:
+        await agent.stop()

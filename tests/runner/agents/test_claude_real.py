@@ -280,3 +280,21 @@ async def test_real_cli_through_the_runner(
     await client.wait_for(lambda: len(kinds("turn_end")) >= 2, timeout=120)
     assert os.path.exists(os.path.join(workdir, "wire-file"))
     await client.request({"type": "stop", "session": sid})
+
+
+async def test_resume_of_a_conversation_the_cli_does_not_have(api: AnthropicServer, workdir: str) -> None:
+    api.queue(Reply.text("A new conversation."))
+    lost = "3f2a9c1d-0000-4000-8000-00000000dead"
+    host = RecordingHost(workdir, options=ClaudeAgent.check_options({}), state={"agent_session_id": lost})
+    agent = ClaudeAgent(host)
+    host.emit("user", text="hello?")
+    await agent.send("hello?")
+    await host.wait_status("error", timeout=120)
+    assert host.of("error", code="resume_failed"), host.brief()
+    assert host.state["agent_session_id"] is None
+    try:
+        end = await turn(agent, host, "hello again")
+        assert end["status"] == "success" and host.messages()[-1][1] == "A new conversation."
+        assert host.state["agent_session_id"] not in (None, lost)
+    finally:
+        await agent.stop()
