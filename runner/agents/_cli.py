@@ -311,6 +311,7 @@ class TurnCliAgent(CliAgent):
         self._translator: TurnTranslator | None = None
         self._watch_task: asyncio.Task[None] | None = None
         self._queue: collections.deque[str] = collections.deque()
+        self._turn_errors: list[str] = []
         self._interrupted = False
         self._stopping = False
 
@@ -320,6 +321,9 @@ class TurnCliAgent(CliAgent):
 
     @abstractmethod
     def make_translator(self, known_session_id: str | None) -> TurnTranslator: ...
+
+    resume_gone_markers: ClassVar[tuple[str, ...]] = ()
+    """What the CLI prints (stderr or error events) when the session to resume does not exist."""
 
     @abstractmethod
     def build_argv(self, executable: str, prompt: str, resume_id: str | None) -> list[str]:
@@ -359,6 +363,7 @@ class TurnCliAgent(CliAgent):
         self._partial.clear()
         self._interrupted = False
         self._stopping = False
+        self._turn_errors = []
         translator = self.make_translator(resume_id)
         self._translator = translator
         try:
@@ -376,14 +381,20 @@ class TurnCliAgent(CliAgent):
             return
         self._proc = proc
         self.host.set_status("running", pid=proc.pid)
-        self._watch_task = asyncio.create_task(self._watch(proc, translator))
+        self._watch_task = asyncio.create_task(self._watch(proc, translator, resume_id))
 
     def _on_json(self, obj: dict[str, Any]) -> None:
         if self._translator is None:
             return
-        self._emit_all(self._translator.feed(obj))
+        events = self._translator.feed(obj)
+        self._turn_errors += [str(f.get("message", "")) for k, f in events if k == "error"]
+        self._emit_all(events)
 
-    async def _watch(self, proc: AgentProcess, translator: TurnTranslator) -> None:
+    def _resume_lost(self, stderr_tail: str) -> bool:
+        text = stderr_tail + "\n" + "\n".join(self._turn_errors)
+        return any(marker in text for marker in self.resume_gone_markers)
+
+    async def _watch(self, proc: AgentProcess, translator: TurnTranslator, resume_id: str | None) -> None:
         code = await proc.wait()
         self._emit_all(translator.finish(code, self._interrupted))
         if self._proc is proc:
@@ -395,6 +406,16 @@ class TurnCliAgent(CliAgent):
             self.host.set_status("idle", reason="interrupted", exit_code=code)
         elif code != 0:
             tail = self._stderr_summary()
+            if resume_id and self._resume_lost(tail):
+                # The CLI no longer has that session: retrying would fail forever. Forget the id, so the next
+                # message starts a new session, and say so.
+                self.host.save_state(agent_session_id=None)
+                self.host.emit(
+                    "error",
+                    code="resume_failed",
+                    message=f"{self.label} cannot resume session {resume_id}: it no longer exists. "
+                    "Your next message starts a new session.",
+                )
             message = f"{self.label} exited with code {code}"
             self.host.emit(
                 "error", code="agent_exited", message=message + (f"\n{tail}" if tail else ""), exit_code=code

@@ -55,16 +55,10 @@ class CodexTranslator(TurnTranslator):
         item_id = f"{self._turn_key}:{item.get('id', '')}"
         if item_type == "agent_message":
             text = str(item.get("text", ""))
-            return (
-                [("assistant", {"text": text, "message_id": item_id})]
-                if phase == "completed" and text
-                else []
-            )
+            return [("assistant", {"text": text, "message_id": item_id})] if phase == "completed" and text else []
         if item_type == "reasoning":
             text = str(item.get("text", ""))
-            return (
-                [("thinking", {"text": text, "message_id": item_id})] if phase == "completed" and text else []
-            )
+            return [("thinking", {"text": text, "message_id": item_id})] if phase == "completed" and text else []
         if item_type == "error":
             return (
                 [("error", {"message": str(item.get("message", "")), "code": "agent_warning"})]
@@ -80,9 +74,7 @@ class CodexTranslator(TurnTranslator):
             events.append(("tool_call", {"tool_id": item_id, "name": name, "input": tool_input}))
         if phase == "completed":
             output, is_error, extra = _tool_result(item_type, item)
-            events.append(
-                ("tool_result", {"tool_id": item_id, "output": output, "is_error": is_error, **extra})
-            )
+            events.append(("tool_result", {"tool_id": item_id, "output": output, "is_error": is_error, **extra}))
         return events
 
 
@@ -128,9 +120,7 @@ def _tool_result(item_type: str, item: dict[str, Any]) -> tuple[str, bool, dict[
         items = item.get("items") or []
         return (
             "\n".join(
-                f"[{'x' if i.get('completed') else ' '}] {i.get('text', '')}"
-                for i in items
-                if isinstance(i, dict)
+                f"[{'x' if i.get('completed') else ' '}] {i.get('text', '')}" for i in items if isinstance(i, dict)
             ),
             failed,
             {},
@@ -143,6 +133,7 @@ class CodexAgent(TurnCliAgent):
     label = "Codex CLI"
     executable = "codex"
     env_var = "NIGHTSHIFT_CODEX_PATH"
+    resume_gone_markers = ("no rollout found",)
 
     def make_translator(self, known_session_id: str | None) -> CodexTranslator:
         return CodexTranslator(known_session_id)

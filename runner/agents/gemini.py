@@ -32,9 +32,7 @@ class GeminiTranslator(TurnTranslator):
             self._message_id = None
         if kind == "init":
             model = obj.get("model")
-            return self._session(
-                obj.get("session_id"), **({"model": model} if isinstance(model, str) else {})
-            )
+            return self._session(obj.get("session_id"), **({"model": model} if isinstance(model, str) else {}))
         if kind == "message":
             if obj.get("role") != "assistant":
                 self._message_id = None
@@ -105,6 +103,7 @@ class GeminiAgent(TurnCliAgent):
     label = "Gemini CLI"
     executable = "gemini"
     env_var = "NIGHTSHIFT_GEMINI_PATH"
+    resume_gone_markers = ("Invalid session identifier", "No previous sessions found", "Session not found")
 
     def make_translator(self, known_session_id: str | None) -> GeminiTranslator:
         return GeminiTranslator(known_session_id)

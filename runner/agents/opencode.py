@@ -117,6 +117,7 @@ class OpenCodeAgent(TurnCliAgent):
     label = "OpenCode"
     executable = "opencode"
     env_var = "NIGHTSHIFT_OPENCODE_PATH"
+    resume_gone_markers = ("Session not found",)
 
     def make_translator(self, known_session_id: str | None) -> OpenCodeTranslator:
         return OpenCodeTranslator(known_session_id)

@@ -35,6 +35,9 @@ def main() -> int:
         sys.stderr.write("fake codex: stdin should be closed\n")
     thread_id = args[args.index("resume") + 1] if "resume" in args else str(uuid.uuid4())
     prompt = fc.positional_after_dashdash() or ""
+    if "resume" in args and "forget" in fc.modes(""):
+        sys.stderr.write(f"Error: thread/resume: thread/resume failed: no rollout found for thread id {thread_id}\n")
+        return 1
     modes = fc.modes(prompt)
     signal.signal(signal.SIGINT, lambda *_: os._exit(1))
     if "ignore_term" in modes:
@@ -124,9 +127,7 @@ def main() -> int:
         )
         item("started", {"id": "item_4", "type": "web_search", "query": "python asyncio"})
         item("completed", {"id": "item_4", "type": "web_search", "query": "python asyncio"})
-        item(
-            "started", {"id": "item_5", "type": "todo_list", "items": [{"text": "read", "completed": False}]}
-        )
+        item("started", {"id": "item_5", "type": "todo_list", "items": [{"text": "read", "completed": False}]})
         item("updated", {"id": "item_5", "type": "todo_list", "items": [{"text": "read", "completed": True}]})
         item(
             "completed",

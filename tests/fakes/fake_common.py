@@ -16,7 +16,7 @@ session can try several) and from the env var FAKE_CLI_MODES (comma separated, a
     permission   (Claude) ask for permission to run a tool and wait for the answer
     subagent     (Claude) a Task tool whose lines carry parent_tool_use_id
     fail         (per-turn CLIs) the turn fails
-    forget       (Claude, env only) --resume fails as for a conversation the CLI does not have
+    forget       (env only) resuming fails as for a session the CLI does not have
     flood        (Claude) 20,000 text deltas as fast as possible, for benchmarks
 
 FAKE_CLI_LOG names a file each invocation appends its argv to (one JSON list per line).

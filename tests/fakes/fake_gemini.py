@@ -42,6 +42,9 @@ def main() -> int:
     signal.signal(signal.SIGINT, lambda *_: os._exit(130))
     if "ignore_term" in modes:
         fc.ignore_term()
+    if fc.option("resume") and "forget" in fc.modes(""):
+        sys.stderr.write(f"Invalid session identifier {fc.option('resume')!r}\n")
+        return 1
     session_id = fc.option("resume") or str(uuid.uuid4())
     out({"type": "init", "session_id": session_id, "model": fc.option("model") or "gemini-fake"})
     out({"type": "message", "role": "user", "content": prompt})

@@ -32,6 +32,16 @@ def main() -> int:
     if "ignore_term" in modes:
         fc.ignore_term()
     session_id = fc.option("session") or f"ses_{uuid.uuid4().hex[:24]}"
+    if fc.option("session") and "forget" in fc.modes(""):
+        fc.emit(
+            {
+                "type": "error",
+                "timestamp": int(time.time() * 1000),
+                "sessionID": session_id,
+                "error": {"name": "NotFoundError", "data": {"message": f"Session not found: {session_id}"}},
+            }
+        )
+        return 1
     message_id = f"msg_{uuid.uuid4().hex[:20]}"
 
     def out(kind: str, part: dict) -> None:

@@ -121,3 +121,16 @@ async def test_interrupt_then_next_turn(api: OpenAIServer, workdir: str) -> None
     await host.wait_for(lambda: host.status == "idle" and not agent.busy, timeout=60)
     end = await turn(agent, host, "next")
     assert end["status"] == "success" and host.messages()[-1][1] == "After the interrupt."
+
+
+async def test_resume_of_a_thread_the_cli_does_not_have(api: OpenAIServer, workdir: str) -> None:
+    api.queue(ResponseReply.message("A new thread."))
+    lost = "3f2a9c1d-0000-4000-8000-00000000dead"
+    host = RecordingHost(workdir, options=CodexAgent.check_options({}), state={"agent_session_id": lost})
+    agent = CodexAgent(host)
+    await turn(agent, host, "hello?")
+    assert host.of("error", code="resume_failed"), host.brief()
+    assert host.state["agent_session_id"] is None
+    end = await turn(agent, host, "hello again")
+    assert end["status"] == "success" and host.messages()[-1][1] == "A new thread."
+    assert host.state["agent_session_id"] not in (None, lost)

@@ -42,9 +42,7 @@ def resume_arg(cls: type[TurnCliAgent], argv: list[str]) -> str | None:
 
 
 @pytest.mark.parametrize("cls", AGENTS)
-async def test_two_turns_resume_the_agents_session(
-    cls: type[TurnCliAgent], fake_clis: ArgvLog, workdir: str
-) -> None:
+async def test_two_turns_resume_the_agents_session(cls: type[TurnCliAgent], fake_clis: ArgvLog, workdir: str) -> None:
     agent, host = make(cls, workdir, model="fake-model-1")
     end = await turn(agent, host, "hello")
     assert end["status"] == "success"
@@ -71,14 +69,10 @@ async def test_codex_maps_every_item_type(fake_clis: ArgvLog, workdir: str) -> N
     calls = {e["tool_id"].split(":")[-1]: e for e in host.of("tool_call")}
     results = {e["tool_id"].split(":")[-1]: e for e in host.of("tool_result")}
     assert {e["tool_id"] for e in host.of("tool_call")} == {e["tool_id"] for e in host.of("tool_result")}
-    assert calls["item_1"]["name"] == "command" and calls["item_1"]["input"] == {
-        "command": "bash -lc 'echo hi'"
-    }
+    assert calls["item_1"]["name"] == "command" and calls["item_1"]["input"] == {"command": "bash -lc 'echo hi'"}
     assert results["item_1"]["output"] == "hi\n" and results["item_1"]["exit_code"] == 0
     assert not results["item_1"]["is_error"]
-    assert (
-        calls["item_2"]["name"] == "file_change" and results["item_2"]["output"] == "add a.txt\nupdate b.txt"
-    )
+    assert calls["item_2"]["name"] == "file_change" and results["item_2"]["output"] == "add a.txt\nupdate b.txt"
     assert calls["item_3"]["name"] == "docs.search" and calls["item_3"]["input"] == {"q": "x"}
     assert results["item_3"] == {**results["item_3"], "is_error": True, "output": "server down"}
     assert calls["item_4"]["input"] == {"query": "python asyncio"}
@@ -191,9 +185,7 @@ async def test_interrupt_a_hanging_turn(cls: type[TurnCliAgent], fake_clis: Argv
 
 @pytest.mark.slow
 @pytest.mark.parametrize("cls", AGENTS)
-async def test_stop_a_cli_that_ignores_sigterm(
-    cls: type[TurnCliAgent], fake_clis: ArgvLog, workdir: str
-) -> None:
+async def test_stop_a_cli_that_ignores_sigterm(cls: type[TurnCliAgent], fake_clis: ArgvLog, workdir: str) -> None:
     agent, host = make(cls, workdir)
     await agent.send("mode:ignore_term")
     await host.wait_event("agent_session")
@@ -205,9 +197,7 @@ async def test_stop_a_cli_that_ignores_sigterm(
 
 
 @pytest.mark.parametrize("cls", AGENTS)
-async def test_grandchild_does_not_outlive_the_turn(
-    cls: type[TurnCliAgent], fake_clis: ArgvLog, workdir: str
-) -> None:
+async def test_grandchild_does_not_outlive_the_turn(cls: type[TurnCliAgent], fake_clis: ArgvLog, workdir: str) -> None:
     agent, host = make(cls, workdir)
     await turn(agent, host, "mode:grandchild")
     pid = int(re.search(r"grandchild=(\d+)", host.text()).group(1))
@@ -253,3 +243,19 @@ async def test_configure_model_applies_to_the_next_turn(fake_clis: ArgvLog, work
     assert not any(a.startswith("--model") for a in fake_clis.calls()[0])
     with pytest.raises(AgentError):
         await agent.configure({"permission_mode": "plan"})
+
+
+@pytest.mark.parametrize("cls", AGENTS)
+async def test_resume_of_a_session_the_cli_lost(
+    cls: type[TurnCliAgent], fake_clis: ArgvLog, workdir: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    host = RecordingHost(workdir, options=cls.check_options({}), state={"agent_session_id": "lost-1234"})
+    agent = cls(host)
+    monkeypatch.setenv("FAKE_CLI_MODES", "forget")
+    await turn(agent, host, "hello?")
+    assert host.of("error", code="resume_failed") and host.status == "error"
+    assert host.state["agent_session_id"] is None
+    monkeypatch.delenv("FAKE_CLI_MODES")
+    end = await turn(agent, host, "hello again")
+    assert end["status"] == "success" and resume_arg(cls, fake_clis.calls()[-1]) is None
+    assert host.state["agent_session_id"] not in (None, "lost-1234")
