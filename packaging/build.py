@@ -190,6 +190,24 @@ def smoke_and_time(
             "nightshift --smoke-test [cold]", gui, min(runs, 3), before_each=drop_caches
         )
     report.timings_s["nightshift --smoke-test"] = timed_runs("nightshift --smoke-test", gui, runs)
+    with xvfb_display() as display:
+        if display is not None:
+            # offscreen proves the app; xcb on a real X server also proves the libraries the .deb depends on.
+            x11_env = {key: value for key, value in gui.env.items() if key != "QT_QPA_PLATFORM"}
+            x11_env["DISPLAY"] = display
+            report.timings_s["nightshift --smoke-test (xcb, Xvfb)"] = timed_runs(
+                "nightshift --smoke-test [xcb on Xvfb]", Invocation(gui.command, x11_env), runs
+            )
+        elif sys.platform.startswith("linux"):
+            report.notes.append("Xvfb not installed: the xcb platform plugin was not exercised")
+    with weston_display(gui.env.get("XDG_RUNTIME_DIR", "")) as wayland_display:
+        if wayland_display is not None:
+            wayland_env = {**gui.env, "QT_QPA_PLATFORM": "wayland", "WAYLAND_DISPLAY": wayland_display}
+            report.timings_s["nightshift --smoke-test (wayland, weston)"] = timed_runs(
+                "nightshift --smoke-test [wayland on headless weston]", Invocation(gui.command, wayland_env), runs
+            )
+        elif sys.platform.startswith("linux"):
+            report.notes.append("weston not installed: the wayland platform plugin was not exercised")
     runner_figures = timed_runs("nightshift-runner --help", runner, runs)
     report.timings_s["nightshift-runner --help"] = runner_figures
     help_text = subprocess.run(runner.command, env=runner.env, capture_output=True, text=True).stdout
@@ -235,6 +253,56 @@ def check_runner_serves(runner_exe: str, env: dict[str, str], data_dir: Path) ->
             _, stderr = process.communicate()
     if sys.platform != "win32" and process.returncode != 0:
         raise SystemExit(f"SMOKE TEST FAILED: nightshift-runner exited {process.returncode} on SIGTERM:\n{stderr}")
+
+
+@contextmanager
+def xvfb_display() -> Iterator[str | None]:
+    """A private X server (Xvfb) for a smoke run on the real xcb platform plugin; None if Xvfb is missing."""
+    xvfb = shutil.which("Xvfb")
+    if xvfb is None or not sys.platform.startswith("linux"):
+        yield None
+        return
+    server = subprocess.Popen(
+        [xvfb, "-displayfd", "1", "-nolisten", "tcp", "-screen", "0", "1280x800x24"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    assert server.stdout is not None
+    server_stdout = server.stdout
+    number: queue.Queue[str] = queue.Queue()
+    threading.Thread(target=lambda: number.put(server_stdout.readline().strip()), daemon=True).start()
+    try:
+        yield f":{number.get(timeout=30)}"
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+@contextmanager
+def weston_display(runtime_dir: str) -> Iterator[str | None]:
+    """A headless Wayland compositor (weston) for a smoke run on the wayland plugin; None if weston is missing."""
+    weston = shutil.which("weston")
+    if weston is None or not sys.platform.startswith("linux"):
+        yield None
+        return
+    socket_name = "nightshift-smoke"
+    server = subprocess.Popen(
+        [weston, "--backend=headless-backend.so", f"--socket={socket_name}", "--idle-time=0"],
+        env={**os.environ, "XDG_RUNTIME_DIR": runtime_dir},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while not (Path(runtime_dir) / socket_name).exists():
+            if server.poll() is not None or time.monotonic() > deadline:
+                raise SystemExit("weston (headless) did not start")
+            time.sleep(0.1)
+        yield socket_name
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
 
 
 def python_free_env(bin_dir: Path, scratch: Path) -> dict[str, str]:
