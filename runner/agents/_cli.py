@@ -322,6 +322,10 @@ class TurnCliAgent(CliAgent):
     @abstractmethod
     def make_translator(self, known_session_id: str | None) -> TurnTranslator: ...
 
+    prompt_on_stdin: ClassVar[bool] = False
+    """True if build_argv asks the CLI to read the prompt from stdin (no size limit, nothing on the command line);
+    the prompt is then written to stdin, which is closed after it."""
+
     resume_gone_markers: ClassVar[tuple[str, ...]] = ()
     """What the CLI prints (stderr or error events) when the session to resume does not exist."""
 
@@ -373,7 +377,7 @@ class TurnCliAgent(CliAgent):
                 self._on_line,
                 env=child_env(self.extra_env()),
                 backpressure=self.host.backpressure,
-                stdin=False,
+                stdin=self.prompt_on_stdin,
             )
         except SpawnError as exc:
             self.host.emit("error", code="spawn_failed", message=str(exc))
@@ -381,6 +385,10 @@ class TurnCliAgent(CliAgent):
             return
         self._proc = proc
         self.host.set_status("running", pid=proc.pid)
+        if self.prompt_on_stdin:
+            with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+                await proc.write(text.encode("utf-8"))
+            proc.close_stdin()
         self._watch_task = asyncio.create_task(self._watch(proc, translator, resume_id))
 
     def _on_json(self, obj: dict[str, Any]) -> None:

@@ -1,4 +1,5 @@
-"""The Codex CLI agent: `codex exec --json` once per turn, then `codex exec --json resume <thread_id>`.
+"""The Codex CLI agent: `codex exec --json -` once per turn (the prompt on stdin), then
+`codex exec --json resume <thread_id> -`.
 
 CodexTranslator (sans-I/O) maps the CLI's JSON events and item types to normalized events (runner/EVENTS.md).
 """
@@ -133,6 +134,7 @@ class CodexAgent(TurnCliAgent):
     label = "Codex CLI"
     executable = "codex"
     env_var = "NIGHTSHIFT_CODEX_PATH"
+    prompt_on_stdin = True
     resume_gone_markers = ("no rollout found",)
 
     def make_translator(self, known_session_id: str | None) -> CodexTranslator:
@@ -145,5 +147,6 @@ class CodexAgent(TurnCliAgent):
             argv.append(f"--model={model}")
         if resume_id:
             argv += ["resume", resume_id]
-        # `--` ends the options, so a prompt that starts with "-" is still the prompt.
-        return [*argv, "--", prompt]
+        # "-": the prompt comes on stdin, so its size is not limited by the command line (128 KiB per argument on
+        # Linux, 32 K in all on Windows) and it never looks like a flag.
+        return [*argv, "-"]

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""A faithful fake of `codex exec --json [--model=M] [resume THREAD_ID] -- PROMPT`: thread.started,
+"""A faithful fake of `codex exec --json [--model=M] [resume THREAD_ID] -` (prompt on stdin): thread.started,
 turn.started, item.* events of every item type, turn.completed or turn.failed, one JSON object per line,
 flushed per line. SIGINT ends the turn with exit code 1, as the real CLI does. See fake_common.py for the
 modes.
@@ -31,10 +31,11 @@ def main() -> int:
     if not args or args[0] != "exec" or "--json" not in args:
         sys.stderr.write("usage: codex exec --json ...\n")
         return 2
-    if not sys.stdin.isatty() and sys.stdin.read(1):
-        sys.stderr.write("fake codex: stdin should be closed\n")
     thread_id = args[args.index("resume") + 1] if "resume" in args else str(uuid.uuid4())
-    prompt = fc.positional_after_dashdash() or ""
+    if args[-1] == "-":
+        prompt = sys.stdin.read()  # to EOF, as the real CLI does
+    else:
+        prompt = fc.positional_after_dashdash() or ""
     if "resume" in args and "forget" in fc.modes(""):
         sys.stderr.write(f"Error: thread/resume: thread/resume failed: no rollout found for thread id {thread_id}\n")
         return 1

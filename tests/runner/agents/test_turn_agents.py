@@ -259,3 +259,11 @@ async def test_resume_of_a_session_the_cli_lost(
     end = await turn(agent, host, "hello again")
     assert end["status"] == "success" and resume_arg(cls, fake_clis.calls()[-1]) is None
     assert host.state["agent_session_id"] not in (None, "lost-1234")
+
+
+async def test_codex_prompt_of_any_size_goes_on_stdin(fake_clis: ArgvLog, workdir: str) -> None:
+    agent, host = make(CodexAgent, workdir)
+    prompt = "long " + "z" * 300_000  # over Linux's 128 KiB limit for one argument
+    await turn(agent, host, prompt)
+    assert host.text() == f"Echo: {prompt}"
+    assert all(len(a) < 1000 for a in fake_clis.calls()[0]) and fake_clis.calls()[0][-1] == "-"
