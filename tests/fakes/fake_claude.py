@@ -313,7 +313,7 @@ class FakeClaude:
             self.assistant(sub_mid, {"type": "text", "text": "Subagent says hi."}, parent=task_id)
             self.tool_result(task_id, "subagent finished")
             self.message([{"type": "text", "text": "Done with the subagent."}], modes)
-        elif "tool" in modes or "big" in modes or "permission" in modes:
+        elif "tool" in modes or "big" in modes or "huge" in modes or "permission" in modes:
             tool_id = f"toolu_{uuid.uuid4().hex[:20]}"
             command = "touch made-by-fake" if "permission" in modes else "echo fake-tool"
             self.message(
@@ -366,7 +366,8 @@ class FakeClaude:
                 else:
                     self.tool_result(tool_id, answer.get("message", "denied"), is_error=True)
             else:
-                self.tool_result(tool_id, fc.big_text() if "big" in modes else "fake-tool")
+                size = 20_000_000 if "huge" in modes else fc.BIG_SIZE if "big" in modes else 0
+                self.tool_result(tool_id, fc.big_text(size) if size else "fake-tool")
             self.message([{"type": "text", "text": "Tool finished."}], modes)
         else:
             delay = 0.05 if "slow" in modes else 0.0

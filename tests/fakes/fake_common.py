@@ -6,6 +6,7 @@ session can try several) and from the env var FAKE_CLI_MODES (comma separated, a
     multi        several assistant lines sharing one message id (thinking + two text blocks)
     tool         a tool call (Claude: input built from input_json_delta fragments) and its result
     big          a line over 1 MB (a tool result of 1.5 MB)
+    huge         (Claude) a 20 MB line, more than the runner's 16 MiB line limit (it arrives in parts)
     stderr       noise on stderr between the JSON lines
     badutf8      non-UTF-8 bytes inside a streamed text
     crash        exit with code 3 in the middle of the stream
@@ -64,8 +65,8 @@ def noise(tag: str) -> None:
     sys.stderr.flush()
 
 
-def big_text() -> str:
-    return ("0123456789abcdef" * (BIG_SIZE // 16 + 1))[:BIG_SIZE]
+def big_text(size: int = BIG_SIZE) -> str:
+    return ("0123456789abcdef" * (size // 16 + 1))[:size]
 
 
 def spawn_grandchild() -> int:

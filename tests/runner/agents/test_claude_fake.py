@@ -10,6 +10,7 @@ import pytest
 
 from runner.agents.base import AgentError
 from runner.agents.claude import ClaudeAgent
+from tests.fakes.fake_common import big_text
 from tests.fakes.recording_host import RecordingHost
 from tests.runner.agents.helpers import ArgvLog, pid_alive
 
@@ -92,6 +93,17 @@ async def test_line_over_one_megabyte(fake_clis: ArgvLog, workdir: str) -> None:
         assert len(result["output"]) == 1_500_000
         assert result["output"].startswith("0123456789abcdef")
         assert host.of("turn_end")[0]["status"] == "success"
+    finally:
+        await agent.stop()
+
+
+async def test_line_over_the_readers_limit_is_joined(fake_clis: ArgvLog, workdir: str) -> None:
+    agent, host = make(workdir)
+    try:
+        await turn(agent, host, "mode:huge")
+        (result,) = host.of("tool_result")
+        assert result["output"] == big_text(20_000_000)  # whole, though the reader cut it at 16 MiB
+        assert host.of("output") == [] and host.of("error") == []
     finally:
         await agent.stop()
 
