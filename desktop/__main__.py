@@ -123,6 +123,7 @@ def main(argv: list[str] | None = None) -> int:
     app = NightshiftApp(qapp, runner_url=None if args.smoke_test else args.runner, data_dir=data_dir,
                         tokens=TokenStore(), use_tray=not args.smoke_test)
     keep_alive_timer(app)
+    _quit_on_signals(app, loop)
     try:
         with loop:
             if args.smoke_test:
@@ -134,6 +135,20 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         if smoke_dir is not None:
             smoke_dir.cleanup()
+
+
+def _quit_on_signals(app: Any, loop: asyncio.AbstractEventLoop) -> None:
+    """SIGTERM/SIGINT (logout, Ctrl+C in a terminal): shut down cleanly without asking."""
+    import signal
+
+    def handle(_signum: int, _frame: object) -> None:
+        loop.call_soon_threadsafe(app.quit_now)
+
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        try:
+            signal.signal(signum, handle)
+        except (ValueError, OSError):  # not the main thread, or not supported on this platform
+            pass
 
 
 def install_qt_message_handler() -> None:

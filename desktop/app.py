@@ -332,6 +332,11 @@ class NightshiftApp(QObject):
             return 0
         return sum(1 for s in self.core.sessions.values() if s.status in RUNNING_STATES)
 
+    def quit_now(self) -> None:
+        """Quit without asking (a signal from the system): the embedded runner stops its agents cleanly."""
+        if not self.closed:
+            self._spawn(self.shutdown())
+
     def request_quit(self) -> None:
         if self.closed:
             return

@@ -89,7 +89,9 @@ class NewSessionDialog(QDialog):
         self.error.hide()
         std = QDialogButtonBox.StandardButton
         buttons = QDialogButtonBox(std.Ok | std.Cancel)
-        buttons.button(QDialogButtonBox.StandardButton.Ok).setText("Create")
+        create = buttons.button(QDialogButtonBox.StandardButton.Ok)
+        create.setText("Create")
+        create.setObjectName("primary")
         buttons.accepted.connect(self._accept)
         buttons.rejected.connect(self.reject)
         layout = QVBoxLayout(self)
@@ -264,7 +266,7 @@ class SettingsDialog(QDialog):
         embedded.setData(Qt.ItemDataRole.UserRole, EMBEDDED)
         self.list.addItem(embedded)
         for r in self.settings.runners:
-            item = QListWidgetItem(f"{r.name}\n{r.url}")
+            item = QListWidgetItem(r.name if r.name == r.url else f"{r.name}  ·  {r.url}")
             item.setData(Qt.ItemDataRole.UserRole, r.url)
             self.list.addItem(item)
         for i in range(self.list.count()):

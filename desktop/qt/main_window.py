@@ -7,6 +7,7 @@ import os
 from PySide6.QtCore import QItemSelectionModel, QModelIndex, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
 from PySide6.QtWidgets import (
+    QApplication,
     QFrame,
     QHBoxLayout,
     QInputDialog,
@@ -105,7 +106,10 @@ class MainWindow(QMainWindow):
         self.setWindowTitle("Nightshift")
         self.setWindowIcon(theme.app_icon())
         self.resize(1180, 760)
-        self.setStyleSheet(stylesheet(theme.current()))
+        # On the application, so dialogs and message boxes share the look.
+        app = QApplication.instance()
+        if isinstance(app, QApplication):
+            app.setStyleSheet(stylesheet(theme.current()))
         self.current: str | None = None
         self.status = ConnectionStatus(runner=runner_label)
 

@@ -18,6 +18,7 @@ from PySide6.QtGui import (
     QPen,
     QPixmap,
 )
+from PySide6.QtWidgets import QProxyStyle, QStyle
 
 from desktop.core.status import Color
 
@@ -116,7 +117,7 @@ def apply(app: QGuiApplication, dark: bool | None = None) -> Theme:
     theme = DARK if (system_prefers_dark() if dark is None else dark) else LIGHT
     _current = theme
     if hasattr(app, "setStyle"):
-        app.setStyle("Fusion")
+        app.setStyle(_NoButtonIconsStyle("Fusion"))
     pal = QPalette()
     role = QPalette.ColorRole
     pal.setColor(role.Window, theme.window)
@@ -143,6 +144,16 @@ def apply(app: QGuiApplication, dark: bool | None = None) -> Theme:
         font.setPointSizeF(10)
         app.setFont(font)
     return theme
+
+
+class _NoButtonIconsStyle(QProxyStyle):
+    """Fusion without the stock icons on dialog buttons (they look dated next to flat buttons)."""
+
+    def styleHint(self, hint: QStyle.StyleHint, option: object = None, widget: object = None,
+                  returnData: object = None) -> int:
+        if hint == QStyle.StyleHint.SH_DialogButtonBox_ButtonsHaveIcons:
+            return 0
+        return super().styleHint(hint, option, widget, returnData)  # type: ignore[arg-type]
 
 
 def mono_font(size_delta: float = -0.5) -> QFont:
