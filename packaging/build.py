@@ -480,7 +480,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--no-venv",
         action="store_true",
-        help="use the running interpreter as is (it needs PyInstaller and the project installed)",
+        help="use the running interpreter as is (it needs PyInstaller and the app's dependencies)",
     )
     parser.add_argument("--skip-pyinstaller", action="store_true", help="reuse OUT/dist from an earlier run")
     parser.add_argument("--runs", type=int, default=5, help="timed smoke-test runs (median reported)")

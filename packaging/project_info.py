@@ -66,6 +66,9 @@ def macos_info_plist(version: str) -> dict[str, object]:
         "LSMinimumSystemVersion": "12.0",
         "LSApplicationCategoryType": "public.app-category.developer-tools",
         "NSHighResolutionCapable": True,
+        # BUNDLE inherits console=True from the last EXE in the COLLECT (the runner) and would then mark the
+        # whole app background-only: no Dock icon, no menu bar. The app is a foreground GUI app.
+        "LSBackgroundOnly": False,
         # Follow the system's dark mode instead of forcing the light appearance.
         "NSRequiresAquaSystemAppearance": False,
         "NSHumanReadableCopyright": f"{APP_NAME} developers, {LICENSE} licence",

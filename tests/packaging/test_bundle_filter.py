@@ -277,6 +277,7 @@ def test_spec_makes_two_executables_in_one_bundle(monkeypatch: pytest.MonkeyPatc
     assert collect.kwargs["name"] == "nightshift"
     assert [arg for arg in collect.args if isinstance(arg, Recorder)] == made["EXE"]
     assert "BUNDLE" not in made
+    assert all(exe.kwargs["icon"] is None for exe in made["EXE"]), "Linux executables carry no icon"
 
 
 def test_spec_analyses_exclude_other_bindings_and_include_resources(

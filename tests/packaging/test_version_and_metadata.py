@@ -91,6 +91,8 @@ def test_macos_info_plist_names_app_executable_and_version() -> None:
     assert plist["CFBundleName"] == plist["CFBundleDisplayName"] == "Nightshift"
     assert plist["CFBundleExecutable"] == project_info.PACKAGE_NAME
     assert plist["NSHighResolutionCapable"] is True
+    # Otherwise inherited from the runner EXE's console=True: a GUI app without Dock icon or menu bar.
+    assert plist["LSBackgroundOnly"] is False
 
 
 def test_windows_version_resource_names_the_executable() -> None:
