@@ -38,7 +38,7 @@ class NightshiftApp(QObject):
                  data_dir: str | None = None, settings: SettingsStore | None = None,
                  tokens: TokenStore | None = None, use_tray: bool = True,
                  backoff: Backoff | None = None, connection_options: dict[str, Any] | None = None,
-                 lifecycle: bool = True) -> None:
+                 lifecycle: bool | dict[str, Any] = True) -> None:
         super().__init__()
         self.qapp = qapp
         self.settings = settings or SettingsStore()
@@ -52,7 +52,8 @@ class NightshiftApp(QObject):
         self.rendering = True
         self.backoff = backoff
         self.connection_options = connection_options or {}
-        self.use_lifecycle = lifecycle
+        self.use_lifecycle = bool(lifecycle)
+        self.lifecycle_options: dict[str, Any] = lifecycle if isinstance(lifecycle, dict) else {}
         self.lifecycle: Any = None
         self.notifications: list[tuple[str, str]] = []
         self.errors: list[str] = []
@@ -84,11 +85,12 @@ class NightshiftApp(QObject):
 
     def _install_lifecycle(self) -> None:
         """Window hidden/shown, sleep/wake and network changes drive set_rendering/probe/retry (issue 5).
-        Optional: if it cannot be set up here, the app works without it."""
+        Optional: if it cannot be set up here, the app works without it. `lifecycle={...}` passes options
+        to install_lifecycle (tests inject a manual clock or a private bus)."""
         try:
             from desktop.lifecycle import install_lifecycle
 
-            self.lifecycle = install_lifecycle(self.window, self, parent=self)
+            self.lifecycle = install_lifecycle(self.window, self, parent=self, **self.lifecycle_options)
         except Exception:
             log.exception("lifecycle watcher unavailable; reconnects rely on keepalives and backoff only")
 

@@ -227,7 +227,9 @@ class RunnerConnection:
             ws = await connect(
                 self.url, additional_headers=headers, proxy=None, max_size=MAX_FRAME,
                 ping_interval=self.ping_interval, ping_timeout=self.ping_timeout,
-                open_timeout=self.open_timeout, close_timeout=2.0,
+                # A keepalive timeout closes politely first; a half-open peer never answers that close, so
+                # keep the wait short: the dead socket is then replaced about ping_interval + ping_timeout in.
+                open_timeout=self.open_timeout, close_timeout=0.5,
             )
         except InvalidStatus as exc:
             code = exc.response.status_code
