@@ -1,0 +1,76 @@
+#!/usr/bin/env bash
+# Set up Nightshift from a source checkout on a fresh machine, then start the app or run the test suite.
+#
+#   bash scripts/setup.sh app     # install (system libraries, .venv) and start the desktop app
+#   bash scripts/setup.sh test    # install (system libraries, .venv, test tools, Claude Code CLI) and run all tests
+#
+# System packages are installed with apt-get (Debian/Ubuntu) when it is there and we are root or have sudo;
+# elsewhere, install the equivalents yourself (see README.md). Everything else goes into ./.venv and ./.cache.
+set -euo pipefail
+
+mode=${1:-}
+case "$mode" in
+    app|test) ;;
+    *) echo "usage: bash scripts/setup.sh app|test" >&2; exit 2 ;;
+esac
+cd "$(dirname "$0")/.."
+
+# Libraries Qt's xcb and offscreen platforms load, D-Bus (tests run a private bus; the app listens for sleep/wake),
+# and what the tests use to run the real Claude Code CLI (node, npm).
+APT_RUNTIME=(libegl1 libgl1 libxkbcommon0 libxkbcommon-x11-0 libfontconfig1 libfreetype6 libdbus-1-3
+             libxcb-cursor0 libxcb-icccm4 libxcb-keysyms1 libxcb-shape0 libxcb-xinerama0 libxcb-randr0
+             libxcb-render-util0 libxcb-image0 libxcb-xkb1 libx11-xcb1 libglib2.0-0 fonts-dejavu-core)
+APT_TEST=(dbus xvfb xauth procps nodejs npm desktop-file-utils)
+
+apt_install() {
+    command -v apt-get >/dev/null 2>&1 || { echo "setup: no apt-get; install these yourself if missing: $*" >&2; return 0; }
+    local sudo=""
+    if [ "$(id -u)" != 0 ]; then
+        if command -v sudo >/dev/null 2>&1; then sudo="sudo"; else
+            echo "setup: not root and no sudo; install these yourself if missing: $*" >&2; return 0; fi
+    fi
+    local missing=()
+    for p in "$@"; do
+        dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+    done
+    # node/npm may come from elsewhere (nvm, a tarball): don't install Debian's on top of a working one.
+    if command -v npm >/dev/null 2>&1; then
+        local kept=()
+        for p in "${missing[@]}"; do [ "$p" = nodejs ] || [ "$p" = npm ] || kept+=("$p"); done
+        missing=("${kept[@]}")
+    fi
+    [ ${#missing[@]} -eq 0 ] && return 0
+    echo "setup: installing system packages: ${missing[*]}"
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
+
+python=${PYTHON:-python3}
+if ! "$python" -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null; then
+    echo "setup: Python 3.11 or newer is needed (set PYTHON=/path/to/python3.11)" >&2
+    exit 2
+fi
+
+if [ "$mode" = app ]; then
+    apt_install "${APT_RUNTIME[@]}"
+    [ -x .venv/bin/python ] || "$python" -m venv .venv
+    .venv/bin/python -m pip install -q --upgrade pip >/dev/null
+    .venv/bin/python -m pip install -q -e .
+    exec .venv/bin/nightshift "${@:2}"
+fi
+
+apt_install "${APT_RUNTIME[@]}" "${APT_TEST[@]}"
+[ -x .venv/bin/python ] || "$python" -m venv .venv
+.venv/bin/python -m pip install -q --upgrade pip >/dev/null
+.venv/bin/python -m pip install -q -e ".[test]"
+
+# The real Claude Code CLI for the offline end-to-end tests. Its tests say why they skip if this fails.
+if claude_bin=$(sh tests/fakes/install_claude.sh); then
+    export NIGHTSHIFT_CLAUDE_PATH="$claude_bin"
+else
+    echo "setup: the Claude Code CLI could not be installed; its end-to-end tests will be skipped" >&2
+fi
+
+export QT_QPA_PLATFORM=offscreen
+# pytest exits 5 when it collected no test: with `set -e` that fails the run, as it must.
+.venv/bin/python -m pytest -rs "${@:2}"
