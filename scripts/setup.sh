@@ -20,7 +20,7 @@ cd "$(dirname "$0")/.."
 APT_RUNTIME=(libegl1 libgl1 libxkbcommon0 libxkbcommon-x11-0 libfontconfig1 libfreetype6 libdbus-1-3
              libxcb-cursor0 libxcb-icccm4 libxcb-keysyms1 libxcb-shape0 libxcb-xinerama0 libxcb-randr0
              libxcb-render-util0 libxcb-image0 libxcb-xkb1 libx11-xcb1 libglib2.0-0 fonts-dejavu-core)
-APT_TEST=(dbus xvfb xauth procps nodejs npm desktop-file-utils)
+APT_TEST=(dbus xvfb xauth procps openssl nodejs npm desktop-file-utils)
 
 apt_install() {
     command -v apt-get >/dev/null 2>&1 || { echo "setup: no apt-get; install these yourself if missing: $*" >&2; return 0; }

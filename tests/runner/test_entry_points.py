@@ -97,3 +97,32 @@ def test_embedded_runner_reports_an_unusable_data_dir(tmp_path) -> None:
         assert "file" in str(exc) or exc.errno is not None
     else:
         raise AssertionError("start() should have failed")
+
+
+async def test_tls_runner_serves_wss(tmp_path) -> None:
+    import shutil
+    import ssl
+
+    import pytest
+
+    if shutil.which("openssl") is None:
+        pytest.skip("the openssl command is not installed (needed to make a test certificate)")
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=localhost",
+                    "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", str(key), "-out", str(cert)],
+                   check=True, capture_output=True)
+    env = {**os.environ, "NIGHTSHIFT_TOKEN": "tls-token"}
+    proc = await asyncio.create_subprocess_exec(
+        *RUNNER, "--port", "0", "--data-dir", str(tmp_path / "d"), "--tls-cert", str(cert), "--tls-key", str(key),
+        stdout=asyncio.subprocess.PIPE, env=env)
+    assert proc.stdout is not None
+    try:
+        line = (await asyncio.wait_for(proc.stdout.readline(), 30)).decode()
+        assert line.startswith("listening on wss://127.0.0.1:")
+        context = ssl.create_default_context(cafile=str(cert))
+        view = await ViewClient.open(line.split()[-1], "tls-token", ssl=context)
+        assert (await view.request({"type": "ping"}))["type"] == "pong"
+        await view.close()
+    finally:
+        proc.terminate()
+        assert await asyncio.wait_for(proc.wait(), 30) == 0
