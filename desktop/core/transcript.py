@@ -147,6 +147,9 @@ class Transcript:
             batch.events += 1
             row = self._row_for(event, seq, batch, changed)
             if row is not None:
+                parent = event.get("parent_tool_id")
+                if isinstance(parent, str) and parent:
+                    row.data["parent_tool_id"] = parent
                 batch.new_rows.append(row)
         self._pending_batch = batch
         return batch

@@ -33,6 +33,7 @@ from desktop.qt import theme
 from desktop.qt.transcript_model import ROW_ROLE, TranscriptModel
 
 MARGIN_X = 22
+SUBAGENT_INDENT = 28
 GAP_Y = 5
 PAD = 10
 RADIUS = 10.0
@@ -113,7 +114,9 @@ class TranscriptDelegate(QStyledItemDelegate):
         return fm.boundingRect(QRect(0, 0, max(10, width), 1_000_000), WRAP, text).height()
 
     def layout(self, row: Row, width: int, model: TranscriptModel | None = None) -> Layout:
-        inner_w = width - 2 * MARGIN_X
+        # Rows of a sub-agent (started by a tool call) are indented under it.
+        left = MARGIN_X + (SUBAGENT_INDENT if row.data.get("parent_tool_id") else 0)
+        inner_w = width - left - MARGIN_X
         kind = row.kind
         if kind is RowKind.HEADER:
             text = model.header_text() if model is not None else ""
@@ -128,7 +131,7 @@ class TranscriptDelegate(QStyledItemDelegate):
         if kind is RowKind.OUTPUT:
             text = row.text[:MAX_CHARS]
             h = self._text_h(self.fm_mono, inner_w, text)
-            return Layout(h + 2, text=QRect(MARGIN_X, 1, inner_w, h))
+            return Layout(h + 2, text=QRect(left, 1, inner_w, h))
         if kind in (RowKind.USER, RowKind.PENDING):
             max_w = int(inner_w * 0.72)
             text = row.text.rstrip("\n")[:MAX_CHARS] or " "
@@ -141,7 +144,7 @@ class TranscriptDelegate(QStyledItemDelegate):
             if kind is RowKind.PENDING:
                 cap_y = int(card.bottom()) + 3
                 lay.height += CAPTION_H
-                lay.extra["caption"] = QRect(MARGIN_X, cap_y, inner_w, CAPTION_H - 3)
+                lay.extra["caption"] = QRect(left, cap_y, inner_w, CAPTION_H - 3)
                 if row.data.get("state") == "failed":
                     rw = self.fm_small.horizontalAdvance("Retry") + 12
                     dw = self.fm_small.horizontalAdvance("Discard") + 12
@@ -156,9 +159,9 @@ class TranscriptDelegate(QStyledItemDelegate):
                 text, _ = _clip_lines(text, COLLAPSED_THINKING_LINES)
             label_h = self.fm_small.height() + 4 if kind is not RowKind.ERROR else 0
             th = self._text_h(fm, inner_w - 2 * PAD, text)
-            card = QRectF(MARGIN_X, GAP_Y, inner_w, th + 2 * PAD + label_h)
+            card = QRectF(left, GAP_Y, inner_w, th + 2 * PAD + label_h)
             return Layout(int(card.height() + 2 * GAP_Y), card=card,
-                          text=QRect(MARGIN_X + PAD, GAP_Y + PAD + label_h, inner_w - 2 * PAD, th),
+                          text=QRect(left + PAD, GAP_Y + PAD + label_h, inner_w - 2 * PAD, th),
                           extra={"text": text, "label_y": GAP_Y + PAD - 2})
         if kind is RowKind.TOOL:
             head_h = max(self.fm_bold.height(), 20)
@@ -176,8 +179,8 @@ class TranscriptDelegate(QStyledItemDelegate):
                     blocks.append((label, body, h))
                     card_h += self.fm_small.height() + 6 + h + 2 * PAD // 2 + 6
                 lay.extra["blocks"] = blocks
-            lay.card = QRectF(MARGIN_X, GAP_Y, inner_w, card_h)
-            lay.buttons["toggle"] = QRect(MARGIN_X, GAP_Y, inner_w, head_h + 2 * PAD - 4)
+            lay.card = QRectF(left, GAP_Y, inner_w, card_h)
+            lay.buttons["toggle"] = QRect(left, GAP_Y, inner_w, head_h + 2 * PAD - 4)
             lay.height = int(card_h + 2 * GAP_Y)
             return lay
         if kind is RowKind.PERMISSION:
@@ -190,9 +193,9 @@ class TranscriptDelegate(QStyledItemDelegate):
             answered = row.data.get("behavior") is not None
             foot = BUTTON_H + PAD
             card_h = PAD + title_h + 6 + sh + PAD + foot
-            card = QRectF(MARGIN_X, GAP_Y, inner_w, card_h)
+            card = QRectF(left, GAP_Y, inner_w, card_h)
             lay = Layout(int(card_h + 2 * GAP_Y), card=card,
-                         text=QRect(MARGIN_X + PAD, GAP_Y + PAD + title_h + 6, inner_w - 2 * PAD, sh),
+                         text=QRect(left + PAD, GAP_Y + PAD + title_h + 6, inner_w - 2 * PAD, sh),
                          extra={"summary": summary, "title_y": GAP_Y + PAD})
             by = int(card.bottom()) - PAD - BUTTON_H
             if not answered:
@@ -206,7 +209,7 @@ class TranscriptDelegate(QStyledItemDelegate):
         # generic
         text = row.text[:2000]
         h = self._text_h(self.fm_mono, inner_w, text)
-        return Layout(h + 2 * GAP_Y, text=QRect(MARGIN_X, GAP_Y, inner_w, h))
+        return Layout(h + 2 * GAP_Y, text=QRect(left, GAP_Y, inner_w, h))
 
     def sizeHint(self, option: QStyleOptionViewItem, index: QModelIndex) -> QSize:
         row: Row | None = index.data(ROW_ROLE)

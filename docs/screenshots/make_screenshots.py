@@ -78,7 +78,7 @@ async def main(dark: bool) -> None:
     sid = await app.create_session({"agent": "claude", "title": "Refactor the argument parser",
                                     "cwd": str(work)})
     assert sid is not None
-    app.send(sid, "Rename parse_args to parse_options across the project and run the tests. mode:tool")
+    app.send(sid, "Rename parse_args to parse_options across the project and run the tests. mode:tool mode:subagent")
     await wait(lambda: app.core.sessions[sid].status == "idle"
                and len(app.bridge.model(sid).transcript.rows) > 3, what="first turn")
     app.send(sid, "Now update the changelog. mode:permission")

@@ -140,3 +140,18 @@ def test_pending_outbox_rows_follow_the_transcript(qtbot: Any) -> None:
     outbox.fail(items[0].client_msg_id, "not running")
     model.set_pending([items[0]], connected=True)
     assert model.pending[0].data["state"] == "failed" and len(model.pending) == 1
+
+
+def test_subagent_rows_are_indented_under_their_tool_call(qtbot: Any) -> None:
+    view, model = make_view(qtbot)
+    model.apply_events([
+        {"seq": 1, "kind": "tool_call", "tool_id": "task1", "name": "Task", "input": {"prompt": "look"}},
+        {"seq": 2, "kind": "assistant", "message_id": "a", "text": "sub-agent says", "parent_tool_id": "task1"},
+        {"seq": 3, "kind": "assistant", "message_id": "b", "text": "main agent says"},
+    ])
+    rows = model.transcript.rows
+    width = view.viewport().width()
+    sub = view.delegate.layout(rows[1], width, model)
+    main = view.delegate.layout(rows[2], width, model)
+    assert sub.card is not None and main.card is not None
+    assert sub.card.x() > main.card.x() and sub.card.right() == main.card.right()
