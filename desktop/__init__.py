@@ -5,7 +5,6 @@ desktop/connection.py is the one asyncio connection path; desktop/qt holds the t
 wires it all together.
 """
 
-from desktop import _refcount_fix  # noqa: F401  (must run before any Qt signal is emitted)
 from runner import __version__
 
 __all__ = ["__version__"]

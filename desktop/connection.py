@@ -82,7 +82,13 @@ class RunnerConnection:
     async def close(self) -> None:
         self._closing = True
         self._wake.set()
+        ws = self._ws
         self._abort_socket()
+        if ws is not None:
+            # abort() only schedules the socket's closing; let it happen before the loop may stop, or the runner
+            # sees this view as connected until the process exits.
+            with contextlib.suppress(asyncio.TimeoutError, Exception):
+                await asyncio.wait_for(ws.wait_closed(), 2.0)
         if self._supervisor is not None:
             self._supervisor.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):

@@ -84,6 +84,9 @@ class RunnerServer:
             ssl=self._ssl,
             ping_interval=self._ping[0],
             ping_timeout=self._ping[1],
+            # On shutdown, a view that does not answer the closing handshake (asleep, half-open) is not waited
+            # for long: agents and the journal are what shutdown is for.
+            close_timeout=2.0,
             # Compression costs more CPU than it saves on loopback, where most views live.
             compression=None,
             # Let frames queue in the kernel rather than in Python when a view reads slowly.

@@ -104,10 +104,14 @@ def embedded(tmp_path: Path, claude_fake: Path) -> Iterator[Any]:
 
 
 @pytest.fixture
-def make_app(qapp: Any, tmp_path: Path,
-             qasync_loop: asyncio.AbstractEventLoop) -> Iterator[Callable[..., Any]]:
+def make_app(qapp: Any, tmp_path: Path, qasync_loop: asyncio.AbstractEventLoop,
+             request: pytest.FixtureRequest) -> Iterator[Callable[..., Any]]:
     """Build NightshiftApp instances (remote mode against a given URL, or embedded with a data dir);
     every app is shut down at the end."""
+    if "embedded" in request.fixturenames:
+        # Set the runner up first so it is torn down last: apps disconnect while their loop still runs,
+        # instead of the runner waiting out the closing handshake of a view whose loop is stopped.
+        request.getfixturevalue("embedded")
     from desktop.app import NightshiftApp
     from desktop.core.backoff import Backoff
     from desktop.settings import SettingsStore, TokenStore
