@@ -3,6 +3,8 @@
 #
 #   bash scripts/setup.sh app     # install (system libraries, .venv) and start the desktop app
 #   bash scripts/setup.sh test    # install (system libraries, .venv, test tools, Claude Code CLI) and run all tests
+#   bash scripts/setup.sh package # install the build tools, build the .deb, install it into a temporary root and
+#                                 # smoke-test it there (packaging/build.py linux)
 #
 # System packages are installed with apt-get (Debian/Ubuntu) when it is there and we are root or have sudo;
 # elsewhere, install the equivalents yourself (see README.md). Everything else goes into ./.venv and ./.cache.
@@ -10,8 +12,8 @@ set -euo pipefail
 
 mode=${1:-}
 case "$mode" in
-    app|test) ;;
-    *) echo "usage: bash scripts/setup.sh app|test" >&2; exit 2 ;;
+    app|test|package) ;;
+    *) echo "usage: bash scripts/setup.sh app|test|package" >&2; exit 2 ;;
 esac
 cd "$(dirname "$0")/.."
 
@@ -20,7 +22,10 @@ cd "$(dirname "$0")/.."
 APT_RUNTIME=(libegl1 libgl1 libxkbcommon0 libxkbcommon-x11-0 libfontconfig1 libfreetype6 libdbus-1-3
              libxcb-cursor0 libxcb-icccm4 libxcb-keysyms1 libxcb-shape0 libxcb-xinerama0 libxcb-randr0
              libxcb-render-util0 libxcb-image0 libxcb-xkb1 libx11-xcb1 libglib2.0-0 fonts-dejavu-core)
-APT_TEST=(dbus xvfb xauth procps openssl nodejs npm desktop-file-utils)
+APT_TEST=(dbus xvfb xauth procps openssl nodejs npm desktop-file-utils dpkg-dev binutils)
+# The .deb's Depends are computed from what the bundle links: those libraries must be installed to build it.
+APT_PACKAGE=(dpkg-dev binutils desktop-file-utils xvfb libxcb-sync1 libxcb-xfixes0
+             libwayland-client0 libwayland-cursor0 libwayland-egl1)
 
 apt_install() {
     command -v apt-get >/dev/null 2>&1 || { echo "setup: no apt-get; install these yourself if missing: $*" >&2; return 0; }
@@ -57,6 +62,11 @@ if [ "$mode" = app ]; then
     .venv/bin/python -m pip install -q --upgrade pip >/dev/null
     .venv/bin/python -m pip install -q -e .
     exec .venv/bin/nightshift "${@:2}"
+fi
+
+if [ "$mode" = package ]; then
+    apt_install "${APT_RUNTIME[@]}" "${APT_PACKAGE[@]}"
+    exec "$python" packaging/build.py linux --runs 3 "${@:2}"
 fi
 
 apt_install "${APT_RUNTIME[@]}" "${APT_TEST[@]}"
