@@ -250,7 +250,6 @@ class SessionManager:
                 "error", message="the runner stopped while this session was running", code="runner_restarted"
             )
             session.set_status("interrupted", reason="runner_restarted")
-        session.state.pop("pending_permissions", None)
         session.agent.resume_after_restart()
 
     # --- listeners -------------------------------------------------------------------------------------------------

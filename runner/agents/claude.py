@@ -623,7 +623,7 @@ class ClaudeAgent(CliAgent):
         # The session reports len(state["pending_permissions"]) to views; the ids also survive a runner
         # restart so resume_after_restart can withdraw them.
         pending = dict(self._translator.pending) if self._translator else {}
-        self.host.save_state(pending_permissions=pending, pending_requests=list(pending))
+        self.host.save_state(pending_permissions=pending)
 
     # --- lines from the CLI ---------------------------------------------------------------------------------
 
@@ -760,10 +760,10 @@ class ClaudeAgent(CliAgent):
     def resume_after_restart(self) -> None:
         # The process that asked is gone with the previous runner: its requests can never be answered.
         state = self.host.state
-        stale = list(state.get("pending_permissions") or state.get("pending_requests") or [])
+        stale = list(state.get("pending_permissions") or [])
         for rid in stale:
             self.host.emit(
                 "permission_answer", request_id=str(rid), behavior="cancelled", message="the runner restarted"
             )
         if stale:
-            self.host.save_state(pending_permissions={}, pending_requests=[])
+            self.host.save_state(pending_permissions={})

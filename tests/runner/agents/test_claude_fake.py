@@ -340,7 +340,6 @@ async def test_resume_after_runner_restart(fake_clis: ArgvLog, workdir: str) -> 
         state={
             "agent_session_id": sid,
             "pending_permissions": {"old-req": {}},
-            "pending_requests": ["old-req"],
         },
     )
     agent = ClaudeAgent(host)
