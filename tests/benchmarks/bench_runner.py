@@ -120,7 +120,8 @@ async def main() -> None:
     batched = await raw_websockets(n, 500)
     print(f"events: {n} (machine: {os.cpu_count()} cores)")
     print(f"runner live, end to end     : {runner['live_eps']:>10,.0f} events/s  ({runner['live_frames']} frames)")
-    print(f"runner catch-up from seq 0  : {runner['catchup_eps']:>10,.0f} events/s  ({runner['catchup_frames']} frames)")
+    catchup, frames = runner["catchup_eps"], runner["catchup_frames"]
+    print(f"runner catch-up from seq 0  : {catchup:>10,.0f} events/s  ({frames} frames)")
     print(f"raw websockets, 1 per frame : {single:>10,.0f} events/s")
     print(f"raw websockets, 500 / frame : {batched:>10,.0f} events/s")
     print(f"ratio runner live / raw 1-per-frame     : {runner['live_eps'] / single:.2f}")
