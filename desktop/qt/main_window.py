@@ -350,10 +350,10 @@ class MainWindow(QMainWindow):
         self.composer.set_running(False)
         if info.agent == "command":
             live = info.status == "running"
-            self.composer.set_placeholder("Type a line for the program's input…  (Enter sends)" if live else
-                                          "The program is not running")
+            self.composer.set_accepting(live, "Type a line for the program's input…  (Enter sends)" if live else
+                                        "The program has ended; it takes no more input")
         else:
-            self.composer.set_placeholder("Message the agent…  (Enter sends, Shift+Enter for a new line)")
+            self.composer.set_accepting(True, "Message the agent…  (Enter sends, Shift+Enter for a new line)")
 
     def _session_menu(self, pos: object) -> None:
         index = self.sessions_view.indexAt(pos)  # type: ignore[arg-type]

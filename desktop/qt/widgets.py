@@ -115,8 +115,13 @@ class Composer(QWidget):
     def set_running(self, running: bool) -> None:
         self.stop_button.setVisible(running)
 
-    def set_placeholder(self, text: str) -> None:
-        self.edit.setPlaceholderText(text)
+    def set_accepting(self, accepting: bool, placeholder: str) -> None:
+        """Whether the session takes input now (a finished command does not), and the hint saying so."""
+        self.edit.setPlaceholderText(placeholder)
+        self.edit.setEnabled(accepting)
+        self.send_button.setEnabled(accepting)
+        # QPlainTextEdit does not repaint its placeholder by itself.
+        self.edit.viewport().update()
 
     def _submit(self) -> None:
         text = self.edit.toPlainText()
