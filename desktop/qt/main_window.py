@@ -40,7 +40,7 @@ def stylesheet(t: theme.Theme) -> str:
     return f"""
     QMainWindow, #content, #transcript, #emptyPage {{ background: {c['window']}; }}
     #sidebar {{ background: {c['surface']}; border-right: 1px solid {c['border']}; }}
-    #sessions {{ background: {c['surface']}; }}
+    #sessions {{ background: {c['surface']}; border: none; border-right: 1px solid {c['border']}; }}
     #appTitle {{ font-size: 15pt; font-weight: 700; color: {c['text']}; }}
     #sectionLabel {{ color: {c['muted']}; font-size: 8.5pt; font-weight: 600; letter-spacing: 1px; }}
     QPushButton {{ padding: 6px 14px; border-radius: 8px; border: 1px solid {c['border']};
@@ -50,12 +50,15 @@ def stylesheet(t: theme.Theme) -> str:
     QPushButton#primary {{ background: {c['accent']}; color: {c['accent_text']};
                            border: 1px solid {c['accent']}; font-weight: 600; }}
     QPushButton#primary:hover {{ background: {t.accent.darker(110).name()}; }}
+    QPushButton#primary:disabled {{ background: {c['surface_alt']}; border-color: {c['border']};
+                                    color: {c['muted']}; }}
     QPushButton#danger {{ color: {c['error_fg']}; border-color: {c['error_fg']}; font-weight: 600; }}
     QPushButton#danger:hover {{ background: {c['error_bg']}; }}
     #composer {{ background: {c['window']}; border-top: 1px solid {c['border']}; }}
     #composerEdit {{ border: 1px solid {c['border']}; border-radius: 10px; padding: 5px 8px;
                      background: {c['surface']}; color: {c['text']}; }}
     #composerEdit:focus {{ border: 1px solid {c['accent']}; }}
+    #composerEdit:disabled {{ background: {c['window']}; }}
     #jumpToLatest {{ background: {c['accent']}; color: {c['accent_text']}; border: none;
                      border-radius: 15px; padding: 6px 16px; font-weight: 600; }}
     #sessionHeader {{ background: {c['window']}; border-bottom: 1px solid {c['border']}; }}
