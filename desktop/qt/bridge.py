@@ -62,6 +62,10 @@ class ViewBridge(QObject):
             self.events_applied.emit(sid, len(events))
 
     def set_rendering(self, enabled: bool) -> None:
+        if not enabled and self.rendering:
+            # Render what already arrived (at most one FLUSH_MS window) before stopping. Kept back, it would
+            # be applied on its own when rendering resumes, ahead of the catch-up: two batches, not one.
+            self.flush()
         self.rendering = enabled
         if enabled:
             self.flush()

@@ -155,3 +155,44 @@ def test_subagent_rows_are_indented_under_their_tool_call(qtbot: Any) -> None:
     main = view.delegate.layout(rows[2], width, model)
     assert sub.card is not None and main.card is not None
     assert sub.card.x() > main.card.x() and sub.card.right() == main.card.right()
+
+
+def test_pause_renders_what_already_arrived_so_resume_is_one_catch_up_batch(qtbot: Any) -> None:
+    """Events still waiting for the bridge's coalescing flush when rendering stops are rendered then; left
+    for later they would reach the model on resume as a batch of their own, ahead of the catch-up."""
+    from desktop.core.view import ViewCore
+    from desktop.qt.bridge import ViewBridge, make_listener
+
+    bridge = ViewBridge()
+    core = ViewCore(make_listener(bridge))
+    bridge.core = core
+    core.open_session("s1")
+    core.connecting(1)
+    core.opened()
+    (hello,) = core.drain()
+    core.receive({"type": "welcome", "protocol": 1, "runner_id": "r1", "re": hello["id"]})
+    core.receive({"type": "sessions", "sessions": [{"id": "s1", "head": 0}]})
+    core.receive({"type": "attached", "session": "s1", "head": 0})
+    model = bridge.model("s1")
+    core.receive({"type": "events", "session": "s1", "events": [
+        {"seq": s, "kind": "output", "stream": "stdout", "text": f"line {s}"} for s in (1, 2)]})
+    assert model.transcript.event_count == 0  # still in the bridge, waiting for the flush timer
+
+    # Paused the way NightshiftApp.set_rendering does it: the bridge, then the core (which detaches).
+    bridge.set_rendering(False)
+    core.set_rendering(False)
+    assert model.transcript.event_count == 2
+    core.drain()
+    batches = model.insert_batches
+
+    bridge.set_rendering(True)
+    core.set_rendering(True)
+    attach = next(m for m in core.drain() if m["type"] == "attach")
+    assert attach["after"] == 2  # from the last rendered seq
+    core.receive({"type": "attached", "session": "s1", "head": 40})
+    core.receive({"type": "events", "session": "s1", "events": [
+        {"seq": s, "kind": "output", "stream": "stdout", "text": f"line {s}"} for s in range(3, 41)]})
+    qtbot.waitUntil(lambda: model.transcript.event_count == 40, timeout=10_000)
+    assert model.insert_batches == batches + 1
+    assert [r.text for r in model.transcript.rows] == [f"line {s}" for s in range(1, 41)]
+    bridge.deleteLater()
