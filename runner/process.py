@@ -64,23 +64,33 @@ def group_alive(pgid: int) -> bool:
     return True
 
 
+def proc_stat(pid: int | str) -> list[bytes] | None:
+    """Linux: the fields of /proc/PID/stat after the command name (state first), or None if there is no such
+    process. The command name is in parentheses and may contain spaces, so the split starts after it."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            stat = f.read()
+    except OSError:
+        return None
+    return stat[stat.rfind(b")") + 2 :].split()
+
+
 def live_group_members(pgid: int) -> list[int]:
     """PIDs of non-zombie processes whose process group is pgid (Linux /proc)."""
     members = []
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
             continue
-        try:
-            with open(f"/proc/{entry}/stat", "rb") as f:
-                stat = f.read()
-        except OSError:
-            continue
-        # The command name is in parentheses and may contain spaces; fields after it are space-separated.
-        fields = stat[stat.rfind(b")") + 2 :].split()
-        state, pgrp = fields[0], int(fields[2])
-        if pgrp == pgid and state not in (b"Z", b"X"):
+        fields = proc_stat(entry)
+        if fields is not None and int(fields[2]) == pgid and fields[0] not in (b"Z", b"X"):
             members.append(int(entry))
     return members
+
+
+def pid_alive(pid: int) -> bool:
+    """True if the process exists and is not a zombie (Linux /proc)."""
+    fields = proc_stat(pid)
+    return fields is not None and fields[0] not in (b"Z", b"X")
 
 
 def _reap_group(pgid: int) -> None:

@@ -23,6 +23,7 @@ from typing import Any
 
 from runner.agents import AGENT_TYPES, Agent, AgentError
 from runner.journal import Journal, StoredSession
+from runner.process import proc_stat
 
 log = logging.getLogger(__name__)
 
@@ -199,14 +200,8 @@ class Session:
 
 def _process_start_time(pid: int | None) -> str | None:
     """Linux: the start time of pid (field 22 of /proc/PID/stat), to tell a reused pid from our old agent."""
-    if pid is None:
-        return None
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as f:
-            stat = f.read()
-    except OSError:
-        return None
-    return stat[stat.rfind(b")") + 2 :].split()[19].decode()
+    fields = None if pid is None else proc_stat(pid)
+    return None if fields is None else fields[19].decode()
 
 
 class SessionManager:

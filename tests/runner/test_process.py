@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from runner.process import MAX_LINE_BYTES, live_group_members
+from runner.process import MAX_LINE_BYTES, live_group_members, pid_alive
 from runner.runner import Runner
 from tests.fakes.view_client import ViewClient
 
@@ -23,16 +23,6 @@ async def run_to_end(client: ViewClient, argv: list[str], *statuses: str) -> tup
     await client.request({"type": "attach", "session": sid})
     await client.wait_status(sid, *(statuses or ("exited",)), timeout=60)
     return sid, client.events[sid]
-
-
-def pid_alive(pid: int) -> bool:
-    """True if pid exists and is not a zombie."""
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as f:
-            stat = f.read()
-    except OSError:
-        return False
-    return stat[stat.rfind(b")") + 2 :].split()[0] not in (b"Z", b"X")
 
 
 async def test_a_line_of_8_mib_arrives_whole(client: ViewClient) -> None:

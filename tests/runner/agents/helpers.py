@@ -5,6 +5,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from runner.process import pid_alive
+
+__all__ = ["FAKES", "FAKE_PATHS", "ArgvLog", "pid_alive"]
+
 FAKES = Path(__file__).resolve().parents[2] / "fakes"
 
 FAKE_PATHS = {
@@ -25,13 +29,3 @@ class ArgvLog:
         if not self.path.exists():
             return []
         return [json.loads(line) for line in self.path.read_text().splitlines() if line.strip()]
-
-
-def pid_alive(pid: int) -> bool:
-    """True if the process exists and is not a zombie."""
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as f:
-            stat = f.read()
-    except OSError:
-        return False
-    return stat[stat.rfind(b")") + 2 :].split()[0] not in (b"Z", b"X")
