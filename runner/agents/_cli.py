@@ -22,7 +22,6 @@ import signal
 import subprocess
 from abc import abstractmethod
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any, ClassVar
 
 from runner.agents.base import Agent, AgentError, AgentHost, AgentInfo
@@ -42,8 +41,6 @@ VERSION_TIMEOUT_SECONDS = 10.0
 STDERR_TAIL_LINES = 40
 # A JSON line longer than the reader's per-line limit arrives in parts; parts are joined up to this size.
 MAX_JOINED_LINE_BYTES = 64 * 1024 * 1024
-
-REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
 def valid_agent_id(value: object) -> bool:
@@ -87,7 +84,6 @@ def install_dirs() -> list[str]:
         "/usr/local/bin",
         "/opt/homebrew/bin",
         "/usr/bin",
-        str(REPO_ROOT / ".cache" / "claude-code" / "node_modules" / ".bin"),
     ]
     npm_prefix = os.environ.get("NPM_CONFIG_PREFIX")
     if npm_prefix:
