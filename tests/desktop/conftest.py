@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import os
 from collections.abc import Callable, Coroutine, Iterator
 from pathlib import Path
@@ -72,6 +73,24 @@ def qasync_loop(qapp: Any) -> Iterator[asyncio.AbstractEventLoop]:
     finally:
         asyncio.set_event_loop(None)
         loop.close()
+        delete_owned_qobjects(loop)
+
+
+def delete_owned_qobjects(owner: object) -> None:
+    """Destroy, here in the GUI thread, the QObjects that `owner` holds and Python owns.
+
+    A closed qasync loop keeps a timer object whose Qt timers for still-pending callbacks (keepalives,
+    timeouts) stay registered, in reference cycles with the loop. Left to the cyclic GC, it is destroyed in
+    whichever thread next crosses a GC threshold (the embedded runner's, a journal thread): Qt then cannot
+    unregister its timers ("QObject::~QObject: Timers cannot be stopped from another thread") and later
+    delivers a timer event to the freed object, which crashes the GUI thread.
+    """
+    import shiboken6
+    from PySide6.QtCore import QObject
+
+    for value in list(vars(owner).values()):
+        if isinstance(value, QObject) and shiboken6.isValid(value) and shiboken6.ownedByPython(value):
+            shiboken6.delete(value)
 
 
 @pytest.fixture
@@ -133,6 +152,21 @@ def make_app(qapp: Any, tmp_path: Path, qasync_loop: asyncio.AbstractEventLoop,
     for app in apps:
         qasync_loop.run_until_complete(asyncio.wait_for(app.shutdown(), 60))
         app.window.deleteLater()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> Any:
+    """After each desktop test (and its fixtures) is done, collect its garbage here, in the GUI thread.
+
+    The cyclic GC runs in whichever thread crosses a threshold: during the next test that is often a runner
+    or journal thread. Qt objects a test left in reference cycles (qasync's socket notifiers, a lifecycle
+    watcher with a lambda connected) must not be destroyed there.
+    """
+    try:
+        return (yield)
+    finally:
+        if Path(__file__).parent in Path(str(item.path)).parents:
+            gc.collect()
 
 
 OFFSCREEN_LIMITS = r"This plugin does not support (propagateSizeHints|raise|requestActivate)\(\)"
