@@ -194,8 +194,9 @@ class Journal:
         self._kick()
 
     def _kick(self) -> None:
-        self._drained.clear()
-        self._wakeup.set()
+        if not self._wakeup.is_set():  # called per event: skip the work when a flush is already due
+            self._drained.clear()
+            self._wakeup.set()
 
     @property
     def over_capacity(self) -> bool:
