@@ -93,6 +93,12 @@ class LifecycleFilter:
     def suspend(self) -> list[Emitted]:
         if self._suspended:
             return []
+        last = self._last_resume_mono
+        if last is not None and self._clock.monotonic() - last < MIN_RESUME_SPACING_SECONDS:
+            # The announcement of the sleep that just ended, read only after the wake (nothing makes the
+            # system wait for us before it sleeps) while a clock-gap tick reported the wake first. Taking it
+            # as a new sleep would announce that one wake twice.
+            return []
         self._suspended = True
         self._suspended_at_boot = self._clock.boottime()
         self._suspended_at_wall = self._clock.wall()

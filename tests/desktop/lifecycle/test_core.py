@@ -54,6 +54,19 @@ def test_clock_gap_first_then_logind_is_one_resume_with_the_gap_length() -> None
     assert f.resume(source="logind") == []
 
 
+def test_a_sleep_announcement_read_only_after_its_wake_adds_no_second_resume() -> None:
+    """logind does not wait for us before sleeping: PrepareForSleep(true) and (false) may both be read after
+    the wake, when the clock-gap tick has already reported it."""
+    clock = ManualClock("linux")
+    f = LifecycleFilter(clock, resume_coalesce_seconds=10)
+    clock.suspend(300)
+    assert f.resume(300.0, source="clock_gap") == [Emitted(E.RESUMED, 300.0)]
+    clock.advance(0.05)
+    assert f.suspend() == []
+    assert not f.suspended
+    assert f.resume(source="logind") == []
+
+
 def test_a_new_sleep_is_a_new_resume_even_right_after_the_last_one() -> None:
     clock = ManualClock("linux")
     f = LifecycleFilter(clock)
