@@ -100,6 +100,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from desktop.app import NightshiftApp, keep_alive_timer
     from desktop.qt import theme
+    from desktop.qt.gui_gc import GuiThreadCollector
     from desktop.settings import TokenStore
 
     install_qt_message_handler()
@@ -113,6 +114,9 @@ def main(argv: list[str] | None = None) -> int:
     qapp.setWindowIcon(theme.app_icon())
     loop = qasync.QEventLoop(qapp)
     asyncio.set_event_loop(loop)
+    # The runner's threads must never free Qt objects: cyclic garbage is collected in this thread only.
+    collector = GuiThreadCollector(qapp)
+    collector.start()
 
     smoke_dir = None
     data_dir = args.data_dir or os.environ.get("NIGHTSHIFT_DATA_DIR") or None
@@ -133,6 +137,7 @@ def main(argv: list[str] | None = None) -> int:
                 return loop.run_until_complete(_run_hidden(app))
             return loop.run_until_complete(app.run())
     finally:
+        collector.stop()
         if smoke_dir is not None:
             smoke_dir.cleanup()
 
