@@ -80,7 +80,8 @@ async def test_attach_while_the_agent_produces(client: ViewClient, runner: Runne
             assert seqs == list(range(after + 1, after + 1 + len(seqs))), "gap or duplicate"
             await view.request({"type": "detach", "session": sid})
             checked += 1
-        # Finally everything, once, matching the journal.
+        # Finally everything, once, matching the journal (the final status event may still be uncommitted).
+        await runner.manager.journal.flush()
         view.events.pop(sid, None)
         await view.request({"type": "attach", "session": sid, "after": 0})
         head = runner.manager.get(sid).committed
