@@ -5,8 +5,7 @@ from __future__ import annotations
 
 import os
 import secrets
-import ssl
-from collections.abc import Sequence
+from typing import Any
 
 import platformdirs
 
@@ -45,29 +44,11 @@ class Runner:
         self.server = server
 
     @classmethod
-    async def start(
-        cls,
-        data_dir: str,
-        token: str,
-        host: str = "127.0.0.1",
-        port: int = 0,
-        *,
-        allowed_origins: Sequence[str] = (),
-        ssl_context: ssl.SSLContext | None = None,
-        ping_interval: float | None = 20.0,
-        ping_timeout: float | None = 20.0,
-    ) -> Runner:
+    async def start(cls, data_dir: str, token: str, host: str = "127.0.0.1", port: int = 0,
+                    **server_options: Any) -> Runner:
+        """Open the journal and serve it; `server_options` go to RunnerServer (origins, TLS, keepalive)."""
         manager = await SessionManager.open(data_dir)
-        server = RunnerServer(
-            manager,
-            token,
-            host,
-            port,
-            allowed_origins=allowed_origins,
-            ssl_context=ssl_context,
-            ping_interval=ping_interval,
-            ping_timeout=ping_timeout,
-        )
+        server = RunnerServer(manager, token, host, port, **server_options)
         try:
             await server.start()
         except BaseException:
