@@ -12,7 +12,9 @@ import ssl
 import sys
 
 from runner import __version__
-from runner.runner import Runner, default_data_dir, load_or_create_token
+from runner.journal import JournalError
+from runner.logredact import redact_in_logs
+from runner.runner import Runner, TokenFileError, default_data_dir, load_or_create_token, log_loop_exception
 
 
 def _is_loopback(host: str) -> bool:
@@ -92,9 +94,14 @@ def main(argv: list[str] | None = None) -> int:
         token_file = args.token_file or os.path.join(data_dir, "token")
         try:
             token = load_or_create_token(token_file)
-        except OSError as exc:
-            print(f"error: cannot read or create the token file {token_file}: {exc}", file=sys.stderr)
+        except TokenFileError as exc:
+            print(f"error: {exc}", file=sys.stderr)
             return 2
+        except OSError as exc:
+            print(f"error: cannot read or create the token file {token_file}: {exc.strerror or exc}",
+                  file=sys.stderr)
+            return 2
+    redact_in_logs(token)
 
     ssl_context = None
     if args.tls_cert:
@@ -107,8 +114,11 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         return asyncio.run(_serve(data_dir, token, args, ssl_context))
-    except OSError as exc:
+    except JournalError as exc:
         print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except OSError as exc:
+        print(f"error: {exc.strerror or exc}" + (f": {exc.filename}" if exc.filename else ""), file=sys.stderr)
         return 1
 
 
@@ -117,6 +127,7 @@ async def _serve(
 ) -> int:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
+    loop.set_exception_handler(log_loop_exception)
     for sig in (signal.SIGINT, signal.SIGTERM):
         try:
             loop.add_signal_handler(sig, stop.set)
@@ -129,7 +140,10 @@ async def _serve(
     try:
         await stop.wait()
     finally:
-        await runner.shutdown()
+        unsaved = await runner.shutdown()
+    if unsaved:
+        print(f"error: {unsaved} events could not be saved (the journal could not be written)", file=sys.stderr)
+        return 1
     return 0
 
 

@@ -9,7 +9,8 @@ import asyncio
 import secrets
 import threading
 
-from runner.runner import Runner, default_data_dir
+from runner.logredact import redact_in_logs
+from runner.runner import Runner, default_data_dir, log_loop_exception
 
 
 class EmbeddedRunner:
@@ -28,6 +29,8 @@ class EmbeddedRunner:
         self._ready = threading.Event()
         self._error: BaseException | None = None
         self._stop: asyncio.Event | None = None
+        self.unsaved = 0
+        """Events the journal could not save before the runner stopped (a full or read-only disk)."""
 
     def start(self, timeout: float = 30.0) -> None:
         """Start the thread and return once the runner listens (raises what prevented it)."""
@@ -43,6 +46,8 @@ class EmbeddedRunner:
 
     async def _serve(self) -> None:
         self._loop = asyncio.get_running_loop()
+        self._loop.set_exception_handler(log_loop_exception)
+        redact_in_logs(self.token)
         self._stop = asyncio.Event()
         try:
             self._runner = await Runner.start(self.data_dir, self.token, self.host, self.port)
@@ -54,7 +59,7 @@ class EmbeddedRunner:
         self.port = self._runner.server.port
         self._ready.set()
         await self._stop.wait()
-        await self._runner.shutdown()
+        self.unsaved = await self._runner.shutdown()
 
     @property
     def running(self) -> bool:

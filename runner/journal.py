@@ -13,6 +13,7 @@ only an OS crash or power loss can roll back the last commits, and never leaves 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import os
@@ -73,9 +74,20 @@ class _Pending:
     sessions: dict[str, str | None] = field(default_factory=dict)  # id -> record JSON, None = delete
     client_msgs: list[tuple[str, str]] = field(default_factory=list)
     nbytes: int = 0
+    synced: list[asyncio.Future[None]] = field(default_factory=list)
+    """Callers of `Journal.sync()` waiting for exactly these writes to be committed."""
 
     def __bool__(self) -> bool:
         return bool(self.events or self.sessions or self.client_msgs)
+
+    def settle(self, error: BaseException | None = None) -> None:
+        for fut in self.synced:
+            if not fut.done():
+                if error is None:
+                    fut.set_result(None)
+                else:
+                    fut.set_exception(error)
+        self.synced.clear()
 
 
 CommitCallback = Callable[[dict[str, list[tuple[int, str]]]], None]
@@ -84,6 +96,40 @@ CommitCallback = Callable[[dict[str, list[tuple[int, str]]]], None]
 
 class JournalError(Exception):
     pass
+
+
+def _create_private(path: str) -> None:
+    """Create the journal file owner-only before SQLite opens it: SQLite gives its -wal and -shm files the mode of
+    the database file, so every transcript stays private. An existing file is narrowed to 0600 (older installs)."""
+    directory = os.path.dirname(os.path.abspath(path))
+    os.makedirs(directory, mode=0o700, exist_ok=True)
+    if os.name == "posix":
+        os.chmod(directory, 0o700)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    os.close(fd)
+    if os.name == "posix":
+        for name in (path, path + "-wal", path + "-shm"):
+            with contextlib.suppress(FileNotFoundError):
+                os.chmod(name, 0o600)
+
+
+def _escape_surrogates(text: str) -> str:
+    """Lone surrogates (valid in a Python str, not in UTF-8) as JSON escapes: the payloads are JSON, so the text
+    stays lossless and storable. Only used after a write failed on them; the server refuses them at the door."""
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+def _make_storable(batch: _Pending) -> None:
+    batch.events = [(sid, seq, _escape_surrogates(payload)) for sid, seq, payload in batch.events]
+    batch.client_msgs = [(sid, _escape_surrogates(cmid)) for sid, cmid in batch.client_msgs]
+    batch.sessions = {
+        sid: None if record is None else _escape_surrogates(record) for sid, record in batch.sessions.items()
+    }
+
+
+def _report_flusher_end(task: asyncio.Task[None]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        log.error("journal: the writer stopped; nothing more is saved", exc_info=task.exception())
 
 
 def _connect(path: str) -> sqlite3.Connection:
@@ -117,9 +163,12 @@ class Journal:
         self._closing = False
         self.runner_id = ""
         self._round_done: asyncio.Future[None] | None = None
+        self._inflight: _Pending | None = None
         self._give_up = False
         self.failing: str | None = None
         self.commits = 0
+        self.unsaved = 0
+        """Events that could not be committed before `close()` gave up (a full or read-only disk)."""
 
     @classmethod
     async def open(
@@ -130,10 +179,14 @@ class Journal:
         await loop.run_in_executor(journal._writer, journal._open_writer)
         await loop.run_in_executor(journal._reader, journal._open_reader)
         journal._flusher = asyncio.create_task(journal._flush_loop(), name="journal-flusher")
+        journal._flusher.add_done_callback(_report_flusher_end)
         return journal
 
     def _open_writer(self) -> None:
-        os.makedirs(os.path.dirname(os.path.abspath(self.path)), exist_ok=True)
+        try:
+            _create_private(self.path)
+        except OSError as exc:
+            raise JournalError(f"cannot create journal {self.path}: {exc.strerror or exc}") from exc
         try:
             conn = _connect(self.path)
             conn.executescript(SCHEMA)
@@ -213,6 +266,19 @@ class Journal:
             self._round_done = asyncio.get_running_loop().create_future()
         await asyncio.shield(self._round_done)
 
+    async def sync(self) -> None:
+        """Return once every write enqueued before this call is committed.
+
+        Replies that confirm a change (`created`, `sent`, ...) await this first: nothing is acknowledged before it
+        is on disk. Raises JournalError if the journal gave up while closing."""
+        batch = self._pending if self._pending else self._inflight
+        if batch is None:
+            return
+        fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        batch.synced.append(fut)
+        self._kick()
+        await fut
+
     async def flush(self) -> None:
         """Wait until everything enqueued so far is committed (or the journal has given up while closing)."""
         if self._pending:
@@ -232,10 +298,17 @@ class Journal:
             if not self._closing and not self.over_capacity:
                 await asyncio.sleep(FLUSH_INTERVAL)
             batch, self._pending = self._pending, _Pending()
+            self._inflight = batch
             try:
                 await loop.run_in_executor(self._writer, self._commit, batch)
-            except (sqlite3.Error, OSError) as exc:
-                # Keep every event: put the batch back in front of what arrived meanwhile and retry.
+            except Exception as exc:
+                # The writer survives anything: keep every event, put the batch back in front of what arrived
+                # meanwhile, tell the views, and retry.
+                self._inflight = None
+                if isinstance(exc, UnicodeEncodeError):
+                    _make_storable(batch)
+                elif not isinstance(exc, (sqlite3.Error, OSError)):
+                    log.exception("journal: unexpected error while committing")
                 self._requeue(batch)
                 message = f"journal write failed: {exc}; {len(self._pending.events)} events held in memory"
                 if self.failing != message:
@@ -246,9 +319,11 @@ class Journal:
                 if self._closing and self._give_up:
                     self._drained.set()
                     return
-                await asyncio.sleep(RETRY_DELAY)
+                if not isinstance(exc, UnicodeEncodeError):  # repaired: retry at once
+                    await asyncio.sleep(RETRY_DELAY)
                 self._wakeup.set()
                 continue
+            self._inflight = None
             if self.failing is not None:
                 self.failing = None
                 self._on_error(None)
@@ -258,7 +333,11 @@ class Journal:
             for sid, seq, payload in batch.events:
                 committed.setdefault(sid, []).append((seq, payload))
             if committed:
-                self._on_commit(committed)
+                try:
+                    self._on_commit(committed)
+                except Exception:
+                    log.exception("journal: a commit listener failed")
+            batch.settle()
             if self._pending:
                 self._wakeup.set()
             else:
@@ -275,6 +354,7 @@ class Journal:
         batch.client_msgs.extend(newer.client_msgs)
         batch.sessions.update(newer.sessions)
         batch.nbytes += newer.nbytes
+        batch.synced.extend(newer.synced)
         self._pending = batch
 
     def _commit(self, batch: _Pending) -> None:
@@ -330,27 +410,36 @@ class Journal:
     # --- closing -----------------------------------------------------------------------------------------------
 
     async def close(self, timeout: float = 10.0) -> None:
-        """Commit what is pending (retrying a failing disk for up to `timeout` s), then close the files."""
+        """Commit what is pending (retrying a failing disk for up to `timeout` s), then close the files.
+
+        If the disk never recovers, `unsaved` tells how many events were lost and waiting `sync()` callers get a
+        JournalError; the caller decides how loudly to fail."""
         self._closing = True
         self._kick()
         deadline = time.monotonic() + timeout
         while self._flusher is not None and not self._flusher.done():
             if time.monotonic() > deadline:
                 self._give_up = True
-                log.error(
-                    "journal: giving up on %d uncommitted events at shutdown", len(self._pending.events)
-                )
                 self._flusher.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await self._flusher
                 break
             await asyncio.sleep(0.01)
             self._wakeup.set()
+        lost = [b for b in (self._inflight, self._pending) if b is not None]
+        self.unsaved = sum(len(b.events) for b in lost)
+        for batch in lost:
+            batch.settle(JournalError("the journal closed before these writes were saved"))
+        if self.unsaved:
+            log.error("journal: %d events could not be saved before shutdown", self.unsaved)
         loop = asyncio.get_running_loop()
-        if self._wconn is not None:
-            await loop.run_in_executor(self._writer, self._close_conn, self._wconn)
-        if self._rconn is not None:
-            await loop.run_in_executor(self._reader, self._close_conn, self._rconn)
-        self._writer.shutdown(wait=True)
-        self._reader.shutdown(wait=True)
+        for pool, conn in ((self._writer, self._wconn), (self._reader, self._rconn)):
+            if conn is not None:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(loop.run_in_executor(pool, self._close_conn, conn), 2.0)
+        # A commit stuck in the writer thread (a hung disk) must not hang shutdown: don't wait for it.
+        self._writer.shutdown(wait=False)
+        self._reader.shutdown(wait=False)
 
     @staticmethod
     def _close_conn(conn: sqlite3.Connection) -> None:

@@ -7,6 +7,8 @@ requests, and every mistake becomes an `error` reply naming the field.
 from __future__ import annotations
 
 import json
+import math
+import re as _re
 from collections.abc import Iterable
 from typing import Any
 
@@ -67,7 +69,7 @@ def _check(value: Any, kind: str) -> bool:
     if kind == "str":
         return isinstance(value, str)
     if kind == "int":
-        return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+        return isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 2**63
     if kind == "strlist":
         return isinstance(value, list) and all(isinstance(v, str) for v in value)
     if kind == "bool":
@@ -83,10 +85,61 @@ _KIND_NAMES = {
 }
 
 
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"number {text} is out of range")
+    return value
+
+
+# A JSON escape of a UTF-16 surrogate: the only way a lone surrogate can get into a parsed frame (the frame itself
+# arrived as valid UTF-8). Pairs are fine (json joins them); only frames with such an escape are searched deeply.
+_SURROGATE_ESCAPE = _re.compile(r"\\u[dD][89a-fA-F]")
+
+
+def lone_surrogate_path(value: Any, path: str = "") -> str | None:
+    """The path of the first string (key or value) holding a lone surrogate, which UTF-8 cannot encode."""
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return path or "frame"
+        return None
+    if isinstance(value, dict):
+        for key, item in value.items():
+            found = lone_surrogate_path(key, path or "frame") or lone_surrogate_path(item, f"{path}.{key}" if path
+                                                                                     else str(key))
+            if found:
+                return found
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            found = lone_surrogate_path(item, f"{path}[{i}]")
+            if found:
+                return found
+    return None
+
+
+def scrub_surrogates(value: Any) -> Any:
+    """`value` with lone surrogates replaced by U+FFFD (for records stored before the door check existed)."""
+    if isinstance(value, str):
+        if lone_surrogate_path(value) is None:
+            return value
+        return "".join("\ufffd" if "\ud800" <= c <= "\udfff" else c for c in value)
+    if isinstance(value, dict):
+        return {scrub_surrogates(k): scrub_surrogates(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [scrub_surrogates(v) for v in value]
+    return value
+
+
 def parse_request(text: str) -> dict[str, Any]:
     """Parse and validate one frame from a view. Raises ProtocolError with `re` set when the frame had an id."""
     try:
-        msg = json.loads(text)
+        msg = json.loads(text, parse_constant=_refuse_constant, parse_float=_finite_float)
     except (ValueError, RecursionError) as exc:
         raise ProtocolError("bad_json", f"frame is not valid JSON: {exc}") from None
     if not isinstance(msg, dict):
@@ -94,6 +147,14 @@ def parse_request(text: str) -> dict[str, Any]:
     re = msg.get("id")
     if re is not None and (isinstance(re, bool) or not isinstance(re, (str, int, float))):
         raise ProtocolError("bad_request", "'id' must be a string or a number")
+    if _SURROGATE_ESCAPE.search(text):
+        where = lone_surrogate_path(msg)
+        if where is not None:
+            # Never echo the bad id back: it is what could not be encoded.
+            safe_re = None if lone_surrogate_path(re) else re
+            raise ProtocolError(
+                "bad_request", f"'{where}' holds a lone UTF-16 surrogate, which is not valid Unicode text", safe_re
+            )
     kind = msg.get("type")
     if not isinstance(kind, str):
         raise ProtocolError("bad_request", "'type' is missing or not a string", re)

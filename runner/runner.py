@@ -3,6 +3,9 @@ runners are both this class on an asyncio loop."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
 import os
 import secrets
 from typing import Any
@@ -14,27 +17,64 @@ from runner.sessions import SessionManager
 
 TOKEN_BYTES = 32
 
+log = logging.getLogger("runner")
+
+
+def log_loop_exception(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+    """The runner's loop exception handler: every exception nobody retrieved (a task that died) is logged as an
+    error with its traceback, never lost."""
+    exc = context.get("exception")
+    task = context.get("task") or context.get("future")
+    where = f" in {task.get_name()}" if isinstance(task, asyncio.Task) else ""
+    log.error("unhandled error%s: %s", where, context.get("message", ""), exc_info=exc)
+
 
 def default_data_dir() -> str:
     """NIGHTSHIFT_DATA_DIR, else the platform's user data folder."""
     return os.environ.get("NIGHTSHIFT_DATA_DIR") or platformdirs.user_data_dir("nightshift", appauthor=False)
 
 
+class TokenFileError(Exception):
+    """The token file cannot be used; the message says why and what to do."""
+
+
 def load_or_create_token(path: str) -> str:
-    """Read the token in `path`, or generate one and store it readable by the owner only."""
+    """Read the token in `path`, or generate one and store it readable by the owner only.
+
+    Like ssh with a private key, a token file others can read is refused. A new file is written atomically (a
+    temporary file renamed over it), so a full disk never leaves an empty token file behind; an empty one left by
+    an older version is replaced."""
     try:
-        with open(path, encoding="utf-8") as f:
+        fd = os.open(path, os.O_RDONLY)
+    except FileNotFoundError:
+        pass
+    else:
+        with os.fdopen(fd, encoding="utf-8") as f:
+            mode = os.fstat(f.fileno()).st_mode
+            if os.name == "posix" and mode & 0o077:
+                raise TokenFileError(
+                    f"token file {path} is readable by other users (mode {mode & 0o777:o}); "
+                    f"run: chmod 600 {path}"
+                )
             token = f.read().strip()
         if token:
             return token
-    except FileNotFoundError:
-        pass
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    directory = os.path.dirname(os.path.abspath(path))
+    os.makedirs(directory, mode=0o700, exist_ok=True)
     token = secrets.token_urlsafe(TOKEN_BYTES)
+    tmp = f"{path}.{secrets.token_hex(4)}.tmp"
     # O_EXCL|0600 from the start: the token is never readable by others, not even for a moment.
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as f:
-        f.write(token + "\n")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(token + "\n")
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
     return token
 
 
@@ -60,7 +100,8 @@ class Runner:
     def url(self) -> str:
         return self.server.url
 
-    async def shutdown(self) -> None:
-        """Stop accepting views, stop every agent cleanly, commit the journal."""
+    async def shutdown(self) -> int:
+        """Stop accepting views, stop every agent cleanly, commit the journal. Returns the number of events that
+        could not be saved (0 unless the disk failed and did not recover in time)."""
         await self.server.close()
-        await self.manager.shutdown()
+        return await self.manager.shutdown()

@@ -23,6 +23,7 @@ from websockets.http11 import Request, Response
 
 from runner import __version__
 from runner.agents import detect_agents
+from runner.journal import JournalError
 from runner.protocol import (
     BATCH_BYTES,
     BATCH_EVENTS,
@@ -38,7 +39,9 @@ from runner.sessions import Session, SessionError, SessionManager
 log = logging.getLogger(__name__)
 
 MAX_PENDING_CONTROL = 10_000
-"""Replies and pushes queued for one view; a view that lets more pile up is disconnected (it can reconnect)."""
+MAX_PENDING_CONTROL_BYTES = 16 * 1024 * 1024
+"""Replies and pushes queued for one view (count and bytes); a view that lets more pile up is disconnected: it
+reconnects and catches up from its cursors, so nothing is lost, and its backlog no longer holds the runner's memory."""
 
 
 class RunnerServer:
@@ -96,10 +99,14 @@ class RunnerServer:
         self.port = sock.getsockname()[1]
 
     def _check_handshake(self, connection: ServerConnection, request: Request) -> Response | None:
-        origin = request.headers.get("Origin")
+        origins = request.headers.get_all("Origin")
+        auths = request.headers.get_all("Authorization")
+        if len(origins) > 1 or len(auths) > 1:
+            return _refuse(connection, http.HTTPStatus.BAD_REQUEST, "duplicate Origin or Authorization header\n")
+        origin = origins[0] if origins else None
         if origin is not None and origin not in self._origins:
-            return _refuse(connection, http.HTTPStatus.FORBIDDEN, f"origin {origin} is not allowed\n")
-        auth = request.headers.get("Authorization", "")
+            return _refuse(connection, http.HTTPStatus.FORBIDDEN, "origin is not allowed\n")
+        auth = auths[0] if auths else ""
         scheme, _, presented = auth.partition(" ")
         if scheme.lower() != "bearer" or not hmac.compare_digest(presented.strip().encode(), self._token):
             return _refuse(connection, http.HTTPStatus.UNAUTHORIZED, "missing or wrong token\n")
@@ -134,6 +141,8 @@ class ViewConnection:
         self.manager = manager
         self.followers: dict[str, asyncio.Task[None]] = {}
         self._control: asyncio.Queue[str] = asyncio.Queue()
+        self._control_bytes = 0
+        self._closing = False
         self._tasks: set[asyncio.Task[Any]] = set()
 
     async def run(self) -> None:
@@ -157,24 +166,49 @@ class ViewConnection:
     # --- outgoing ----------------------------------------------------------------------------------------------
 
     def _send(self, message: dict[str, Any]) -> None:
-        if self._control.qsize() > MAX_PENDING_CONTROL:
-            log.warning("view is not reading; closing its connection")
-            self._spawn(self.ws.close(1013, "view too slow"))
+        if self._closing:
             return
-        self._control.put_nowait(json.dumps(message, ensure_ascii=False))
+        frame = json.dumps(message, ensure_ascii=False)
+        if (
+            self._control.qsize() >= MAX_PENDING_CONTROL
+            or self._control_bytes + len(frame) > MAX_PENDING_CONTROL_BYTES
+        ):
+            log.warning("view is not reading its replies; closing its connection (it catches up when it returns)")
+            self._abandon(1013, "view too slow")
+            return
+        self._control_bytes += len(frame)
+        self._control.put_nowait(frame)
 
     def _push(self, message: dict[str, Any]) -> None:
         self._send(message)
 
-    async def _write_control(self) -> None:
-        with contextlib.suppress(ConnectionClosed):
-            while True:
-                await self.ws.send(await self._control.get())
+    def _abandon(self, code: int, reason: str) -> None:
+        """Close this view's connection and drop what was queued for it; the view reconnects from its cursors."""
+        if self._closing:
+            return
+        self._closing = True
+        while not self._control.empty():
+            self._control.get_nowait()
+        self._control_bytes = 0
+        self._spawn(self.ws.close(code, reason))
 
-    def _spawn(self, coro: Any) -> None:
+    async def _write_control(self) -> None:
+        try:
+            while True:
+                frame = await self._control.get()
+                self._control_bytes -= len(frame)
+                await self.ws.send(frame)
+        except ConnectionClosed:
+            pass
+        except Exception:
+            log.exception("could not send a reply to a view; closing its connection")
+            self._abandon(1011, "internal error")
+
+    def _spawn(self, coro: Any) -> asyncio.Task[Any]:
         task = asyncio.create_task(coro)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+        return task
 
     # --- requests ----------------------------------------------------------------------------------------------
 
@@ -188,6 +222,8 @@ class ViewConnection:
             self._send(exc.to_json())
         except SessionError as exc:
             self._send(reply({"type": "error", "code": exc.code, "message": exc.message}, request))
+        except JournalError as exc:
+            self._send(reply({"type": "error", "code": "not_saved", "message": str(exc)}, request))
         except Exception as exc:  # nothing a client sends may take the runner down
             log.exception("internal error handling %r", request.get("type"))
             self._send(
@@ -204,6 +240,8 @@ class ViewConnection:
                 await coro
             except SessionError as exc:
                 self._send(reply({"type": "error", "code": exc.code, "message": exc.message}, request))
+            except JournalError as exc:
+                self._send(reply({"type": "error", "code": "not_saved", "message": str(exc)}, request))
             except Exception as exc:
                 log.exception("internal error handling %r", request["type"])
                 self._send(reply({"type": "error", "code": "internal", "message": str(exc)}, request))
@@ -252,19 +290,21 @@ class ViewConnection:
         session = await self.manager.create(request)
         self._send(reply({"type": "created", "session": session.to_json()}, request))
 
+    def _when_saved(self, request: dict[str, Any], done: dict[str, Any]) -> None:
+        """Reply `done` once everything enqueued so far is committed: nothing is confirmed before it is durable.
+        The wait runs beside the view's next requests, so a burst of sends is not one commit window apiece."""
+        self._in_background(request, self.manager.journal.sync(), done)
+
     async def _on_rename(self, request: dict[str, Any]) -> None:
         self.manager.rename(request["session"], request["title"])
-        self._send(reply({"type": "ok"}, request))
+        self._when_saved(request, {"type": "ok"})
 
     async def _on_send(self, request: dict[str, Any]) -> None:
         session = self.manager.get(request["session"])
         cmid = request.get("client_msg_id")
-        applied = session.send(request["text"], cmid)
-        self._send(
-            reply(
-                {"type": "sent", "session": session.id, "client_msg_id": cmid, "duplicate": not applied},
-                request,
-            )
+        applied = session.send(request["text"], cmid)  # a duplicate's original may still be pending: sync waits
+        self._when_saved(
+            request, {"type": "sent", "session": session.id, "client_msg_id": cmid, "duplicate": not applied}
         )
 
     async def _on_interrupt(self, request: dict[str, Any]) -> None:
@@ -283,12 +323,12 @@ class ViewConnection:
         await self.manager.answer(
             request["session"], request["request_id"], request["behavior"], request.get("message")
         )
-        self._send(reply({"type": "ok"}, request))
+        self._when_saved(request, {"type": "ok"})
 
     async def _on_configure(self, request: dict[str, Any]) -> None:
         options = {k: request[k] for k in ("model", "permission_mode") if k in request}
         session = await self.manager.configure(request["session"], options)
-        self._send(reply({"type": "session", "session": session.to_json()}, request))
+        self._when_saved(request, {"type": "session", "session": session.to_json()})
 
     async def _on_attach(self, request: dict[str, Any]) -> None:
         session = self.manager.get(request["session"])
@@ -336,5 +376,20 @@ class ViewConnection:
                 await wake.wait()
         except ConnectionClosed:
             pass
+        except Exception as exc:
+            # Say so and close: the view reconnects and re-attaches from its cursor, so nothing is lost.
+            log.exception("follower of session %s failed", session.id)
+            self._send(
+                {"type": "error", "code": "internal", "session": session.id, "message": f"follower failed: {exc}"}
+            )
+            self._spawn(self._close_after_replies(1011, "follower failed"))
         finally:
             session.followers.discard(wake)
+
+    async def _close_after_replies(self, code: int, reason: str) -> None:
+        """Give the writer a moment to send what is queued (the error saying why), then close."""
+        for _ in range(100):
+            if self._control.empty():
+                break
+            await asyncio.sleep(0.01)
+        self._abandon(code, reason)

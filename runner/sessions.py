@@ -24,14 +24,20 @@ from typing import Any
 from runner.agents import AGENT_TYPES, Agent, AgentError
 from runner.journal import Journal, StoredSession
 from runner.process import proc_stat
+from runner.protocol import scrub_surrogates
 
 log = logging.getLogger(__name__)
 
 TAIL_EVENTS = 4096
-"""Recent committed events kept in memory per session, so live followers rarely touch SQLite."""
+TAIL_BYTES = 4 * 1024 * 1024
+"""Recent committed events kept in memory per session (at most this many, and about this many bytes), so live
+followers rarely touch SQLite. Bounded in bytes too: a thousand 1 MB lines must not stay in memory."""
 
 STATUSES = ("idle", "running", "needs_approval", "interrupted", "error", "exited")
 LIVE_STATUSES = ("running", "needs_approval")
+
+SHUTDOWN_BUDGET = 12.0
+"""Seconds shutdown may take in all (agents get SIGKILL after 5 s; the rest is for the journal)."""
 
 Push = Callable[[dict[str, Any]], None]
 
@@ -68,10 +74,12 @@ class Session:
         self.updated_at: float = record.get("updated_at", self.created_at)
         self.head = head  # newest seq handed out
         self.committed = head  # newest seq known to be on disk
-        self.tail: deque[tuple[int, str]] = deque(maxlen=TAIL_EVENTS)
+        self.tail: deque[tuple[int, str]] = deque()
+        self.tail_bytes = 0
         self.client_msg_ids = client_msg_ids
         self.followers: set[asyncio.Event] = set()
         self.deleted = False
+        self.deleting: asyncio.Task[None] | None = None
         self.agent: Agent = AGENT_TYPES[self.agent_name](self)
         self._input_lock = asyncio.Lock()
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -151,7 +159,11 @@ class Session:
 
     def committed_events(self, events: list[tuple[int, str]]) -> None:
         self.committed = events[-1][0]
-        self.tail.extend(events)
+        tail = self.tail
+        tail.extend(events)
+        self.tail_bytes += sum(len(p) for _, p in events)
+        while len(tail) > TAIL_EVENTS or (self.tail_bytes > TAIL_BYTES and len(tail) > 1):
+            self.tail_bytes -= len(tail.popleft()[1])
         for wake in self.followers:
             wake.set()
 
@@ -237,7 +249,8 @@ class SessionManager:
         return self.journal.runner_id
 
     def _restore(self, stored: StoredSession) -> None:
-        record = stored.record
+        # Journals written before input was checked at the door may hold lone surrogates, which no reply can carry.
+        record = scrub_surrogates(stored.record)
         if record.get("agent") not in AGENT_TYPES:
             record["agent"] = "command"  # an agent type this runner lacks: keep the transcript readable
         session = Session(self, record, stored.head, stored.client_msg_ids)
@@ -326,9 +339,11 @@ class SessionManager:
         self.sessions[session.id] = session
         session.set_status("idle")
         await session.agent.start()
+        await self.journal.sync()
         return session
 
     def rename(self, session_id: str, title: str) -> Session:
+        """Rename (enqueued for the journal: confirm it to the view after `journal.sync()`)."""
         session = self.get(session_id)
         session.title = title
         session.persist()
@@ -345,13 +360,22 @@ class SessionManager:
 
     async def delete(self, session_id: str) -> None:
         session = self.get(session_id)
+        # Two views deleting at once share one deletion, and both hear it succeed.
+        if session.deleting is None:
+            session.deleting = asyncio.ensure_future(self._delete(session))
+        await asyncio.shield(session.deleting)
+
+    async def _delete(self, session: Session) -> None:
         await session.agent.stop()
         session.deleted = True
         for wake in session.followers:
             wake.set()
         self.journal.delete_session(session.id)
-        del self.sessions[session.id]
+        self.sessions.pop(session.id, None)
         self._dirty_heads.discard(session.id)
+        session.tail.clear()  # give the memory back now, not when the last follower lets go
+        session.tail_bytes = 0
+        await self.journal.sync()
         self._push({"type": "session_deleted", "session": session.id})
 
     async def answer(self, session_id: str, request_id: str, behavior: str, message: str | None) -> None:
@@ -380,12 +404,20 @@ class SessionManager:
             return out
         return await self.journal.read(session.id, after, session.committed, limit, max_bytes)
 
-    async def shutdown(self) -> None:
-        """Stop every agent cleanly (in parallel), then commit the journal and close it."""
+    async def shutdown(self, budget: float = SHUTDOWN_BUDGET) -> int:
+        """Stop every agent cleanly (in parallel), then commit the journal and close it, within about `budget`
+        seconds even when the disk cannot be written. Returns the number of events that could not be saved."""
+        deadline = time.monotonic() + budget
         if self._heads_task is not None:
             self._heads_task.cancel()
-        await asyncio.gather(*(s.agent.stop() for s in self.sessions.values()), return_exceptions=True)
-        await self.journal.close()
+        results = await asyncio.gather(
+            *(s.agent.stop() for s in self.sessions.values()), return_exceptions=True
+        )
+        for result in results:
+            if isinstance(result, BaseException):
+                log.error("an agent failed to stop cleanly: %r", result)
+        await self.journal.close(timeout=max(1.0, deadline - time.monotonic()))
+        return self.journal.unsaved
 
 
 async def _agent_call(coro: Any) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import subprocess
 import sys
@@ -14,6 +15,27 @@ from runner.runner import Runner
 from tests.fakes.view_client import ViewClient
 
 TOKEN = "test-token-0123456789"
+
+
+@pytest.fixture(autouse=True)
+def fail_on_unretrieved_task_exceptions(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Any exception an event loop reports (a task that died with nobody awaiting it, a failing callback) fails
+    the test that caused it: no task may die silently, in the product or in the tests."""
+    import asyncio.base_events
+    import gc
+
+    reported: list[str] = []
+    original = asyncio.base_events.BaseEventLoop.call_exception_handler
+
+    def record(loop: asyncio.AbstractEventLoop, context: dict) -> None:
+        exc = context.get("exception")
+        reported.append(f"{context.get('message')}: {exc!r}")
+        original(loop, context)
+
+    monkeypatch.setattr(asyncio.base_events.BaseEventLoop, "call_exception_handler", record)
+    yield
+    gc.collect()  # unretrieved task exceptions are reported when the task is collected
+    assert not reported, "exceptions left in asyncio tasks or callbacks:\n" + "\n".join(reported)
 
 
 @pytest.fixture
