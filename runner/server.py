@@ -235,9 +235,18 @@ class ViewConnection:
     def _in_background(self, request: dict[str, Any], coro: Any, done: dict[str, Any]) -> None:
         """Run a slow request (stop, delete, ...) without holding up this view's other requests."""
 
+        async def result() -> dict[str, Any]:
+            await coro
+            return done
+
+        self._reply_with(request, result())
+
+    def _reply_with(self, request: dict[str, Any], coro: Any) -> None:
+        """Run `coro` in the background and send the reply it returns (or the error it raises)."""
+
         async def run() -> None:
             try:
-                await coro
+                done = await coro
             except SessionError as exc:
                 self._send(reply({"type": "error", "code": exc.code, "message": exc.message}, request))
             except JournalError as exc:
@@ -317,7 +326,42 @@ class ViewConnection:
 
     async def _on_delete(self, request: dict[str, Any]) -> None:
         self.manager.get(request["session"])
-        self._in_background(request, self.manager.delete(request["session"]), {"type": "ok"})
+        self._in_background(
+            request, self.manager.delete(request["session"], request.get("discard_worktree", False)), {"type": "ok"}
+        )
+
+    # Worktree requests run git, which can take a while: in the background, like stop and delete.
+
+    async def _on_changes(self, request: dict[str, Any]) -> None:
+        async def run() -> dict[str, Any]:
+            summary = await self.manager.changes(request["session"])
+            return {"type": "changes", "session": request["session"], **summary}
+
+        self._reply_with(request, run())
+
+    async def _on_commit(self, request: dict[str, Any]) -> None:
+        async def run() -> dict[str, Any]:
+            sha = await self.manager.commit(request["session"], request["message"])
+            await self.manager.journal.sync()
+            return {"type": "committed", "session": request["session"], "commit": sha}
+
+        self._reply_with(request, run())
+
+    async def _on_merge(self, request: dict[str, Any]) -> None:
+        async def run() -> dict[str, Any]:
+            result = await self.manager.merge(request["session"], request.get("fast_forward_only", False))
+            await self.manager.journal.sync()
+            return {"type": "merged", "session": request["session"], **result}
+
+        self._reply_with(request, run())
+
+    async def _on_discard(self, request: dict[str, Any]) -> None:
+        async def run() -> dict[str, Any]:
+            await self.manager.discard(request["session"], request.get("force", False))
+            await self.manager.journal.sync()
+            return {"type": "ok"}
+
+        self._reply_with(request, run())
 
     async def _on_answer(self, request: dict[str, Any]) -> None:
         await self.manager.answer(

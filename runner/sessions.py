@@ -21,10 +21,12 @@ from collections import deque
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from runner import worktrees
 from runner.agents import AGENT_TYPES, Agent, AgentError
 from runner.journal import Journal, StoredSession
 from runner.process import proc_stat
 from runner.protocol import scrub_surrogates
+from runner.worktrees import Worktree, WorktreeError
 
 log = logging.getLogger(__name__)
 
@@ -80,6 +82,9 @@ class Session:
         self.followers: set[asyncio.Event] = set()
         self.deleted = False
         self.deleting: asyncio.Task[None] | None = None
+        self.worktree = Worktree.from_json(record.get("worktree"))
+        self.changed_files: int | None = record.get("changed_files")
+        """Files the worktree changed against its base, as of the last turn's end (None: not known yet)."""
         self.agent: Agent = AGENT_TYPES[self.agent_name](self)
         self._input_lock = asyncio.Lock()
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -96,6 +101,8 @@ class Session:
     def set_status(self, status: str, **fields: Any) -> None:
         if status not in STATUSES:
             raise ValueError(f"unknown status {status!r}")
+        if self.worktree is not None and self.status in LIVE_STATUSES and status not in LIVE_STATUSES:
+            self.spawn(self.refresh_changes())  # a turn ended: the header's "N files changed" follows it
         self.status = status
         if "exit_code" in fields:
             self.exit_code = fields["exit_code"]
@@ -136,6 +143,7 @@ class Session:
             "exit_code": self.exit_code,
             "created_at": self.created_at,
             "updated_at": self.updated_at,
+            **({"worktree": self.worktree.to_json(), "changed_files": self.changed_files} if self.worktree else {}),
         }
 
     def to_json(self) -> dict[str, Any]:
@@ -155,6 +163,10 @@ class Session:
         }
         if "argv" in self.options:
             info["argv"] = self.options["argv"]
+        if self.worktree is not None:
+            info["worktree"] = {"branch": self.worktree.branch, "base": self.worktree.base,
+                                "path": self.worktree.path, "repo": self.worktree.repo,
+                                "changed_files": self.changed_files}
         return info
 
     def committed_events(self, events: list[tuple[int, str]]) -> None:
@@ -176,6 +188,22 @@ class Session:
         for i in range(start, min(start + limit, len(self.tail))):
             out.append(self.tail[i])
         return out
+
+    async def refresh_changes(self) -> None:
+        if self.worktree is None or self.deleted:
+            return
+        try:
+            summary = await worktrees.changes(self.worktree)
+        except WorktreeError as exc:
+            log.warning("session %s: cannot read its worktree's changes: %s", self.id, exc.message)
+            return
+        except Exception:
+            log.exception("session %s: reading its worktree's changes failed", self.id)
+            return
+        if len(summary["files"]) != self.changed_files and not self.deleted:
+            self.changed_files = len(summary["files"])
+            self.persist()
+            self._manager.notify_changed(self)
 
     def spawn(self, coro: Any) -> asyncio.Task[Any]:
         task = asyncio.create_task(coro)
@@ -241,6 +269,8 @@ class SessionManager:
         )
         for stored in await manager.journal.load():
             manager._restore(stored)
+        # Worktrees removed by hand leave administrative files behind in their repository: tidy them.
+        await worktrees.prune({s.worktree.repo for s in manager.sessions.values() if s.worktree is not None})
         manager._heads_task = asyncio.create_task(manager._push_heads())
         return manager
 
@@ -255,6 +285,11 @@ class SessionManager:
             record["agent"] = "command"  # an agent type this runner lacks: keep the transcript readable
         session = Session(self, record, stored.head, stored.client_msg_ids)
         self.sessions[session.id] = session
+        if session.worktree is not None and not os.path.isdir(session.worktree.path) \
+                and not session.state.get("worktree_missing"):
+            session.emit("error", code="worktree_missing",
+                         message=f"the worktree {session.worktree.path} was removed outside Nightshift")
+            session.save_state(worktree_missing=True)
         if session.status in LIVE_STATUSES:
             # Its process belonged to the runner that died; end whatever is left of its group.
             _kill_leftover_group(session.state.get("pid"), session.state.get("pid_start"))
@@ -324,8 +359,9 @@ class SessionManager:
             raise SessionError("bad_request", f"'cwd' is not a folder: {cwd}")
         title = request.get("title") or _default_title(agent_name, options)
         now = time.time()
+        session_id = "s-" + secrets.token_hex(6)
         record = {
-            "id": "s-" + secrets.token_hex(6),
+            "id": session_id,
             "title": title,
             "agent": agent_name,
             "cwd": os.path.abspath(cwd),
@@ -335,6 +371,14 @@ class SessionManager:
             "created_at": now,
             "updated_at": now,
         }
+        if request.get("worktree"):
+            try:
+                wt, start = await worktrees.create(
+                    os.path.join(self.data_dir, "worktrees"), session_id, title, cwd, request.get("base")
+                )
+            except WorktreeError as exc:
+                raise SessionError(exc.code, exc.message) from exc
+            record.update(cwd=start, worktree=wt.to_json(), changed_files=0)
         session = Session(self, record, 0, set())
         self.sessions[session.id] = session
         session.set_status("idle")
@@ -358,15 +402,23 @@ class SessionManager:
         session = self.get(session_id)
         await session.agent.stop()
 
-    async def delete(self, session_id: str) -> None:
+    async def delete(self, session_id: str, discard_worktree: bool = False) -> None:
+        """Delete a session. Its worktree and branch stay on disk unless `discard_worktree` (the user confirmed
+        losing what is in them)."""
         session = self.get(session_id)
         # Two views deleting at once share one deletion, and both hear it succeed.
         if session.deleting is None:
-            session.deleting = asyncio.ensure_future(self._delete(session))
+            session.deleting = asyncio.ensure_future(self._delete(session, discard_worktree))
         await asyncio.shield(session.deleting)
 
-    async def _delete(self, session: Session) -> None:
+    async def _delete(self, session: Session, discard_worktree: bool) -> None:
         await session.agent.stop()
+        if discard_worktree and session.worktree is not None:
+            try:
+                await worktrees.discard(session.worktree, force=True)
+            except WorktreeError as exc:
+                session.deleting = None
+                raise SessionError(exc.code, exc.message) from exc
         session.deleted = True
         for wake in session.followers:
             wake.set()
@@ -388,6 +440,47 @@ class SessionManager:
         session.persist()
         self.notify_changed(session)
         return session
+
+    # --- worktrees ---------------------------------------------------------------------------------------------
+
+    def _worktree(self, session_id: str) -> tuple[Session, Worktree]:
+        session = self.get(session_id)
+        if session.worktree is None:
+            raise SessionError("no_worktree", f"session {session_id} does not work in a worktree of its own")
+        return session, session.worktree
+
+    async def changes(self, session_id: str) -> dict[str, Any]:
+        session, wt = self._worktree(session_id)
+        summary = await _git_call(worktrees.changes(wt))
+        if len(summary["files"]) != session.changed_files:
+            session.changed_files = len(summary["files"])
+            session.persist()
+            self.notify_changed(session)
+        return summary
+
+    async def commit(self, session_id: str, message: str) -> str:
+        session, wt = self._worktree(session_id)
+        if session.status in LIVE_STATUSES:
+            raise SessionError("busy", "the agent is working in this worktree: wait for the turn to end")
+        sha = await _git_call(worktrees.commit(wt, message))
+        session.emit("worktree", action="commit", commit=sha, message=message)
+        return sha
+
+    async def merge(self, session_id: str, fast_forward_only: bool) -> dict[str, Any]:
+        session, wt = self._worktree(session_id)
+        result = await _git_call(worktrees.merge(wt, fast_forward_only))
+        session.emit("worktree", action="merge", base=wt.base, **result)
+        return result
+
+    async def discard(self, session_id: str, force: bool) -> None:
+        session, wt = self._worktree(session_id)
+        if session.status in LIVE_STATUSES:
+            raise SessionError("busy", "the agent is working in this worktree: interrupt or stop it first")
+        await _git_call(worktrees.discard(wt, force))
+        session.emit("worktree", action="discard", branch=wt.branch)
+        session.worktree = None
+        session.persist()
+        self.notify_changed(session)
 
     async def read_after(
         self, session: Session, after: int, limit: int, max_bytes: int
@@ -418,6 +511,13 @@ class SessionManager:
                 log.error("an agent failed to stop cleanly: %r", result)
         await self.journal.close(timeout=max(1.0, deadline - time.monotonic()))
         return self.journal.unsaved
+
+
+async def _git_call(coro: Any) -> Any:
+    try:
+        return await coro
+    except WorktreeError as exc:
+        raise SessionError(exc.code, exc.message) from exc
 
 
 async def _agent_call(coro: Any) -> None:

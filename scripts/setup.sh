@@ -22,7 +22,7 @@ cd "$(dirname "$0")/.."
 APT_RUNTIME=(libegl1 libgl1 libxkbcommon0 libxkbcommon-x11-0 libfontconfig1 libfreetype6 libdbus-1-3
              libxcb-cursor0 libxcb-icccm4 libxcb-keysyms1 libxcb-shape0 libxcb-xinerama0 libxcb-randr0
              libxcb-render-util0 libxcb-image0 libxcb-xkb1 libx11-xcb1 libglib2.0-0 fonts-dejavu-core)
-APT_TEST=(dbus xvfb xauth procps openssl nodejs npm desktop-file-utils dpkg-dev binutils)
+APT_TEST=(dbus xvfb xauth procps openssl nodejs npm desktop-file-utils dpkg-dev binutils git)
 # The .deb's Depends are computed from what the bundle links: those libraries must be installed to build it.
 APT_PACKAGE=(dpkg-dev binutils desktop-file-utils xvfb libxcb-sync1 libxcb-xfixes0
              libwayland-client0 libwayland-cursor0 libwayland-egl1)

@@ -1,0 +1,187 @@
+"""A git worktree per session, against real repositories in temporary folders (system git) and a real runner."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from runner.runner import Runner
+from tests.conftest import TOKEN
+from tests.fakes.view_client import ViewClient
+
+if shutil.which("git") is None:  # pragma: no cover - the set-up installs git; CI must not skip
+    pytest.fail("git is not installed (scripts/setup.sh test installs it)", pytrace=False)
+
+PY = sys.executable
+IDENTITY = {"GIT_AUTHOR_NAME": "T", "GIT_AUTHOR_EMAIL": "t@example.com",
+            "GIT_COMMITTER_NAME": "T", "GIT_COMMITTER_EMAIL": "t@example.com"}
+
+
+def sh(cwd: Path | str, *args: str) -> str:
+    return subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True, text=True,
+                          env={**os.environ, **IDENTITY}).stdout.rstrip()
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> Path:
+    r = tmp_path / "repo"
+    r.mkdir()
+    sh(r, "init", "-q", "-b", "main")
+    (r / "shared.txt").write_text("one\ntwo\nthree\n")
+    (r / "src").mkdir()
+    (r / "src" / "app.py").write_text("print('hi')\n")
+    sh(r, "add", "-A")
+    sh(r, "commit", "-q", "-m", "start")
+    return r
+
+
+def writer(path: str, text: str) -> list[str]:
+    """A command agent that writes `text` to `path` (relative to its folder) and exits."""
+    return [PY, "-c", f"open({path!r}, 'w').write({text!r})"]
+
+
+async def run_session(view: ViewClient, **create: object) -> dict:
+    reply = await view.request({"type": "create", "worktree": True, **create})
+    assert reply["type"] == "created", reply
+    sid = reply["session"]["id"]
+    await view.request({"type": "attach", "session": sid})
+    await view.wait_status(sid, "exited")
+    return reply["session"]
+
+
+async def test_two_sessions_edit_one_file_apart_keep_one_discard_the_other(client: ViewClient, repo: Path) -> None:
+    a = await run_session(client, argv=writer("shared.txt", "one\nTWO from a\nthree\n"), cwd=str(repo), title="A")
+    b = await run_session(client, argv=writer("shared.txt", "one\nTWO from b\nthree\n"), cwd=str(repo), title="B")
+    wa, wb = a["worktree"], b["worktree"]
+    assert wa["path"] != wb["path"] and wa["branch"] != wb["branch"] and wa["base"] == "main"
+    assert a["cwd"] == wa["path"]
+    assert Path(wa["path"], "shared.txt").read_text() == "one\nTWO from a\nthree\n"
+    assert Path(wb["path"], "shared.txt").read_text() == "one\nTWO from b\nthree\n"
+    assert (repo / "shared.txt").read_text() == "one\ntwo\nthree\n"  # the main worktree saw neither
+
+    changes = await client.request({"type": "changes", "session": a["id"]})
+    assert changes["type"] == "changes" and changes["uncommitted"] == 1 and changes["commits"] == 0
+    (f,) = changes["files"]
+    assert f["path"] == "shared.txt" and f["status"] == "modified" and (f["added"], f["removed"]) == (1, 1)
+    assert "-two\n+TWO from a\n" in f["diff"]
+
+    committed = await client.request({"type": "commit", "session": a["id"], "message": "A's change"})
+    assert committed["type"] == "committed" and len(committed["commit"]) == 40
+    merged = await client.request({"type": "merge", "session": a["id"], "fast_forward_only": True})
+    assert merged["type"] == "merged" and merged["fast_forward"] is True
+    assert (repo / "shared.txt").read_text() == "one\nTWO from a\nthree\n"
+    assert sh(repo, "log", "-1", "--format=%s") == "A's change"
+
+    refused = await client.request({"type": "discard", "session": b["id"]})
+    assert refused["code"] == "would_lose_work" and "1 uncommitted" in refused["message"]
+    assert Path(wb["path"]).is_dir()
+    assert (await client.request({"type": "discard", "session": b["id"], "force": True}))["type"] == "ok"
+    assert not Path(wb["path"]).exists()
+    assert wb["branch"] not in sh(repo, "branch", "--list")
+    listed = {s["id"]: s for s in (await client.request({"type": "list"}))["sessions"]}
+    assert "worktree" not in listed[b["id"]]
+
+
+async def test_a_merge_conflict_is_reported_and_leaves_both_branches_intact(client: ViewClient, repo: Path) -> None:
+    a = await run_session(client, argv=writer("shared.txt", "one\nA\nthree\n"), cwd=str(repo), title="a")
+    b = await run_session(client, argv=writer("shared.txt", "one\nB\nthree\n"), cwd=str(repo), title="b")
+    for s in (a, b):
+        assert (await client.request({"type": "commit", "session": s["id"], "message": s["title"]}))["type"] \
+            == "committed"
+    assert (await client.request({"type": "merge", "session": a["id"]}))["type"] == "merged"
+    main_before = sh(repo, "rev-parse", "main")
+    b_before = sh(repo, "rev-parse", b["worktree"]["branch"])
+    ff = await client.request({"type": "merge", "session": b["id"], "fast_forward_only": True})
+    assert ff["code"] == "not_fast_forward"
+    conflict = await client.request({"type": "merge", "session": b["id"]})
+    assert conflict["type"] == "error" and conflict["code"] == "merge_conflict" and "shared.txt" in conflict["message"]
+    assert sh(repo, "rev-parse", "main") == main_before
+    assert sh(repo, "rev-parse", b["worktree"]["branch"]) == b_before
+    assert sh(repo, "status", "--porcelain") == ""  # the failed merge was undone
+    assert (repo / "shared.txt").read_text() == "one\nA\nthree\n"
+
+
+async def test_changes_include_new_files_and_commits_without_touching_the_index(client: ViewClient,
+                                                                               repo: Path) -> None:
+    code = ("import os\nopen('new.txt','w').write('fresh\\n')\nos.remove('src/app.py')\n")
+    s = await run_session(client, argv=[PY, "-c", code], cwd=str(repo), title="files")
+    changes = await client.request({"type": "changes", "session": s["id"]})
+    by_path = {f["path"]: f for f in changes["files"]}
+    assert by_path["new.txt"]["status"] == "added" and "+fresh" in by_path["new.txt"]["diff"]
+    assert by_path["src/app.py"]["status"] == "deleted"
+    assert sh(s["worktree"]["path"], "status", "--porcelain").splitlines() == [" D src/app.py", "?? new.txt"]
+    await client.request({"type": "commit", "session": s["id"], "message": "files"})
+    again = await client.request({"type": "changes", "session": s["id"]})
+    assert again["commits"] == 1 and again["uncommitted"] == 0 and {f["path"] for f in again["files"]} == set(by_path)
+    listed = {x["id"]: x for x in (await client.request({"type": "list"}))["sessions"]}
+    assert listed[s["id"]]["worktree"]["changed_files"] == 2
+
+
+async def test_a_subfolder_of_the_repository_starts_the_agent_in_the_same_subfolder(client: ViewClient,
+                                                                                   repo: Path) -> None:
+    s = await run_session(client, argv=writer("here.txt", "x"), cwd=str(repo / "src"), title="sub")
+    assert s["cwd"] == os.path.join(s["worktree"]["path"], "src")
+    assert Path(s["worktree"]["path"], "src", "here.txt").exists()
+
+
+async def test_git_failures_are_clear_errors(client: ViewClient, repo: Path, tmp_path: Path) -> None:
+    plain = tmp_path / "plain"
+    plain.mkdir()
+    r = await client.request({"type": "create", "worktree": True, "argv": ["true"], "cwd": str(plain)})
+    assert r["code"] == "not_a_repository"
+    sh(repo, "checkout", "-q", "--detach")
+    r = await client.request({"type": "create", "worktree": True, "argv": ["true"], "cwd": str(repo)})
+    assert r["code"] == "detached_head"
+    r = await client.request({"type": "create", "worktree": True, "argv": ["true"], "cwd": str(repo), "base": "nope"})
+    assert r["code"] == "unknown_branch"
+    s = await run_session(client, argv=writer("shared.txt", "changed\n"), cwd=str(repo), base="main", title="x")
+    await client.request({"type": "commit", "session": s["id"], "message": "x"})
+    r = await client.request({"type": "merge", "session": s["id"]})
+    assert r["code"] == "detached_head"
+    sh(repo, "checkout", "-q", "main")
+    (repo / "shared.txt").write_text("dirty\n")
+    r = await client.request({"type": "merge", "session": s["id"]})
+    assert r["code"] == "dirty_base"
+    r = await client.request({"type": "commit", "session": s["id"], "message": "again"})
+    assert r["code"] == "nothing_to_commit"
+    plain_session = (await client.request({"type": "create", "argv": ["true"]}))["session"]["id"]
+    assert (await client.request({"type": "changes", "session": plain_session}))["code"] == "no_worktree"
+
+
+async def test_restart_keeps_the_link_and_a_worktree_removed_by_hand_is_reported(data_dir: str, repo: Path) -> None:
+    runner = await Runner.start(data_dir, TOKEN)
+    view = await ViewClient.open(runner.url, TOKEN)
+    kept = await run_session(view, argv=writer("shared.txt", "kept\n"), cwd=str(repo), title="kept")
+    gone = await run_session(view, argv=writer("shared.txt", "gone\n"), cwd=str(repo), title="gone")
+    await view.close()
+    await runner.shutdown()
+    shutil.rmtree(gone["worktree"]["path"])  # by hand, outside the app
+
+    runner = await Runner.start(data_dir, TOKEN)
+    view = await ViewClient.open(runner.url, TOKEN)
+    try:
+        listed = {s["id"]: s for s in (await view.request({"type": "list"}))["sessions"]}
+        assert listed[kept["id"]]["worktree"]["branch"] == kept["worktree"]["branch"]
+        assert (await view.request({"type": "changes", "session": kept["id"]}))["files"][0]["path"] == "shared.txt"
+        missing = await view.request({"type": "changes", "session": gone["id"]})
+        assert missing["code"] == "worktree_missing"
+        await view.request({"type": "attach", "session": gone["id"]})
+        await view.wait_for(lambda: any(e.get("code") == "worktree_missing" for e in view.events.get(gone["id"], [])))
+        # `git worktree prune` ran at start-up: git no longer lists the removed one.
+        assert gone["worktree"]["path"] not in sh(repo, "worktree", "list")
+        # Deleting keeps a worktree unless the view confirmed discarding it.
+        assert (await view.request({"type": "delete", "session": kept["id"]}))["type"] == "ok"
+        assert Path(kept["worktree"]["path"]).is_dir()
+        other = await run_session(view, argv=writer("x.txt", "x"), cwd=str(repo), title="other")
+        assert (await view.request({"type": "delete", "session": other["id"], "discard_worktree": True}))["type"] \
+            == "ok"
+        assert not Path(other["worktree"]["path"]).exists()
+        assert other["worktree"]["branch"] not in sh(repo, "branch", "--list")
+    finally:
+        await view.close()
+        await runner.shutdown()
