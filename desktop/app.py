@@ -22,6 +22,7 @@ from desktop.core.status import ConnectionStatus
 from desktop.core.view import SessionInfo, ViewCore
 from desktop.qt import theme
 from desktop.qt.bridge import ViewBridge, make_listener
+from desktop.qt.changes import ChangesDialog
 from desktop.qt.dialogs import NewSessionDialog, SettingsDialog
 from desktop.qt.main_window import MainWindow
 from desktop.settings import EMBEDDED, SettingsStore, TokenStore
@@ -73,6 +74,7 @@ class NightshiftApp(QObject):
         self.bridge.sessions_listed.connect(self._update_tray)
         self.bridge.session_removed.connect(lambda _sid: self._update_tray())
         self.bridge.notice.connect(self._notice)
+        self.changes_dialogs: dict[str, ChangesDialog] = {}
 
     # ------------------------------------------------------------------ start and stop
 
@@ -208,7 +210,9 @@ class NightshiftApp(QObject):
         w.send_requested.connect(self.send)
         w.interrupt_requested.connect(lambda sid: self._request({"type": "interrupt", "session": sid}))
         w.stop_requested.connect(lambda sid: self._request({"type": "stop", "session": sid}))
-        w.delete_requested.connect(lambda sid: self._request({"type": "delete", "session": sid}))
+        w.delete_requested.connect(lambda sid, discard: self._request(
+            {"type": "delete", "session": sid, **({"discard_worktree": True} if discard else {})}))
+        w.changes_requested.connect(self.show_changes)
         w.rename_requested.connect(lambda sid, title: self._request({"type": "rename", "session": sid,
                                                                      "title": title}))
         w.answer_requested.connect(self.answer)
@@ -272,6 +276,19 @@ class NightshiftApp(QObject):
         if isinstance(sid, str):
             self.window.select_session(sid)
         return sid if isinstance(sid, str) else None
+
+    def show_changes(self, session_id: str) -> ChangesDialog:
+        """The changes panel of a session's worktree (one per session; refreshed when its turn ends)."""
+        dialog = self.changes_dialogs.get(session_id)
+        if dialog is None:
+            title = self.core.sessions[session_id].title if self.core and session_id in self.core.sessions else ""
+            dialog = ChangesDialog(session_id, title, self.request, self.window)
+            dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+            dialog.destroyed.connect(lambda *_: self.changes_dialogs.pop(session_id, None))
+            self.changes_dialogs[session_id] = dialog
+        dialog.show()
+        self._spawn(dialog.refresh())
+        return dialog
 
     def ask_new_session(self) -> None:
         agents = self.core.agents if self.core is not None else []
@@ -410,6 +427,9 @@ class NightshiftApp(QObject):
 
     def _session_updated(self, info: SessionInfo, previous: str | None) -> None:
         self._update_tray()
+        dialog = self.changes_dialogs.get(info.id)
+        if dialog is not None and previous in ("running", "needs_approval") and info.status != previous:
+            self._spawn(dialog.refresh())  # a turn ended: show what it changed
         if previous is None or previous == info.status:
             return
         name = info.title or info.id

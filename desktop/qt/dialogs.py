@@ -11,6 +11,7 @@ from typing import Any
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import (
+    QCheckBox,
     QComboBox,
     QDialog,
     QDialogButtonBox,
@@ -27,6 +28,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from desktop.core.worktree import repository_root
 from desktop.qt import theme
 from desktop.qt.sessions import agent_label
 from desktop.settings import EMBEDDED, RemoteRunner, SettingsStore, TokenStore
@@ -83,6 +85,14 @@ class NewSessionDialog(QDialog):
         form.addRow(self.model_label, self.model_box)
         self.permission_label = QLabel("Permissions", self)
         form.addRow(self.permission_label, self.permission)
+        # Offered when the folder is in a git repository (on by default for agents, off for commands): parallel
+        # agents on one repository then never edit the same files.
+        self.worktree = QCheckBox("Work in its own git worktree and branch", self)
+        self.worktree.setToolTip("The runner adds a worktree on a new branch from the current one; review and keep "
+                                 "or discard the changes from the session menu (Changes…)")
+        self.worktree_touched = False
+        self.worktree.clicked.connect(self._worktree_clicked)
+        form.addRow("", self.worktree)
         self.error = QLabel(self)
         self.error.setObjectName("formError")
         self.error.setStyleSheet(f"color: {theme.current().error_fg.name()}")
@@ -99,6 +109,7 @@ class NewSessionDialog(QDialog):
         layout.addWidget(self.error)
         layout.addWidget(buttons)
         self.agent.currentIndexChanged.connect(self._agent_changed)
+        self.folder.textChanged.connect(self._update_worktree)
         first_available = next((i for i, a in enumerate(self.agents) if a.get("available", True)
                                 and a.get("name") != "command"), 0)
         self.agent.setCurrentIndex(first_available)
@@ -129,6 +140,16 @@ class NewSessionDialog(QDialog):
         show_perm = not is_command and bool(modes)
         self.permission.setVisible(show_perm)
         self.permission_label.setVisible(show_perm)
+        self._update_worktree()
+
+    def _worktree_clicked(self) -> None:
+        self.worktree_touched = True  # the user's choice wins over the per-agent default from now on
+
+    def _update_worktree(self, *_args: object) -> None:
+        in_repo = repository_root(self.folder.text().strip() or "~") is not None
+        self.worktree.setVisible(in_repo)
+        if not self.worktree_touched:
+            self.worktree.setChecked(in_repo and self.selected_agent().get("name") != "command")
 
     def _browse(self) -> None:
         folder = QFileDialog.getExistingDirectory(self, "Working folder", self.folder.text())
@@ -152,6 +173,8 @@ class NewSessionDialog(QDialog):
             mode = self.permission.currentData()
             if mode:
                 req["permission_mode"] = mode
+        if self.worktree.isVisibleTo(self) and self.worktree.isChecked():
+            req["worktree"] = True
         return req
 
     def _accept(self) -> None:

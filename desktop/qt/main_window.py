@@ -8,6 +8,7 @@ from PySide6.QtCore import QItemSelectionModel, QModelIndex, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
 from PySide6.QtWidgets import (
     QApplication,
+    QCheckBox,
     QFrame,
     QHBoxLayout,
     QInputDialog,
@@ -93,7 +94,8 @@ class MainWindow(QMainWindow):
     send_requested = Signal(str, str)  # session, text
     interrupt_requested = Signal(str)
     stop_requested = Signal(str)
-    delete_requested = Signal(str)
+    delete_requested = Signal(str, bool)  # session, also discard its worktree
+    changes_requested = Signal(str)
     rename_requested = Signal(str, str)
     answer_requested = Signal(str, str, str)  # session, request_id, behavior
     outbox_action = Signal(str, str)  # client_msg_id, retry|discard
@@ -213,6 +215,7 @@ class MainWindow(QMainWindow):
         self.session_menu = QMenu(more)
         self.session_menu.addAction("Rename…", self.ask_rename)
         self.session_menu.addAction("Stop process", self._stop_current)
+        self.changes_action = self.session_menu.addAction("Changes…", self._changes_current)
         self.session_menu.addSeparator()
         self.session_menu.addAction("Delete…", self.ask_delete)
         more.setMenu(self.session_menu)
@@ -342,6 +345,12 @@ class MainWindow(QMainWindow):
         argv = info.data.get("argv")
         if isinstance(argv, list) and argv:
             parts.append(" ".join(str(a) for a in argv))
+        worktree = info.data.get("worktree")
+        if isinstance(worktree, dict):
+            changed = worktree.get("changed_files")
+            parts.append(f"⎇ {worktree.get('branch')}" + (f" · {changed} file{'s' if changed != 1 else ''} changed"
+                                                           if isinstance(changed, int) else ""))
+        self.changes_action.setEnabled(isinstance(worktree, dict))
         code = info.data.get("exit_code")
         if info.status == "exited" and code is not None:
             parts.append(f"exit code {code}")
@@ -386,15 +395,27 @@ class MainWindow(QMainWindow):
         box = QMessageBox(QMessageBox.Icon.Warning, "Delete session",
                           f"Delete “{info.title or sid}” and its transcript?", parent=self)
         box.setInformativeText("A running agent is stopped first. This cannot be undone.")
+        worktree = info.data.get("worktree")
+        discard = None
+        if isinstance(worktree, dict):
+            # Kept unless the user says otherwise: uncommitted or unmerged work is never removed silently.
+            discard = QCheckBox(f"Also discard its worktree and branch {worktree.get('branch')} "
+                                "(uncommitted and unmerged changes are lost)", box)
+            box.setCheckBox(discard)
         delete = box.addButton("Delete", QMessageBox.ButtonRole.DestructiveRole)
         box.addButton(QMessageBox.StandardButton.Cancel)
-        box.buttonClicked.connect(lambda button: button is delete and self.delete_requested.emit(sid))
+        box.buttonClicked.connect(lambda button: button is delete and self.delete_requested.emit(
+            sid, discard is not None and discard.isChecked()))
         box.open()
         self.delete_box = box
 
     def _rename(self, sid: str, title: str) -> None:
         if title.strip():
             self.rename_requested.emit(sid, title.strip())
+
+    def _changes_current(self) -> None:
+        if self.current:
+            self.changes_requested.emit(self.current)
 
     def _interrupt_current(self) -> None:
         if self.current:

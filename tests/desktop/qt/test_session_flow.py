@@ -138,7 +138,7 @@ def test_rename_delete_and_notifications(run: Any, make_app: Any, embedded: Any,
         await until(lambda: any("old name" not in t and "new name" in t for t, _ in app.notifications), 60,
                     "a notification")
         app.window.show()
-        app.window.delete_requested.emit(sid)
+        app.window.delete_requested.emit(sid, False)
         await until(lambda: sid not in app.core.sessions, 30, "delete")
         assert app.window.sessions_model.row_of(sid) == -1 and app.window.current is None
 
