@@ -220,7 +220,14 @@ class FakeClaude:
 
     def wait_answer(self, request_id: str) -> dict | None:
         """Wait for the control_response to our can_use_tool; None if interrupted or stdin closed first."""
-        while True:
+        answers = self.wait_answers([request_id])
+        return None if answers is None else answers[request_id]
+
+    def wait_answers(self, request_ids: list[str]) -> dict[str, dict] | None:
+        """Wait for the answers to several open can_use_tool requests, in whatever order they come; None if
+        interrupted or stdin closed first. An answer naming no open request is an error, as for the real CLI."""
+        answers: dict[str, dict] = {}
+        while len(answers) < len(request_ids):
             if self.interrupted:
                 return None
             try:
@@ -232,11 +239,56 @@ class FakeClaude:
                 return None
             if msg.get("type") == "control_response":
                 resp = msg.get("response") or {}
-                if resp.get("request_id") == request_id:
-                    return resp.get("response") or {}
+                rid = resp.get("request_id")
+                if rid in request_ids and rid not in answers:
+                    answers[rid] = resp.get("response") or {}
+                else:
+                    fc.noise(f"control_response for no open request: {rid!r}")
             else:
                 self.inbox.put(msg)  # a user message queued behind this turn
                 time.sleep(0.05)
+        return answers
+
+    def ask_permission(self, tool_id: str, command: str) -> str:
+        """Send a can_use_tool control request; return its request_id."""
+        rid = str(uuid.uuid4())
+        fc.emit(
+            {
+                "type": "control_request",
+                "request_id": rid,
+                "request": {
+                    "subtype": "can_use_tool",
+                    "tool_name": "Bash",
+                    "input": {"command": command},
+                    "tool_use_id": tool_id,
+                    "description": "make a file",
+                },
+            }
+        )
+        return rid
+
+    def apply_answer(self, tool_id: str, answer: dict) -> None:
+        if answer.get("behavior") == "allow":
+            self.tool_result(tool_id, f"ran {answer.get('updatedInput', {}).get('command')}")
+        else:
+            self.tool_result(tool_id, answer.get("message", "denied"), is_error=True)
+
+    def refused_by_interrupt(self, tool_ids: list[str], request_ids: list[str]) -> None:
+        for rid in request_ids:
+            fc.emit({"type": "control_cancel_request", "request_id": rid})
+        for tool_id in tool_ids:
+            self.tool_result(tool_id, "The user doesn't want to proceed with this tool use.", True)
+        fc.emit(
+            {
+                "type": "user",
+                "message": {
+                    "role": "user",
+                    "content": [{"type": "text", "text": "[Request interrupted by user for tool use]"}],
+                },
+                **self.base(),
+            }
+        )
+        self.result("error_during_execution")
 
     # --- a turn
     # -------------------------------------------------------------------------------------------------
@@ -313,6 +365,21 @@ class FakeClaude:
             self.assistant(sub_mid, {"type": "text", "text": "Subagent says hi."}, parent=task_id)
             self.tool_result(task_id, "subagent finished")
             self.message([{"type": "text", "text": "Done with the subagent."}], modes)
+        elif "parallel" in modes:
+            # Two tool calls in one message, both asked at once (as the real CLI does for parallel tool calls):
+            # two permission requests are open together and may be answered in any order.
+            tools = [(f"toolu_{uuid.uuid4().hex[:20]}", f"touch parallel-{n}") for n in (1, 2)]
+            self.message(
+                [{"type": "tool_use", "id": t, "name": "Bash", "input": {"command": c}} for t, c in tools], modes
+            )
+            rids = [self.ask_permission(t, c) for t, c in tools]
+            answers = self.wait_answers(rids)
+            if answers is None:
+                self.refused_by_interrupt([t for t, _ in tools], rids)
+                return
+            for (tool_id, _), rid in zip(tools, rids, strict=True):
+                self.apply_answer(tool_id, answers[rid])
+            self.message([{"type": "text", "text": "Tools finished."}], modes)
         elif "tool" in modes or "big" in modes or "huge" in modes or "permission" in modes:
             tool_id = f"toolu_{uuid.uuid4().hex[:20]}"
             command = "touch made-by-fake" if "permission" in modes else "echo fake-tool"
@@ -329,42 +396,12 @@ class FakeClaude:
                 modes,
             )
             if "permission" in modes:
-                rid = str(uuid.uuid4())
-                fc.emit(
-                    {
-                        "type": "control_request",
-                        "request_id": rid,
-                        "request": {
-                            "subtype": "can_use_tool",
-                            "tool_name": "Bash",
-                            "input": {"command": command},
-                            "tool_use_id": tool_id,
-                            "description": "make a file",
-                        },
-                    }
-                )
+                rid = self.ask_permission(tool_id, command)
                 answer = self.wait_answer(rid)
                 if answer is None:
-                    fc.emit({"type": "control_cancel_request", "request_id": rid})
-                    self.tool_result(tool_id, "The user doesn't want to proceed with this tool use.", True)
-                    fc.emit(
-                        {
-                            "type": "user",
-                            "message": {
-                                "role": "user",
-                                "content": [
-                                    {"type": "text", "text": "[Request interrupted by user for tool use]"}
-                                ],
-                            },
-                            **self.base(),
-                        }
-                    )
-                    self.result("error_during_execution")
+                    self.refused_by_interrupt([tool_id], [rid])
                     return
-                if answer.get("behavior") == "allow":
-                    self.tool_result(tool_id, f"ran {answer.get('updatedInput', {}).get('command')}")
-                else:
-                    self.tool_result(tool_id, answer.get("message", "denied"), is_error=True)
+                self.apply_answer(tool_id, answer)
             else:
                 size = 20_000_000 if "huge" in modes else fc.BIG_SIZE if "big" in modes else 0
                 self.tool_result(tool_id, fc.big_text(size) if size else "fake-tool")
