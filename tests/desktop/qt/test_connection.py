@@ -130,13 +130,13 @@ def test_exact_catch_up_across_forced_reconnects_while_streaming(run: Any, make_
         for i in range(10):
             # Each cut comes once the view is live again and has received more of the stream.
             made, seen = app.connection.connections_made, shown()
-            await until(lambda: app.core.status.phase is Phase.LIVE and (shown() > seen or finished()), 60,
-                        "more events while live")
+            await until(lambda seen=seen: app.core.status.phase is Phase.LIVE and (shown() > seen or finished()),
+                        60, "more events while live")
             if i % 2:
                 app.reconnect_now("test")
             else:
                 kill_view_sockets(embedded)
-            await until(lambda: app.connection.connections_made > made, 60, "a new connection")
+            await until(lambda made=made: app.connection.connections_made > made, 60, "a new connection")
         await until(finished, 120, "the streamer to finish")
         await until(lambda: app.core.status.phase is Phase.LIVE, 60, "live")
         await assert_exact(app, embedded.url, embedded.token, sid)
