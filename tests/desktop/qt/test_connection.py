@@ -9,6 +9,7 @@ from typing import Any
 from desktop.core.status import Color, ConnectionStatus, Phase
 from desktop.core.transcript import RowKind
 from tests.desktop.qt.helpers import CutProxy, journal, kill_view_sockets, until
+from tests.fakes.reply_dropping_proxy import ReplyDroppingProxy
 
 ECHO = ("import sys\n"
         "print('ready', flush=True)\n"
@@ -148,7 +149,9 @@ def test_exact_catch_up_across_forced_reconnects_while_streaming(run: Any, make_
 
 def test_outbox_sends_exactly_once_after_the_network_returns(run: Any, make_app: Any, embedded: Any) -> None:
     async def scenario() -> None:
-        proxy = CutProxy(embedded.port)
+        # The view -> a proxy that can cut the network -> a proxy that can lose one reply -> the runner.
+        lossy = await ReplyDroppingProxy(embedded.port).start()
+        proxy = CutProxy(lossy.port)
         await proxy.start()
         app = make_app(proxy.url, embedded.token)
         await app.start()
@@ -164,19 +167,24 @@ def test_outbox_sends_exactly_once_after_the_network_returns(run: Any, make_app:
             app.send(sid, text)
         assert [r.data["state"] for r in model.pending] == ["waiting"] * 3
         assert app.window.banner.isVisibleTo(app.window)
-        # One more that is written to a connection which dies before the runner can answer.
         await proxy.restore()
         app.retry_now()
-        await until(lambda: app.core.ready, 30, "reconnected")
-        app.send(sid, "in flight")
-        await proxy.cut()
-        await proxy.restore()
-        app.retry_now()
-        texts.append("in flight")
+        await until(lambda: app.core.ready and len(app.core.outbox) == 0, 60, "the offline messages delivered")
+        made = app.connection.connections_made
+        # One more, which the runner takes and answers, but the answer is lost with the connection: the view
+        # must send it again on the next connection, and the runner must take it only once.
+        lossy.drop_next(lambda m: m.get("type") == "sent")
+        app.send(sid, "reply lost")
+        texts.append("reply lost")
+        await until(lambda: len(lossy.dropped) == 1, 30, "the runner's reply to be lost")
+        await until(lambda: app.connection.connections_made > made and app.core.ready, 60, "reconnected")
         await until(lambda: len(app.core.outbox) == 0 and not model.pending, 60, "the outbox to drain")
         await until(lambda: sum(1 for r in model.transcript.rows if r.kind is RowKind.OUTPUT
                                 and r.text.startswith("echo: ")) >= len(texts), 60, "the echoes")
-        await asyncio.sleep(0.5)  # a duplicate would arrive now
+        # A duplicate would be journaled before this marker, which is sent after the outbox drained.
+        app.send(sid, "marker")
+        texts.append("marker")
+        await until(lambda: any(r.text == "echo: marker" for r in model.transcript.rows), 60, "the marker")
         events = await journal(embedded.url, embedded.token, sid)
         users = [e["text"] for e in events if e["kind"] == "user"]
         assert users == [t + "\n" for t in texts]
@@ -184,6 +192,7 @@ def test_outbox_sends_exactly_once_after_the_network_returns(run: Any, make_app:
         assert echoes == [f"echo: {t}" for t in texts]
         await assert_exact(app, embedded.url, embedded.token, sid)
         await proxy.close()
+        await lossy.close()
 
     run(scenario())
 
