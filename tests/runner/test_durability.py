@@ -177,14 +177,27 @@ async def test_orphaned_agent_of_a_killed_runner_is_ended_on_restart(headless: H
     sid = (await view.request({"type": "create", "argv": ["sh", "-c", "sleep 300 & sleep 300"]}))["session"][
         "id"
     ]
-    await asyncio.sleep(0.3)
     await view.close()
     import json
 
-    conn = sqlite3.connect(f"{headless.data_dir}/journal.sqlite3")
-    record = json.loads(conn.execute("SELECT record FROM sessions WHERE id=?", (sid,)).fetchone()[0])
-    conn.close()
-    pgid = record["state"]["pid"]
+    def committed_pid() -> int | None:
+        conn = sqlite3.connect(f"{headless.data_dir}/journal.sqlite3")
+        try:
+            row = conn.execute("SELECT record FROM sessions WHERE id=?", (sid,)).fetchone()
+        finally:
+            conn.close()
+        return json.loads(row[0]).get("state", {}).get("pid") if row else None
+
+    for _ in range(600):  # until the record with the agent's pid is committed (30 s)
+        if committed_pid():
+            break
+        await asyncio.sleep(0.05)
+    pgid = committed_pid()
+    assert pgid
+    for _ in range(600):  # until the shell has started both sleeps
+        if len(live_group_members(pgid)) >= 2:
+            break
+        await asyncio.sleep(0.05)
     assert live_group_members(pgid)
     headless.stop(signal.SIGKILL)
     assert live_group_members(pgid)  # the agent outlived the runner...

@@ -98,7 +98,7 @@ async def test_stop_reaps_children_and_grandchildren(client: ViewClient, runner:
     await client.wait_for(lambda: len(client.texts(sid)) >= 1)
     pgid = runner.manager.get(sid).state["pid"]
     child, grand = map(int, client.texts(sid)[0].split())
-    await asyncio.sleep(0.2)
+    await client.wait_for(lambda: len(live_group_members(pgid)) >= 4)  # the double fork has happened
     members = live_group_members(pgid)
     assert {pgid, child, grand} <= set(members) and len(members) >= 4
     await client.request({"type": "stop", "session": sid}, timeout=60)
@@ -128,7 +128,9 @@ async def test_runner_shutdown_stops_every_agent(data_dir: str) -> None:
         reply = await view.request({"type": "create", "argv": ["sh", "-c", "sleep 300 & sleep 300"]})
         pgids.append(runner.manager.get(reply["session"]["id"]).state["pid"])
     await view.close()
-    await asyncio.sleep(0.2)
-    assert all(live_group_members(p) for p in pgids)
+    deadline = time.monotonic() + 30
+    while not all(len(live_group_members(p)) >= 2 for p in pgids) and time.monotonic() < deadline:
+        await asyncio.sleep(0.02)  # until each shell has started both of its sleeps
+    assert all(len(live_group_members(p)) >= 2 for p in pgids)
     await runner.shutdown()
     assert all(live_group_members(p) == [] for p in pgids)

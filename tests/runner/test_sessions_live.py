@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import os
 import sys
 
@@ -154,7 +153,7 @@ async def test_disconnecting_view_never_stops_the_agent(runner, client: ViewClie
     await client.request({"type": "attach", "session": sid})
     await client.wait_for(lambda: len(client.texts(sid)) >= 2)
     await client.close()
-    await asyncio.sleep(0.3)
+    await client.wait_for(lambda: not runner.server.views, timeout=30)  # the runner has seen the view go
     session = runner.manager.get(sid)
     assert session.status == "running" and session.agent.running
     later = await ViewClient.open(runner.url, TOKEN)

@@ -61,9 +61,14 @@ def test_the_fake_appearing_after_we_subscribed_still_reaches_us(qtbot: QtBot, p
     assert watcher.add_source(LogindSource(private_bus))
     fake = FakeLogind(private_bus)  # logind restarted, or started after the app
     try:
-        qtbot.wait(100)  # let our connection learn the new owner of the name
-        with qtbot.waitSignal(watcher.suspending, timeout=10_000):
-            fake.sleep()
+        # Our connection learns the new owner of the name asynchronously: a signal sent before that is not ours
+        # to hear, so say it again until it is heard.
+        def heard() -> bool:
+            if not watcher.is_suspended:
+                fake.sleep()
+            return watcher.is_suspended
+
+        qtbot.waitUntil(heard, timeout=10_000)
     finally:
         fake.close()
         watcher.stop()

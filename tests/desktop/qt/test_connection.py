@@ -206,8 +206,10 @@ def test_paused_rendering_catches_up_in_one_batch(run: Any, make_app: Any, embed
         sid = await app.create_session({"argv": streamer(3000, 100, 0.05), "title": "stream"})
         model = app.bridge.model(sid)
         await until(lambda: model.transcript.event_count > 50, 60, "some events")
+        trace: list[str] = []
+        app.connection.trace = trace
         app.set_rendering(False)
-        await asyncio.sleep(0.3)  # frames already in flight land or are dropped
+        await until(lambda: "recv:detached" in trace, 30, "the runner to confirm the detach")
         batches, count = model.insert_batches, model.transcript.event_count
         head_before = app.core.sessions[sid].head
         await until(lambda: app.core.sessions[sid].status == "exited", 120, "the end while hidden")
