@@ -64,6 +64,50 @@ async def test_sessions_and_client_msgs_load_after_reopen(tmp_path) -> None:
     await again.close()
 
 
+async def test_deleting_a_session_drops_its_uncommitted_writes_and_keeps_the_others(tmp_path) -> None:
+    """A session deleted while its events wait for the next commit: none of them is committed or handed to views,
+    nothing of it is left after a reopen, and the other sessions' writes of the same window are all kept."""
+    path = str(tmp_path / "j.sqlite3")
+    commits = Commits()
+    journal = await Journal.open(path, commits)
+    for sid in ("a", "b"):
+        journal.save_session(sid, {"id": sid, "created_at": 1 if sid == "a" else 2})
+        journal.append(sid, 1, ev(1))
+        journal.record_client_msg(sid, f"{sid}-m1")
+    journal.delete_session("a")  # in the same commit window: nothing of "a" reached the disk yet
+    journal.append("b", 2, ev(2))
+    journal.record_client_msg("b", "b-m2")
+    await journal.flush()
+    assert commits.got == {"b": [1, 2]}
+    assert await journal.read("a", 0, 10, limit=10, max_bytes=10**6) == []
+    await journal.close()
+    again = await Journal.open(path, Commits())
+    loaded = await again.load()
+    assert [(s.record["id"], s.head, s.client_msg_ids) for s in loaded] == [("b", 2, {"b-m1", "b-m2"})]
+    await again.close()
+
+
+async def test_read_stops_at_the_row_that_reaches_max_bytes(tmp_path) -> None:
+    journal = await Journal.open(str(tmp_path / "j.sqlite3"), Commits())
+    payloads = [ev(seq, "x" * 20) for seq in range(1, 6)]
+    size = len(payloads[0])
+    assert all(len(p) == size for p in payloads)
+    for seq, payload in enumerate(payloads, 1):
+        journal.append("a", seq, payload)
+    await journal.flush()
+
+    async def seqs(max_bytes: int, after: int = 0, upto: int = 5, limit: int = 10) -> list[int]:
+        return [s for s, _ in await journal.read("a", after, upto, limit=limit, max_bytes=max_bytes)]
+
+    assert await seqs(2 * size) == [1, 2]  # exactly reached after two rows
+    assert await seqs(2 * size + 1) == [1, 2, 3]  # not reached after two: a third
+    assert await seqs(1) == [1]  # at least one row, however large
+    assert await seqs(10**6, after=1, upto=4) == [2, 3, 4]
+    assert await seqs(10**6, limit=2) == [1, 2]
+    assert [p for _, p in await journal.read("a", 0, 5, limit=10, max_bytes=10**6)] == payloads
+    await journal.close()
+
+
 async def test_a_full_disk_keeps_every_event_and_recovers(tmp_path, monkeypatch) -> None:
     import runner.journal as jmod
 
