@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
 import subprocess
 import sys
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import NoReturn
 
 import pytest
 
@@ -15,6 +17,26 @@ from runner.runner import Runner
 from tests.fakes.view_client import ViewClient
 
 TOKEN = "test-token-0123456789"
+
+IN_CI = os.environ.get("CI", "").strip().lower() in {"1", "true", "yes"}
+"""CI sets CI=true (.ci/run); there scripts/setup.sh has installed every tool and CLI the tests need."""
+
+
+def missing(reason: str) -> NoReturn:
+    """A CLI or system tool a test needs is not there: a failure in CI, where the set-up must install it; a skip
+    with the reason on a developer's machine. (Skips for other platforms stay plain skips.)"""
+    if IN_CI:
+        pytest.fail(f"{reason} (CI=true: scripts/setup.sh test must install it)", pytrace=False)
+    pytest.skip(reason)
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """`@pytest.mark.needs_tools("dpkg-deb", package="dpkg-dev")`: the commands must be on PATH (see missing())."""
+    for mark in item.iter_markers("needs_tools"):
+        absent = [tool for tool in mark.args if shutil.which(tool) is None]
+        if absent:
+            package = mark.kwargs.get("package")
+            missing(f"needs {', '.join(absent)}" + (f" (Debian package {package})" if package else ""))
 
 
 @pytest.fixture(autouse=True)

@@ -4,7 +4,6 @@ handles every message (the seed's bug was a second, partial handler for the reco
 from __future__ import annotations
 
 import ast
-import asyncio
 from pathlib import Path
 from typing import Any
 
@@ -94,8 +93,8 @@ async def test_first_connect_and_reconnect_take_the_same_path(runner: Any, clien
         conn.trace.clear()
         calls.clear()
         conn.reconnect_now("test")
-        await until(lambda: "opened" in conn.trace and core.status.phase is Phase.LIVE, 30, "reconnected")
-        await asyncio.sleep(0.2)
+        await until(lambda: "opened" in conn.trace and "send:attach" in conn.trace
+                    and core.status.phase is Phase.LIVE, 30, "reconnected and attached")
         second = list(conn.trace)
     finally:
         await conn.close()

@@ -33,14 +33,25 @@ def test_runners_round_trip_without_any_token_on_disk(tmp_path: Path, memory_key
     assert tokens.get("ws://10.0.0.5:8765") is None
 
 
-def test_without_a_keyring_tokens_live_in_memory_only(tmp_path: Path) -> None:
+def test_without_a_keyring_tokens_live_in_memory_only(tmp_path: Path, monkeypatch: Any) -> None:
+    # Every place the app writes its settings points into tmp_path, and the settings are saved with the runner
+    # whose token is set: a token that reached the disk would be found there.
+    for var in ("HOME", "XDG_CONFIG_HOME", "XDG_DATA_HOME", "XDG_STATE_HOME", "XDG_CACHE_HOME"):
+        monkeypatch.setenv(var, str(tmp_path / var.lower()))
     keyring.set_keyring(fail.Keyring())
+    settings = SettingsStore()
+    assert settings.path.is_relative_to(tmp_path)
     tokens = TokenStore()
     assert not tokens.persistent and tokens.problem
-    assert tokens.set("ws://h:1", "tok") is False
-    assert tokens.get("ws://h:1") == "tok"
+    settings.upsert(RemoteRunner("box", "ws://h:1"))
+    settings.last_runner = "ws://h:1"
+    settings.save()
+    assert tokens.set("ws://h:1", "in-memory-secret-4711") is False
+    assert tokens.get("ws://h:1") == "in-memory-secret-4711"
     assert TokenStore().get("ws://h:1") is None  # nothing survives this run
-    assert not any("tok" in p.read_text(errors="ignore") for p in tmp_path.rglob("*") if p.is_file())
+    written = [p for p in tmp_path.rglob("*") if p.is_file()]
+    assert settings.path in written
+    assert not [p for p in written if b"in-memory-secret-4711" in p.read_bytes()]
 
 
 def test_a_corrupt_settings_file_is_ignored(tmp_path: Path) -> None:

@@ -2,10 +2,12 @@
 """A faithful fake of `claude --input-format stream-json --output-format stream-json --verbose
 --include-partial-messages`: the real line shapes, one JSON object per line, flushed per line.
 
-For each user line on stdin: system/init, then the reply as stream_event deltas followed by one assistant
-line per content block (all sharing the message id), tool results as user lines, and a result line. Answers
-control requests (interrupt, set_model, set_permission_mode, initialize) and asks can_use_tool in
-`mode:permission`. Exits 0 on stdin EOF. See fake_common.py for the modes.
+For each user line on stdin: system/init, then per API message a status line and the stream_events, each content
+block's whole assistant line coming right after its last delta (all sharing the message id), tool results as user
+lines, and a result line. Answers control requests (interrupt, set_model, set_permission_mode, initialize; any other
+subtype or a missing/wrong field gets an error response) and asks can_use_tool in `mode:permission` and
+`mode:parallel`. Exits 0 on stdin EOF. See fake_common.py for the modes. The order and the shapes are checked
+against a recording of the real CLI (tests/fakes/recorded/, tests/runner/agents/test_fake_claude_matches_recording.py).
 """
 
 from __future__ import annotations
@@ -17,12 +19,14 @@ import sys
 import threading
 import time
 import uuid
+from collections.abc import Callable
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import fake_common as fc
 
 VERSION = "2.1.0 (Claude Code)"
+PERMISSION_MODES = ("acceptEdits", "auto", "bypassPermissions", "default", "dontAsk", "plan")
 
 
 class FakeClaude:
@@ -56,7 +60,17 @@ class FakeClaude:
                 self.inbox.put(msg)
         self.inbox.put(None)
 
+    def control_error(self, rid: object, error: str, code: str) -> None:
+        fc.emit(
+            {
+                "type": "control_response",
+                "response": {"subtype": "error", "request_id": rid, "error": error, "error_code": code},
+            }
+        )
+
     def control(self, msg: dict) -> None:
+        """Answer a control request as the real 2.1.x does (tests/fakes/recorded/claude-stream-json.jsonl): unknown
+        subtypes and missing or wrong fields get an error response, never a success."""
         rid = msg.get("request_id")
         req = msg.get("request") or {}
         sub = req.get("subtype")
@@ -64,25 +78,29 @@ class FakeClaude:
         if sub == "interrupt":
             self.interrupted = True
             response = {"still_queued": []}
+        elif sub == "initialize":
+            response = {"commands": [], "models": []}
         elif sub == "set_model":
-            self.model = req.get("model") or self.model
+            if not isinstance(req.get("model"), str):
+                self.control_error(rid, "Cannot set model: 'model' must be a string", "invalid_model")
+                return
+            self.model = req["model"]
             response = {"model": self.model}
         elif sub == "set_permission_mode":
-            if req.get("mode") == "bypassPermissions":
-                fc.emit(
-                    {
-                        "type": "control_response",
-                        "response": {
-                            "subtype": "error",
-                            "request_id": rid,
-                            "error": "Cannot set permission mode to bypassPermissions",
-                            "error_code": "bypass_not_launched",
-                        },
-                    }
+            mode = req.get("mode")
+            if mode not in PERMISSION_MODES:
+                self.control_error(
+                    rid, f"Cannot set permission mode: must be one of {', '.join(PERMISSION_MODES)}", "invalid_mode"
                 )
                 return
-            self.permission_mode = req.get("mode") or self.permission_mode
+            if mode == "bypassPermissions":
+                self.control_error(rid, "Cannot set permission mode to bypassPermissions", "bypass_not_launched")
+                return
+            self.permission_mode = mode
             response = {"mode": self.permission_mode}
+        else:
+            self.control_error(rid, f"Unsupported control request subtype: {sub}", "unsupported_request")
+            return
         fc.emit(
             {
                 "type": "control_response",
@@ -137,9 +155,18 @@ class FakeClaude:
             }
         )
 
-    def message(self, blocks: list[dict], modes: set[str], delay: float = 0.0) -> bool:
-        """Stream one API message: deltas, then one assistant line per block. False if interrupted."""
+    def message(
+        self,
+        blocks: list[dict],
+        modes: set[str],
+        delay: float = 0.0,
+        on_block: Callable[[dict], None] | None = None,
+    ) -> bool:
+        """Stream one API message as the real 2.1.x does: per block its deltas, then its whole assistant line, then
+        content_block_stop (`on_block` runs between the last two: the CLI asks for a tool's permission there).
+        False if interrupted."""
         mid = f"msg_{uuid.uuid4().hex[:24]}"
+        fc.emit({"type": "system", "subtype": "status", "status": "requesting", **self.base()})
         self.stream(
             {
                 "type": "message_start",
@@ -191,14 +218,15 @@ class FakeClaude:
                             "delta": {"type": "input_json_delta", "partial_json": raw[i : i + 4]},
                         }
                     )
+            self.assistant(mid, block)
+            if on_block is not None:
+                on_block(block)
             self.stream({"type": "content_block_stop", "index": index})
         stop_reason = "tool_use" if any(b["type"] == "tool_use" for b in blocks) else "end_turn"
         self.stream(
             {"type": "message_delta", "delta": {"stop_reason": stop_reason}, "usage": {"output_tokens": 9}}
         )
         self.stream({"type": "message_stop"})
-        for block in blocks:
-            self.assistant(mid, block)
         return True
 
     def result(self, subtype: str = "success", text: str = "") -> None:
@@ -220,7 +248,14 @@ class FakeClaude:
 
     def wait_answer(self, request_id: str) -> dict | None:
         """Wait for the control_response to our can_use_tool; None if interrupted or stdin closed first."""
-        while True:
+        answers = self.wait_answers([request_id])
+        return None if answers is None else answers[request_id]
+
+    def wait_answers(self, request_ids: list[str]) -> dict[str, dict] | None:
+        """Wait for the answers to several open can_use_tool requests, in whatever order they come; None if
+        interrupted or stdin closed first. An answer naming no open request is an error, as for the real CLI."""
+        answers: dict[str, dict] = {}
+        while len(answers) < len(request_ids):
             if self.interrupted:
                 return None
             try:
@@ -232,11 +267,56 @@ class FakeClaude:
                 return None
             if msg.get("type") == "control_response":
                 resp = msg.get("response") or {}
-                if resp.get("request_id") == request_id:
-                    return resp.get("response") or {}
+                rid = resp.get("request_id")
+                if rid in request_ids and rid not in answers:
+                    answers[rid] = resp.get("response") or {}
+                else:
+                    fc.noise(f"control_response for no open request: {rid!r}")
             else:
                 self.inbox.put(msg)  # a user message queued behind this turn
                 time.sleep(0.05)
+        return answers
+
+    def ask_permission(self, tool_id: str, command: str) -> str:
+        """Send a can_use_tool control request; return its request_id."""
+        rid = str(uuid.uuid4())
+        fc.emit(
+            {
+                "type": "control_request",
+                "request_id": rid,
+                "request": {
+                    "subtype": "can_use_tool",
+                    "tool_name": "Bash",
+                    "input": {"command": command},
+                    "tool_use_id": tool_id,
+                    "description": "make a file",
+                },
+            }
+        )
+        return rid
+
+    def apply_answer(self, tool_id: str, answer: dict) -> None:
+        if answer.get("behavior") == "allow":
+            self.tool_result(tool_id, f"ran {answer.get('updatedInput', {}).get('command')}")
+        else:
+            self.tool_result(tool_id, answer.get("message", "denied"), is_error=True)
+
+    def refused_by_interrupt(self, tool_ids: list[str], request_ids: list[str]) -> None:
+        for rid in request_ids:
+            fc.emit({"type": "control_cancel_request", "request_id": rid})
+        for tool_id in tool_ids:
+            self.tool_result(tool_id, "The user doesn't want to proceed with this tool use.", True)
+        fc.emit(
+            {
+                "type": "user",
+                "message": {
+                    "role": "user",
+                    "content": [{"type": "text", "text": "[Request interrupted by user for tool use]"}],
+                },
+                **self.base(),
+            }
+        )
+        self.result("error_during_execution")
 
     # --- a turn
     # -------------------------------------------------------------------------------------------------
@@ -257,7 +337,6 @@ class FakeClaude:
             }
         )
         fc.emit({"type": "rate_limit_event", "rate_limit_info": {"status": "allowed"}, **self.base()})
-        fc.emit({"type": "system", "subtype": "status", "status": "requesting", **self.base()})
         if "stderr" in modes:
             fc.noise("turn start")
         if "hang" in modes:
@@ -313,9 +392,32 @@ class FakeClaude:
             self.assistant(sub_mid, {"type": "text", "text": "Subagent says hi."}, parent=task_id)
             self.tool_result(task_id, "subagent finished")
             self.message([{"type": "text", "text": "Done with the subagent."}], modes)
+        elif "parallel" in modes:
+            # Two tool calls in one message, both asked at once (as the real CLI does for parallel tool calls):
+            # two permission requests are open together and may be answered in any order.
+            tools = [(f"toolu_{uuid.uuid4().hex[:20]}", f"touch parallel-{n}") for n in (1, 2)]
+            rids: list[str] = []
+            self.message(
+                [
+                    {"type": "text", "text": "Running two."},
+                    *({"type": "tool_use", "id": t, "name": "Bash", "input": {"command": c}} for t, c in tools),
+                ],
+                modes,
+                on_block=lambda b: rids.append(self.ask_permission(b["id"], b["input"]["command"]))
+                if b["type"] == "tool_use"
+                else None,
+            )
+            answers = self.wait_answers(rids)
+            if answers is None:
+                self.refused_by_interrupt([t for t, _ in tools], rids)
+                return
+            for (tool_id, _), rid in zip(tools, rids, strict=True):
+                self.apply_answer(tool_id, answers[rid])
+            self.message([{"type": "text", "text": "Tools finished."}], modes)
         elif "tool" in modes or "big" in modes or "huge" in modes or "permission" in modes:
             tool_id = f"toolu_{uuid.uuid4().hex[:20]}"
             command = "touch made-by-fake" if "permission" in modes else "echo fake-tool"
+            asked: list[str] = []
             self.message(
                 [
                     {"type": "text", "text": "Running a tool."},
@@ -327,44 +429,17 @@ class FakeClaude:
                     },
                 ],
                 modes,
+                on_block=lambda b: asked.append(self.ask_permission(b["id"], command))
+                if "permission" in modes and b["type"] == "tool_use"
+                else None,
             )
             if "permission" in modes:
-                rid = str(uuid.uuid4())
-                fc.emit(
-                    {
-                        "type": "control_request",
-                        "request_id": rid,
-                        "request": {
-                            "subtype": "can_use_tool",
-                            "tool_name": "Bash",
-                            "input": {"command": command},
-                            "tool_use_id": tool_id,
-                            "description": "make a file",
-                        },
-                    }
-                )
+                (rid,) = asked
                 answer = self.wait_answer(rid)
                 if answer is None:
-                    fc.emit({"type": "control_cancel_request", "request_id": rid})
-                    self.tool_result(tool_id, "The user doesn't want to proceed with this tool use.", True)
-                    fc.emit(
-                        {
-                            "type": "user",
-                            "message": {
-                                "role": "user",
-                                "content": [
-                                    {"type": "text", "text": "[Request interrupted by user for tool use]"}
-                                ],
-                            },
-                            **self.base(),
-                        }
-                    )
-                    self.result("error_during_execution")
+                    self.refused_by_interrupt([tool_id], [rid])
                     return
-                if answer.get("behavior") == "allow":
-                    self.tool_result(tool_id, f"ran {answer.get('updatedInput', {}).get('command')}")
-                else:
-                    self.tool_result(tool_id, answer.get("message", "denied"), is_error=True)
+                self.apply_answer(tool_id, answer)
             else:
                 size = 20_000_000 if "huge" in modes else fc.BIG_SIZE if "big" in modes else 0
                 self.tool_result(tool_id, fc.big_text(size) if size else "fake-tool")

@@ -15,6 +15,7 @@ session can try several) and from the env var FAKE_CLI_MODES (comma separated, a
     slow         a long reply streamed slowly (for interrupts)
     grandchild   spawn a grandchild `sleep` that outlives nothing; its pid is in the reply text
     permission   (Claude) ask for permission to run a tool and wait for the answer
+    parallel     (Claude) two tool calls in one message with two permission requests open at once
     subagent     (Claude) a Task tool whose lines carry parent_tool_use_id
     fail         (per-turn CLIs) the turn fails
     forget       (env only) resuming fails as for a session the CLI does not have

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import ast
 import re
-import shutil
 import subprocess
 import sys
 import types
@@ -199,9 +198,8 @@ def _needed(path: Path) -> list[str]:
     return re.findall(r"\(NEEDED\)\s+Shared library: \[(.+?)\]", output)
 
 
-@pytest.mark.skipif(
-    not sys.platform.startswith("linux") or shutil.which("readelf") is None, reason="needs Linux and readelf"
-)
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads Linux ELF files")
+@pytest.mark.needs_tools("readelf", package="binutils")
 def test_every_qt_library_a_kept_plugin_or_binding_links_is_kept() -> None:
     """Follow DT_NEEDED from the kept plugins and bindings: no kept file may need a dropped Qt library."""
     qt_dir = PYSIDE6_DIR / "Qt"

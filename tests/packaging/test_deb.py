@@ -12,10 +12,7 @@ import icons
 import project_info
 import pytest
 
-needs_dpkg = pytest.mark.skipif(
-    any(shutil.which(tool) is None for tool in ("dpkg-deb", "dpkg-shlibdeps")),
-    reason="needs dpkg-deb and dpkg-shlibdeps (Debian package dpkg-dev)",
-)
+needs_dpkg = pytest.mark.needs_tools("dpkg-deb", "dpkg-shlibdeps", package="dpkg-dev")
 
 
 def fake_bundle(tmp_path: Path) -> Path:
@@ -39,7 +36,7 @@ def test_desktop_entry_launches_nightshift_with_its_icon() -> None:
     assert entry["Terminal"] == "false"
 
 
-@pytest.mark.skipif(shutil.which("desktop-file-validate") is None, reason="needs desktop-file-utils")
+@pytest.mark.needs_tools("desktop-file-validate", package="desktop-file-utils")
 def test_desktop_entry_validates() -> None:
     result = subprocess.run(["desktop-file-validate", str(deb.DESKTOP_FILE)], capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr

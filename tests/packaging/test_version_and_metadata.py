@@ -77,7 +77,7 @@ def test_debian_version_spelling(version: str, expected: str) -> None:
     assert deb.debian_version(version) == expected
 
 
-@pytest.mark.skipif(shutil.which("dpkg") is None, reason="needs dpkg")
+@pytest.mark.needs_tools("dpkg", package="dpkg")
 def test_debian_pre_release_sorts_before_release() -> None:
     older, newer = deb.debian_version("1.0rc1"), deb.debian_version("1.0")
     assert subprocess.run(["dpkg", "--compare-versions", older, "lt", newer]).returncode == 0
@@ -150,6 +150,6 @@ def test_workflow_builds_each_platform_on_its_own_runner() -> None:
         assert f"python packaging/build.py {platform}" in job
 
 
-@pytest.mark.skipif(shutil.which("bash") is None, reason="needs bash")
+@pytest.mark.needs_tools("bash", package="bash")
 def test_dmg_script_is_valid_bash() -> None:
     subprocess.run(["bash", "-n", str(PACKAGING / "macos" / "make_dmg.sh")], check=True)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import random
 import sys
 
@@ -127,7 +126,7 @@ async def test_two_views_see_the_same_history(client: ViewClient, runner: Runner
     try:
         sid = await make_session(client, [PY, "-c", "for i in range(3000): print(i)"])
         await client.request({"type": "attach", "session": sid})
-        await asyncio.sleep(0.05)
+        await client.wait_for(lambda: len(client.events.get(sid, [])) > 0)  # the second view joins mid-stream
         await other.request({"type": "attach", "session": sid, "after": 0})
         await client.wait_status(sid, "exited")
         await other.wait_status(sid, "exited")

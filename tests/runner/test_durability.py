@@ -99,6 +99,76 @@ async def test_kill_9_loses_at_most_the_commit_window_and_marks_sessions(headles
         headless.stop()
 
 
+# The agent numbers its lines and records, after each line it printed, the line's number and wall-clock time in a
+# side file: the test then knows what was produced when, whatever the runner recorded.
+PRODUCER = """
+import sys, time
+with open(sys.argv[1], "w", buffering=1) as produced:
+    i = 0
+    while True:
+        print(i, flush=True)
+        produced.write(f"{i} {time.time()}\\n")
+        i += 1
+        time.sleep(0.001)
+"""
+
+PROMISED_FLUSH_INTERVAL = 0.010
+"""README and runner/journal.py: events are group-committed every 10 ms."""
+COMMIT_SLACK = 0.5
+"""Seconds allowed on top of the flush interval for reading the pipe, the commit itself and a loaded machine."""
+
+
+def produced_lines(path: str) -> list[tuple[int, float]]:
+    out = []
+    with open(path) as f:
+        for line in f:
+            parts = line.split()
+            if len(parts) == 2 and line.endswith("\n"):  # the last line may be half written
+                out.append((int(parts[0]), float(parts[1])))
+    return out
+
+
+async def test_kill_9_loses_only_events_younger_than_the_commit_window(
+    headless: HeadlessRunner, tmp_path
+) -> None:
+    """Every line the agent printed more than the flush interval (plus slack) before a kill -9 is in the journal.
+
+    The kill comes at the worst moment a view can see from outside: when no committed event has reached it for
+    twice the window while the agent goes on printing (a journal that commits too rarely), or after 3 s."""
+    import time
+
+    from runner.journal import FLUSH_INTERVAL
+
+    assert FLUSH_INTERVAL <= PROMISED_FLUSH_INTERVAL
+    window = PROMISED_FLUSH_INTERVAL + COMMIT_SLACK
+    side = str(tmp_path / "produced.txt")
+    script = tmp_path / "producer.py"
+    script.write_text(PRODUCER)
+    url = headless.start()
+    view = await ViewClient.open(url, TOKEN)
+    sid = (await view.request({"type": "create", "argv": [PY, "-u", str(script), side]}))["session"]["id"]
+    await view.request({"type": "attach", "session": sid})
+    await view.wait_for(lambda: len(view.texts(sid)) >= 50)
+    last_count, last_change = len(view.events[sid]), time.monotonic()
+    started = time.monotonic()
+    while time.monotonic() - started < 3.0 and time.monotonic() - last_change < 2 * window:
+        await asyncio.sleep(0.01)
+        if len(view.events[sid]) != last_count:
+            last_count, last_change = len(view.events[sid]), time.monotonic()
+    killed_at = time.time()
+    assert headless.stop(signal.SIGKILL) == -signal.SIGKILL
+    await view.closed.wait()
+
+    recovered = {int(e["text"]) for e in journal_rows(headless.data_dir)[sid] if e["kind"] == "output"}
+    produced = produced_lines(side)
+    due = [i for i, at in produced if at < killed_at - window]
+    assert len(due) >= 50
+    missing = sorted(set(due) - recovered)
+    lost = len([i for i, at in produced if at < killed_at]) - len(recovered)
+    print(f"produced {len(produced)} lines, recovered {len(recovered)}, lost {lost}")
+    assert not missing, f"{len(missing)} lines older than {window:.2f} s lost to kill -9 (first {missing[:5]})"
+
+
 async def test_orphaned_agent_of_a_killed_runner_is_ended_on_restart(headless: HeadlessRunner) -> None:
     from runner.process import live_group_members
 
@@ -107,14 +177,27 @@ async def test_orphaned_agent_of_a_killed_runner_is_ended_on_restart(headless: H
     sid = (await view.request({"type": "create", "argv": ["sh", "-c", "sleep 300 & sleep 300"]}))["session"][
         "id"
     ]
-    await asyncio.sleep(0.3)
     await view.close()
     import json
 
-    conn = sqlite3.connect(f"{headless.data_dir}/journal.sqlite3")
-    record = json.loads(conn.execute("SELECT record FROM sessions WHERE id=?", (sid,)).fetchone()[0])
-    conn.close()
-    pgid = record["state"]["pid"]
+    def committed_pid() -> int | None:
+        conn = sqlite3.connect(f"{headless.data_dir}/journal.sqlite3")
+        try:
+            row = conn.execute("SELECT record FROM sessions WHERE id=?", (sid,)).fetchone()
+        finally:
+            conn.close()
+        return json.loads(row[0]).get("state", {}).get("pid") if row else None
+
+    for _ in range(600):  # until the record with the agent's pid is committed (30 s)
+        if committed_pid():
+            break
+        await asyncio.sleep(0.05)
+    pgid = committed_pid()
+    assert pgid
+    for _ in range(600):  # until the shell has started both sleeps
+        if len(live_group_members(pgid)) >= 2:
+            break
+        await asyncio.sleep(0.05)
     assert live_group_members(pgid)
     headless.stop(signal.SIGKILL)
     assert live_group_members(pgid)  # the agent outlived the runner...

@@ -103,10 +103,10 @@ async def test_tls_runner_serves_wss(tmp_path) -> None:
     import shutil
     import ssl
 
-    import pytest
+    from tests.conftest import missing
 
     if shutil.which("openssl") is None:
-        pytest.skip("the openssl command is not installed (needed to make a test certificate)")
+        missing("the openssl command is not installed (needed to make a test certificate)")
     cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
     subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=localhost",
                     "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", str(key), "-out", str(cert)],

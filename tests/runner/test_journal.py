@@ -64,6 +64,50 @@ async def test_sessions_and_client_msgs_load_after_reopen(tmp_path) -> None:
     await again.close()
 
 
+async def test_deleting_a_session_drops_its_uncommitted_writes_and_keeps_the_others(tmp_path) -> None:
+    """A session deleted while its events wait for the next commit: none of them is committed or handed to views,
+    nothing of it is left after a reopen, and the other sessions' writes of the same window are all kept."""
+    path = str(tmp_path / "j.sqlite3")
+    commits = Commits()
+    journal = await Journal.open(path, commits)
+    for sid in ("a", "b"):
+        journal.save_session(sid, {"id": sid, "created_at": 1 if sid == "a" else 2})
+        journal.append(sid, 1, ev(1))
+        journal.record_client_msg(sid, f"{sid}-m1")
+    journal.delete_session("a")  # in the same commit window: nothing of "a" reached the disk yet
+    journal.append("b", 2, ev(2))
+    journal.record_client_msg("b", "b-m2")
+    await journal.flush()
+    assert commits.got == {"b": [1, 2]}
+    assert await journal.read("a", 0, 10, limit=10, max_bytes=10**6) == []
+    await journal.close()
+    again = await Journal.open(path, Commits())
+    loaded = await again.load()
+    assert [(s.record["id"], s.head, s.client_msg_ids) for s in loaded] == [("b", 2, {"b-m1", "b-m2"})]
+    await again.close()
+
+
+async def test_read_stops_at_the_row_that_reaches_max_bytes(tmp_path) -> None:
+    journal = await Journal.open(str(tmp_path / "j.sqlite3"), Commits())
+    payloads = [ev(seq, "x" * 20) for seq in range(1, 6)]
+    size = len(payloads[0])
+    assert all(len(p) == size for p in payloads)
+    for seq, payload in enumerate(payloads, 1):
+        journal.append("a", seq, payload)
+    await journal.flush()
+
+    async def seqs(max_bytes: int, after: int = 0, upto: int = 5, limit: int = 10) -> list[int]:
+        return [s for s, _ in await journal.read("a", after, upto, limit=limit, max_bytes=max_bytes)]
+
+    assert await seqs(2 * size) == [1, 2]  # exactly reached after two rows
+    assert await seqs(2 * size + 1) == [1, 2, 3]  # not reached after two: a third
+    assert await seqs(1) == [1]  # at least one row, however large
+    assert await seqs(10**6, after=1, upto=4) == [2, 3, 4]
+    assert await seqs(10**6, limit=2) == [1, 2]
+    assert [p for _, p in await journal.read("a", 0, 5, limit=10, max_bytes=10**6)] == payloads
+    await journal.close()
+
+
 async def test_a_full_disk_keeps_every_event_and_recovers(tmp_path, monkeypatch) -> None:
     import runner.journal as jmod
 
@@ -93,3 +137,81 @@ async def test_a_full_disk_keeps_every_event_and_recovers(tmp_path, monkeypatch)
     rows = await journal.read("a", 0, 100, 100, 10**9)
     assert [s for s, _ in rows] == list(range(1, 12))
     await journal.close()
+
+
+# An agent that prints `count` lines of `size` bytes as fast as it can and records in a side file how many it has
+# written (a write blocks once the pipe is full, so the side file shows how far the runner let it get).
+FLOOD = """
+import sys
+count, size = int(sys.argv[2]), int(sys.argv[3])
+line = "x" * (size - 1) + "\\n"
+with open(sys.argv[1], "w", buffering=1) as progress:
+    for i in range(count):
+        sys.stdout.write(line)
+        sys.stdout.flush()
+        progress.write(f"{i + 1}\\n")
+"""
+
+
+def written(path) -> int:
+    try:
+        lines = path.read_text().split()
+    except FileNotFoundError:
+        return 0
+    return int(lines[-1]) if lines else 0
+
+
+async def test_a_stalled_disk_holds_the_agent_back_and_bounds_pending_bytes(
+    data_dir: str, tmp_path, monkeypatch
+) -> None:
+    """With the journal unable to commit, a fast agent is held back once MAX_PENDING_BYTES are pending (its pipe
+    fills and its writes block), rather than the runner buffering everything; once the disk is back, every line
+    arrives, in order."""
+    import sys
+    import time
+
+    import runner.journal as journal_module
+    from runner.runner import Runner
+    from tests.conftest import TOKEN
+    from tests.fakes.view_client import ViewClient
+
+    bound = 1 << 20
+    monkeypatch.setattr(journal_module, "MAX_PENDING_BYTES", bound)
+    count, size = 20_000, 1000  # 20 MB in all, twenty times the bound
+    slack = 2 << 20  # the pipe, the read chunk and the stream reader's buffer, with room to spare
+    progress = tmp_path / "progress.txt"
+    script = tmp_path / "flood.py"
+    script.write_text(FLOOD)
+    runner = await Runner.start(data_dir, TOKEN, "127.0.0.1", 0)
+    view = await ViewClient.open(runner.url, TOKEN)
+    # Another connection holds SQLite's write lock: every commit waits for it, fails, and is retried.
+    blocker = sqlite3.connect(runner.manager.journal.path, isolation_level=None)
+    blocker.execute("BEGIN IMMEDIATE")
+    try:
+        reply = await view.request(
+            {"type": "create", "argv": [sys.executable, str(script), str(progress), str(count), str(size)]}
+        )
+        sid = reply["session"]["id"]
+        # Wait until the agent has made no progress for a while (held back), or has written everything.
+        last, since, deadline = -1, time.monotonic(), time.monotonic() + 120
+        while time.monotonic() < deadline:
+            now = written(progress)
+            if now != last:
+                last, since = now, time.monotonic()
+            elif now == count or (now > 0 and time.monotonic() - since > 2.0):
+                break
+            await asyncio.sleep(0.05)
+        assert last * size <= bound + slack, f"the agent wrote {last * size} bytes while nothing could commit"
+        assert runner.manager.journal.over_capacity
+    finally:
+        blocker.execute("ROLLBACK")
+        blocker.close()
+    try:
+        await view.request({"type": "attach", "session": sid})
+        await view.wait_status(sid, "exited", timeout=180)
+        texts = view.texts(sid)
+        assert len(texts) == count and set(texts) == {"x" * (size - 1)}
+        assert view.seqs(sid) == list(range(1, len(view.seqs(sid)) + 1))
+    finally:
+        await view.close()
+        await runner.shutdown()

@@ -98,7 +98,7 @@ async def test_stop_reaps_children_and_grandchildren(client: ViewClient, runner:
     await client.wait_for(lambda: len(client.texts(sid)) >= 1)
     pgid = runner.manager.get(sid).state["pid"]
     child, grand = map(int, client.texts(sid)[0].split())
-    await asyncio.sleep(0.2)
+    await client.wait_for(lambda: len(live_group_members(pgid)) >= 4)  # the double fork has happened
     members = live_group_members(pgid)
     assert {pgid, child, grand} <= set(members) and len(members) >= 4
     await client.request({"type": "stop", "session": sid}, timeout=60)
@@ -128,7 +128,45 @@ async def test_runner_shutdown_stops_every_agent(data_dir: str) -> None:
         reply = await view.request({"type": "create", "argv": ["sh", "-c", "sleep 300 & sleep 300"]})
         pgids.append(runner.manager.get(reply["session"]["id"]).state["pid"])
     await view.close()
-    await asyncio.sleep(0.2)
-    assert all(live_group_members(p) for p in pgids)
+    deadline = time.monotonic() + 30
+    while not all(len(live_group_members(p)) >= 2 for p in pgids) and time.monotonic() < deadline:
+        await asyncio.sleep(0.02)  # until each shell has started both of its sleeps
+    assert all(len(live_group_members(p)) >= 2 for p in pgids)
     await runner.shutdown()
     assert all(live_group_members(p) == [] for p in pgids)
+
+
+def parent_pid(pid: int) -> int | None:
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            return next(int(line.split()[1]) for line in f if line.startswith("PPid:"))
+    except (OSError, StopIteration):
+        return None
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="child subreapers are a Linux feature")
+async def test_an_orphaned_grandchild_becomes_the_runners_child(headless) -> None:
+    """The runner is a child subreaper: a grandchild whose parent exits is handed to the runner (which can reap
+    it), not to init. Checked on a runner process of its own, which sets this up as it starts."""
+    from tests.conftest import TOKEN
+
+    url = headless.start()
+    view = await ViewClient.open(url, TOKEN)
+    try:
+        # The leader stays; its child shell starts a sleep and exits at once, orphaning the sleep.
+        code = (
+            "import subprocess, time\n"
+            "shell = ['sh', '-c', 'sleep 300 >/dev/null 2>&1 & echo $!']\n"
+            "print(subprocess.run(shell, capture_output=True, text=True).stdout, flush=True)\n"
+            "time.sleep(300)\n"
+        )
+        sid = (await view.request({"type": "create", "argv": [PY, "-u", "-c", code]}))["session"]["id"]
+        await view.request({"type": "attach", "session": sid})
+        await view.wait_for(lambda: any(t.strip().isdigit() for t in view.texts(sid)))
+        orphan = int(next(t for t in view.texts(sid) if t.strip().isdigit()))
+        assert parent_pid(orphan) == headless.proc.pid
+        await view.request({"type": "stop", "session": sid})
+        await view.wait_status(sid, "exited")
+    finally:
+        await view.close()
+        headless.stop()

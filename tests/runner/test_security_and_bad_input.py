@@ -24,12 +24,40 @@ PY = sys.executable
         {"Authorization": "Bearer wrong"},
         {"Authorization": f"Basic {TOKEN}"},
         {"Authorization": "Bearer "},
+        {"Authorization": f"Bearer {TOKEN} {TOKEN}"},
+        {"Authorization": TOKEN},
     ],
 )
 async def test_missing_or_wrong_token_is_refused_with_401(runner: Runner, headers: dict[str, str]) -> None:
     with pytest.raises(InvalidStatus) as info:
         await connect(runner.url, additional_headers=headers, proxy=None)
     assert info.value.response.status_code == 401
+
+
+def one_byte_off(token: str, index: int) -> str:
+    return token[:index] + chr(ord(token[index]) ^ 1) + token[index + 1 :]
+
+
+NEAR_MISSES = {
+    "first byte off": one_byte_off(TOKEN, 0),
+    "ninth byte off": one_byte_off(TOKEN, 8),
+    "last byte off": one_byte_off(TOKEN, len(TOKEN) - 1),
+    "one byte short": TOKEN[:-1],
+    "one byte long": TOKEN + "9",
+    "first 8 bytes only": TOKEN[:8],
+    "other case": TOKEN.upper(),
+}
+
+
+@pytest.mark.parametrize("presented", NEAR_MISSES.values(), ids=NEAR_MISSES.keys())
+async def test_near_miss_tokens_are_refused_and_the_exact_one_accepted(runner: Runner, presented: str) -> None:
+    assert presented != TOKEN
+    with pytest.raises(InvalidStatus) as info:
+        await connect(runner.url, additional_headers={"Authorization": f"Bearer {presented}"}, proxy=None)
+    assert info.value.response.status_code == 401
+    async with connect(runner.url, additional_headers={"Authorization": f"Bearer {TOKEN}"}, proxy=None) as ws:
+        await ws.send(json.dumps({"type": "ping", "id": 1}))
+        assert json.loads(await ws.recv()) == {"type": "pong", "re": 1}
 
 
 async def test_browser_origin_is_refused_with_403(runner: Runner) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import os
 import sys
 
@@ -51,14 +50,48 @@ async def test_send_goes_to_stdin_and_is_journaled(client: ViewClient) -> None:
 
 
 async def test_interrupt_sends_sigint_to_the_group(client: ViewClient) -> None:
-    code = "import time\ntry:\n    time.sleep(60)\nexcept KeyboardInterrupt:\n    print('interrupted', flush=True)"
+    code = (
+        "import time\nprint('ready', flush=True)\ntry:\n    time.sleep(60)\n"
+        "except KeyboardInterrupt:\n    print('interrupted', flush=True)"
+    )
     sid = await create(client, [PY, "-u", "-c", code])
     await client.request({"type": "attach", "session": sid})
-    await asyncio.sleep(0.5)  # let Python install its SIGINT handler
+    await client.wait_for(lambda: "ready" in client.texts(sid))  # its SIGINT handler is installed by then
     assert (await client.request({"type": "interrupt", "session": sid}))["type"] == "ok"
     status = await client.wait_status(sid, "interrupted")
     assert status["exit_code"] == 0
     assert "interrupted" in client.texts(sid)
+
+
+# Each process of the tree: catches SIGINT, says it is ready, and on SIGINT says so and waits for its own child.
+# A process that never gets SIGINT keeps waiting, so its parent gives up after a while and the line is missing.
+TREE_MEMBER = """
+import signal, subprocess, sys, threading
+role, below = sys.argv[1], sys.argv[2:]
+got = threading.Event()
+signal.signal(signal.SIGINT, lambda *_: got.set())
+kid = subprocess.Popen([sys.executable, "-u", __file__, *below]) if below else None
+print("ready", role, flush=True)
+got.wait(120)
+print("SIGINT", role, flush=True)
+if kid is not None:
+    try:
+        kid.wait(30)
+    except subprocess.TimeoutExpired:
+        print("no SIGINT reached", below[0], flush=True)
+"""
+
+
+async def test_interrupt_reaches_children_and_grandchildren(client: ViewClient, tmp_path) -> None:
+    script = tmp_path / "tree.py"
+    script.write_text(TREE_MEMBER)
+    sid = await create(client, [PY, "-u", str(script), "leader", "child", "grandchild"])
+    await client.request({"type": "attach", "session": sid})
+    roles = {"leader", "child", "grandchild"}
+    await client.wait_for(lambda: {t.split()[1] for t in client.texts(sid) if t.startswith("ready")} == roles)
+    assert (await client.request({"type": "interrupt", "session": sid}))["type"] == "ok"
+    await client.wait_status(sid, "interrupted", "exited", timeout=120)
+    assert {t.split()[1] for t in client.texts(sid) if t.startswith("SIGINT")} == roles, client.texts(sid)
 
 
 async def test_rename_list_get_delete(client: ViewClient) -> None:
@@ -120,7 +153,7 @@ async def test_disconnecting_view_never_stops_the_agent(runner, client: ViewClie
     await client.request({"type": "attach", "session": sid})
     await client.wait_for(lambda: len(client.texts(sid)) >= 2)
     await client.close()
-    await asyncio.sleep(0.3)
+    await client.wait_for(lambda: not runner.server.views, timeout=30)  # the runner has seen the view go
     session = runner.manager.get(sid)
     assert session.status == "running" and session.agent.running
     later = await ViewClient.open(runner.url, TOKEN)

@@ -138,8 +138,11 @@ def test_minimized_app_does_no_rendering_work_and_restore_catches_up_in_one_batc
             colors = Colors(app)
             assert app.core is not None
 
+            trace: list[str] = []
+            assert app.connection is not None
+            app.connection.trace = trace
             app.window.showMinimized()
-            await asyncio.sleep(0.2)  # the detach reaches the runner; frames in flight are dropped
+            await until(lambda: "recv:detached" in trace, 30, "the runner to confirm the detach")
             work_before = counters.work()
             head_before = app.core.sessions[sid].head
             await until(lambda: app.core.sessions[sid].head > head_before + 2000, 60, "the head to move on")

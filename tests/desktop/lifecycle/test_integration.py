@@ -55,8 +55,10 @@ def test_minimized_window_renders_nothing_and_restore_catches_up_in_one_batch(
             await h.connect()
             sid = await h.start_streamer()
 
+            trace: list[str] = []
+            h.connection.trace = trace
             window.showMinimized()
-            await asyncio.sleep(0.1)  # the detach reaches the runner; the platform echoes the state
+            await until(lambda: "recv:detached" in trace, 30, "the runner to confirm the detach")
             rendered_before = len(h.recorder.deliveries)
             head_before = h.head(sid)
             # Agents keep streaming; the session's head stays current (tray, unread counts) ...

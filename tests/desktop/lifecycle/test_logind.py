@@ -7,12 +7,14 @@ import subprocess
 import sys
 import textwrap
 
+from PySide6.QtCore import SLOT, QCoreApplication, QObject, Slot
+from PySide6.QtDBus import QDBusConnection, QDBusMessage
 from pytestqt.qtbot import QtBot
 
 from desktop.lifecycle import LifecycleWatcher
 from desktop.lifecycle.clock import ManualClock
 from desktop.lifecycle.sources.clockgap import ClockGapSource
-from desktop.lifecycle.sources.logind import LogindSource
+from desktop.lifecycle.sources.logind import SIGNAL, LogindSource
 from tests.desktop.lifecycle.conftest import REPO_ROOT, FakeLogind
 from tests.desktop.lifecycle.test_watcher import Recorder
 
@@ -59,34 +61,67 @@ def test_the_fake_appearing_after_we_subscribed_still_reaches_us(qtbot: QtBot, p
     assert watcher.add_source(LogindSource(private_bus))
     fake = FakeLogind(private_bus)  # logind restarted, or started after the app
     try:
-        qtbot.wait(100)  # let our connection learn the new owner of the name
-        with qtbot.waitSignal(watcher.suspending, timeout=10_000):
-            fake.sleep()
+        # Our connection learns the new owner of the name asynchronously: a signal sent before that is not ours
+        # to hear, so say it again until it is heard.
+        def heard() -> bool:
+            if not watcher.is_suspended:
+                fake.sleep()
+            return watcher.is_suspended
+
+        qtbot.waitUntil(heard, timeout=10_000)
     finally:
         fake.close()
         watcher.stop()
 
 
-def test_signals_from_an_impostor_without_the_logind_name_are_ignored(qtbot: QtBot, private_bus: str) -> None:
+class _Barrier(QObject):
+    """Counts the test's barrier signals that reach one bus connection."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.seen = 0
+
+    @Slot()
+    def onBarrier(self) -> None:
+        self.seen += 1
+
+
+def test_signals_from_an_impostor_without_the_logind_name_are_ignored(
+    qtbot: QtBot, private_bus: str, fake_logind: FakeLogind
+) -> None:
+    """An impostor: a second connection on the bus that owns no login1 name broadcasts PrepareForSleep, a signal
+    the bus does route to anyone whose match rule does not name the sender. Then it broadcasts a barrier signal
+    that our source's connection listens for from any sender: a connection receives one sender's messages in
+    order, so once the barrier is in, the impostor's PrepareForSleep has reached us if it ever will."""
+    source = LogindSource(private_bus)
     watcher = LifecycleWatcher(clock=ManualClock())
-    assert watcher.add_source(LogindSource(private_bus))
+    assert watcher.add_source(source)
     rec = Recorder(watcher)
-    # dbus-send emits from its own unique name, not from the owner of org.freedesktop.login1.
-    subprocess.run(
-        [
-            "dbus-send",
-            f"--address={private_bus}",
-            "--type=signal",
-            "/org/freedesktop/login1",
-            "org.freedesktop.login1.Manager.PrepareForSleep",
-            "boolean:true",
-        ],
-        check=True,
-        timeout=30,
-    )
-    qtbot.wait(300)
-    assert rec.events == []
-    watcher.stop()
+    ours = QDBusConnection(source._connection_name)
+    barrier = _Barrier()
+    assert ours.connect("", "/test", "test.Barrier", "Barrier", barrier, SLOT("onBarrier()"))
+    impostor = QDBusConnection.connectToBus(private_bus, "impostor")
+    try:
+        assert impostor.isConnected()
+        assert impostor.baseService() != ours.interface().serviceOwner("org.freedesktop.login1").value()
+        # The barrier from the impostor itself first, until it arrives: our match rules are installed by then.
+        impostor.send(QDBusMessage.createSignal("/test", "test.Barrier", "Barrier"))
+        qtbot.waitUntil(lambda: barrier.seen == 1, timeout=10_000)
+        signal = QDBusMessage.createSignal("/org/freedesktop/login1", "org.freedesktop.login1.Manager", SIGNAL)
+        signal.setArguments([True])
+        assert impostor.send(signal)
+        impostor.send(QDBusMessage.createSignal("/test", "test.Barrier", "Barrier"))
+        qtbot.waitUntil(lambda: barrier.seen == 2, timeout=10_000)
+        QCoreApplication.processEvents()
+        assert rec.events == []
+        # The real logind is still heard on the same subscription.
+        with qtbot.waitSignal(watcher.suspending, timeout=10_000):
+            fake_logind.sleep()
+        assert rec.events == ["suspending"]
+    finally:
+        QDBusConnection.disconnectFromBus("impostor")
+        ours.disconnect("", "/test", "test.Barrier", "Barrier", barrier, SLOT("onBarrier()"))
+        watcher.stop()
 
 
 def test_no_bus_makes_the_source_unavailable_without_breaking_anything(qtbot: QtBot) -> None:

@@ -133,9 +133,16 @@ def test_minimize_and_restore_through_the_lifecycle_watcher(run: Any, make_app: 
         sid = await app.create_session({"argv": [sys.executable, "-u", "-c", code], "title": "ticker"})
         model = app.bridge.model(sid)
         await until(lambda: model.transcript.event_count > 3, 60, "first ticks")
+        trace: list[str] = []
+        app.connection.trace = trace
         app.window.showMinimized()
         await until(lambda: not app.rendering, 10, "rendering off")
+        # Minimized, the connection itself detaches: the runner stops sending this session's events.
+        await until(lambda: "recv:detached" in trace, 30, "the runner to confirm the detach")
+        detached_at = trace.index("recv:detached")
         await until(lambda: app.core.sessions[sid].status == "exited", 60, "the end while minimized")
+        assert not [t for t in trace[detached_at:] if t in ("recv:event", "recv:events")]
+        assert app.core.sessions[sid].head > model.transcript.last_seq  # the head moved on unrendered
         hidden_batches = model.insert_batches
         app.window.showNormal()
         def caught_up() -> bool:

@@ -9,6 +9,7 @@ from typing import Any
 from desktop.core.status import Color, ConnectionStatus, Phase
 from desktop.core.transcript import RowKind
 from tests.desktop.qt.helpers import CutProxy, journal, kill_view_sockets, until
+from tests.fakes.reply_dropping_proxy import ReplyDroppingProxy
 
 ECHO = ("import sys\n"
         "print('ready', flush=True)\n"
@@ -120,17 +121,27 @@ def test_exact_catch_up_across_forced_reconnects_while_streaming(run: Any, make_
         await app.start()
         await until(lambda: app.core.status.phase is Phase.LIVE, 60, "live")
         sid = await app.create_session({"argv": streamer(20000, 100, 0.005), "title": "stream"})
+
+        def shown() -> int:
+            return app.bridge.model(sid).transcript.last_seq if app.core.sessions.get(sid) else 0
+
+        def finished() -> bool:
+            return app.core.sessions.get(sid) is not None and app.core.sessions[sid].status == "exited"
+
         for i in range(10):
-            await asyncio.sleep(0.15)
+            # Each cut comes once the view is live again and has received more of the stream.
+            made, seen = app.connection.connections_made, shown()
+            await until(lambda seen=seen: app.core.status.phase is Phase.LIVE and (shown() > seen or finished()),
+                        60, "more events while live")
             if i % 2:
                 app.reconnect_now("test")
             else:
                 kill_view_sockets(embedded)
-        await until(lambda: app.core.sessions.get(sid) is not None
-                    and app.core.sessions[sid].status == "exited", 120, "the streamer to finish")
+            await until(lambda made=made: app.connection.connections_made > made, 60, "a new connection")
+        await until(finished, 120, "the streamer to finish")
         await until(lambda: app.core.status.phase is Phase.LIVE, 60, "live")
         await assert_exact(app, embedded.url, embedded.token, sid)
-        assert app.connection.connections_made >= 6
+        assert app.connection.connections_made >= 11
         assert app.connection.max_live_sockets == 1
 
     run(scenario())
@@ -138,7 +149,9 @@ def test_exact_catch_up_across_forced_reconnects_while_streaming(run: Any, make_
 
 def test_outbox_sends_exactly_once_after_the_network_returns(run: Any, make_app: Any, embedded: Any) -> None:
     async def scenario() -> None:
-        proxy = CutProxy(embedded.port)
+        # The view -> a proxy that can cut the network -> a proxy that can lose one reply -> the runner.
+        lossy = await ReplyDroppingProxy(embedded.port).start()
+        proxy = CutProxy(lossy.port)
         await proxy.start()
         app = make_app(proxy.url, embedded.token)
         await app.start()
@@ -154,19 +167,24 @@ def test_outbox_sends_exactly_once_after_the_network_returns(run: Any, make_app:
             app.send(sid, text)
         assert [r.data["state"] for r in model.pending] == ["waiting"] * 3
         assert app.window.banner.isVisibleTo(app.window)
-        # One more that is written to a connection which dies before the runner can answer.
         await proxy.restore()
         app.retry_now()
-        await until(lambda: app.core.ready, 30, "reconnected")
-        app.send(sid, "in flight")
-        await proxy.cut()
-        await proxy.restore()
-        app.retry_now()
-        texts.append("in flight")
+        await until(lambda: app.core.ready and len(app.core.outbox) == 0, 60, "the offline messages delivered")
+        made = app.connection.connections_made
+        # One more, which the runner takes and answers, but the answer is lost with the connection: the view
+        # must send it again on the next connection, and the runner must take it only once.
+        lossy.drop_next(lambda m: m.get("type") == "sent")
+        app.send(sid, "reply lost")
+        texts.append("reply lost")
+        await until(lambda: len(lossy.dropped) == 1, 30, "the runner's reply to be lost")
+        await until(lambda: app.connection.connections_made > made and app.core.ready, 60, "reconnected")
         await until(lambda: len(app.core.outbox) == 0 and not model.pending, 60, "the outbox to drain")
         await until(lambda: sum(1 for r in model.transcript.rows if r.kind is RowKind.OUTPUT
                                 and r.text.startswith("echo: ")) >= len(texts), 60, "the echoes")
-        await asyncio.sleep(0.5)  # a duplicate would arrive now
+        # A duplicate would be journaled before this marker, which is sent after the outbox drained.
+        app.send(sid, "marker")
+        texts.append("marker")
+        await until(lambda: any(r.text == "echo: marker" for r in model.transcript.rows), 60, "the marker")
         events = await journal(embedded.url, embedded.token, sid)
         users = [e["text"] for e in events if e["kind"] == "user"]
         assert users == [t + "\n" for t in texts]
@@ -174,6 +192,7 @@ def test_outbox_sends_exactly_once_after_the_network_returns(run: Any, make_app:
         assert echoes == [f"echo: {t}" for t in texts]
         await assert_exact(app, embedded.url, embedded.token, sid)
         await proxy.close()
+        await lossy.close()
 
     run(scenario())
 
@@ -187,8 +206,10 @@ def test_paused_rendering_catches_up_in_one_batch(run: Any, make_app: Any, embed
         sid = await app.create_session({"argv": streamer(3000, 100, 0.05), "title": "stream"})
         model = app.bridge.model(sid)
         await until(lambda: model.transcript.event_count > 50, 60, "some events")
+        trace: list[str] = []
+        app.connection.trace = trace
         app.set_rendering(False)
-        await asyncio.sleep(0.3)  # frames already in flight land or are dropped
+        await until(lambda: "recv:detached" in trace, 30, "the runner to confirm the detach")
         batches, count = model.insert_batches, model.transcript.event_count
         head_before = app.core.sessions[sid].head
         await until(lambda: app.core.sessions[sid].status == "exited", 120, "the end while hidden")

@@ -260,6 +260,32 @@ async def test_permission_deny_with_message(fake_clis: ArgvLog, workdir: str) ->
         await agent.stop()
 
 
+async def test_two_open_permission_requests_answered_out_of_order(fake_clis: ArgvLog, workdir: str) -> None:
+    agent, host = make(workdir)
+    try:
+        await agent.send("mode:parallel")
+        await host.wait_for(lambda: len(host.of("permission_request")) == 2, what="two permission requests")
+        first, second = host.of("permission_request")
+        assert first["input"] == {"command": "touch parallel-1"}
+        assert second["input"] == {"command": "touch parallel-2"}
+        assert set(host.state["pending_permissions"]) == {first["request_id"], second["request_id"]}
+        # The newer one first: each answer must reach the request it names, not the oldest open one.
+        await agent.answer(second["request_id"], "allow", None)
+        assert list(host.state["pending_permissions"]) == [first["request_id"]]
+        await agent.answer(first["request_id"], "deny", "not this one")
+        await host.wait_event("turn_end")
+        answers = {a["request_id"]: a["behavior"] for a in host.of("permission_answer")}
+        assert answers == {second["request_id"]: "allow", first["request_id"]: "deny"}
+        results = {r["tool_id"]: (r["output"], r["is_error"]) for r in host.of("tool_result")}
+        assert results == {
+            first["tool_id"]: ("not this one", True),
+            second["tool_id"]: ("ran touch parallel-2", False),
+        }
+        assert host.state["pending_permissions"] == {}
+    finally:
+        await agent.stop()
+
+
 async def test_interrupt_while_waiting_for_permission_withdraws_it(fake_clis: ArgvLog, workdir: str) -> None:
     agent, host = make(workdir)
     try:

@@ -2,7 +2,8 @@
 and through the runner, against the scripted local Messages API server (tests/fakes/anthropic_server.py).
 Offline: HOME is a temporary folder, the API is on loopback, non-essential traffic is off.
 
-Skipped only when the CLI cannot be installed at all (no npm, no registry); the reason is printed.
+When the CLI cannot be installed at all (no npm, no registry) the tests are skipped with the reason, except in CI
+(CI=true), where that is a failure.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from typing import Any
 import pytest
 
 from runner.agents.claude import ClaudeAgent
+from tests.conftest import missing
 from tests.fakes.anthropic_server import AnthropicServer, Reply
 from tests.fakes.recording_host import RecordingHost
 from tests.fakes.view_client import ViewClient
@@ -29,9 +31,14 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture(scope="session")
 def claude_bin() -> str:
-    override = os.environ.get("NIGHTSHIFT_REAL_CLAUDE")
-    if override:
-        return override
+    """The CLI scripts/setup.sh installed and exported as NIGHTSHIFT_CLAUDE_PATH, else the one in .cache, installed
+    now if need be. Missing: a skip on a developer's machine, a failure in CI (tests/conftest.py missing())."""
+    for var in ("NIGHTSHIFT_CLAUDE_PATH", "NIGHTSHIFT_REAL_CLAUDE"):
+        override = os.environ.get(var)
+        if override:
+            if not os.access(override, os.X_OK):
+                missing(f"{var}={override} is not an executable")
+            return override
     if DEFAULT_BIN.exists():
         return str(DEFAULT_BIN)
     try:
@@ -45,7 +52,7 @@ def claude_bin() -> str:
             return str(DEFAULT_BIN)
         reason = f"Claude Code CLI cannot be installed (exit {done.returncode}): {done.stderr.strip()[-500:]}"
     print(reason)
-    pytest.skip(reason)
+    missing(reason)
 
 
 @pytest.fixture

@@ -1,6 +1,7 @@
 """The real Codex CLI (installed from npm by tests/fakes/install_codex.sh) driven through CodexAgent against the
 scripted local Responses API server (tests/fakes/openai_server.py), offline: a turn, a resumed second turn, a
-shell command the CLI runs, and an interrupt. Skipped, with the reason, when the CLI cannot be installed."""
+shell command the CLI runs, and an interrupt. Skipped, with the reason, when the CLI cannot be installed, except in
+CI (CI=true), where that is a failure."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from typing import Any
 import pytest
 
 from runner.agents.codex import CodexAgent
+from tests.conftest import missing
 from tests.fakes.openai_server import OpenAIServer, ResponseReply, texts_sent
 from tests.fakes.recording_host import RecordingHost
 
@@ -25,9 +27,14 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture(scope="session")
 def codex_bin() -> str:
-    override = os.environ.get("NIGHTSHIFT_REAL_CODEX")
-    if override:
-        return override
+    """The CLI scripts/setup.sh installed and exported as NIGHTSHIFT_CODEX_PATH, else the one in .cache, installed
+    now if need be. Missing: a skip on a developer's machine, a failure in CI (tests/conftest.py missing())."""
+    for var in ("NIGHTSHIFT_CODEX_PATH", "NIGHTSHIFT_REAL_CODEX"):
+        override = os.environ.get(var)
+        if override:
+            if not os.access(override, os.X_OK):
+                missing(f"{var}={override} is not an executable")
+            return override
     if not DEFAULT_BIN.exists():
         try:
             subprocess.run(
@@ -41,7 +48,7 @@ def codex_bin() -> str:
     if not DEFAULT_BIN.exists():
         reason = "Codex CLI cannot be installed (tests/fakes/install_codex.sh failed)"
         print(reason)
-        pytest.skip(reason)
+        missing(reason)
     return str(DEFAULT_BIN)
 
 
