@@ -59,7 +59,7 @@ class RunnerConnection:
         self._closing = False
         self._auth_blocked = False
         self._attempt = 0
-        self._writer_queue: asyncio.Queue[dict[str, Any]] | None = None
+        self._writer_queue: asyncio.Queue[str] | None = None
         self._replies: dict[Any, asyncio.Future[dict[str, Any]]] = {}
         self.connections_made = 0
         """How many sockets this object has opened (tests use it to prove there is never a second one)."""
@@ -138,10 +138,12 @@ class RunnerConnection:
         if self._ws is None or self._writer_queue is None:
             raise NotConnected("not connected to the runner")
         rid = self.core.next_id()
-        message = {**message, "id": rid}
+        # Encoded before anything is registered: a message that cannot be sent fails here, for its caller,
+        # and leaves no reply entry (nor a dead writer) behind.
+        frame = _encode({**message, "id": rid})
         future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
         self._replies[rid] = future
-        self._writer_queue.put_nowait(message)
+        self._writer_queue.put_nowait(frame)
         try:
             reply = await asyncio.wait_for(future, timeout)
         finally:
@@ -165,6 +167,11 @@ class RunnerConnection:
         self.flush()
         return item
 
+    def answer(self, session_id: str, request_id: str, behavior: str, message: str | None = None) -> OutboxItem:
+        item = self.core.answer(session_id, request_id, behavior, message)
+        self.flush()
+        return item
+
     def retry_outbox(self, client_msg_id: str) -> None:
         self.core.retry_outbox(client_msg_id)
         self.flush()
@@ -180,7 +187,13 @@ class RunnerConnection:
         if self._writer_queue is None:
             return
         for message in messages:
-            self._writer_queue.put_nowait(message)
+            try:
+                frame = _encode(message)
+            except ValueError:
+                # A bug in the core, not the user's doing: log it, send the rest.
+                log.exception("cannot encode a %r message", message.get("type"))
+                continue
+            self._writer_queue.put_nowait(frame)
 
     # ------------------------------------------------------------------ the one path
 
@@ -297,14 +310,22 @@ class RunnerConnection:
             log.exception("failed to handle a %r message", msg.get("type"))
         self.flush()
 
-    async def _write(self, ws: ClientConnection, queue: asyncio.Queue[dict[str, Any]]) -> None:
+    async def _write(self, ws: ClientConnection, queue: asyncio.Queue[str]) -> None:
         try:
             while True:
-                message = await queue.get()
-                self._trace(f"send:{message.get('type')}")
-                await ws.send(json.dumps(message))
+                frame = await queue.get()
+                if self.trace is not None:
+                    self._trace(f"send:{json.loads(frame).get('type')}")
+                await ws.send(frame)
         except ConnectionClosed:
             pass
+        except Exception:
+            log.exception("writing to the runner failed")
+        finally:
+            # However the writer ends, the socket goes with it: a connection that can no longer send must not
+            # look alive (requests would wait out their timeouts, sends would never leave). The one path then
+            # fails what waits for a reply and reconnects.
+            self._abort(ws)
 
     # ------------------------------------------------------------------ helpers
 
@@ -324,6 +345,14 @@ class RunnerConnection:
     def _trace(self, what: str) -> None:
         if self.trace is not None:
             self.trace.append(what)
+
+
+def _encode(message: dict[str, Any]) -> str:
+    """JSON text for the wire; ValueError when the message cannot be sent (not JSON, or NaN/Infinity)."""
+    try:
+        return json.dumps(message, allow_nan=False)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"cannot send this {message.get('type')!r} message: {exc}") from exc
 
 
 def _describe(exc: BaseException) -> str:
