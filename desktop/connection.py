@@ -257,6 +257,7 @@ class RunnerConnection:
             return f"the runner refused the connection (HTTP {code})", False
         except (OSError, TimeoutError, InvalidHandshake, InvalidURI) as exc:
             return _describe(exc), False
+        log.info("connected to %s", self.url)
         self._ws = ws
         self._drop_reason = "connection lost"
         self._writer_queue = asyncio.Queue()
