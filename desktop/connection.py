@@ -123,14 +123,16 @@ class RunnerConnection:
     async def probe(self, timeout: float = 2.0) -> bool:
         """Application-level ping. No pong in time means the socket is dead (half-open after a sleep, say):
         drop it and reconnect at once. Returns whether the connection answered."""
-        if self._ws is None:
+        ws = self._ws
+        if ws is None:
             self.retry_now()
             return False
         try:
             await self.request({"type": "ping"}, timeout=timeout)
             return True
         except (TimeoutError, NotConnected, RunnerRequestError):
-            self.reconnect_now("no answer to a probe")
+            if self._ws is ws:  # not already replaced meanwhile (a wake, say): never drop a fresh socket
+                self.reconnect_now("no answer to a probe")
             return False
 
     async def request(self, message: dict[str, Any], timeout: float = 30.0) -> dict[str, Any]:
