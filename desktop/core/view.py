@@ -270,11 +270,13 @@ class ViewCore:
         if isinstance(runner_id, str):
             self.runner_id = runner_id
         self.ready = True
+        # The runner serves a connection's requests in order, and `agents` may run each CLI's --version: ask
+        # for it last, after the session list and the catch-up the user waits for (after a wake, say).
         self._queue({"type": "list"}, "list")
-        self._queue({"type": "agents"}, "agents")
         if self.rendering:
             for cursor in self.cursors.values():
                 self._attach(cursor)
+        self._queue({"type": "agents"}, "agents")
         for item in self.outbox.to_send():
             self._send_item(item)
 
