@@ -144,3 +144,34 @@ def test_the_process_hooks_log_exceptions_from_qt_slots_and_threads(qapp: Any, q
         (logging.ERROR, "uncaught exception in thread doomed", "ZeroDivisionError('division by zero')"),
     ]
     fail_on_unhandled_exceptions.clear()
+
+
+@pytest.mark.qt_log_ignore("This plugin does not support grabbing the keyboard")  # offscreen, the menu popup
+def test_the_transcript_menu_acts_on_the_row_clicked_even_after_the_window_trims(qtbot: Any) -> None:
+    from PySide6.QtGui import QContextMenuEvent
+    from PySide6.QtWidgets import QMenu
+
+    from desktop.qt.transcript_model import SLACK, WINDOW
+    from tests.desktop.qt.test_transcript_view import make_view
+
+    def lines(start: int, count: int) -> list[dict[str, Any]]:
+        return [{"seq": s, "kind": "output", "stream": "stdout", "text": f"line {s}"}
+                for s in range(start, start + count)]
+
+    view, model = make_view(qtbot)
+    model.apply_events(lines(1, WINDOW))
+    index = model.index(model.rowCount() - 3)
+    view.scrollTo(index)
+    clicked = model.row_at(index.row())
+    assert clicked is not None and clicked.text == f"line {WINDOW - 2}"
+    where = view.visualRect(index).center()
+    view.contextMenuEvent(QContextMenuEvent(QContextMenuEvent.Reason.Mouse, where, view.viewport().mapToGlobal(where)))
+    menu = view.findChildren(QMenu)[-1]
+    # The menu is open; the agent goes on and the window drops its oldest rows.
+    model.apply_events(lines(WINDOW + 1, SLACK + 100))
+    assert model.offset > 0
+    shown: list[str] = []
+    view.view_text.connect(lambda _title, text, _mono: shown.append(text))
+    next(a for a in menu.actions() if a.text() == "Select text…").trigger()
+    assert shown == [clicked.copy_text()]
+    menu.close()
