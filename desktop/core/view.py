@@ -286,6 +286,10 @@ class ViewCore:
         present = {s["id"] for s in listed}
         for gone in [sid for sid in self.sessions if sid not in present]:
             self._remove(gone)
+        # Items restored from disk for sessions deleted meanwhile: there is nowhere to show or send them.
+        orphaned = {i.session for i in self.outbox} - present
+        for sid in sorted(orphaned):
+            self._drop_outbox(sid)
         for data in listed:
             info = self.sessions.get(data["id"])
             if info is None:
@@ -330,10 +334,13 @@ class ViewCore:
     def _remove(self, sid: str) -> None:
         self.sessions.pop(sid, None)
         self.cursors.pop(sid, None)
-        dropped = self.outbox.drop_session(sid)
         if self.selected == sid:
             self.selected = None
         self.listener.session_removed(sid)
+        self._drop_outbox(sid)
+
+    def _drop_outbox(self, sid: str) -> None:
+        dropped = self.outbox.drop_session(sid)
         if dropped:
             n = len(dropped)
             self.listener.notice("warning", f"{n} unsent message(s) dropped: the session was deleted")

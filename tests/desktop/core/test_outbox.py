@@ -187,3 +187,15 @@ def test_a_store_that_cannot_write_keeps_the_items_and_says_so_once(tmp_path: Pa
     outbox.add("s1", "a\n")
     outbox.add("s1", "b\n")
     assert len(outbox) == 2 and len(problems) == 1 and "cannot be saved" in problems[0]
+
+
+def test_items_restored_for_a_session_deleted_meanwhile_are_dropped_with_a_word(tmp_path: Path) -> None:
+    folder = tmp_path / "outbox"
+    before = Outbox(FileOutboxStore(folder, "ws://r/"))
+    before.add("s-gone", "never delivered\n")
+    kept = before.add("s-here", "still wanted\n")
+    changes = Changes()
+    core = ViewCore(changes, outbox=Outbox(FileOutboxStore(folder, "ws://r/")))
+    connect(core, sessions=[{"id": "s-here", "head": 0}])
+    assert [i.client_msg_id for i in core.outbox] == [kept.client_msg_id]
+    assert changes.notices == [("warning", "1 unsent message(s) dropped: the session was deleted")]
