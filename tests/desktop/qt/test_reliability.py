@@ -44,6 +44,37 @@ def test_the_sent_reply_acknowledges_a_message_the_stream_has_not_shown_yet(run:
     run(scenario())
 
 
+def test_messages_typed_offline_survive_an_app_that_dies_and_go_out_once_with_the_next(
+        run: Any, make_app: Any, embedded: Any) -> None:
+    from tests.desktop.qt.helpers import CutProxy
+
+    async def scenario() -> None:
+        proxy = CutProxy(embedded.port)
+        await proxy.start()
+        first = make_app(proxy.url, embedded.token)
+        await first.start()
+        await until(lambda: first.core.status.phase is Phase.LIVE, 60, "live")
+        sid = await first.create_session({"argv": READER, "title": "reader"})
+        await proxy.cut()
+        await until(lambda: not first.core.connected, 30, "offline")
+        texts = ["one", "two", "three"]
+        for text in texts:
+            first.send(sid, text)
+        assert first.core.outbox.undelivered() == 3
+        # The app dies: no shutdown, nothing flushed, its connection just stops.
+        first.connection._supervisor.cancel()
+        await proxy.restore()
+        second = make_app(proxy.url, embedded.token)
+        await second.start()
+        await until(lambda: second.core.status.phase is Phase.LIVE, 60, "the next run live")
+        await until(lambda: second.core.outbox.undelivered() == 0, 60, "the restored messages delivered")
+        users = [e for e in await journal(embedded.url, embedded.token, sid) if e["kind"] == "user"]
+        assert [e["text"] for e in users] == [t + "\n" for t in texts]
+        await proxy.close()
+
+    run(scenario())
+
+
 def test_a_second_runner_switch_while_the_first_is_closing_leaves_one_connection(
         run: Any, make_app: Any, embedded: Any, tmp_path: Any) -> None:
     from runner.embedded import EmbeddedRunner
