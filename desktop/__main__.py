@@ -89,6 +89,9 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     fmt = "%(asctime)s %(levelname)s %(name)s: %(message)s"
     logging.basicConfig(level=args.log_level.upper(), format=fmt)
+    from desktop.unhandled import install_process_hooks
+
+    install_process_hooks()
     no_display = not os.environ.get("DISPLAY") and not os.environ.get("WAYLAND_DISPLAY")
     if args.smoke_test and sys.platform.startswith("linux") and no_display:
         os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
@@ -102,6 +105,7 @@ def main(argv: list[str] | None = None) -> int:
     from desktop.qt import theme
     from desktop.qt.gui_gc import GuiThreadCollector
     from desktop.settings import TokenStore
+    from desktop.unhandled import install_loop_handler
 
     install_qt_message_handler()
     qapp = QApplication.instance() or QApplication([sys.argv[0]])
@@ -114,6 +118,7 @@ def main(argv: list[str] | None = None) -> int:
     qapp.setWindowIcon(theme.app_icon())
     loop = qasync.QEventLoop(qapp)
     asyncio.set_event_loop(loop)
+    install_loop_handler(loop)
     # The runner's threads must never free Qt objects: cyclic garbage is collected in this thread only.
     collector = GuiThreadCollector(qapp)
     collector.start()

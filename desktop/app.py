@@ -11,6 +11,7 @@ import asyncio
 import logging
 import os
 from collections.abc import Coroutine
+from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import QObject, Qt, QTimer, Signal
@@ -18,14 +19,17 @@ from PySide6.QtWidgets import QApplication, QMenu, QMessageBox, QSystemTrayIcon
 
 from desktop.connection import NotConnected, RunnerConnection, RunnerRequestError
 from desktop.core.backoff import Backoff
+from desktop.core.outbox import Outbox
 from desktop.core.status import ConnectionStatus
 from desktop.core.view import SessionInfo, ViewCore
+from desktop.outbox_store import FileOutboxStore
 from desktop.qt import theme
 from desktop.qt.bridge import ViewBridge, make_listener
 from desktop.qt.changes import ChangesDialog
 from desktop.qt.dialogs import NewSessionDialog, SettingsDialog
 from desktop.qt.main_window import MainWindow
 from desktop.settings import EMBEDDED, SettingsStore, TokenStore
+from desktop.unhandled import install_loop_handler
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +43,7 @@ class NightshiftApp(QObject):
                  data_dir: str | None = None, settings: SettingsStore | None = None,
                  tokens: TokenStore | None = None, use_tray: bool = True,
                  backoff: Backoff | None = None, connection_options: dict[str, Any] | None = None,
-                 lifecycle: bool | dict[str, Any] = True) -> None:
+                 lifecycle: bool | dict[str, Any] = True, outbox_dir: Path | None = None) -> None:
         super().__init__()
         self.qapp = qapp
         self.settings = settings or SettingsStore()
@@ -47,6 +51,10 @@ class NightshiftApp(QObject):
         self.data_dir = data_dir or os.environ.get("NIGHTSHIFT_DATA_DIR") or None
         self.explicit_token = token
         self.runner_key = runner_url or EMBEDDED
+        # Unsent messages live next to the settings (a test's settings in a temporary folder take them along).
+        self.outbox_dir = outbox_dir or self.settings.path.parent / "outbox"
+        self._switches = 0
+        self._switch_lock = asyncio.Lock()
         self.embedded: Any = None
         self.core: ViewCore | None = None
         self.connection: RunnerConnection | None = None
@@ -80,7 +88,9 @@ class NightshiftApp(QObject):
 
     async def start(self) -> None:
         """Start the embedded runner (unless remote) and the connection."""
-        self._done = asyncio.get_running_loop().create_future()
+        loop = asyncio.get_running_loop()
+        install_loop_handler(loop)
+        self._done = loop.create_future()
         await self._connect_to(self.runner_key)
         if self.use_lifecycle and self.lifecycle is None:
             self._install_lifecycle()
@@ -103,17 +113,43 @@ class NightshiftApp(QObject):
         return await self._done
 
     async def _connect_to(self, key: str) -> None:
-        if self.connection is not None:
-            await self.connection.close()
-            self.connection = None
-        if key == EMBEDDED:
-            url, token = await self._embedded_runner()
-        else:
-            url = key
-            token = self.explicit_token or os.environ.get("NIGHTSHIFT_TOKEN") or self.tokens.get(url)
+        """Replace the connection (and view) with one to `key`. Switches are serialized, and one superseded
+        by a later switch while it waited does nothing: whatever happens, one connection feeds the view."""
+        self._switches += 1
+        switch = self._switches
+        async with self._switch_lock:
+            if switch != self._switches or self.closed:
+                return
+            await self._close_connection()
+            if key == EMBEDDED:
+                url, token = await self._embedded_runner()
+            else:
+                url = key
+                token = self.explicit_token or os.environ.get("NIGHTSHIFT_TOKEN") or self.tokens.get(url)
+            if switch != self._switches or self.closed:
+                return
+            self._open_connection(key, url, token)
+
+    async def _close_connection(self) -> None:
+        connection, self.connection = self.connection, None
+        if connection is not None:
+            await connection.close()
+            connection.core.outbox.flush()
+
+    def outbox_key(self, key: str) -> str:
+        """Which runner an outbox file belongs to: a remote runner's URL, or the embedded runner's folder."""
+        if key != EMBEDDED:
+            return key
+        from runner.runner import default_data_dir
+
+        return "embedded:" + os.path.realpath(self.data_dir or default_data_dir())
+
+    def _open_connection(self, key: str, url: str, token: str | None) -> None:
         self.runner_key = key
         label = self._label(key)
-        core = ViewCore(make_listener(self.bridge), runner_label=label)
+        outbox = Outbox(FileOutboxStore(self.outbox_dir, self.outbox_key(key)),
+                        on_store_error=lambda problem: self._notice("warning", problem.capitalize()))
+        core = ViewCore(make_listener(self.bridge), runner_label=label, outbox=outbox)
         core.rendering = self.rendering
         self.core = core
         self.bridge.core = core
@@ -159,9 +195,9 @@ class NightshiftApp(QObject):
                 shutdown_lifecycle(lifecycle)
             except Exception:
                 log.exception("stopping the lifecycle watcher failed")
-        if self.connection is not None:
-            await self.connection.close()
-            self.connection = None
+        self._switches += 1  # a switch still waiting must not open a connection after this
+        async with self._switch_lock:
+            await self._close_connection()
         if self.embedded is not None:
             runner, self.embedded = self.embedded, None
             await asyncio.get_running_loop().run_in_executor(None, runner.stop)
@@ -240,8 +276,9 @@ class NightshiftApp(QObject):
         self.connection.send_text(session_id, text)
 
     def answer(self, session_id: str, request_id: str, behavior: str) -> None:
-        self._request({"type": "answer", "session": session_id, "request_id": request_id,
-                       "behavior": behavior})
+        """Kept in the outbox until the runner settles it: an answer given offline goes out on reconnect."""
+        if self.connection is not None:
+            self.connection.answer(session_id, request_id, behavior)
 
     def _outbox_action(self, client_msg_id: str, action: str) -> None:
         if self.core is None or self.connection is None:
@@ -360,7 +397,7 @@ class NightshiftApp(QObject):
         if self.closed:
             return
         running = self.running_count() if self.embedded is not None else 0
-        unsent = len(self.core.outbox) if self.core is not None else 0
+        unsent = self.core.outbox.undelivered() if self.core is not None else 0
         if running == 0 and unsent == 0:
             self._spawn(self.shutdown())
             return
@@ -371,7 +408,7 @@ class NightshiftApp(QObject):
             details.append("Quitting stops them (their transcripts are kept).")
         if unsent:
             lines.append(f"{unsent} message{'s have' if unsent != 1 else ' has'} not been delivered yet.")
-            details.append("Unsent messages are lost when you quit.")
+            details.append("They are kept and sent the next time Nightshift connects to this runner.")
         box = QMessageBox(QMessageBox.Icon.Question, "Quit Nightshift", " ".join(lines), parent=self.window)
         box.setInformativeText(" ".join(details))
         label = "Stop agents and quit" if running else "Quit anyway"

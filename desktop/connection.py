@@ -59,7 +59,7 @@ class RunnerConnection:
         self._closing = False
         self._auth_blocked = False
         self._attempt = 0
-        self._writer_queue: asyncio.Queue[dict[str, Any]] | None = None
+        self._writer_queue: asyncio.Queue[str] | None = None
         self._replies: dict[Any, asyncio.Future[dict[str, Any]]] = {}
         self.connections_made = 0
         """How many sockets this object has opened (tests use it to prove there is never a second one)."""
@@ -123,14 +123,16 @@ class RunnerConnection:
     async def probe(self, timeout: float = 2.0) -> bool:
         """Application-level ping. No pong in time means the socket is dead (half-open after a sleep, say):
         drop it and reconnect at once. Returns whether the connection answered."""
-        if self._ws is None:
+        ws = self._ws
+        if ws is None:
             self.retry_now()
             return False
         try:
             await self.request({"type": "ping"}, timeout=timeout)
             return True
         except (TimeoutError, NotConnected, RunnerRequestError):
-            self.reconnect_now("no answer to a probe")
+            if self._ws is ws:  # not already replaced meanwhile (a wake, say): never drop a fresh socket
+                self.reconnect_now("no answer to a probe")
             return False
 
     async def request(self, message: dict[str, Any], timeout: float = 30.0) -> dict[str, Any]:
@@ -138,10 +140,12 @@ class RunnerConnection:
         if self._ws is None or self._writer_queue is None:
             raise NotConnected("not connected to the runner")
         rid = self.core.next_id()
-        message = {**message, "id": rid}
+        # Encoded before anything is registered: a message that cannot be sent fails here, for its caller,
+        # and leaves no reply entry (nor a dead writer) behind.
+        frame = _encode({**message, "id": rid})
         future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
         self._replies[rid] = future
-        self._writer_queue.put_nowait(message)
+        self._writer_queue.put_nowait(frame)
         try:
             reply = await asyncio.wait_for(future, timeout)
         finally:
@@ -165,6 +169,11 @@ class RunnerConnection:
         self.flush()
         return item
 
+    def answer(self, session_id: str, request_id: str, behavior: str, message: str | None = None) -> OutboxItem:
+        item = self.core.answer(session_id, request_id, behavior, message)
+        self.flush()
+        return item
+
     def retry_outbox(self, client_msg_id: str) -> None:
         self.core.retry_outbox(client_msg_id)
         self.flush()
@@ -180,7 +189,13 @@ class RunnerConnection:
         if self._writer_queue is None:
             return
         for message in messages:
-            self._writer_queue.put_nowait(message)
+            try:
+                frame = _encode(message)
+            except ValueError:
+                # A bug in the core, not the user's doing: log it, send the rest.
+                log.exception("cannot encode a %r message", message.get("type"))
+                continue
+            self._writer_queue.put_nowait(frame)
 
     # ------------------------------------------------------------------ the one path
 
@@ -244,6 +259,7 @@ class RunnerConnection:
             return f"the runner refused the connection (HTTP {code})", False
         except (OSError, TimeoutError, InvalidHandshake, InvalidURI) as exc:
             return _describe(exc), False
+        log.info("connected to %s", self.url)
         self._ws = ws
         self._drop_reason = "connection lost"
         self._writer_queue = asyncio.Queue()
@@ -297,14 +313,22 @@ class RunnerConnection:
             log.exception("failed to handle a %r message", msg.get("type"))
         self.flush()
 
-    async def _write(self, ws: ClientConnection, queue: asyncio.Queue[dict[str, Any]]) -> None:
+    async def _write(self, ws: ClientConnection, queue: asyncio.Queue[str]) -> None:
         try:
             while True:
-                message = await queue.get()
-                self._trace(f"send:{message.get('type')}")
-                await ws.send(json.dumps(message))
+                frame = await queue.get()
+                if self.trace is not None:
+                    self._trace(f"send:{json.loads(frame).get('type')}")
+                await ws.send(frame)
         except ConnectionClosed:
             pass
+        except Exception:
+            log.exception("writing to the runner failed")
+        finally:
+            # However the writer ends, the socket goes with it: a connection that can no longer send must not
+            # look alive (requests would wait out their timeouts, sends would never leave). The one path then
+            # fails what waits for a reply and reconnects.
+            self._abort(ws)
 
     # ------------------------------------------------------------------ helpers
 
@@ -324,6 +348,14 @@ class RunnerConnection:
     def _trace(self, what: str) -> None:
         if self.trace is not None:
             self.trace.append(what)
+
+
+def _encode(message: dict[str, Any]) -> str:
+    """JSON text for the wire; ValueError when the message cannot be sent (not JSON, or NaN/Infinity)."""
+    try:
+        return json.dumps(message, allow_nan=False)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"cannot send this {message.get('type')!r} message: {exc}") from exc
 
 
 def _describe(exc: BaseException) -> str:

@@ -81,13 +81,13 @@ class ViewListener:
 
 class ViewCore:
     def __init__(self, listener: ViewListener | None = None, runner_label: str = "",
-                 client_name: str = "nightshift-desktop") -> None:
+                 client_name: str = "nightshift-desktop", outbox: Outbox | None = None) -> None:
         self.listener = listener or ViewListener()
         self.runner_label = runner_label
         self.client_name = client_name
         self.sessions: dict[str, SessionInfo] = {}
         self.cursors: dict[str, SessionCursor] = {}
-        self.outbox = Outbox()
+        self.outbox = outbox if outbox is not None else Outbox()
         self.agents: list[dict[str, Any]] = []
         self.outgoing: list[dict[str, Any]] = []
         self.runner_id: str | None = None
@@ -122,6 +122,11 @@ class ViewCore:
         out, self.outgoing = self.outgoing, []
         return out
 
+    @property
+    def open_requests(self) -> int:
+        """Requests of this connection still waiting for their reply (bookkeeping that must not grow)."""
+        return len(self._mine)
+
     # ----------------------------------------------------------------- connection lifecycle
 
     def connecting(self, attempt: int) -> None:
@@ -146,6 +151,7 @@ class ViewCore:
         self.next_retry_at = None
         self.outgoing.clear()
         self._mine.clear()
+        self.outbox.connection_lost()
         self._queue({"type": "hello", "protocol": PROTOCOL_VERSION, "client": self.client_name}, "hello")
         self._update_status()
 
@@ -156,6 +162,7 @@ class ViewCore:
         self.listed = False
         self.outgoing.clear()
         self._mine.clear()
+        self.outbox.connection_lost()
         for cursor in self.cursors.values():
             cursor.unsubscribe()
         if was_connected:
@@ -199,6 +206,13 @@ class ViewCore:
         self.listener.outbox_changed(session_id)
         return item
 
+    def answer(self, session_id: str, request_id: str, behavior: str, message: str | None = None) -> OutboxItem:
+        """A permission answer: kept in the outbox (on disk) until the runner settles it, like a message."""
+        item = self.outbox.add_answer(session_id, request_id, behavior, message)
+        if self.ready and item.state is OutboxState.QUEUED:
+            self._send_item(item)
+        return item
+
     def retry_outbox(self, client_msg_id: str) -> None:
         item = self.outbox.retry(client_msg_id)
         if item is None:
@@ -237,6 +251,9 @@ class ViewCore:
         handler = getattr(self, f"_on_{kind}", None) if isinstance(kind, str) else None
         if handler is not None:
             handler(msg)
+        re = msg.get("re")
+        if re is not None:
+            self._mine.pop(re, None)  # answered, whatever the answer: nothing more will come for it
         self._update_status()
 
     def _on_welcome(self, msg: dict[str, Any]) -> None:
@@ -253,11 +270,13 @@ class ViewCore:
         if isinstance(runner_id, str):
             self.runner_id = runner_id
         self.ready = True
+        # The runner serves a connection's requests in order, and `agents` may run each CLI's --version: ask
+        # for it last, after the session list and the catch-up the user waits for (after a wake, say).
         self._queue({"type": "list"}, "list")
-        self._queue({"type": "agents"}, "agents")
         if self.rendering:
             for cursor in self.cursors.values():
                 self._attach(cursor)
+        self._queue({"type": "agents"}, "agents")
         for item in self.outbox.to_send():
             self._send_item(item)
 
@@ -267,6 +286,10 @@ class ViewCore:
         present = {s["id"] for s in listed}
         for gone in [sid for sid in self.sessions if sid not in present]:
             self._remove(gone)
+        # Items restored from disk for sessions deleted meanwhile: there is nowhere to show or send them.
+        orphaned = {i.session for i in self.outbox} - present
+        for sid in sorted(orphaned):
+            self._drop_outbox(sid)
         for data in listed:
             info = self.sessions.get(data["id"])
             if info is None:
@@ -311,10 +334,13 @@ class ViewCore:
     def _remove(self, sid: str) -> None:
         self.sessions.pop(sid, None)
         self.cursors.pop(sid, None)
-        dropped = self.outbox.drop_session(sid)
         if self.selected == sid:
             self.selected = None
         self.listener.session_removed(sid)
+        self._drop_outbox(sid)
+
+    def _drop_outbox(self, sid: str) -> None:
+        dropped = self.outbox.drop_session(sid)
         if dropped:
             n = len(dropped)
             self.listener.notice("warning", f"{n} unsent message(s) dropped: the session was deleted")
@@ -364,9 +390,15 @@ class ViewCore:
         if taken:
             confirmed = False
             for event in taken:
-                cmid = event.get("client_msg_id")
-                if event.get("kind") == "user" and isinstance(cmid, str) and self.outbox.confirm(cmid):
-                    confirmed = True
+                kind = event.get("kind")
+                if kind == "user":
+                    cmid = event.get("client_msg_id")
+                    if isinstance(cmid, str) and self.outbox.confirm(cmid):
+                        confirmed = True
+                elif kind == "permission_answer":
+                    request_id = event.get("request_id")
+                    if isinstance(request_id, str):
+                        self.outbox.settle_answer(cursor.session_id, request_id)
             info = self.sessions.get(cursor.session_id)
             if info is not None and cursor.last > info.head:
                 info.head = cursor.last
@@ -389,9 +421,23 @@ class ViewCore:
 
     def _on_sent(self, msg: dict[str, Any]) -> None:
         cmid = msg.get("client_msg_id")
-        item = self.outbox.confirm(cmid) if isinstance(cmid, str) else None
+        if not isinstance(cmid, str):
+            return
+        if msg.get("duplicate") is True:
+            # Applied before this send, on an earlier connection or by an earlier run: the runner has it in
+            # its journal (its dedup outlives restarts), and catch-up shows the event.
+            item = self.outbox.confirm(cmid)
+        else:
+            # Acknowledged; kept until the journal shows it (the module doc of desktop.core.outbox says why).
+            item = self.outbox.delivered(cmid)
         if item is not None:
             self.listener.outbox_changed(item.session)
+
+    def _on_ok(self, msg: dict[str, Any]) -> None:
+        re = msg.get("re")
+        mine = self._mine.get(re) if re is not None else None
+        if mine is not None and mine[0] == "answer" and mine[1] is not None:
+            self.outbox.confirm(mine[1])
 
     def _on_agents(self, msg: dict[str, Any]) -> None:
         agents = msg.get("agents")
@@ -415,6 +461,12 @@ class ViewCore:
             item = self.outbox.fail(key, text)
             if item is not None:
                 self.listener.outbox_changed(item.session)
+        elif purpose == "answer" and key is not None:
+            # Settled either way: an answer cannot be retried into a request that is gone. `unknown_request`
+            # is the normal fate of an answer resent after a crash (it was applied before), so say nothing.
+            self.outbox.confirm(key)
+            if msg.get("code") != "unknown_request":
+                self.listener.notice("error", f"The permission answer was not delivered: {text}")
         elif purpose == "attach" and key is not None and msg.get("code") == "unknown_session":
             if key in self.sessions:
                 self._remove(key)
@@ -431,11 +483,14 @@ class ViewCore:
         self._queue(msg, "attach", cursor.session_id)
 
     def _send_item(self, item: OutboxItem) -> None:
-        item.state = OutboxState.IN_FLIGHT
-        msg = {"type": "send", "session": item.session, "text": item.text,
-               "client_msg_id": item.client_msg_id}
-        self._queue(msg, "send", item.client_msg_id)
-        item.request_id = msg["id"]
+        if item.answer is not None:
+            msg: dict[str, Any] = {"type": "answer", "session": item.session, **item.answer}
+            self._queue(msg, "answer", item.client_msg_id)
+        else:
+            msg = {"type": "send", "session": item.session, "text": item.text,
+                   "client_msg_id": item.client_msg_id}
+            self._queue(msg, "send", item.client_msg_id)
+        self.outbox.in_flight(item, msg["id"])
 
     def _mark_read(self, sid: str, notify: bool = True) -> None:
         info = self.sessions.get(sid)

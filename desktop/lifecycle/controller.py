@@ -6,8 +6,9 @@
   batch (yellow while catching up, then green); the connection is probed as well, since a long absence may
   have left a dead socket behind;
 - suspending: nothing is stopped or interrupted;
-- resumed: probe at once (a ping with a short timeout); a half-open socket left by the sleep fails the probe
-  and is replaced at once, instead of after a keepalive timeout that may take 40 s of awake time;
+- resumed: open a new connection at once and drop the old socket. A sleep often leaves a half-open socket
+  behind, and a probe would take its whole timeout to find out; a new connection costs milliseconds and
+  catch-up from the cursors makes it exact, so nothing is gained by waiting to see if the old one answers;
 - network_online: reset the backoff and connect at once when not connected, else probe (the route changed).
 
 Triggers that arrive while a probe is running join it, so a burst of them (logind, clock gap, network and
@@ -47,6 +48,8 @@ class Reconnectable(Protocol):
 
     def retry_now(self) -> None: ...
 
+    def reconnect_now(self, reason: str = ...) -> None: ...
+
     def network_back(self) -> None: ...
 
     def probe(self, timeout: float = ...) -> Coroutine[Any, Any, bool]: ...
@@ -71,6 +74,8 @@ class LifecycleController(QObject):
         self.probes = 0
         """Probes started (tests and diagnostics)."""
         self.failed_probes = 0
+        self.wake_reconnects = 0
+        """Connections replaced at once because the machine woke up."""
         self.last_trigger: tuple[str, float] | None = None
         """The latest reason to check the connection, with its time.monotonic()."""
         watcher.hidden.connect(self._on_hidden)
@@ -95,7 +100,17 @@ class LifecycleController(QObject):
 
     def _on_resumed(self, seconds_asleep: float) -> None:
         slept = f"{seconds_asleep:.0f} s" if seconds_asleep >= 0 else "an unknown time"
-        self.check_connection(f"woke up after {slept}")
+        reason = f"woke up after {slept}"
+        self.last_trigger = (reason, time.monotonic())
+        if self._connected() is False:
+            log.info("%s: not connected, retrying at once", reason)
+            self.connection.retry_now()
+            return
+        log.info("%s: replacing the connection at once", reason)
+        self.wake_reconnects += 1
+        if self._probe is not None and not self._probe.done():
+            self._probe.cancel()  # it would only report on the socket being dropped now
+        self.connection.reconnect_now(reason)
 
     def _on_network_online(self) -> None:
         if self._connected() is False:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from PySide6.QtCore import QEvent, QModelIndex, QPoint, QRect, QRectF, QSize, Qt, Signal
+from PySide6.QtCore import QEvent, QModelIndex, QPersistentModelIndex, QPoint, QRect, QRectF, QSize, Qt, Signal
 from PySide6.QtGui import (
     QAction,
     QColor,
@@ -734,10 +734,15 @@ class TranscriptView(QListView):
             menu.addAction("Copy", self.copy_selection)
         if index.isValid() and index.row() > 0:
             row: Row = index.data(ROW_ROLE)
+            # The menu stays open while events arrive and the window trims: a plain index would then point at
+            # another row. A persistent one follows the row (and is invalid once the row is trimmed away).
+            clicked = QPersistentModelIndex(index)
             menu.addAction("Copy this item", lambda: QGuiApplication.clipboard().setText(row.copy_text()))
-            menu.addAction("Select text…", lambda: self.open_text(index))
+            menu.addAction("Select text…",
+                           lambda: clicked.isValid() and self.open_text(self.model().index(clicked.row(), 0)))
             if row.kind in (RowKind.TOOL, RowKind.THINKING):
-                menu.addAction("Collapse" if row.expanded else "Expand", lambda: self._toggle(index.row()))
+                menu.addAction("Collapse" if row.expanded else "Expand",
+                               lambda: clicked.isValid() and self._toggle(clicked.row()))
         menu.addSeparator()
         menu.addAction("Select all", self.selectAll)
         if not self.follow:

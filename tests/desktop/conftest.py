@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import logging
 import os
 from collections.abc import Callable, Coroutine, Iterator
 from pathlib import Path
@@ -59,6 +60,41 @@ def memory_keyring() -> Iterator[Any]:
         yield mem
     finally:
         keyring.set_keyring(previous)
+
+
+class _ErrorRecords(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.ERROR)
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+
+UNHANDLED_LOGGERS = ("asyncio", "qasync", "desktop.unhandled")
+"""Where unhandled exceptions end up: the default handlers of asyncio's and qasync's loops, and the app's own
+(desktop/unhandled.py)."""
+
+
+@pytest.fixture(autouse=True)
+def fail_on_unhandled_exceptions() -> Iterator[list[logging.LogRecord]]:
+    """Any task exception nobody retrieved, failing loop callback or exception from a Qt slot fails the test
+    (issue 9: no task dies silently). Garbage is collected first: an unretrieved task exception is only
+    reported when its task is freed."""
+    handler = _ErrorRecords()
+    loggers = [logging.getLogger(name) for name in UNHANDLED_LOGGERS]
+    for logger in loggers:
+        logger.addHandler(handler)
+    try:
+        yield handler.records
+        gc.collect()
+    finally:
+        for logger in loggers:
+            logger.removeHandler(handler)
+    if handler.records:
+        lines = [f"{r.name}: {r.getMessage()}" + (f" ({r.exc_info[1]!r})" if r.exc_info else "")
+                 for r in handler.records]
+        pytest.fail("unhandled exceptions during the test:\n" + "\n".join(lines), pytrace=False)
 
 
 @pytest.fixture

@@ -105,7 +105,7 @@ async def test_first_connect_and_reconnect_take_the_same_path(runner: Any, clien
     # The reconnect starts where the first connection started and sends the very same requests.
     assert second[0] == "closed"
     assert sends(first) == sends(second[1:]) == ["connecting", "opened", "send:hello", "send:list",
-                                                 "send:agents", "send:attach"]
+                                                 "send:attach", "send:agents"]
     # Every frame received on either connection went through the one dispatcher into the core.
     for trace, through_core in ((first, first_calls), (second, calls)):
         received = [t.removeprefix("recv:") for t in trace if t.startswith("recv:")]

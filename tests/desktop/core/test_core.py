@@ -88,8 +88,8 @@ def test_first_connect_and_reconnect_send_the_same_requests() -> None:
     core.closed("lost")
     again = connect(core, sessions=[{"id": "s1", "head": 3}])
     strip = [{k: v for k, v in m.items() if k != "id"} for m in first]
-    assert [m["type"] for m in first] == [m["type"] for m in again] == ["list", "agents", "attach"]
-    assert strip[2]["after"] == 0 and again[2]["after"] == 3
+    assert [m["type"] for m in first] == [m["type"] for m in again] == ["list", "attach", "agents"]
+    assert strip[1]["after"] == 0 and again[1]["after"] == 3
 
 
 def test_catch_up_is_held_and_delivered_in_one_batch_then_live() -> None:

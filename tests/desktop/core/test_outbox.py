@@ -1,67 +1,201 @@
-"""The outbox on its own: ids, the life of an item (queued, in flight, failed, confirmed), and per-session views."""
+"""The outbox: what settles an item, what only acknowledges it, and how it survives the app on disk."""
 
 from __future__ import annotations
 
+import json
+import os
+import stat
+from pathlib import Path
+from typing import Any
+
 from desktop.core.outbox import Outbox, OutboxState
+from desktop.core.view import ViewCore, ViewListener
+from desktop.outbox_store import FileOutboxStore
+from tests.desktop.core.test_core import connect, ev
 
 
-def test_ids_are_unique_within_and_across_outboxes() -> None:
-    first, second = Outbox(), Outbox()
-    ids = [first.add("s", f"m{i}").client_msg_id for i in range(50)] + [second.add("s", "m").client_msg_id]
-    assert len(set(ids)) == len(ids)  # another run of the app never reuses an id the runner has seen
-    assert all(i.startswith("c-") for i in ids)
-    item = first.add("s2", "hello")
-    assert (item.session, item.text, item.state, item.error, item.request_id) == (
-        "s2",
-        "hello",
-        OutboxState.QUEUED,
-        None,
-        None,
-    )
-    assert first.get(item.client_msg_id) is item and len(first) == 51
+class Changes(ViewListener):
+    def __init__(self) -> None:
+        self.outbox: list[str] = []
+        self.notices: list[tuple[str, str]] = []
+
+    def outbox_changed(self, session_id: str) -> None:
+        self.outbox.append(session_id)
+
+    def notice(self, level: str, message: str) -> None:
+        self.notices.append((level, message))
 
 
-def test_confirm_and_discard_remove_once_and_ignore_unknown_ids() -> None:
-    box = Outbox()
-    a, b = box.add("s", "a"), box.add("s", "b")
-    assert box.confirm(a.client_msg_id) is a
-    # `sent` and the journaled `user` event both confirm: the second confirmation finds nothing, quietly.
-    assert box.confirm(a.client_msg_id) is None
-    assert box.discard(b.client_msg_id) is b and box.discard(b.client_msg_id) is None
-    assert box.fail("c-unknown", "x") is None and box.retry("c-unknown") is None
-    assert len(box) == 0 and box.to_send() == []
+def sends(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [m for m in messages if m["type"] in ("send", "answer")]
 
 
-def test_failed_items_wait_for_retry_which_only_applies_to_failed_ones() -> None:
-    box = Outbox()
-    item = box.add("s", "text")
-    item.state, item.request_id = OutboxState.IN_FLIGHT, 7
-    assert box.retry(item.client_msg_id) is item and item.state is OutboxState.IN_FLIGHT  # not failed: untouched
-    assert box.fail(item.client_msg_id, "not_running") is item
-    assert (item.state, item.error, item.request_id) == (OutboxState.FAILED, "not_running", None)
-    assert box.to_send() == [] and box.by_request(7) is None
-    assert box.retry(item.client_msg_id) is item
-    assert (item.state, item.error) == (OutboxState.QUEUED, None)
-    assert box.to_send() == [item]
+def attach_live(core: ViewCore, sid: str, head: int = 0) -> None:
+    core.open_session(sid)
+    core.drain()
+    core.receive({"type": "attached", "session": sid, "head": head})
 
 
-def test_by_request_finds_only_the_item_in_flight_with_that_request() -> None:
-    box = Outbox()
-    queued, flying, other = box.add("s", "q"), box.add("s", "f"), box.add("s", "o")
-    queued.request_id = 3  # a stale id from an earlier connection, not in flight any more
-    flying.state, flying.request_id = OutboxState.IN_FLIGHT, 3
-    other.state, other.request_id = OutboxState.IN_FLIGHT, 4
-    assert box.by_request(3) is flying
-    assert box.by_request(4) is other
-    assert box.by_request(5) is None
+def test_sent_acknowledges_but_only_the_journaled_user_event_settles() -> None:
+    changes = Changes()
+    core = ViewCore(changes)
+    connect(core, sessions=[{"id": "s1", "head": 0}])
+    attach_live(core, "s1")
+    item = core.send_text("s1", "hello\n")
+    (msg,) = sends(core.drain())
+    core.receive({"type": "sent", "session": "s1", "client_msg_id": item.client_msg_id, "duplicate": False,
+                  "re": msg["id"]})
+    # Acknowledged: no longer shown as waiting, not counted as undelivered, but still kept.
+    assert item.state is OutboxState.DELIVERED
+    assert core.outbox.for_session("s1") == [] and core.outbox.undelivered() == 0
+    assert core.outbox.get(item.client_msg_id) is item and changes.outbox == ["s1", "s1"]  # added, acknowledged
+    core.receive({"type": "event", "session": "s1", **ev(1, "user", text="hello\n",
+                                                       client_msg_id=item.client_msg_id)})
+    assert len(core.outbox) == 0
 
 
-def test_for_session_and_drop_session_touch_only_that_session() -> None:
-    box = Outbox()
-    mine = [box.add("mine", "1"), box.add("mine", "2")]
-    theirs = box.add("theirs", "3")
-    assert box.for_session("mine") == mine
-    assert box.for_session("nobody") == []
-    assert box.drop_session("mine") == mine
-    assert box.for_session("mine") == [] and box.to_send() == [theirs] and len(box) == 1
-    assert box.drop_session("mine") == []
+def test_an_acknowledged_message_the_runner_lost_is_sent_again_and_a_duplicate_answer_settles() -> None:
+    core = ViewCore(Changes())
+    connect(core, sessions=[{"id": "s1", "head": 0}])
+    item = core.send_text("s1", "x\n")
+    core.receive({"type": "sent", "session": "s1", "client_msg_id": item.client_msg_id, "duplicate": False})
+    core.closed("lost")  # the runner died right after its reply; nobody saw the user event
+    again = sends(connect(core, sessions=[{"id": "s1", "head": 0}]))
+    assert [m["client_msg_id"] for m in again] == [item.client_msg_id]
+    # This runner had lost it: applied now, acknowledged again, still kept.
+    core.receive({"type": "sent", "session": "s1", "client_msg_id": item.client_msg_id, "duplicate": False})
+    assert len(core.outbox) == 1
+    core.closed("lost")
+    again = sends(connect(core, sessions=[{"id": "s1", "head": 0}]))
+    assert [m["client_msg_id"] for m in again] == [item.client_msg_id]
+    core.receive({"type": "sent", "session": "s1", "client_msg_id": item.client_msg_id, "duplicate": True})
+    assert len(core.outbox) == 0
+    core.closed("lost")
+    assert sends(connect(core, sessions=[{"id": "s1", "head": 0}])) == []
+
+
+def test_replies_leave_no_request_bookkeeping_behind() -> None:
+    core = ViewCore(Changes())
+    core.connecting(1)
+    core.opened()
+    (hello,) = core.drain()
+    core.receive({"type": "welcome", "protocol": 1, "runner_id": "r", "re": hello["id"]})
+    listed, agents = core.drain()
+    core.receive({"type": "sessions", "sessions": [{"id": "s1", "head": 0}], "re": listed["id"]})
+    core.receive({"type": "agents", "agents": [], "re": agents["id"]})
+    core.open_session("s1")
+    (attach,) = core.drain()
+    core.receive({"type": "attached", "session": "s1", "head": 0, "re": attach["id"]})
+    for i in range(50):
+        item = core.send_text("s1", f"{i}\n")
+        (msg,) = sends(core.drain())
+        core.receive({"type": "sent", "session": "s1", "client_msg_id": item.client_msg_id,
+                      "duplicate": False, "re": msg["id"]})
+    assert core.open_requests == 0
+
+
+def test_permission_answers_wait_offline_and_are_settled_by_ok_event_or_unknown_request() -> None:
+    changes = Changes()
+    core = ViewCore(changes)
+    first = core.answer("s1", "req-1", "allow")
+    assert core.answer("s1", "req-1", "deny") is first  # one answer per request
+    second = core.answer("s1", "req-2", "deny")
+    core.answer("s1", "req-3", "allow")
+    assert core.drain() == [] and core.outbox.for_session("s1") == []  # answers are not message rows
+    out = sends(connect(core, sessions=[{"id": "s1", "head": 0}]))
+    assert [(m["type"], m["request_id"], m["behavior"]) for m in out] == [
+        ("answer", "req-1", "allow"), ("answer", "req-2", "deny"), ("answer", "req-3", "allow")]
+    core.receive({"type": "ok", "re": out[0]["id"]})
+    # Resent after a crash: already applied, so the runner no longer knows the request. Settled, silently.
+    core.receive({"type": "error", "code": "unknown_request", "message": "no such request", "re": out[1]["id"]})
+    assert core.outbox.get(first.client_msg_id) is None and core.outbox.get(second.client_msg_id) is None
+    assert changes.notices == []
+    attach_live(core, "s1")
+    core.receive({"type": "event", "session": "s1",
+                  **ev(1, "permission_answer", request_id="req-3", behavior="allow")})
+    assert len(core.outbox) == 0
+
+
+def test_the_outbox_is_on_disk_private_and_taken_over_by_the_next_run(tmp_path: Path) -> None:
+    folder = tmp_path / "outbox"
+    first = Outbox(FileOutboxStore(folder, "ws://runner-a/"))
+    a = first.add("s1", "one\n")
+    b = first.add("s1", "two\n")
+    first.add_answer("s1", "req-1", "deny", "not that file")
+    first.fail(b.client_msg_id, "not running")
+    first.flush()
+    other = Outbox(FileOutboxStore(folder, "ws://runner-b/"))
+    other.add("s9", "for another runner\n")
+    (mine,) = [p for p in folder.iterdir() if json.loads(p.read_text())["runner"] == "ws://runner-a/"]
+    assert stat.S_IMODE(mine.stat().st_mode) == 0o600
+    if os.name == "posix":
+        assert stat.S_IMODE(folder.stat().st_mode) == 0o700
+
+    # The app is gone without a word (nothing closed, nothing flushed on purpose); the next run loads it all.
+    del first
+    again = Outbox(FileOutboxStore(folder, "ws://runner-a/"))
+    items = list(again)
+    assert [(i.client_msg_id, i.text, i.state) for i in items[:2]] == [
+        (a.client_msg_id, "one\n", OutboxState.QUEUED), (b.client_msg_id, "two\n", OutboxState.FAILED)]
+    assert items[1].error == "not running"
+    assert items[2].answer == {"request_id": "req-1", "behavior": "deny", "message": "not that file"}
+    assert [i.client_msg_id for i in again.to_send()] == [a.client_msg_id, items[2].client_msg_id]
+    # Once its own file holds them, the old file goes; the other runner's file stays.
+    again.confirm(a.client_msg_id)
+    again.flush()
+    files = {json.loads(p.read_text())["runner"]: p for p in folder.iterdir()}
+    assert set(files) == {"ws://runner-a/", "ws://runner-b/"} and files["ws://runner-a/"] != mine
+    assert [r["id"] for r in json.loads(files["ws://runner-a/"].read_text())["items"]] == [
+        b.client_msg_id, items[2].client_msg_id]
+    assert not list(folder.glob("*.tmp"))
+    # Settling everything removes the file.
+    for item in list(again):
+        again.confirm(item.client_msg_id)
+    again.flush()
+    assert {json.loads(p.read_text())["runner"] for p in folder.iterdir()} == {"ws://runner-b/"}
+
+
+def test_a_new_message_is_on_disk_before_it_goes_on_the_wire(tmp_path: Path) -> None:
+    folder = tmp_path / "outbox"
+    core = ViewCore(Changes(), outbox=Outbox(FileOutboxStore(folder, "ws://r/")))
+    connect(core, sessions=[{"id": "s1", "head": 0}])
+    item = core.send_text("s1", "hello\n")
+    assert sends(core.drain())  # queued for the wire...
+    (path,) = folder.iterdir()  # ...and already durable
+    assert json.loads(path.read_text())["items"][0]["id"] == item.client_msg_id
+
+
+def test_an_unreadable_outbox_file_is_left_alone_and_a_lone_surrogate_survives(tmp_path: Path) -> None:
+    folder = tmp_path / "outbox"
+    store = FileOutboxStore(folder, "ws://r/")
+    folder.mkdir()
+    broken = folder / f"{store.digest}-broken.json"
+    broken.write_text("{not json")
+    outbox = Outbox(store)
+    assert len(outbox) == 0
+    item = outbox.add("s1", "odd \ud800 text\n")
+    loaded = list(Outbox(FileOutboxStore(folder, "ws://r/")))
+    assert [i.text for i in loaded] == [item.text]
+    assert broken.exists()
+
+
+def test_a_store_that_cannot_write_keeps_the_items_and_says_so_once(tmp_path: Path) -> None:
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("")
+    problems: list[str] = []
+    outbox = Outbox(FileOutboxStore(blocker / "outbox", "ws://r/"), on_store_error=problems.append)
+    outbox.add("s1", "a\n")
+    outbox.add("s1", "b\n")
+    assert len(outbox) == 2 and len(problems) == 1 and "cannot be saved" in problems[0]
+
+
+def test_items_restored_for_a_session_deleted_meanwhile_are_dropped_with_a_word(tmp_path: Path) -> None:
+    folder = tmp_path / "outbox"
+    before = Outbox(FileOutboxStore(folder, "ws://r/"))
+    before.add("s-gone", "never delivered\n")
+    kept = before.add("s-here", "still wanted\n")
+    changes = Changes()
+    core = ViewCore(changes, outbox=Outbox(FileOutboxStore(folder, "ws://r/")))
+    connect(core, sessions=[{"id": "s-here", "head": 0}])
+    assert [i.client_msg_id for i in core.outbox] == [kept.client_msg_id]
+    assert changes.notices == [("warning", "1 unsent message(s) dropped: the session was deleted")]

@@ -114,7 +114,8 @@ async def wake_scenario(
     )
     assert h.recorder.colors_since(frozen_at) == [GREEN, YELLOW, GREEN]
     assert h.connection.max_live_sockets == 1
-    assert h.controller.failed_probes == 1
+    # Replaced at once on the wake, not after a probe of the old socket timed out.
+    assert h.controller.wake_reconnects == 1 and h.controller.failed_probes == 0
     assert pid_alive(pid)
     if expect_seconds is not None:
         assert len(h.resumed_at) == 1
@@ -134,6 +135,25 @@ def test_logind_wake_replaces_a_half_open_socket_at_once(
             await h.connect()
             sid = await h.start_streamer()
             took = await wake_scenario(h, sid, fake_logind.sleep, fake_logind.wake, expect_seconds=0)
+            assert took < GENEROUS
+        finally:
+            await h.close()
+
+    run(qloop, scenario())
+
+
+def test_a_wake_opens_the_new_connection_without_waiting_for_the_old_one_to_answer(
+    qloop: asyncio.AbstractEventLoop, tmp_path: Path, private_bus: str, fake_logind: FakeLogind
+) -> None:
+    """The probe of the half-open socket would wait a minute here; the view must be live long before."""
+
+    async def scenario() -> None:
+        h = Harness(tmp_path, clock=ManualClock("linux"), probe_timeout=60.0)
+        try:
+            h.add_source(LogindSource(private_bus))
+            await h.connect()
+            sid = await h.start_streamer()
+            took = await wake_scenario(h, sid, fake_logind.sleep, fake_logind.wake)
             assert took < GENEROUS
         finally:
             await h.close()
