@@ -313,7 +313,22 @@ class TurnCliAgent(CliAgent):
 
     @classmethod
     def check_options(cls, request: Mapping[str, Any]) -> dict[str, Any]:
-        return {"model": check_model(request.get("model"))}
+        options: dict[str, Any] = {"model": check_model(request.get("model"))}
+        if cls.permission_modes:
+            options["permission_mode"] = cls.check_permission_mode(request.get("permission_mode"))
+        return options
+
+    @classmethod
+    def check_permission_mode(cls, value: object) -> str | None:
+        """Validate a `permission_mode` option (None or "" means the CLI's default)."""
+        if value is None or value == "":
+            return None
+        if value not in cls.permission_modes:
+            raise AgentError("bad_request", f"'permission_mode' must be one of {cls.permission_modes}")
+        return str(value)
+
+    interrupt_signal: ClassVar[int] = signal.SIGINT
+    """What interrupt sends to the turn's process group."""
 
     @abstractmethod
     def make_translator(self, known_session_id: str | None) -> TurnTranslator: ...
@@ -352,9 +367,7 @@ class TurnCliAgent(CliAgent):
     async def _start_turn(self, text: str) -> None:
         path, reason = self.locate()
         if path is None:
-            self.host.emit(
-                "error", code="agent_unavailable", message=reason or f"{self.executable} not found"
-            )
+            self.host.emit("error", code="agent_unavailable", message=reason or f"{self.executable} not found")
             self.host.set_status("error", reason="agent_unavailable")
             return
         resume_id = self._resume_id()
@@ -436,7 +449,7 @@ class TurnCliAgent(CliAgent):
         if not self.running or self._proc is None:
             raise AgentError("not_running", f"{self.label} is not working on a turn")
         self._interrupted = True
-        self._proc.signal_group(signal.SIGINT)
+        self._proc.signal_group(self.interrupt_signal)
 
     async def stop(self) -> None:
         self._queue.clear()
@@ -449,9 +462,14 @@ class TurnCliAgent(CliAgent):
             await self._watch_task
 
     async def configure(self, options: Mapping[str, Any]) -> None:
-        # Each turn is a new process, so a new model simply applies from the next turn on.
-        unknown = set(options) - {"model"}
+        # Each turn is a new process, so new options simply apply from the next turn on.
+        known = {"model", "permission_mode"} if self.permission_modes else {"model"}
+        unknown = set(options) - known
         if unknown:
             raise AgentError("bad_request", f"the {self.name} agent has no option(s) {sorted(unknown)}")
+        changes: dict[str, Any] = {}
         if "model" in options:
-            self.host.options["model"] = check_model(options.get("model"))
+            changes["model"] = check_model(options.get("model"))
+        if "permission_mode" in options:
+            changes["permission_mode"] = self.check_permission_mode(options.get("permission_mode"))
+        self.host.options.update(changes)
