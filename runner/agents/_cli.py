@@ -37,7 +37,8 @@ AGENT_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,199}$")
 MODEL_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:/@\[\]-]{0,127}$")
 VERSION_RE = re.compile(r"\d+\.\d+(?:\.\d+)?(?:[-+][0-9A-Za-z.-]+)?")
 
-VERSION_TIMEOUT_SECONDS = 10.0
+# Gemini CLI takes about 4 s to print its version on an idle 2-core machine (node loads its whole bundle).
+VERSION_TIMEOUT_SECONDS = 30.0
 STDERR_TAIL_LINES = 40
 # A JSON line longer than the reader's per-line limit arrives in parts; parts are joined up to this size.
 MAX_JOINED_LINE_BYTES = 64 * 1024 * 1024
