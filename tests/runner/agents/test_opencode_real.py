@@ -188,7 +188,8 @@ async def test_interrupt_then_next_turn(api: AnthropicServer, workdir: str) -> N
 async def test_resume_of_a_session_the_cli_does_not_have(api: AnthropicServer, workdir: str) -> None:
     api.queue(Reply.text("A new session."))
     lost = "ses_0000000000000000000dead"
-    host = RecordingHost(workdir, options=OpenCodeAgent.check_options({"model": MODEL}), state={"agent_session_id": lost})
+    options = OpenCodeAgent.check_options({"model": MODEL})
+    host = RecordingHost(workdir, options=options, state={"agent_session_id": lost})
     agent = OpenCodeAgent(host)
     await turn(agent, host, "hello?")
     assert host.of("error", code="resume_failed"), host.brief()
