@@ -25,6 +25,7 @@ from collections.abc import Mapping
 from typing import Any, ClassVar
 
 from runner.agents.base import Agent, AgentError, AgentHost, AgentInfo
+from runner.agents.winshim import launch_argv
 from runner.process import AgentProcess, SpawnError
 
 Event = tuple[str, dict[str, Any]]
@@ -129,7 +130,7 @@ def probe_version(path: str, timeout: float = VERSION_TIMEOUT_SECONDS) -> tuple[
         return _version_cache[key]
     try:
         done = subprocess.run(
-            [path, "--version"],
+            launch_argv([path, "--version"]),
             capture_output=True,
             timeout=timeout,
             env=child_env(),
@@ -372,7 +373,7 @@ class TurnCliAgent(CliAgent):
             self.host.set_status("error", reason="agent_unavailable")
             return
         resume_id = self._resume_id()
-        argv = self.build_argv(path, text, resume_id)
+        argv = launch_argv(self.build_argv(path, text, resume_id))
         self._stderr_tail.clear()
         self._partial.clear()
         self._interrupted = False

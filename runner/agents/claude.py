@@ -20,6 +20,7 @@ from typing import Any
 
 from runner.agents._cli import CliAgent, Event, check_model, child_env
 from runner.agents.base import AgentError, AgentHost
+from runner.agents.winshim import launch_argv
 from runner.process import AgentProcess, SpawnError
 
 # "ask" sends every permission prompt to the views (--permission-prompt-tool stdio with the CLI's default
@@ -552,7 +553,7 @@ class ClaudeAgent(CliAgent):
             translator = ClaudeTranslator(known_session_id=resume_id)
             try:
                 proc = await AgentProcess.spawn(
-                    self.build_argv(path, resume_id),
+                    launch_argv(self.build_argv(path, resume_id)),
                     self.host.cwd,
                     self._on_line,
                     env=child_env(),
