@@ -25,6 +25,7 @@ from collections.abc import Mapping
 from typing import Any, ClassVar
 
 from runner.agents.base import Agent, AgentError, AgentHost, AgentInfo
+from runner.agents.errors import AUTH_REQUIRED, classify, explain
 from runner.agents.winshim import launch_argv
 from runner.process import AgentProcess, SpawnError
 
@@ -164,6 +165,8 @@ class CliAgent(Agent):
     env_var: ClassVar[str]
     models: ClassVar[list[str]] = []
     permission_modes: ClassVar[list[str]] = []
+    login_hint: ClassVar[str] = ""
+    """What to do when the CLI is not signed in or its key is refused (shown with auth_required errors)."""
 
     def __init__(self, host: AgentHost) -> None:
         super().__init__(host)
@@ -413,6 +416,21 @@ class TurnCliAgent(CliAgent):
         text = stderr_tail + "\n" + "\n".join(self._turn_errors)
         return any(marker in text for marker in self.resume_gone_markers)
 
+    auth_exit_codes: ClassVar[tuple[int, ...]] = ()
+    """Exit codes by which the CLI says it has no usable credentials."""
+
+    def _explain_failure(self, exit_code: int | None) -> str | None:
+        """Journal a failed turn's cause in words if it is one the user can act on (see errors.py); its code."""
+        lines = [*self._turn_errors, *self._stderr_tail]
+        kind = classify("\n".join(lines))
+        if kind is None and exit_code in self.auth_exit_codes:
+            kind = AUTH_REQUIRED
+        if kind is None:
+            return None
+        detail = next((line for line in lines if classify(line) == kind), lines[-1] if lines else "")
+        self.host.emit("error", code=kind, message=explain(self.label, kind, self.login_hint, detail))
+        return kind
+
     async def _watch(self, proc: AgentProcess, translator: TurnTranslator, resume_id: str | None) -> None:
         code = await proc.wait()
         self._emit_all(translator.finish(code, self._interrupted))
@@ -421,11 +439,14 @@ class TurnCliAgent(CliAgent):
         if self._stopping:
             self.host.set_status("idle", reason="stopped", exit_code=code)
             return
+        problem = None
+        if not self._interrupted and (code != 0 or translator.failed):
+            problem = self._explain_failure(code)
         if self._interrupted:
             self.host.set_status("idle", reason="interrupted", exit_code=code)
         elif code != 0:
             tail = self._stderr_summary()
-            if resume_id and self._resume_lost(tail):
+            if resume_id and problem is None and self._resume_lost(tail):
                 # The CLI no longer has that session: retrying would fail forever. Forget the id, so the next
                 # message starts a new session, and say so.
                 self.host.save_state(agent_session_id=None)
@@ -436,10 +457,12 @@ class TurnCliAgent(CliAgent):
                     "Your next message starts a new session.",
                 )
             message = f"{self.label} exited with code {code}"
-            self.host.emit(
-                "error", code="agent_exited", message=message + (f"\n{tail}" if tail else ""), exit_code=code
-            )
-            self.host.set_status("error", reason="agent_exited", exit_code=code)
+            if tail and problem is None:  # an explained failure needs no raw stderr (it is in the output anyway)
+                message += f"\n{tail}"
+            self.host.emit("error", code="agent_exited", message=message, exit_code=code)
+            self.host.set_status("error", reason=problem or "agent_exited", exit_code=code)
+        elif problem is not None:
+            self.host.set_status("idle", reason=problem, exit_code=code)
         else:
             self.host.set_status("idle", exit_code=code)
         if self._queue:

@@ -134,6 +134,9 @@ class CodexAgent(TurnCliAgent):
     label = "Codex CLI"
     executable = "codex"
     env_var = "NIGHTSHIFT_CODEX_PATH"
+    login_hint = (
+        "Run `codex login` in a terminal, or set OPENAI_API_KEY for the runner."
+    )
     prompt_on_stdin = True
     resume_gone_markers = ("no rollout found",)
 

@@ -103,6 +103,10 @@ class GeminiAgent(TurnCliAgent):
     label = "Gemini CLI"
     executable = "gemini"
     env_var = "NIGHTSHIFT_GEMINI_PATH"
+    login_hint = (
+        "Run `gemini` in a terminal and sign in, or set GEMINI_API_KEY for the runner."
+    )
+    auth_exit_codes = (41,)  # FatalAuthenticationError: no key, or no auth method chosen
     # --approval-mode: headless, "default" offers the model no tool that needs approval (no shell); "yolo" runs
     # everything, "auto_edit" file edits only, "plan" is read-only. None keeps the CLI's own default.
     permission_modes = ["default", "auto_edit", "yolo", "plan"]

@@ -107,7 +107,9 @@ def _error_message(error: Any) -> str:
     if isinstance(error, dict):
         data = error.get("data")
         if isinstance(data, dict) and data.get("message"):
-            return str(data["message"])
+            status = data.get("statusCode")
+            # The HTTP status tells a refused key (401) or a rate limit (429) apart from other failures.
+            return str(data["message"]) + (f" (HTTP {status})" if isinstance(status, int) else "")
         if error.get("message"):
             return str(error["message"])
         return str(error.get("name") or json.dumps(error))
@@ -119,6 +121,10 @@ class OpenCodeAgent(TurnCliAgent):
     label = "OpenCode"
     executable = "opencode"
     env_var = "NIGHTSHIFT_OPENCODE_PATH"
+    login_hint = (
+        "Run `opencode auth login` in a terminal, or set the provider's API key (ANTHROPIC_API_KEY, "
+        "OPENAI_API_KEY, ...) for the runner."
+    )
     prompt_on_stdin = True
     resume_gone_markers = ("Session not found",)
     # `opencode run` has no SIGINT handler, and a process started with SIGINT ignored (a runner started in the

@@ -208,7 +208,14 @@ class _Handler(BaseHTTPRequestHandler):
     def _error(self, status: int) -> None:
         # The bodies the real API sends for a bad key and for a rate limit.
         kind, message = ERRORS.get(status, ("api_error", "scripted error"))
-        self._json(status, {"type": "error", "error": {"type": kind, "message": message}})
+        data = json.dumps({"type": "error", "error": {"type": kind, "message": message}}).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        if status == 429:
+            self.send_header("retry-after", "1")  # as the API does; clients that honour it retry quickly
+        self.end_headers()
+        self.wfile.write(data)
 
     def _json(self, status: int, obj: Any) -> None:
         data = json.dumps(obj).encode()

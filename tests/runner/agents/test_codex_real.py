@@ -134,3 +134,21 @@ async def test_resume_of_a_thread_the_cli_does_not_have(api: OpenAIServer, workd
     end = await turn(agent, host, "hello again")
     assert end["status"] == "success" and host.messages()[-1][1] == "A new thread."
     assert host.state["agent_session_id"] not in (None, lost)
+
+
+@pytest.mark.parametrize(
+    ("status", "code", "words"), [(401, "auth_required", "codex login"), (429, "rate_limited", "rate limit")]
+)
+async def test_refused_key_and_rate_limit_in_words(
+    api: OpenAIServer, workdir: str, status: int, code: str, words: str
+) -> None:
+    api.fail_with = status
+    # One retry instead of the default four (request) and five (stream).
+    (Path(os.environ["CODEX_HOME"]) / "config.toml").write_text(api.config_toml(retries=1))
+    host = RecordingHost(workdir, options=CodexAgent.check_options({}))
+    agent = CodexAgent(host)
+    end = await turn(agent, host, "hello")
+    assert end["status"] == "error"
+    (error,) = host.of("error", code=code)
+    assert words in error["message"] and "Codex CLI" in error["message"], error
+    assert host.of("status")[-1]["reason"] == code

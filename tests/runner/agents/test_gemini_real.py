@@ -164,3 +164,29 @@ async def test_through_a_headless_runner(api: GeminiServer, headless: HeadlessRu
     finally:
         await client.close()
         await asyncio.sleep(0)
+
+
+@pytest.mark.parametrize(
+    ("status", "code", "words"), [(401, "auth_required", "GEMINI_API_KEY"), (429, "rate_limited", "rate limit")]
+)
+async def test_refused_key_and_rate_limit_in_words(
+    api: GeminiServer, workdir: str, status: int, code: str, words: str
+) -> None:
+    api.fail_with = status
+    agent, host = make(workdir)
+    end = await turn(agent, host, "hello")
+    assert end["status"] == "error"
+    (error,) = host.of("error", code=code)
+    assert words in error["message"] and "Gemini CLI" in error["message"], error
+    assert host.of("status")[-1]["reason"] == code
+    # The raw stderr (a stack trace) stays in the output, not in the errors a user reads.
+    assert all("    at " not in e["message"] for e in host.of("error"))
+
+
+async def test_no_api_key_in_words(api: GeminiServer, workdir: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("GEMINI_API_KEY")
+    agent, host = make(workdir)
+    await turn(agent, host, "hello")
+    (error,) = host.of("error", code="auth_required")
+    assert "gemini" in error["message"] and "GEMINI_API_KEY" in error["message"]
+    assert not api.requests

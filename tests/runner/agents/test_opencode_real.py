@@ -222,3 +222,17 @@ async def test_through_a_headless_runner(api: AnthropicServer, headless: Headles
         await client.request({"type": "stop", "session": sid})
     finally:
         await client.close()
+
+
+@pytest.mark.parametrize(
+    ("status", "code", "words"), [(401, "auth_required", "opencode auth login"), (429, "rate_limited", "rate limit")]
+)
+async def test_refused_key_and_rate_limit_in_words(
+    api: AnthropicServer, workdir: str, status: int, code: str, words: str
+) -> None:
+    api.fail_with = status  # 429 comes with retry-after: 1, so the CLI's retries end within a minute
+    agent, host = make(workdir)
+    await turn(agent, host, "hello")
+    (error,) = host.of("error", code=code)
+    assert words in error["message"] and "OpenCode" in error["message"], error
+    assert host.of("status")[-1]["reason"] == code
