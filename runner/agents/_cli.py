@@ -155,6 +155,32 @@ def probe_version(path: str, timeout: float = VERSION_TIMEOUT_SECONDS) -> tuple[
     return result
 
 
+def _version_key(version: str) -> tuple[int, ...] | None:
+    match = re.match(r"(\d+)\.(\d+)(?:\.(\d+))?", version)
+    return tuple(int(g or 0) for g in match.groups()) if match else None
+
+
+def untested_version_warning(label: str, version: str | None, tested: tuple[str, str] | None) -> str | None:
+    """A warning when `version` is outside the `tested` (oldest, newest) range; None inside it or if unknown."""
+    if version is None or tested is None:
+        return None
+    key, oldest, newest = _version_key(version), _version_key(tested[0]), _version_key(tested[1])
+    if key is None or oldest is None or newest is None:
+        return None
+    span = tested[0] if tested[0] == tested[1] else f"{tested[0]} to {tested[1]}"
+    if key > newest:
+        return (
+            f"{label} {version} is newer than the versions Nightshift was tested with ({span}); "
+            "if something looks wrong, tell us which version."
+        )
+    if key < oldest:
+        return (
+            f"{label} {version} is older than the versions Nightshift was tested with ({span}); "
+            "updating it is recommended."
+        )
+    return None
+
+
 # --- agents -------------------------------------------------------------------------------------------------
 
 
@@ -165,6 +191,8 @@ class CliAgent(Agent):
     env_var: ClassVar[str]
     models: ClassVar[list[str]] = []
     permission_modes: ClassVar[list[str]] = []
+    tested_versions: ClassVar[tuple[str, str] | None] = None
+    """(oldest, newest) CLI versions this adapter was tested with end to end; others get a warning in `agents`."""
     login_hint: ClassVar[str] = ""
     """What to do when the CLI is not signed in or its key is refused (shown with auth_required errors)."""
 
@@ -200,6 +228,7 @@ class CliAgent(Agent):
             reason=error,
             models=list(cls.models),
             permission_modes=list(cls.permission_modes),
+            warning=untested_version_warning(cls.label, version, cls.tested_versions),
         )
 
     # --- output lines ---------------------------------------------------------------------------------------

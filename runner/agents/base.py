@@ -59,6 +59,8 @@ class AgentInfo:
     models: list[str] = field(default_factory=list)
     permission_modes: list[str] = field(default_factory=list)
     reason: str | None = None
+    warning: str | None = None
+    """Set when the installed version is outside the versions this adapter was tested with."""
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -70,6 +72,7 @@ class AgentInfo:
             "models": self.models,
             "permission_modes": self.permission_modes,
             "reason": self.reason,
+            "warning": self.warning,
         }
 
 

@@ -51,7 +51,9 @@ def api(
         monkeypatch.delenv(var, raising=False)
     # A failure after a CLI update then says which version broke what.
     info = GeminiAgent.detect()
-    request.node.add_report_section("setup", "real CLI", f"Gemini CLI {info.version} at {info.path}")
+    request.node.add_report_section(
+        "setup", "real CLI", f"Gemini CLI {info.version} at {info.path}. {info.warning or 'A tested version.'}"
+    )
     try:
         yield server
     finally:

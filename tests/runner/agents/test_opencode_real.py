@@ -88,7 +88,9 @@ def api(
     for var in ("OPENCODE_CONFIG", "OPENCODE_CONFIG_DIR", "ANTHROPIC_API_KEY", "ANTHROPIC_BASE_URL"):
         monkeypatch.delenv(var, raising=False)
     info = OpenCodeAgent.detect()
-    request.node.add_report_section("setup", "real CLI", f"OpenCode {info.version} at {info.path}")
+    request.node.add_report_section(
+        "setup", "real CLI", f"OpenCode {info.version} at {info.path}. {info.warning or 'A tested version.'}"
+    )
     try:
         yield server
     finally:
