@@ -61,6 +61,8 @@ class AgentInfo:
     reason: str | None = None
     warning: str | None = None
     """Set when the installed version is outside the versions this adapter was tested with."""
+    options: dict[str, list[str]] = field(default_factory=dict)
+    """Further create-time options and their choices (Codex: {"approval": [...]})."""
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -73,6 +75,7 @@ class AgentInfo:
             "permission_modes": self.permission_modes,
             "reason": self.reason,
             "warning": self.warning,
+            "options": self.options,
         }
 
 

@@ -152,3 +152,19 @@ async def test_refused_key_and_rate_limit_in_words(
     (error,) = host.of("error", code=code)
     assert words in error["message"] and "Codex CLI" in error["message"], error
     assert host.of("status")[-1]["reason"] == code
+
+
+@pytest.mark.parametrize(
+    "options", [{"permission_mode": "workspace-write"}, {"permission_mode": "read-only"}, {"approval": "auto_review"}]
+)
+async def test_sandbox_and_approval_options_are_accepted(
+    api: OpenAIServer, workdir: str, options: dict[str, str]
+) -> None:
+    api.queue(ResponseReply.exec_command("echo sandboxed"), ResponseReply.message("ok"), ResponseReply.message("again"))
+    host = RecordingHost(workdir, options=CodexAgent.check_options(options))
+    agent = CodexAgent(host)
+    end = await turn(agent, host, "run it")
+    assert end["status"] == "success", host.brief()
+    assert host.of("tool_result")[0]["output"].strip() == "sandboxed"
+    end = await turn(agent, host, "resumed with the same flags")  # `resume` must accept them too
+    assert end["status"] == "success", host.brief()

@@ -272,3 +272,28 @@ async def test_prompt_of_any_size_goes_on_stdin(cls: type[TurnCliAgent], fake_cl
     await turn(agent, host, prompt)
     assert host.text() == f"Echo: {prompt}"
     assert all(len(a) < 1000 for a in fake_clis.calls()[0])
+
+
+async def test_codex_sandbox_and_approval_on_every_turn(fake_clis: ArgvLog, workdir: str) -> None:
+    agent, host = make(CodexAgent, workdir, permission_mode="workspace-write")
+    await turn(agent, host, "one")
+    await agent.configure({"permission_mode": "read-only"})
+    await turn(agent, host, "two")
+    first, second = fake_clis.calls()
+    assert "--sandbox=workspace-write" in first and "--approve-for-me" not in first
+    # Given before `resume`, whose subcommand does not take --sandbox.
+    assert second.index("--sandbox=read-only") < second.index("resume")
+    agent, host = make(CodexAgent, workdir, approval="auto_review")
+    await turn(agent, host, "three")
+    third = fake_clis.calls()[-1]
+    assert "--approve-for-me" in third and not any(a.startswith("--sandbox") for a in third)
+    bad_options = (
+        {"permission_mode": "yolo"},
+        {"approval": "always"},
+        {"approval": ["never"]},
+        {"approval": "auto_review", "permission_mode": "read-only"},  # the CLI refuses the pair
+    )
+    for bad in bad_options:
+        with pytest.raises(AgentError):
+            CodexAgent.check_options(bad)
+    assert CodexAgent.detect().options == {"approval": ["never", "auto_review"]}
