@@ -95,6 +95,7 @@ class MainWindow(QMainWindow):
     stop_requested = Signal(str)
     delete_requested = Signal(str)
     rename_requested = Signal(str, str)
+    configure_requested = Signal(str)  # session: change its model / permission mode
     answer_requested = Signal(str, str, str)  # session, request_id, behavior
     outbox_action = Signal(str, str)  # client_msg_id, retry|discard
     retry_requested = Signal()
@@ -212,6 +213,7 @@ class MainWindow(QMainWindow):
         more.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
         self.session_menu = QMenu(more)
         self.session_menu.addAction("Rename…", self.ask_rename)
+        self.configure_action = self.session_menu.addAction("Model and permissions…", self._configure_current)
         self.session_menu.addAction("Stop process", self._stop_current)
         self.session_menu.addSeparator()
         self.session_menu.addAction("Delete…", self.ask_delete)
@@ -399,6 +401,10 @@ class MainWindow(QMainWindow):
     def _interrupt_current(self) -> None:
         if self.current:
             self.interrupt_requested.emit(self.current)
+
+    def _configure_current(self) -> None:
+        if self.current:
+            self.configure_requested.emit(self.current)
 
     def _stop_current(self) -> None:
         if self.current:
