@@ -401,7 +401,9 @@ class TurnCliAgent(CliAgent):
     async def _start_turn(self, text: str) -> None:
         path, reason = self.locate()
         if path is None:
-            self.host.emit("error", code="agent_unavailable", message=reason or f"{self.executable} not found")
+            self.host.emit(
+                "error", code="agent_unavailable", message=reason or f"{self.executable} not found"
+            )
             self.host.set_status("error", reason="agent_unavailable")
             return
         resume_id = self._resume_id()
