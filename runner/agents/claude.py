@@ -496,6 +496,7 @@ class ClaudeAgent(CliAgent):
     label = "Claude Code"
     executable = "claude"
     env_var = "NIGHTSHIFT_CLAUDE_PATH"
+    npm_package = "@anthropic-ai/claude-code"
     tested_versions = ("2.1.197", "2.1.332")  # tests/runner/agents/test_claude_real.py
     login_hint = LOGIN_HINT
     models = MODELS

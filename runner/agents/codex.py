@@ -135,6 +135,7 @@ class CodexAgent(TurnCliAgent):
     label = "Codex CLI"
     executable = "codex"
     env_var = "NIGHTSHIFT_CODEX_PATH"
+    npm_package = "@openai/codex"
     tested_versions = ("0.171.0", "0.171.0")  # tests/runner/agents/test_codex_real.py
     login_hint = (
         "Run `codex login` in a terminal, or set OPENAI_API_KEY for the runner."

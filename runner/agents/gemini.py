@@ -103,6 +103,7 @@ class GeminiAgent(TurnCliAgent):
     label = "Gemini CLI"
     executable = "gemini"
     env_var = "NIGHTSHIFT_GEMINI_PATH"
+    npm_package = "@google/gemini-cli"
     tested_versions = ("0.61.0", "0.61.0")  # tests/runner/agents/test_gemini_real.py
     login_hint = (
         "Run `gemini` in a terminal and sign in, or set GEMINI_API_KEY for the runner."

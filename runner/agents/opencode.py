@@ -121,6 +121,7 @@ class OpenCodeAgent(TurnCliAgent):
     label = "OpenCode"
     executable = "opencode"
     env_var = "NIGHTSHIFT_OPENCODE_PATH"
+    npm_package = "opencode-ai"
     tested_versions = ("1.18.33", "1.18.33")  # tests/runner/agents/test_opencode_real.py
     login_hint = (
         "Run `opencode auth login` in a terminal, or set the provider's API key (ANTHROPIC_API_KEY, "

@@ -113,3 +113,23 @@ async def test_warning_over_the_protocol(
     monkeypatch.setenv("NIGHTSHIFT_GEMINI_PATH", str(script(tmp_path / "gemini", 'echo "99.0.0"')))
     agents = {a["name"]: a for a in (await client.request({"type": "agents"}))["agents"]}
     assert "newer" in agents["gemini"]["warning"] and agents["command"]["warning"] is None
+
+
+def test_npm_installed_cli_version_comes_from_its_package_json(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    # The layout npm makes: node_modules/.bin/gemini -> ../@google/gemini-cli/bundle/gemini.js
+    package = tmp_path / "node_modules" / "@google" / "gemini-cli"
+    (package / "package.json").parent.mkdir(parents=True)
+    (package / "package.json").write_text('{"name": "@google/gemini-cli", "version": "0.61.0"}')
+    # Never run: a CLI that takes seconds to print its version (Gemini CLI on a loaded machine) is not waited for.
+    script(package / "bundle" / "gemini.js", "sleep 60")
+    (tmp_path / "node_modules" / ".bin").mkdir()
+    (tmp_path / "node_modules" / ".bin" / "gemini").symlink_to("../@google/gemini-cli/bundle/gemini.js")
+    monkeypatch.setenv("NIGHTSHIFT_GEMINI_PATH", str(tmp_path / "node_modules" / ".bin" / "gemini"))
+    info = GeminiAgent.detect()
+    assert info.available and info.version == "0.61.0" and info.warning is None
+    # Another package's package.json is not taken for the CLI's.
+    (package / "package.json").write_text('{"name": "something-else", "version": "9.9.9"}')
+    script(package / "bundle" / "gemini.js", 'echo "0.61.1"')
+    assert GeminiAgent.detect().version == "0.61.1"
