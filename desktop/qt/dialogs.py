@@ -133,7 +133,8 @@ class NewSessionDialog(QDialog):
         self.model_label.setVisible(show_model)
         modes = [str(m) for m in info.get("permission_modes") or []]
         self.permission.clear()
-        self.permission.addItem("Default (ask before acting)", "")
+        # Claude Code asks before acting by default; the other CLIs have defaults of their own.
+        self.permission.addItem("Default (ask before acting)" if info.get("name") == "claude" else "Default", "")
         for m in modes:
             if m != "default":
                 self.permission.addItem(m, m)
