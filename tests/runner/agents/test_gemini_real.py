@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import signal
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -115,7 +116,12 @@ async def test_interrupt_then_next_turn(api: GeminiServer, workdir: str) -> None
     api.queue(GeminiReply.slow(), GeminiReply.message("After the interrupt."))
     agent, host = make(workdir)
     host.emit("user", text="long story")
-    await agent.send("long story")
+    # As in a runner started in the background by a shell: SIGINT ignored, which a child inherits.
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        await agent.send("long story")
+    finally:
+        signal.signal(signal.SIGINT, previous)
     await host.wait_event("assistant", count=3, timeout=180)
     await agent.interrupt()
     end = await host.wait_event("turn_end", timeout=60)

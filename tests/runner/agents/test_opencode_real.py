@@ -11,7 +11,6 @@ CLI cannot be installed, except under CI=true, where that fails.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import signal
 from collections.abc import Iterator
@@ -176,7 +175,6 @@ async def test_interrupt_then_next_turn(api: AnthropicServer, workdir: str) -> N
         signal.signal(signal.SIGINT, previous)
     # OpenCode prints text only once a part is complete: interrupt while the reply is streaming.
     await host.wait_for(lambda: api.requests, timeout=180, what="the CLI's request")
-    await asyncio.sleep(1)
     await agent.interrupt()
     end = await host.wait_event("turn_end", timeout=60)
     assert end["status"] == "interrupted", host.brief()
