@@ -8,6 +8,7 @@ The lifecycle helper (desktop/lifecycle) drives it through `set_rendering`, `rec
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 from collections.abc import Coroutine
@@ -26,7 +27,7 @@ from desktop.outbox_store import FileOutboxStore
 from desktop.qt import theme
 from desktop.qt.bridge import ViewBridge, make_listener
 from desktop.qt.changes import ChangesDialog
-from desktop.qt.dialogs import NewSessionDialog, SettingsDialog
+from desktop.qt.dialogs import NewSessionDialog, SessionOptionsDialog, SettingsDialog
 from desktop.qt.main_window import MainWindow
 from desktop.settings import EMBEDDED, SettingsStore, TokenStore
 from desktop.unhandled import install_loop_handler
@@ -252,6 +253,7 @@ class NightshiftApp(QObject):
         w.rename_requested.connect(lambda sid, title: self._request({"type": "rename", "session": sid,
                                                                      "title": title}))
         w.answer_requested.connect(self.answer)
+        w.configure_requested.connect(self.ask_session_options)
         w.outbox_action.connect(self._outbox_action)
         w.retry_requested.connect(self.retry_now)
         w.settings_requested.connect(self.open_settings)
@@ -309,6 +311,9 @@ class NightshiftApp(QObject):
         reply = await self.request({**request, "type": "create"})
         if reply is None:
             return None
+        self.settings.remember_agent_defaults(request)  # the next new session of this agent starts from these
+        with contextlib.suppress(OSError):
+            self.settings.save()
         sid = reply.get("session", {}).get("id")
         if isinstance(sid, str):
             self.window.select_session(sid)
@@ -332,11 +337,23 @@ class NightshiftApp(QObject):
         cwd = None
         if self.core is not None and self.window.current in self.core.sessions:
             cwd = self.core.sessions[self.window.current].data.get("cwd")
-        dialog = NewSessionDialog(agents, cwd, self.window)
+        dialog = NewSessionDialog(agents, cwd, self.window, defaults=self.settings.agent_defaults)
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         dialog.accepted.connect(lambda: self._spawn(self.create_session(dialog.request())))
         dialog.open()
         self.new_session_dialog = dialog
+
+    def ask_session_options(self, session_id: str) -> None:
+        """Change a session's model / permission mode (the runner's `configure`)."""
+        if self.core is None or session_id not in self.core.sessions:
+            return
+        data = self.core.sessions[session_id].data
+        agent = next((a for a in self.core.agents if a.get("name") == data.get("agent")), {})
+        dialog = SessionOptionsDialog(session_id, agent, data.get("options") or {}, self.window)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.accepted.connect(lambda: (req := dialog.request()) and self._request(req))
+        dialog.open()
+        self.session_options_dialog = dialog
 
     def open_settings(self) -> None:
         dialog = SettingsDialog(self.settings, self.tokens, self.runner_key, self.window)

@@ -17,6 +17,7 @@ import platformdirs
 log = logging.getLogger(__name__)
 
 KEYRING_SERVICE = "nightshift"
+AGENT_DEFAULT_KEYS = ("model", "permission_mode", "approval")
 EMBEDDED = "embedded"
 
 
@@ -37,6 +38,8 @@ class SettingsStore:
         self.path = path or default_config_dir() / "settings.json"
         self.runners: list[RemoteRunner] = []
         self.last_runner: str = EMBEDDED
+        self.agent_defaults: dict[str, dict[str, str]] = {}
+        """Per agent type, the options last used to create a session (model, permission_mode, ...)."""
         self.load()
 
     def load(self) -> None:
@@ -52,13 +55,26 @@ class SettingsStore:
                         for r in runners or [] if isinstance(r, dict) and isinstance(r.get("url"), str)]
         last = data.get("last_runner") if isinstance(data, dict) else None
         self.last_runner = last if isinstance(last, str) else EMBEDDED
+        defaults = data.get("agent_defaults") if isinstance(data, dict) else None
+        self.agent_defaults = {
+            str(agent): {str(k): v for k, v in options.items() if isinstance(v, str)}
+            for agent, options in (defaults or {}).items() if isinstance(options, dict)
+        } if isinstance(defaults, dict) else {}
 
     def save(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         tmp = self.path.with_suffix(".tmp")
-        payload = {"runners": [asdict(r) for r in self.runners], "last_runner": self.last_runner}
+        payload = {"runners": [asdict(r) for r in self.runners], "last_runner": self.last_runner,
+                   "agent_defaults": self.agent_defaults}
         tmp.write_text(json.dumps(payload, indent=2), encoding="utf-8")
         os.replace(tmp, self.path)
+
+    def remember_agent_defaults(self, create: dict[str, object]) -> None:
+        """Remember the options of a `create` request as that agent's defaults for the next new session."""
+        agent = create.get("agent")
+        if not isinstance(agent, str) or agent == "command":
+            return
+        self.agent_defaults[agent] = {k: str(create[k]) for k in AGENT_DEFAULT_KEYS if create.get(k)}
 
     def find(self, url: str) -> RemoteRunner | None:
         return next((r for r in self.runners if r.url == url), None)

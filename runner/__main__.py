@@ -156,6 +156,8 @@ def _print_agents() -> int:
         where = f" ({info.path})" if info.path else ""
         reason = f": {info.reason}" if info.reason and not info.available else ""
         print(f"{info.name:<10} {state}{version}{where}{reason}")
+        if info.warning:
+            print(f"{'':<10} warning: {info.warning}")
     return 0
 
 

@@ -2,8 +2,8 @@
 # Set up Nightshift from a source checkout on a fresh machine, then start the app or run the test suite.
 #
 #   bash scripts/setup.sh app     # install (system libraries, .venv) and start the desktop app
-#   bash scripts/setup.sh test    # install (system libraries, .venv, test tools, Claude Code and Codex CLIs) and run
-#                                 # all tests (with CI=true, a test whose CLI or tool is missing fails, never skips)
+#   bash scripts/setup.sh test    # install (system libraries, .venv, test tools, agent CLIs) and run all tests
+#                                 # (with CI=true, a test whose CLI or tool is missing fails, never skips)
 #   bash scripts/setup.sh package # install the build tools, build the .deb, install it into a temporary root and
 #                                 # smoke-test it there (packaging/build.py linux)
 #
@@ -75,18 +75,21 @@ apt_install "${APT_RUNTIME[@]}" "${APT_TEST[@]}"
 .venv/bin/python -m pip install -q --upgrade pip >/dev/null
 .venv/bin/python -m pip install -q -e ".[test]"
 
-# The real Claude Code and Codex CLIs for the offline end-to-end tests. If one cannot be installed its tests say
-# why and skip, except in CI (CI=true, as .ci/run sets), where they fail: CI must test against the real CLIs.
-if claude_bin=$(sh tests/fakes/install_claude.sh); then
-    export NIGHTSHIFT_CLAUDE_PATH="$claude_bin"
-else
-    echo "setup: the Claude Code CLI could not be installed; its end-to-end tests will skip (fail with CI=true)" >&2
-fi
-if codex_bin=$(sh tests/fakes/install_codex.sh); then
-    export NIGHTSHIFT_CODEX_PATH="$codex_bin"
-else
-    echo "setup: the Codex CLI could not be installed; its end-to-end tests will skip (fail with CI=true)" >&2
-fi
+# The real agent CLIs (current versions from the npm registry) for the offline end-to-end tests. Their tests say
+# why they skip if one fails to install, except in CI (CI=true, as .ci/run sets), where they fail: CI must test
+# against the real CLIs.
+install_cli() {  # install_cli LABEL INSTALLER VAR
+    local bin
+    if bin=$(sh "tests/fakes/$2"); then
+        export "$3=$bin"
+    else
+        echo "setup: $1 could not be installed; its end-to-end tests will be skipped (fail under CI=true)" >&2
+    fi
+}
+install_cli "the Claude Code CLI" install_claude.sh NIGHTSHIFT_CLAUDE_PATH
+install_cli "the Codex CLI" install_codex.sh NIGHTSHIFT_CODEX_PATH
+install_cli "the Gemini CLI" install_gemini.sh NIGHTSHIFT_GEMINI_PATH
+install_cli "OpenCode" install_opencode.sh NIGHTSHIFT_OPENCODE_PATH
 
 export QT_QPA_PLATFORM=offscreen
 # pytest exits 5 when it collected no test: with `set -e` that fails the run, as it must.

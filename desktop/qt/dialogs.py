@@ -42,8 +42,9 @@ class NewSessionDialog(QDialog):
     """Agent picker (available agents and the command agent), folder, command, model, permissions."""
 
     def __init__(self, agents: list[dict[str, Any]], cwd: str | None = None,
-                 parent: QWidget | None = None) -> None:
+                 parent: QWidget | None = None, defaults: dict[str, dict[str, str]] | None = None) -> None:
         super().__init__(parent)
+        self.defaults = defaults or {}
         self.setWindowTitle("New session")
         self.setMinimumWidth(520)
         self.agents = agents or [{"name": "command", "label": "Command", "available": True}]
@@ -58,6 +59,8 @@ class NewSessionDialog(QDialog):
                 label += f"  ({info['version']})"
             if not info.get("available", True):
                 label += "  (not installed)"
+            elif info.get("warning"):
+                label += "  ⚠"
             self.agent.addItem(label, name)
             item = self.agent.model().item(self.agent.count() - 1)  # type: ignore[attr-defined]
             if not info.get("available", True):
@@ -85,6 +88,14 @@ class NewSessionDialog(QDialog):
         form.addRow(self.model_label, self.model_box)
         self.permission_label = QLabel("Permissions", self)
         form.addRow(self.permission_label, self.permission)
+        self.approval = QComboBox(self)
+        self.approval_label = QLabel("Approval", self)
+        form.addRow(self.approval_label, self.approval)
+        self.warning = QLabel(self)
+        self.warning.setObjectName("agentWarning")
+        self.warning.setWordWrap(True)
+        self.warning.setStyleSheet(f"color: {theme.current().error_fg.name()}")
+        form.addRow("", self.warning)
         # Offered when the folder is in a git repository (on by default for agents, off for commands): parallel
         # agents on one repository then never edit the same files.
         self.worktree = QCheckBox("Work in its own git worktree and branch", self)
@@ -133,13 +144,36 @@ class NewSessionDialog(QDialog):
         self.model_label.setVisible(show_model)
         modes = [str(m) for m in info.get("permission_modes") or []]
         self.permission.clear()
-        self.permission.addItem("Default (ask before acting)", "")
+        # Claude Code asks before acting by default; the other CLIs have defaults of their own.
+        self.permission.addItem("Default (ask before acting)" if info.get("name") == "claude" else "Default", "")
         for m in modes:
             if m != "default":
                 self.permission.addItem(m, m)
         show_perm = not is_command and bool(modes)
         self.permission.setVisible(show_perm)
         self.permission_label.setVisible(show_perm)
+        approvals = [str(a) for a in (info.get("options") or {}).get("approval") or []]
+        self.approval.clear()
+        self.approval.addItem("Default", "")
+        for a in approvals:
+            self.approval.addItem(a, a)
+        self.approval.setVisible(bool(approvals))
+        self.approval_label.setVisible(bool(approvals))
+        warning = str(info.get("warning") or "")
+        self.warning.setText(warning)
+        self.warning.setVisible(bool(warning))
+        # What was used last time for this agent (desktop/settings.py agent_defaults).
+        remembered = self.defaults.get(str(info.get("name")), {})
+        if remembered.get("model"):
+            at = self.model_box.findData(remembered["model"])
+            if at < 0:
+                self.model_box.addItem(remembered["model"], remembered["model"])
+                at = self.model_box.count() - 1
+            self.model_box.setCurrentIndex(at)
+        for box, key in ((self.permission, "permission_mode"), (self.approval, "approval")):
+            at = box.findData(remembered.get(key, ""))
+            if at >= 0:
+                box.setCurrentIndex(at)
         self._update_worktree()
 
     def _worktree_clicked(self) -> None:
@@ -173,6 +207,9 @@ class NewSessionDialog(QDialog):
             mode = self.permission.currentData()
             if mode:
                 req["permission_mode"] = mode
+            approval = self.approval.currentData()
+            if approval and self.approval.isVisibleTo(self):
+                req["approval"] = approval
         if self.worktree.isVisibleTo(self) and self.worktree.isChecked():
             req["worktree"] = True
         return req
@@ -191,6 +228,64 @@ class NewSessionDialog(QDialog):
     def _show_error(self, text: str) -> None:
         self.error.setText(text)
         self.error.show()
+
+
+class SessionOptionsDialog(QDialog):
+    """Model and permission mode of a session, changed while it exists (the runner's `configure`)."""
+
+    def __init__(self, session_id: str, agent: dict[str, Any], options: dict[str, Any],
+                 parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.session_id = session_id
+        self.setWindowTitle("Model and permissions")
+        self.setMinimumWidth(420)
+        self.original = {k: options.get(k) or "" for k in ("model", "permission_mode")}
+        form = QFormLayout()
+        self.model_box = QComboBox(self)
+        self.model_box.setEditable(True)
+        self.model_box.addItem("Default", "")
+        for m in [str(m) for m in agent.get("models") or []]:
+            self.model_box.addItem(m, m)
+        if self.original["model"]:
+            at = self.model_box.findData(self.original["model"])
+            if at < 0:
+                self.model_box.addItem(self.original["model"], self.original["model"])
+                at = self.model_box.count() - 1
+            self.model_box.setCurrentIndex(at)
+        form.addRow("Model", self.model_box)
+        self.permission = QComboBox(self)
+        self.permission.addItem("Default", "")
+        for m in [str(m) for m in agent.get("permission_modes") or []]:
+            if m != "default":
+                self.permission.addItem(m, m)
+        at = self.permission.findData(self.original["permission_mode"])
+        self.permission.setCurrentIndex(max(0, at))
+        self.permission_label = QLabel("Permissions", self)
+        form.addRow(self.permission_label, self.permission)
+        show_perm = self.permission.count() > 1
+        self.permission.setVisible(show_perm)
+        self.permission_label.setVisible(show_perm)
+        note = QLabel("Changes apply from the next message on.", self)
+        note.setWordWrap(True)
+        std = QDialogButtonBox.StandardButton
+        buttons = QDialogButtonBox(std.Ok | std.Cancel)
+        buttons.button(std.Ok).setText("Apply")
+        buttons.accepted.connect(self.accept)
+        buttons.rejected.connect(self.reject)
+        layout = QVBoxLayout(self)
+        layout.addLayout(form)
+        layout.addWidget(note)
+        layout.addWidget(buttons)
+
+    def request(self) -> dict[str, Any] | None:
+        """The `configure` request for what changed, or None if nothing did."""
+        text = self.model_box.currentText().strip()
+        model = self.model_box.currentData() if text == "Default" else text
+        chosen = {"model": model or "", "permission_mode": self.permission.currentData() or ""}
+        changed = {k: (v or None) for k, v in chosen.items() if v != self.original[k]}
+        if not changed:
+            return None
+        return {"type": "configure", "session": self.session_id, **changed}
 
 
 class TextViewer(QDialog):

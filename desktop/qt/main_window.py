@@ -97,6 +97,7 @@ class MainWindow(QMainWindow):
     delete_requested = Signal(str, bool)  # session, also discard its worktree
     changes_requested = Signal(str)
     rename_requested = Signal(str, str)
+    configure_requested = Signal(str)  # session: change its model / permission mode
     answer_requested = Signal(str, str, str)  # session, request_id, behavior
     outbox_action = Signal(str, str)  # client_msg_id, retry|discard
     retry_requested = Signal()
@@ -214,6 +215,7 @@ class MainWindow(QMainWindow):
         more.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
         self.session_menu = QMenu(more)
         self.session_menu.addAction("Rename…", self.ask_rename)
+        self.configure_action = self.session_menu.addAction("Model and permissions…", self._configure_current)
         self.session_menu.addAction("Stop process", self._stop_current)
         self.changes_action = self.session_menu.addAction("Changes…", self._changes_current)
         self.session_menu.addSeparator()
@@ -420,6 +422,10 @@ class MainWindow(QMainWindow):
     def _interrupt_current(self) -> None:
         if self.current:
             self.interrupt_requested.emit(self.current)
+
+    def _configure_current(self) -> None:
+        if self.current:
+            self.configure_requested.emit(self.current)
 
     def _stop_current(self) -> None:
         if self.current:

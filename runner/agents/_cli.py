@@ -25,6 +25,8 @@ from collections.abc import Mapping
 from typing import Any, ClassVar
 
 from runner.agents.base import Agent, AgentError, AgentHost, AgentInfo
+from runner.agents.errors import AUTH_REQUIRED, classify, explain
+from runner.agents.winshim import launch_argv
 from runner.process import AgentProcess, SpawnError
 
 Event = tuple[str, dict[str, Any]]
@@ -37,7 +39,8 @@ AGENT_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,199}$")
 MODEL_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:/@\[\]-]{0,127}$")
 VERSION_RE = re.compile(r"\d+\.\d+(?:\.\d+)?(?:[-+][0-9A-Za-z.-]+)?")
 
-VERSION_TIMEOUT_SECONDS = 10.0
+# Gemini CLI takes about 4 s to print its version on an idle 2-core machine (node loads its whole bundle).
+VERSION_TIMEOUT_SECONDS = 30.0
 STDERR_TAIL_LINES = 40
 # A JSON line longer than the reader's per-line limit arrives in parts; parts are joined up to this size.
 MAX_JOINED_LINE_BYTES = 64 * 1024 * 1024
@@ -128,7 +131,7 @@ def probe_version(path: str, timeout: float = VERSION_TIMEOUT_SECONDS) -> tuple[
         return _version_cache[key]
     try:
         done = subprocess.run(
-            [path, "--version"],
+            launch_argv([path, "--version"]),
             capture_output=True,
             timeout=timeout,
             env=child_env(),
@@ -152,6 +155,55 @@ def probe_version(path: str, timeout: float = VERSION_TIMEOUT_SECONDS) -> tuple[
     return result
 
 
+def npm_package_version(path: str, package: str) -> str | None:
+    """The version of an npm-installed CLI from its package.json, without running it: `path` (the launcher in
+    node_modules/.bin, or a global bin folder) resolves into the package, whose package.json is at most three
+    folders up. Running `--version` takes Gemini CLI from 4 s (idle) to over 30 s (a loaded machine)."""
+    try:
+        folder = os.path.dirname(os.path.realpath(path))
+    except OSError:
+        return None
+    for _ in range(3):
+        candidate = os.path.join(folder, "package.json")
+        if os.path.isfile(candidate):
+            try:
+                with open(candidate, encoding="utf-8") as f:
+                    data = json.load(f)
+            except (OSError, ValueError):
+                return None
+            if isinstance(data, dict) and data.get("name") == package and isinstance(data.get("version"), str):
+                return data["version"]
+            return None
+        folder = os.path.dirname(folder)
+    return None
+
+
+def _version_key(version: str) -> tuple[int, ...] | None:
+    match = re.match(r"(\d+)\.(\d+)(?:\.(\d+))?", version)
+    return tuple(int(g or 0) for g in match.groups()) if match else None
+
+
+def untested_version_warning(label: str, version: str | None, tested: tuple[str, str] | None) -> str | None:
+    """A warning when `version` is outside the `tested` (oldest, newest) range; None inside it or if unknown."""
+    if version is None or tested is None:
+        return None
+    key, oldest, newest = _version_key(version), _version_key(tested[0]), _version_key(tested[1])
+    if key is None or oldest is None or newest is None:
+        return None
+    span = tested[0] if tested[0] == tested[1] else f"{tested[0]} to {tested[1]}"
+    if key > newest:
+        return (
+            f"{label} {version} is newer than the versions Nightshift was tested with ({span}); "
+            "if something looks wrong, tell us which version."
+        )
+    if key < oldest:
+        return (
+            f"{label} {version} is older than the versions Nightshift was tested with ({span}); "
+            "updating it is recommended."
+        )
+    return None
+
+
 # --- agents -------------------------------------------------------------------------------------------------
 
 
@@ -162,6 +214,12 @@ class CliAgent(Agent):
     env_var: ClassVar[str]
     models: ClassVar[list[str]] = []
     permission_modes: ClassVar[list[str]] = []
+    npm_package: ClassVar[str] = ""
+    """The npm package the CLI comes in, if any (its version is then read from its package.json)."""
+    tested_versions: ClassVar[tuple[str, str] | None] = None
+    """(oldest, newest) CLI versions this adapter was tested with end to end; others get a warning in `agents`."""
+    login_hint: ClassVar[str] = ""
+    """What to do when the CLI is not signed in or its key is refused (shown with auth_required errors)."""
 
     def __init__(self, host: AgentHost) -> None:
         super().__init__(host)
@@ -185,7 +243,10 @@ class CliAgent(Agent):
                 models=list(cls.models),
                 permission_modes=list(cls.permission_modes),
             )
-        version, error = probe_version(path)
+        version = npm_package_version(path, cls.npm_package) if cls.npm_package else None
+        error = None
+        if version is None:
+            version, error = probe_version(path)
         return AgentInfo(
             cls.name,
             cls.label,
@@ -195,6 +256,7 @@ class CliAgent(Agent):
             reason=error,
             models=list(cls.models),
             permission_modes=list(cls.permission_modes),
+            warning=untested_version_warning(cls.label, version, cls.tested_versions),
         )
 
     # --- output lines ---------------------------------------------------------------------------------------
@@ -313,7 +375,22 @@ class TurnCliAgent(CliAgent):
 
     @classmethod
     def check_options(cls, request: Mapping[str, Any]) -> dict[str, Any]:
-        return {"model": check_model(request.get("model"))}
+        options: dict[str, Any] = {"model": check_model(request.get("model"))}
+        if cls.permission_modes:
+            options["permission_mode"] = cls.check_permission_mode(request.get("permission_mode"))
+        return options
+
+    @classmethod
+    def check_permission_mode(cls, value: object) -> str | None:
+        """Validate a `permission_mode` option (None or "" means the CLI's default)."""
+        if value is None or value == "":
+            return None
+        if value not in cls.permission_modes:
+            raise AgentError("bad_request", f"'permission_mode' must be one of {cls.permission_modes}")
+        return str(value)
+
+    interrupt_signal: ClassVar[int] = signal.SIGINT
+    """What interrupt sends to the turn's process group."""
 
     @abstractmethod
     def make_translator(self, known_session_id: str | None) -> TurnTranslator: ...
@@ -358,7 +435,7 @@ class TurnCliAgent(CliAgent):
             self.host.set_status("error", reason="agent_unavailable")
             return
         resume_id = self._resume_id()
-        argv = self.build_argv(path, text, resume_id)
+        argv = launch_argv(self.build_argv(path, text, resume_id))
         self._stderr_tail.clear()
         self._partial.clear()
         self._interrupted = False
@@ -398,6 +475,21 @@ class TurnCliAgent(CliAgent):
         text = stderr_tail + "\n" + "\n".join(self._turn_errors)
         return any(marker in text for marker in self.resume_gone_markers)
 
+    auth_exit_codes: ClassVar[tuple[int, ...]] = ()
+    """Exit codes by which the CLI says it has no usable credentials."""
+
+    def _explain_failure(self, exit_code: int | None) -> str | None:
+        """Journal a failed turn's cause in words if it is one the user can act on (see errors.py); its code."""
+        lines = [*self._turn_errors, *self._stderr_tail]
+        kind = classify("\n".join(lines))
+        if kind is None and exit_code in self.auth_exit_codes:
+            kind = AUTH_REQUIRED
+        if kind is None:
+            return None
+        detail = next((line for line in lines if classify(line) == kind), lines[-1] if lines else "")
+        self.host.emit("error", code=kind, message=explain(self.label, kind, self.login_hint, detail))
+        return kind
+
     async def _watch(self, proc: AgentProcess, translator: TurnTranslator, resume_id: str | None) -> None:
         code = await proc.wait()
         self._emit_all(translator.finish(code, self._interrupted))
@@ -406,11 +498,14 @@ class TurnCliAgent(CliAgent):
         if self._stopping:
             self.host.set_status("idle", reason="stopped", exit_code=code)
             return
+        problem = None
+        if not self._interrupted and (code != 0 or translator.failed):
+            problem = self._explain_failure(code)
         if self._interrupted:
             self.host.set_status("idle", reason="interrupted", exit_code=code)
         elif code != 0:
             tail = self._stderr_summary()
-            if resume_id and self._resume_lost(tail):
+            if resume_id and problem is None and self._resume_lost(tail):
                 # The CLI no longer has that session: retrying would fail forever. Forget the id, so the next
                 # message starts a new session, and say so.
                 self.host.save_state(agent_session_id=None)
@@ -421,10 +516,12 @@ class TurnCliAgent(CliAgent):
                     "Your next message starts a new session.",
                 )
             message = f"{self.label} exited with code {code}"
-            self.host.emit(
-                "error", code="agent_exited", message=message + (f"\n{tail}" if tail else ""), exit_code=code
-            )
-            self.host.set_status("error", reason="agent_exited", exit_code=code)
+            if tail and problem is None:  # an explained failure needs no raw stderr (it is in the output anyway)
+                message += f"\n{tail}"
+            self.host.emit("error", code="agent_exited", message=message, exit_code=code)
+            self.host.set_status("error", reason=problem or "agent_exited", exit_code=code)
+        elif problem is not None:
+            self.host.set_status("idle", reason=problem, exit_code=code)
         else:
             self.host.set_status("idle", exit_code=code)
         if self._queue:
@@ -436,7 +533,7 @@ class TurnCliAgent(CliAgent):
         if not self.running or self._proc is None:
             raise AgentError("not_running", f"{self.label} is not working on a turn")
         self._interrupted = True
-        self._proc.signal_group(signal.SIGINT)
+        self._proc.signal_group(self.interrupt_signal)
 
     async def stop(self) -> None:
         self._queue.clear()
@@ -449,9 +546,14 @@ class TurnCliAgent(CliAgent):
             await self._watch_task
 
     async def configure(self, options: Mapping[str, Any]) -> None:
-        # Each turn is a new process, so a new model simply applies from the next turn on.
-        unknown = set(options) - {"model"}
+        # Each turn is a new process, so new options simply apply from the next turn on.
+        known = {"model", "permission_mode"} if self.permission_modes else {"model"}
+        unknown = set(options) - known
         if unknown:
             raise AgentError("bad_request", f"the {self.name} agent has no option(s) {sorted(unknown)}")
+        changes: dict[str, Any] = {}
         if "model" in options:
-            self.host.options["model"] = check_model(options.get("model"))
+            changes["model"] = check_model(options.get("model"))
+        if "permission_mode" in options:
+            changes["permission_mode"] = self.check_permission_mode(options.get("permission_mode"))
+        self.host.options.update(changes)

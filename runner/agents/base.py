@@ -59,6 +59,10 @@ class AgentInfo:
     models: list[str] = field(default_factory=list)
     permission_modes: list[str] = field(default_factory=list)
     reason: str | None = None
+    warning: str | None = None
+    """Set when the installed version is outside the versions this adapter was tested with."""
+    options: dict[str, list[str]] = field(default_factory=dict)
+    """Further create-time options and their choices (Codex: {"approval": [...]})."""
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -70,6 +74,8 @@ class AgentInfo:
             "models": self.models,
             "permission_modes": self.permission_modes,
             "reason": self.reason,
+            "warning": self.warning,
+            "options": self.options,
         }
 
 

@@ -20,11 +20,14 @@ from typing import Any
 
 from runner.agents._cli import CliAgent, Event, check_model, child_env
 from runner.agents.base import AgentError, AgentHost
+from runner.agents.errors import classify, explain
+from runner.agents.winshim import launch_argv
 from runner.process import AgentProcess, SpawnError
 
 # "ask" sends every permission prompt to the views (--permission-prompt-tool stdio with the CLI's default
 # mode). The other modes are the CLI's own; with them the CLI asks less often (or never), and whatever it
 # still asks goes to the views as well.
+LOGIN_HINT = "Run `claude` in a terminal and log in with /login, or set ANTHROPIC_API_KEY for the runner."
 PERMISSION_MODES = ["ask", "acceptEdits", "plan", "bypassPermissions"]
 # Accepted as well: the CLI's names for its default mode, and modes some CLI versions have.
 EXTRA_PERMISSION_MODES = {"default", "manual", "auto", "dontAsk"}
@@ -351,6 +354,14 @@ class ClaudeTranslator:
                     step.events.append(("user", {"text": text}))
 
     def _system(self, obj: Mapping[str, Any], step: Step) -> None:
+        if obj.get("subtype") == "api_retry" and obj.get("attempt") == 1:
+            # The CLI retries a refused key or a rate limit for minutes: say what is going on at the first retry.
+            detail = f"HTTP {obj.get('error_status')} {obj.get('error', '')}"
+            kind = classify(detail)
+            if kind is not None:
+                message = explain(ClaudeAgent.label, kind, LOGIN_HINT, detail, retrying=True)
+                step.events.append(("error", {"code": kind, "message": message}))
+            return
         if obj.get("subtype") != "init":
             return  # status, hooks, task progress, compaction: nothing a transcript needs
         sid = obj.get("session_id")
@@ -391,6 +402,10 @@ class ClaudeTranslator:
                 fields["message"] = "; ".join(str(e) for e in errors)[:4000]
             elif isinstance(obj.get("result"), str):
                 fields["message"] = obj["result"][:4000]
+            kind = classify(fields.get("message", "")) if status == "error" else None
+            if kind is not None:
+                message = explain(ClaudeAgent.label, kind, LOGIN_HINT, fields["message"])
+                step.events.append(("error", {"code": kind, "message": message}))
         step.events.append(("turn_end", fields))
         self.interrupt_requested = False
         self.in_turn = False
@@ -481,6 +496,9 @@ class ClaudeAgent(CliAgent):
     label = "Claude Code"
     executable = "claude"
     env_var = "NIGHTSHIFT_CLAUDE_PATH"
+    npm_package = "@anthropic-ai/claude-code"
+    tested_versions = ("2.1.197", "2.1.332")  # tests/runner/agents/test_claude_real.py
+    login_hint = LOGIN_HINT
     models = MODELS
     permission_modes = PERMISSION_MODES
 
@@ -552,7 +570,7 @@ class ClaudeAgent(CliAgent):
             translator = ClaudeTranslator(known_session_id=resume_id)
             try:
                 proc = await AgentProcess.spawn(
-                    self.build_argv(path, resume_id),
+                    launch_argv(self.build_argv(path, resume_id)),
                     self.host.cwd,
                     self._on_line,
                     env=child_env(),

@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from runner.agents._cli import Event, TurnCliAgent, TurnTranslator
+from runner.agents.base import AgentError, AgentInfo
 
 TOOL_ITEMS = {"command_execution", "file_change", "mcp_tool_call", "web_search", "todo_list"}
 
@@ -134,8 +135,36 @@ class CodexAgent(TurnCliAgent):
     label = "Codex CLI"
     executable = "codex"
     env_var = "NIGHTSHIFT_CODEX_PATH"
+    npm_package = "@openai/codex"
+    tested_versions = ("0.171.0", "0.171.0")  # tests/runner/agents/test_codex_real.py
+    login_hint = (
+        "Run `codex login` in a terminal, or set OPENAI_API_KEY for the runner."
+    )
     prompt_on_stdin = True
     resume_gone_markers = ("no rollout found",)
+
+    # permission_mode is Codex's sandbox for the commands the model runs (`--sandbox`).
+    permission_modes = ["read-only", "workspace-write", "danger-full-access"]
+    # `codex exec` cannot ask the user: commands the sandbox does not allow fail ("never"), or are reviewed
+    # automatically (`--approve-for-me`).
+    approvals = ["never", "auto_review"]
+
+    @classmethod
+    def check_options(cls, request: Mapping[str, Any]) -> dict[str, Any]:
+        options = super().check_options(request)
+        approval = request.get("approval")
+        if approval not in (None, "", *cls.approvals):
+            raise AgentError("bad_request", f"'approval' must be one of {cls.approvals}")
+        options["approval"] = approval or None
+        if approval == "auto_review" and options.get("permission_mode") not in (None, "workspace-write"):
+            raise AgentError("bad_request", "'approval' auto_review runs commands in the workspace-write sandbox")
+        return options
+
+    @classmethod
+    def detect(cls) -> AgentInfo:
+        info = super().detect()
+        info.options = {"approval": list(cls.approvals)}
+        return info
 
     def make_translator(self, known_session_id: str | None) -> CodexTranslator:
         return CodexTranslator(known_session_id)
@@ -145,6 +174,12 @@ class CodexAgent(TurnCliAgent):
         model = self.host.options.get("model")
         if model:
             argv.append(f"--model={model}")
+        # Before `resume`: its subcommand does not take --sandbox (0.171.0).
+        sandbox = self.host.options.get("permission_mode")
+        if self.host.options.get("approval") == "auto_review":
+            argv.append("--approve-for-me")  # implies the workspace-write sandbox; --sandbox may not go with it
+        elif sandbox:
+            argv.append(f"--sandbox={sandbox}")
         if resume_id:
             argv += ["resume", resume_id]
         # "-": the prompt comes on stdin, so its size is not limited by the command line (128 KiB per argument on

@@ -1,4 +1,4 @@
-"""The Gemini CLI agent: `gemini --prompt=... --output-format stream-json` once per turn, with
+"""The Gemini CLI agent: `gemini --output-format stream-json` once per turn with the prompt on stdin, with
 `--resume=<session_id>` for later turns.
 
 GeminiTranslator (sans-I/O) maps init, message (whole or delta), tool_use, tool_result, error and result to
@@ -103,6 +103,16 @@ class GeminiAgent(TurnCliAgent):
     label = "Gemini CLI"
     executable = "gemini"
     env_var = "NIGHTSHIFT_GEMINI_PATH"
+    npm_package = "@google/gemini-cli"
+    tested_versions = ("0.61.0", "0.61.0")  # tests/runner/agents/test_gemini_real.py
+    login_hint = (
+        "Run `gemini` in a terminal and sign in, or set GEMINI_API_KEY for the runner."
+    )
+    auth_exit_codes = (41,)  # FatalAuthenticationError: no key, or no auth method chosen
+    # --approval-mode: headless, "default" offers the model no tool that needs approval (no shell); "yolo" runs
+    # everything, "auto_edit" file edits only, "plan" is read-only. None keeps the CLI's own default.
+    permission_modes = ["default", "auto_edit", "yolo", "plan"]
+    prompt_on_stdin = True
     resume_gone_markers = ("Invalid session identifier", "No previous sessions found", "Session not found")
 
     def make_translator(self, known_session_id: str | None) -> GeminiTranslator:
@@ -115,11 +125,15 @@ class GeminiAgent(TurnCliAgent):
         return {"GEMINI_CLI_TRUST_WORKSPACE": "true"}
 
     def build_argv(self, executable: str, prompt: str, resume_id: str | None) -> list[str]:
-        # `--prompt=TEXT` keeps a prompt that starts with "-" from being read as a flag.
-        argv = [executable, f"--prompt={prompt}", "--output-format", "stream-json"]
+        # No --prompt: with stdin not a terminal the CLI runs headless and reads the prompt from stdin to EOF, so
+        # its size is not limited by the command line and it can never be read as a flag.
+        argv = [executable, "--output-format", "stream-json"]
         model = self.host.options.get("model")
         if model:
             argv.append(f"--model={model}")
+        mode = self.host.options.get("permission_mode")
+        if mode:
+            argv.append(f"--approval-mode={mode}")
         if resume_id:
             argv.append(f"--resume={resume_id}")
         return argv

@@ -1,4 +1,5 @@
-"""The OpenCode agent: `opencode run --format json` once per turn, `--session=<id>` for later turns.
+"""The OpenCode agent: `opencode run --format json` once per turn with the prompt on stdin, `--session=<id>` for
+later turns.
 
 OpenCodeTranslator (sans-I/O) maps step_start, text, reasoning, tool_use, step_finish and error to normalized
 events (runner/EVENTS.md). Text parts arrive whole; the parts of one message share its messageID.
@@ -7,6 +8,7 @@ events (runner/EVENTS.md). Text parts arrive whole; the parts of one message sha
 from __future__ import annotations
 
 import json
+import signal
 from collections.abc import Mapping
 from typing import Any
 
@@ -105,7 +107,9 @@ def _error_message(error: Any) -> str:
     if isinstance(error, dict):
         data = error.get("data")
         if isinstance(data, dict) and data.get("message"):
-            return str(data["message"])
+            status = data.get("statusCode")
+            # The HTTP status tells a refused key (401) or a rate limit (429) apart from other failures.
+            return str(data["message"]) + (f" (HTTP {status})" if isinstance(status, int) else "")
         if error.get("message"):
             return str(error["message"])
         return str(error.get("name") or json.dumps(error))
@@ -117,16 +121,29 @@ class OpenCodeAgent(TurnCliAgent):
     label = "OpenCode"
     executable = "opencode"
     env_var = "NIGHTSHIFT_OPENCODE_PATH"
+    npm_package = "opencode-ai"
+    tested_versions = ("1.18.33", "1.18.33")  # tests/runner/agents/test_opencode_real.py
+    login_hint = (
+        "Run `opencode auth login` in a terminal, or set the provider's API key (ANTHROPIC_API_KEY, "
+        "OPENAI_API_KEY, ...) for the runner."
+    )
+    prompt_on_stdin = True
     resume_gone_markers = ("Session not found",)
+    # `opencode run` has no SIGINT handler, and a process started with SIGINT ignored (a runner started in the
+    # background by a shell) keeps it ignored, so SIGINT may do nothing. SIGTERM ends the turn the same way:
+    # the session keeps the user message and what was finished.
+    interrupt_signal = signal.SIGTERM
 
     def make_translator(self, known_session_id: str | None) -> OpenCodeTranslator:
         return OpenCodeTranslator(known_session_id)
 
     def build_argv(self, executable: str, prompt: str, resume_id: str | None) -> list[str]:
+        # The prompt goes on stdin: `run` joins argv words with spaces and quotes any word holding a space, so a
+        # prompt given as one argument would reach the model wrapped in quotes (and argv is size-limited).
         argv = [executable, "run", "--format", "json"]
         model = self.host.options.get("model")
         if model:
             argv.append(f"--model={model}")
         if resume_id:
             argv.append(f"--session={resume_id}")
-        return [*argv, "--", prompt]
+        return argv

@@ -59,3 +59,23 @@ def test_a_corrupt_settings_file_is_ignored(tmp_path: Path) -> None:
     path.write_text("{not json")
     settings = SettingsStore(path)
     assert settings.runners == [] and settings.last_runner == EMBEDDED
+
+
+def test_agent_defaults_are_remembered_per_agent(tmp_path: Path) -> None:
+    path = tmp_path / "settings.json"
+    settings = SettingsStore(path)
+    settings.remember_agent_defaults({"type": "create", "agent": "codex", "model": "gpt-5", "cwd": "/x",
+                                      "permission_mode": "read-only", "approval": "auto_review"})
+    settings.remember_agent_defaults({"type": "create", "agent": "gemini", "model": "gemini-2.5-pro"})
+    settings.remember_agent_defaults({"type": "create", "agent": "command", "argv": ["ls"]})
+    settings.save()
+    again = SettingsStore(path)
+    assert again.agent_defaults == {
+        "codex": {"model": "gpt-5", "permission_mode": "read-only", "approval": "auto_review"},
+        "gemini": {"model": "gemini-2.5-pro"},
+    }
+    # A later session with the CLI's default model forgets the remembered one.
+    again.remember_agent_defaults({"type": "create", "agent": "gemini"})
+    assert again.agent_defaults["gemini"] == {}
+    path.write_text('{"agent_defaults": {"codex": "bad", "claude": {"model": 3, "permission_mode": "plan"}}}')
+    assert SettingsStore(path).agent_defaults == {"claude": {"permission_mode": "plan"}}

@@ -25,6 +25,11 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+ERRORS = {
+    401: ("authentication_error", "invalid x-api-key"),
+    429: ("rate_limit_error", "Number of request tokens has exceeded your per-minute rate limit"),
+}
+
 
 @dataclass
 class Block:
@@ -82,6 +87,8 @@ class AnthropicServer:
         self.side_requests: list[dict[str, Any]] = []
         self.streams_cut = 0
         """How many streamed replies ended early because the client went away (an interrupt)."""
+        self.fail_with = 0
+        """Non-zero: every /v1/messages request is answered with this HTTP error (retries too): 401, 429."""
         self._httpd: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
 
@@ -179,6 +186,11 @@ class _Handler(BaseHTTPRequestHandler):
         if not path.endswith("/v1/messages"):
             self._json(200, {})
             return
+        if self.owner.fail_with:
+            with self.owner._lock:
+                self.owner.requests.append(body)
+            self._error(self.owner.fail_with)
+            return
         if body.get("tools"):
             reply = self.owner._take(body) or Reply.text("(no scripted reply)")
         else:
@@ -192,6 +204,18 @@ class _Handler(BaseHTTPRequestHandler):
             self._whole(reply, model)
 
     # --- replies --------------------------------------------------------------------------------------------
+
+    def _error(self, status: int) -> None:
+        # The bodies the real API sends for a bad key and for a rate limit.
+        kind, message = ERRORS.get(status, ("api_error", "scripted error"))
+        data = json.dumps({"type": "error", "error": {"type": kind, "message": message}}).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        if status == 429:
+            self.send_header("retry-after", "1")  # as the API does; clients that honour it retry quickly
+        self.end_headers()
+        self.wfile.write(data)
 
     def _json(self, status: int, obj: Any) -> None:
         data = json.dumps(obj).encode()

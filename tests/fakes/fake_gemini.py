@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
-"""A faithful fake of `gemini --prompt=PROMPT --output-format stream-json [--resume=ID]`: init, message
-(user echo, assistant deltas), tool_use, tool_result, error, result; each line has a timestamp. See
+"""A faithful fake of `gemini --output-format stream-json [--resume=ID]` with the prompt on stdin (or --prompt):
+init, message (user echo, assistant deltas), tool_use, tool_result, error, result; each line has a timestamp. See
 fake_common.py for modes.
 """
 
@@ -27,9 +27,19 @@ def main() -> int:
         print("0.9.0")
         return 0
     fc.log_argv()
-    prompt = fc.option("prompt")
-    if prompt is None or fc.option("output-format") != "stream-json":
-        sys.stderr.write("fake gemini: needs --prompt and --output-format stream-json\n")
+    # As the real CLI: stdin (when not a terminal) is read to EOF; --prompt is appended to it.
+    parts = [] if sys.stdin is None or sys.stdin.isatty() else [sys.stdin.read()]
+    if fc.option("prompt") is not None:
+        parts.append(fc.option("prompt") or "")
+    prompt = "\n\n".join(p for p in parts if p)
+    if not prompt:
+        sys.stderr.write(
+            "No input provided via stdin. Input can be provided by piping data into gemini "
+            "or using the --prompt option.\n"
+        )
+        return 42
+    if fc.option("output-format") != "stream-json":
+        sys.stderr.write("fake gemini: needs --output-format stream-json\n")
         return 42
     if os.environ.get("GEMINI_CLI_TRUST_WORKSPACE") != "true":
         # What Gemini CLI 0.61 does in a folder that is not trusted.

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""A faithful fake of `opencode run --format json [--session=ID] [--model=M] -- PROMPT`: objects of
+"""A faithful fake of `opencode run --format json [--session=ID] [--model=M]` with the prompt on stdin: objects of
 {type, timestamp, sessionID, part} for step_start, text (whole parts), reasoning, tool_use, step_finish and
 error. See fake_common.py for the modes.
 """
@@ -26,7 +26,10 @@ def main() -> int:
     if not args or args[0] != "run" or fc.option("format") != "json":
         sys.stderr.write("fake opencode: needs run --format json\n")
         return 2
-    prompt = fc.positional_after_dashdash() or ""
+    # As the real CLI: the message words, then stdin (when not a terminal) read to EOF.
+    words = fc.positional_after_dashdash()
+    piped = "" if sys.stdin is None or sys.stdin.isatty() else sys.stdin.read()
+    prompt = "\n".join(p for p in (words, piped) if p)
     modes = fc.modes(prompt)
     signal.signal(signal.SIGINT, lambda *_: os._exit(130))
     if "ignore_term" in modes:

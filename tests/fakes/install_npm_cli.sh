@@ -1,6 +1,7 @@
 #!/bin/sh
 # Install an agent CLI from the npm registry into a project-local cache folder, for the offline end-to-end tests.
-# Idempotent: does nothing when the wanted version is already there. Prints the installed binary's path.
+# Idempotent: does nothing when the wanted version ("latest": the registry's current one) is already there.
+# Prints the installed binary's path.
 #
 #   tests/fakes/install_npm_cli.sh PREFIX PACKAGE BINARY VERSION
 #
@@ -17,6 +18,17 @@ fi
 
 mkdir -p "$prefix"
 stamp="$prefix/.installed-version"
+if [ "$version" = latest ]; then
+    # "latest" means the current release: ask the registry which that is, so a cached older one is replaced.
+    # Offline, keep whatever is installed.
+    if current=$(npm view "$package" version 2>/dev/null) && [ -n "$current" ]; then
+        version=$current
+    elif [ -x "$bin" ]; then
+        echo "install_npm_cli.sh: cannot reach the npm registry; keeping the installed $package" >&2
+        echo "$bin"
+        exit 0
+    fi
+fi
 if [ -x "$bin" ] && [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$version" ]; then
     echo "$bin"
     exit 0

@@ -17,6 +17,11 @@ from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+ERRORS = {
+    401: ("invalid_api_key", "Incorrect API key provided: dummy. You can find your API key at https://platform.openai.com/account/api-keys."),
+    429: ("rate_limit_exceeded", "Rate limit reached for requests per min (RPM). Please try again in 1s."),
+}
+
 
 @dataclass
 class ResponseReply:
@@ -39,6 +44,8 @@ class OpenAIServer:
         self._lock = threading.Lock()
         self._script: list[ResponseReply] = []
         self.requests: list[dict[str, Any]] = []
+        self.fail_with = 0
+        """Non-zero: every /responses request is answered with this HTTP error (retries too): 401, 429."""
         self._httpd: ThreadingHTTPServer | None = None
 
     def queue(self, *replies: ResponseReply) -> None:
@@ -56,11 +63,15 @@ class OpenAIServer:
         host, port = self._httpd.server_address[:2]
         return f"http://{host}:{port}/v1"
 
-    def config_toml(self, model: str = "gpt-5-codex") -> str:
-        return (
+    def config_toml(self, model: str = "gpt-5-codex", retries: int | None = None) -> str:
+        """A CODEX_HOME/config.toml pointing here; `retries` caps the CLI's request and stream retries."""
+        text = (
             f'model_provider = "mock"\nmodel = "{model}"\n\n[model_providers.mock]\nname = "mock"\n'
             f'base_url = "{self.url}"\nenv_key = "OPENAI_API_KEY"\nwire_api = "responses"\n'
         )
+        if retries is not None:
+            text += f"request_max_retries = {retries}\nstream_max_retries = {retries}\n"
+        return text
 
     def start(self) -> None:
         server = self
@@ -106,6 +117,18 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(data)
 
+    def _error(self, status: int) -> None:
+        # The bodies the real API sends for a bad key and for a rate limit.
+        code, message = ERRORS.get(status, ("server_error", "scripted error"))
+        data = json.dumps({"error": {"message": message, "type": code, "param": None, "code": code}}).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        if status == 429:
+            self.send_header("retry-after", "1")
+        self.end_headers()
+        self.wfile.write(data)
+
     def do_GET(self) -> None:
         self._json({"object": "list", "data": [], "models": []})
 
@@ -114,6 +137,11 @@ class _Handler(BaseHTTPRequestHandler):
         body = json.loads(raw or b"{}")
         if not self.path.split("?")[0].endswith("/responses"):
             self._json({})
+            return
+        if self.owner.fail_with:
+            with self.owner._lock:
+                self.owner.requests.append(body)
+            self._error(self.owner.fail_with)
             return
         reply = self.owner._take(body)
         self.send_response(200)

@@ -305,3 +305,22 @@ async def test_resume_of_a_conversation_the_cli_does_not_have(api: AnthropicServ
         assert host.state["agent_session_id"] not in (None, lost)
     finally:
         await agent.stop()
+
+
+@pytest.mark.parametrize(
+    ("status", "code", "words"), [(401, "auth_required", "/login"), (429, "rate_limited", "rate limit")]
+)
+async def test_refused_key_and_rate_limit_in_words(
+    api: AnthropicServer, workdir: str, monkeypatch: pytest.MonkeyPatch, status: int, code: str, words: str
+) -> None:
+    api.fail_with = status
+    monkeypatch.setenv("CLAUDE_CODE_MAX_RETRIES", "1")  # the CLI retries both for minutes by default
+    agent, host = make(workdir)
+    try:
+        end = await turn(agent, host, "hello")
+        assert end["status"] == "error"
+        errors = host.of("error", code=code)
+        # Said at the first retry (while the CLI keeps trying), and again when the turn gives up.
+        assert len(errors) == 2 and all(words in e["message"] and "Claude Code" in e["message"] for e in errors)
+    finally:
+        await agent.stop()

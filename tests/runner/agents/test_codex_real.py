@@ -141,3 +141,37 @@ async def test_resume_of_a_thread_the_cli_does_not_have(api: OpenAIServer, workd
     end = await turn(agent, host, "hello again")
     assert end["status"] == "success" and host.messages()[-1][1] == "A new thread."
     assert host.state["agent_session_id"] not in (None, lost)
+
+
+@pytest.mark.parametrize(
+    ("status", "code", "words"), [(401, "auth_required", "codex login"), (429, "rate_limited", "rate limit")]
+)
+async def test_refused_key_and_rate_limit_in_words(
+    api: OpenAIServer, workdir: str, status: int, code: str, words: str
+) -> None:
+    api.fail_with = status
+    # One retry instead of the default four (request) and five (stream).
+    (Path(os.environ["CODEX_HOME"]) / "config.toml").write_text(api.config_toml(retries=1))
+    host = RecordingHost(workdir, options=CodexAgent.check_options({}))
+    agent = CodexAgent(host)
+    end = await turn(agent, host, "hello")
+    assert end["status"] == "error"
+    (error,) = host.of("error", code=code)
+    assert words in error["message"] and "Codex CLI" in error["message"], error
+    assert host.of("status")[-1]["reason"] == code
+
+
+@pytest.mark.parametrize(
+    "options", [{"permission_mode": "workspace-write"}, {"permission_mode": "read-only"}, {"approval": "auto_review"}]
+)
+async def test_sandbox_and_approval_options_are_accepted(
+    api: OpenAIServer, workdir: str, options: dict[str, str]
+) -> None:
+    api.queue(ResponseReply.exec_command("echo sandboxed"), ResponseReply.message("ok"), ResponseReply.message("again"))
+    host = RecordingHost(workdir, options=CodexAgent.check_options(options))
+    agent = CodexAgent(host)
+    end = await turn(agent, host, "run it")
+    assert end["status"] == "success", host.brief()
+    assert host.of("tool_result")[0]["output"].strip() == "sandboxed"
+    end = await turn(agent, host, "resumed with the same flags")  # `resume` must accept them too
+    assert end["status"] == "success", host.brief()

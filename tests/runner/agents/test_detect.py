@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -69,3 +71,65 @@ async def test_agents_over_the_protocol(fake_clis: ArgvLog, client: ViewClient) 
     agents = {a["name"]: a for a in reply["agents"]}
     assert agents["claude"]["available"] and agents["claude"]["version"] == "2.1.0"
     assert agents["codex"]["available"] and agents["command"]["available"]
+
+
+def test_a_version_the_adapter_was_not_tested_with_is_a_warning(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    oldest, newest = GeminiAgent.tested_versions or ("", "")
+    major, minor, *_ = newest.split(".")
+    cases = {
+        newest: None,
+        oldest: None,
+        f"{major}.{int(minor) + 1}.0": "newer than the versions Nightshift was tested with",
+        "0.1.0": "older than the versions Nightshift was tested with",
+    }
+    for version, expected in cases.items():
+        cli = script(tmp_path / f"gemini-{version}", f'echo "{version}"')
+        monkeypatch.setenv("NIGHTSHIFT_GEMINI_PATH", str(cli))
+        info = GeminiAgent.detect()
+        assert info.available and info.version == version
+        if expected is None:
+            assert info.warning is None, version
+        else:
+            assert info.warning and expected in info.warning and version in info.warning
+            assert info.to_json()["warning"] == info.warning
+
+
+def test_cli_agents_prints_the_warning(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    cli = script(tmp_path / "gemini", 'echo "99.0.0"')
+    env = {**os.environ, "NIGHTSHIFT_GEMINI_PATH": str(cli)}
+    done = subprocess.run(
+        [sys.executable, "-m", "runner", "--agents"], capture_output=True, text=True, env=env, timeout=120, check=True
+    )
+    lines = done.stdout.splitlines()
+    at = next(i for i, line in enumerate(lines) if line.startswith("gemini ") and "99.0.0" in line)
+    assert "warning:" in lines[at + 1] and "newer than the versions Nightshift was tested with" in lines[at + 1]
+
+
+async def test_warning_over_the_protocol(
+    client: ViewClient, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("NIGHTSHIFT_GEMINI_PATH", str(script(tmp_path / "gemini", 'echo "99.0.0"')))
+    agents = {a["name"]: a for a in (await client.request({"type": "agents"}))["agents"]}
+    assert "newer" in agents["gemini"]["warning"] and agents["command"]["warning"] is None
+
+
+def test_npm_installed_cli_version_comes_from_its_package_json(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    # The layout npm makes: node_modules/.bin/gemini -> ../@google/gemini-cli/bundle/gemini.js
+    package = tmp_path / "node_modules" / "@google" / "gemini-cli"
+    (package / "package.json").parent.mkdir(parents=True)
+    (package / "package.json").write_text('{"name": "@google/gemini-cli", "version": "0.61.0"}')
+    # Never run: a CLI that takes seconds to print its version (Gemini CLI on a loaded machine) is not waited for.
+    script(package / "bundle" / "gemini.js", "sleep 60")
+    (tmp_path / "node_modules" / ".bin").mkdir()
+    (tmp_path / "node_modules" / ".bin" / "gemini").symlink_to("../@google/gemini-cli/bundle/gemini.js")
+    monkeypatch.setenv("NIGHTSHIFT_GEMINI_PATH", str(tmp_path / "node_modules" / ".bin" / "gemini"))
+    info = GeminiAgent.detect()
+    assert info.available and info.version == "0.61.0" and info.warning is None
+    # Another package's package.json is not taken for the CLI's.
+    (package / "package.json").write_text('{"name": "something-else", "version": "9.9.9"}')
+    script(package / "bundle" / "gemini.js", 'echo "0.61.1"')
+    assert GeminiAgent.detect().version == "0.61.1"

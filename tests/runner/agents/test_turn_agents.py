@@ -234,15 +234,19 @@ async def test_nul_in_prompt_is_refused(fake_clis: ArgvLog, workdir: str) -> Non
     assert exc.value.code == "bad_request" and fake_clis.calls() == []
 
 
-async def test_configure_model_applies_to_the_next_turn(fake_clis: ArgvLog, workdir: str) -> None:
+async def test_configure_model_and_mode_apply_to_the_next_turn(fake_clis: ArgvLog, workdir: str) -> None:
     agent, host = make(GeminiAgent, workdir)
     await turn(agent, host, "one")
-    await agent.configure({"model": "gemini-other"})
+    await agent.configure({"model": "gemini-other", "permission_mode": "yolo"})
     await turn(agent, host, "two")
-    assert "--model=gemini-other" in fake_clis.calls()[-1]
-    assert not any(a.startswith("--model") for a in fake_clis.calls()[0])
+    assert "--model=gemini-other" in fake_clis.calls()[-1] and "--approval-mode=yolo" in fake_clis.calls()[-1]
+    assert not any(a.startswith(("--model", "--approval-mode")) for a in fake_clis.calls()[0])
+    assert host.options == {"model": "gemini-other", "permission_mode": "yolo"}
     with pytest.raises(AgentError):
-        await agent.configure({"permission_mode": "plan"})
+        await agent.configure({"permission_mode": "--yolo"})
+    codex, _ = make(CodexAgent, workdir)
+    with pytest.raises(AgentError):
+        await codex.configure({"permission_mode": "plan"})
 
 
 @pytest.mark.parametrize("cls", AGENTS)
@@ -261,9 +265,35 @@ async def test_resume_of_a_session_the_cli_lost(
     assert host.state["agent_session_id"] not in (None, "lost-1234")
 
 
-async def test_codex_prompt_of_any_size_goes_on_stdin(fake_clis: ArgvLog, workdir: str) -> None:
-    agent, host = make(CodexAgent, workdir)
+@pytest.mark.parametrize("cls", AGENTS)
+async def test_prompt_of_any_size_goes_on_stdin(cls: type[TurnCliAgent], fake_clis: ArgvLog, workdir: str) -> None:
+    agent, host = make(cls, workdir)
     prompt = "long " + "z" * 300_000  # over Linux's 128 KiB limit for one argument
     await turn(agent, host, prompt)
     assert host.text() == f"Echo: {prompt}"
-    assert all(len(a) < 1000 for a in fake_clis.calls()[0]) and fake_clis.calls()[0][-1] == "-"
+    assert all(len(a) < 1000 for a in fake_clis.calls()[0])
+
+
+async def test_codex_sandbox_and_approval_on_every_turn(fake_clis: ArgvLog, workdir: str) -> None:
+    agent, host = make(CodexAgent, workdir, permission_mode="workspace-write")
+    await turn(agent, host, "one")
+    await agent.configure({"permission_mode": "read-only"})
+    await turn(agent, host, "two")
+    first, second = fake_clis.calls()
+    assert "--sandbox=workspace-write" in first and "--approve-for-me" not in first
+    # Given before `resume`, whose subcommand does not take --sandbox.
+    assert second.index("--sandbox=read-only") < second.index("resume")
+    agent, host = make(CodexAgent, workdir, approval="auto_review")
+    await turn(agent, host, "three")
+    third = fake_clis.calls()[-1]
+    assert "--approve-for-me" in third and not any(a.startswith("--sandbox") for a in third)
+    bad_options = (
+        {"permission_mode": "yolo"},
+        {"approval": "always"},
+        {"approval": ["never"]},
+        {"approval": "auto_review", "permission_mode": "read-only"},  # the CLI refuses the pair
+    )
+    for bad in bad_options:
+        with pytest.raises(AgentError):
+            CodexAgent.check_options(bad)
+    assert CodexAgent.detect().options == {"approval": ["never", "auto_review"]}

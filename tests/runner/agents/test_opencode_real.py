@@ -1,0 +1,238 @@
+"""The real OpenCode CLI (installed from npm by tests/fakes/install_opencode.sh) driven through OpenCodeAgent and
+through a headless runner, offline, against the scripted Messages API on loopback (tests/fakes/anthropic_server.py):
+a text turn, a resumed second turn, a shell command the CLI runs, an interrupt, and the API's errors in words.
+
+How the CLI is pointed at loopback: OPENCODE_CONFIG_CONTENT defines a custom provider (the bundled
+`@ai-sdk/anthropic` SDK with `options.baseURL` on 127.0.0.1 and a model of our own, so nothing depends on the model
+list embedded in the binary). State goes to temporary XDG folders; OPENCODE_DISABLE_MODELS_FETCH stops the model
+list download, and a seeded config folder stops the background `npm install` of its plugin package. Skipped when the
+CLI cannot be installed, except under CI=true, where that fails.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from runner.agents.opencode import OpenCodeAgent
+from tests.conftest import TOKEN, HeadlessRunner
+from tests.fakes.anthropic_server import AnthropicServer, Reply
+from tests.fakes.recording_host import RecordingHost
+from tests.fakes.view_client import ViewClient
+from tests.runner.agents.real_cli import REPO, real_cli
+
+DEFAULT_BIN = REPO / ".cache" / "opencode" / "node_modules" / ".bin" / "opencode"
+MODEL = "scripted/scripted-model"
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="session")
+def opencode_bin() -> str:
+    return real_cli("OpenCode", "NIGHTSHIFT_REAL_OPENCODE", "install_opencode.sh", DEFAULT_BIN)
+
+
+def offline_env(root: Path, api_url: str) -> dict[str, str]:
+    """The environment that keeps OpenCode on loopback with its state under `root`."""
+    config = root / "config" / "opencode"
+    (config / "node_modules").mkdir(parents=True, exist_ok=True)
+    # With the plugin package already "installed", OpenCode does not run npm in the background on every start.
+    deps = {"@opencode-ai/plugin": "*"}
+    (config / "package.json").write_text(json.dumps({"dependencies": deps}))
+    (config / "package-lock.json").write_text(
+        json.dumps({"lockfileVersion": 3, "packages": {"": {"dependencies": deps}}})
+    )
+    (root / "home").mkdir(exist_ok=True)
+    provider = {
+        "npm": "@ai-sdk/anthropic",
+        "name": "Scripted",
+        "options": {"baseURL": f"{api_url}/v1", "apiKey": "dummy"},
+        "models": {"scripted-model": {"name": "Scripted model", "tool_call": True}},
+    }
+    content = {
+        "provider": {"scripted": provider},
+        "model": MODEL,
+        "small_model": MODEL,
+        "autoupdate": False,
+        "share": "disabled",
+        "permission": {"webfetch": "deny"},
+    }
+    return {
+        "HOME": str(root / "home"),
+        "XDG_CONFIG_HOME": str(root / "config"),
+        "XDG_DATA_HOME": str(root / "data"),
+        "XDG_CACHE_HOME": str(root / "cache"),
+        "XDG_STATE_HOME": str(root / "state"),
+        "OPENCODE_CONFIG_CONTENT": json.dumps(content),
+        "OPENCODE_DISABLE_MODELS_FETCH": "1",
+        "OPENCODE_DISABLE_AUTOUPDATE": "1",
+        "OPENCODE_DISABLE_PROJECT_CONFIG": "1",
+    }
+
+
+@pytest.fixture
+def api(
+    opencode_bin: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, request: pytest.FixtureRequest
+) -> Iterator[AnthropicServer]:
+    server = AnthropicServer()
+    server.start()
+    for var, value in offline_env(tmp_path / "oc", server.url).items():
+        monkeypatch.setenv(var, value)
+    monkeypatch.setenv("NIGHTSHIFT_OPENCODE_PATH", opencode_bin)
+    for var in ("OPENCODE_CONFIG", "OPENCODE_CONFIG_DIR", "ANTHROPIC_API_KEY", "ANTHROPIC_BASE_URL"):
+        monkeypatch.delenv(var, raising=False)
+    info = OpenCodeAgent.detect()
+    request.node.add_report_section(
+        "setup", "real CLI", f"OpenCode {info.version} at {info.path}. {info.warning or 'A tested version.'}"
+    )
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def make(workdir: str, **options: Any) -> tuple[OpenCodeAgent, RecordingHost]:
+    host = RecordingHost(workdir, options=OpenCodeAgent.check_options({"model": MODEL, **options}))
+    return OpenCodeAgent(host), host
+
+
+async def turn(agent: OpenCodeAgent, host: RecordingHost, text: str) -> dict[str, Any]:
+    n = len(host.of("turn_end")) + 1
+    host.emit("user", text=text)
+    await agent.send(text)
+    end = await host.wait_event("turn_end", count=n, timeout=180)
+    await host.wait_for(lambda: not agent.busy, timeout=60, what="the turn's process to end")
+    return end
+
+
+def user_texts(body: dict[str, Any]) -> list[str]:
+    out = []
+    for m in body.get("messages", []):
+        content = m.get("content")
+        blocks = [{"type": "text", "text": content}] if isinstance(content, str) else content or []
+        for b in blocks:
+            if m.get("role") == "user" and b.get("type") == "text":
+                out.append(b["text"])
+            elif b.get("type") == "tool_result":
+                c = b.get("content")
+                out.append(c if isinstance(c, str) else json.dumps(c))
+    return out
+
+
+async def test_turn_then_resumed_turn(api: AnthropicServer, workdir: str) -> None:
+    api.queue(Reply.text("First reply."), Reply.text("Second reply."))
+    agent, host = make(workdir)
+    # Over Linux's 128 KiB limit for one argument, starts like a flag, and has spaces (which `run` would quote
+    # if the prompt were one argument).
+    prompt = "--version and " + "z" * 200_000
+    end = await turn(agent, host, prompt)
+    assert end["status"] == "success", host.brief()
+    assert host.text() == "First reply."
+    assert end["usage"]["output"] >= 1
+    sid = host.state["agent_session_id"]
+    assert sid.startswith("ses_")
+    assert user_texts(api.requests[0])[-1] == prompt  # exactly what was sent
+    end = await turn(agent, host, "and the second")
+    assert end["status"] == "success", host.brief()
+    assert host.messages()[-1][1] == "Second reply."
+    sent = user_texts(api.requests[-1])
+    assert prompt in sent and sent[-1] == "and the second"  # resumed: the history went along
+    assert host.state["agent_session_id"] == sid and len(host.of("agent_session")) == 1
+    assert host.statuses() == ["running", "idle", "running", "idle"]
+
+
+async def test_shell_command_run_by_the_cli(api: AnthropicServer, workdir: str) -> None:
+    api.queue(
+        Reply.tool_use("bash", {"command": "echo hi-from-opencode", "description": "Say hi"}),
+        Reply.text("It printed hi."),
+    )
+    agent, host = make(workdir)
+    end = await turn(agent, host, "run echo")
+    assert end["status"] == "success", host.brief()
+    (call,) = host.of("tool_call")
+    assert call["name"] == "bash" and call["input"]["command"] == "echo hi-from-opencode"
+    (result,) = host.of("tool_result")
+    assert result["tool_id"] == call["tool_id"] and result["output"].strip() == "hi-from-opencode"
+    assert result["is_error"] is False
+    assert any("hi-from-opencode" in t for t in user_texts(api.requests[-1]))  # the output went to the model
+    assert host.messages()[-1][1] == "It printed hi."
+
+
+async def test_interrupt_then_next_turn(api: AnthropicServer, workdir: str) -> None:
+    api.queue(Reply.slow_text(words=2000, delay=0.05), Reply.text("After the interrupt."))
+    agent, host = make(workdir)
+    host.emit("user", text="long story")
+    # As in a runner started in the background by a shell: SIGINT ignored, which the CLI inherits and keeps.
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        await agent.send("long story")
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    # OpenCode prints text only once a part is complete: interrupt while the reply is streaming.
+    await host.wait_for(lambda: api.requests, timeout=180, what="the CLI's request")
+    await agent.interrupt()
+    end = await host.wait_event("turn_end", timeout=60)
+    assert end["status"] == "interrupted", host.brief()
+    await host.wait_for(lambda: host.status == "idle" and not agent.busy, timeout=60)
+    assert api.streams_cut >= 1 or not host.text()
+    end = await turn(agent, host, "next")
+    assert end["status"] == "success", host.brief()
+    assert host.messages()[-1][1] == "After the interrupt."
+
+
+async def test_resume_of_a_session_the_cli_does_not_have(api: AnthropicServer, workdir: str) -> None:
+    api.queue(Reply.text("A new session."))
+    lost = "ses_0000000000000000000dead"
+    options = OpenCodeAgent.check_options({"model": MODEL})
+    host = RecordingHost(workdir, options=options, state={"agent_session_id": lost})
+    agent = OpenCodeAgent(host)
+    await turn(agent, host, "hello?")
+    assert host.of("error", code="resume_failed"), host.brief()
+    assert host.state["agent_session_id"] is None
+    end = await turn(agent, host, "hello again")
+    assert end["status"] == "success" and host.messages()[-1][1] == "A new session."
+    assert host.state["agent_session_id"] not in (None, lost)
+
+
+async def test_through_a_headless_runner(api: AnthropicServer, headless: HeadlessRunner, workdir: str) -> None:
+    api.queue(Reply.text("Hi over the wire."), Reply.text("Again over the wire."))
+    client = await ViewClient.open(headless.start(), TOKEN)
+    try:
+        await client.request({"type": "hello", "protocol": 1})
+        info = {a["name"]: a for a in (await client.request({"type": "agents"}))["agents"]}["opencode"]
+        assert info["available"] and info["version"], info["reason"]
+        reply = await client.request({"type": "create", "agent": "opencode", "cwd": workdir, "model": MODEL})
+        sid = reply["session"]["id"]
+        await client.request({"type": "attach", "session": sid})
+
+        def kinds(kind: str) -> list[dict[str, Any]]:
+            return [e for e in client.events.get(sid, []) if e["kind"] == kind]
+
+        for n, text in enumerate(("hello", "again"), 1):
+            await client.request({"type": "send", "session": sid, "text": text, "client_msg_id": f"w{n}"})
+            await client.wait_for(lambda n=n: len(kinds("turn_end")) >= n, timeout=180)
+        assert [e["status"] for e in kinds("turn_end")] == ["success", "success"]
+        assert "".join(e["text"] for e in kinds("assistant")) == "Hi over the wire.Again over the wire."
+        assert len(kinds("agent_session")) == 1  # the second turn resumed the first's session
+        await client.request({"type": "stop", "session": sid})
+    finally:
+        await client.close()
+
+
+@pytest.mark.parametrize(
+    ("status", "code", "words"), [(401, "auth_required", "opencode auth login"), (429, "rate_limited", "rate limit")]
+)
+async def test_refused_key_and_rate_limit_in_words(
+    api: AnthropicServer, workdir: str, status: int, code: str, words: str
+) -> None:
+    api.fail_with = status  # 429 comes with retry-after: 1, so the CLI's retries end within a minute
+    agent, host = make(workdir)
+    await turn(agent, host, "hello")
+    (error,) = host.of("error", code=code)
+    assert words in error["message"] and "OpenCode" in error["message"], error
+    assert host.of("status")[-1]["reason"] == code
