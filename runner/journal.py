@@ -179,6 +179,12 @@ class Journal:
         self._pending.nbytes += len(payload)
         self._kick()
 
+    def extend(self, rows: list[tuple[str, int, str]], nbytes: int) -> None:
+        """append() for many (session_id, seq, payload) rows; nbytes is the total length of their payloads."""
+        self._pending.events += rows
+        self._pending.nbytes += nbytes
+        self._kick()
+
     def save_session(self, session_id: str, record: dict[str, Any]) -> None:
         self._pending.sessions[session_id] = json.dumps(record)
         self._kick()

@@ -37,6 +37,8 @@ EOF_GRACE_SECONDS = 3.0
 RECENT_MESSAGES = 16
 # What the CLI prints to stderr when --resume names a conversation it does not have.
 RESUME_GONE = "No conversation found"
+# Event kinds after which ClaudeAgent updates its turn count or saves state (pending requests, session id).
+_STATE_KINDS = frozenset({"turn_end", "permission_request", "permission_answer", "agent_session"})
 
 
 def cli_permission_mode(mode: str) -> str | None:
@@ -44,7 +46,7 @@ def cli_permission_mode(mode: str) -> str | None:
     return None if mode in ("ask", "default", "manual") else mode
 
 
-@dataclass
+@dataclass(slots=True)
 class Step:
     """What one CLI line means: events to journal, lines to write to the CLI's stdin, answers to our requests.
     """
@@ -53,9 +55,11 @@ class Step:
     outgoing: list[dict[str, Any]] = field(default_factory=list)
     acks: list[tuple[str, bool, Any]] = field(default_factory=list)
     """(request_id, ok, response-or-error-message) for control_responses to our control requests."""
+    inited: bool = False
+    """The CLI printed system/init (it takes interrupts from then on)."""
 
 
-@dataclass
+@dataclass(slots=True)
 class _Block:
     kind: str  # "text" | "thinking" | "tool_use" | other
     parts: list[str] = field(default_factory=list)  # streamed text; joined only when needed (no quadratic +=)
@@ -84,6 +88,10 @@ class ClaudeTranslator:
         self._current: dict[str | None, str] = {}  # parent_tool_use_id -> message id being streamed
         self._emitted_tools: set[str] = set()
         self._last_total_cost: float | None = None
+        self.process_inited = False
+        """The process printed system/init at least once."""
+        self.turn_inited = False
+        """The current turn's system/init has been printed (until its `result`)."""
         self._ids = itertools.count(1)
 
     # --- lines we send --------------------------------------------------------------------------------------
@@ -152,6 +160,12 @@ class ClaudeTranslator:
 
     def feed(self, obj: Mapping[str, Any]) -> Step:
         step = Step()
+        self.feed_into(obj, step)
+        return step
+
+    def feed_into(self, obj: Mapping[str, Any], step: Step) -> None:
+        """Add what one CLI line means to `step` (the lines of one read share a step)."""
+        start = len(step.events)
         kind = obj.get("type")
         parent = obj.get("parent_tool_use_id")
         parent = parent if isinstance(parent, str) and parent else None
@@ -184,9 +198,8 @@ class ClaudeTranslator:
         # Anything else (rate_limit_event, keep_alive, new line types of later versions) is skipped
         # on purpose.
         if parent is not None:
-            for _, fields in step.events:
+            for _, fields in step.events[start:]:
                 fields.setdefault("parent_tool_id", parent)
-        return step
 
     def _message(self, message_id: str) -> _Message:
         msg = self._messages.get(message_id)
@@ -221,7 +234,9 @@ class ClaudeTranslator:
                 block.name = str(cb.get("name", ""))
             msg.blocks[index] = block
         elif etype == "content_block_delta" and isinstance(index, int):
-            block = msg.blocks.setdefault(index, _Block(kind="text"))
+            block = msg.blocks.get(index)  # not setdefault: that would build a block for every delta
+            if block is None:
+                block = msg.blocks[index] = _Block(kind="text")
             delta = event.get("delta") or {}
             dtype = delta.get("type")
             if dtype == "text_delta":
@@ -353,6 +368,7 @@ class ClaudeTranslator:
     def _system(self, obj: Mapping[str, Any], step: Step) -> None:
         if obj.get("subtype") != "init":
             return  # status, hooks, task progress, compaction: nothing a transcript needs
+        step.inited = self.process_inited = self.turn_inited = True
         sid = obj.get("session_id")
         if isinstance(sid, str) and sid and sid != self.session_id:
             self.session_id = sid
@@ -394,6 +410,7 @@ class ClaudeTranslator:
         step.events.append(("turn_end", fields))
         self.interrupt_requested = False
         self.in_turn = False
+        self.turn_inited = False
         self._current.clear()
 
     def _control_request(self, obj: Mapping[str, Any], step: Step) -> None:
@@ -494,8 +511,7 @@ class ClaudeAgent(CliAgent):
         self._stopping = False
         self._acks: dict[str, asyncio.Future[tuple[bool, Any]]] = {}
         self._interrupt_waiting_for_init = False
-        self._seen_init = False
-        self._process_inited = False
+        self._pending_changed = False  # a permission request was asked or answered since the last save
         self._start_lock = asyncio.Lock()
 
     @classmethod
@@ -554,7 +570,7 @@ class ClaudeAgent(CliAgent):
                 proc = await AgentProcess.spawn(
                     self.build_argv(path, resume_id),
                     self.host.cwd,
-                    self._on_line,
+                    self,
                     env=child_env(),
                     backpressure=self.host.backpressure,
                 )
@@ -566,8 +582,6 @@ class ClaudeAgent(CliAgent):
             self._proc = proc
             self._stopping = False
             self._turns = 0
-            self._seen_init = False
-            self._process_inited = False
             self._watch_task = asyncio.create_task(self._watch(proc, translator, resume_id))
             return True
 
@@ -581,7 +595,7 @@ class ClaudeAgent(CliAgent):
 
     async def _watch(self, proc: AgentProcess, translator: ClaudeTranslator, resume_id: str | None) -> None:
         code = await proc.wait()
-        if resume_id and not self._process_inited and not self._stopping and RESUME_GONE in self._stderr_summary():
+        if resume_id and not translator.process_inited and not self._stopping and RESUME_GONE in self._stderr_summary():
             # The CLI has no such conversation (its session files were removed, or HOME changed). Retrying would
             # fail forever: forget the id so the next message starts a new conversation, and say so.
             self.host.save_state(agent_session_id=None)
@@ -628,30 +642,44 @@ class ClaudeAgent(CliAgent):
     # --- lines from the CLI ---------------------------------------------------------------------------------
 
     def _on_json(self, obj: dict[str, Any]) -> None:
+        self._on_json_lines([obj])
+
+    def _on_json_lines(self, objs: list[dict[str, Any]]) -> None:
         translator = self._translator
         if translator is None:
             return
-        step = translator.feed(obj)
-        self._emit_all(step.events)
+        step = Step()
+        for obj in objs:
+            translator.feed_into(obj, step)
+        events = step.events
+        if events:
+            self.host.emit_events(events)
+            for kind, fields in events:
+                if kind in _STATE_KINDS:
+                    if kind == "turn_end":
+                        self._turns = max(0, self._turns - 1)
+                    elif kind == "agent_session":
+                        self.host.save_state(agent_session_id=fields["agent_session_id"])
+                    else:
+                        self._pending_changed = True
         for out in step.outgoing:
             self._write_soon(out)
         for request_id, ok, payload in step.acks:
             fut = self._acks.pop(request_id, None)
             if fut is not None and not fut.done():
                 fut.set_result((ok, payload))
-        if obj.get("type") == "system" and obj.get("subtype") == "init":
-            self._seen_init = True
-            self._process_inited = True
-            if self._interrupt_waiting_for_init:
-                # An interrupt sent before init is ignored by the CLI, so it was held until now.
-                self._interrupt_waiting_for_init = False
+        if step.inited and self._interrupt_waiting_for_init:
+            # An interrupt sent before init is ignored by the CLI, so it was held until now (unless that turn
+            # has ended already, within these lines).
+            self._interrupt_waiting_for_init = False
+            if translator.turn_inited:
                 self._write_soon(translator.interrupt())
-        kinds = {kind for kind, _ in step.events}
-        if "permission_request" in kinds or "permission_answer" in kinds:
+
+    def _after_lines(self) -> None:
+        # Once per read of the CLI's output, not per line: a read holds hundreds of deltas.
+        if self._pending_changed:
+            self._pending_changed = False
             self._save_pending()
-        if "turn_end" in kinds:
-            self._turns = max(0, self._turns - 1)
-            self._seen_init = False
         self._update_status()
 
     def _write_soon(self, obj: dict[str, Any]) -> None:
@@ -688,7 +716,7 @@ class ClaudeAgent(CliAgent):
     async def interrupt(self) -> None:
         if not self.running or self._translator is None:
             raise AgentError("not_running", "Claude Code is not running")
-        if self._turns > 0 and not self._seen_init:
+        if self._turns > 0 and not self._translator.turn_inited:
             self._interrupt_waiting_for_init = True
             self._translator.interrupt_requested = True
             return
