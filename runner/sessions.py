@@ -10,7 +10,9 @@ agent or another view.
 from __future__ import annotations
 
 import asyncio
+import bisect
 import contextlib
+import itertools
 import json
 import logging
 import os
@@ -19,6 +21,7 @@ import signal
 import time
 from collections import deque
 from collections.abc import Callable, Mapping
+from operator import itemgetter
 from typing import Any
 
 import orjson
@@ -36,6 +39,7 @@ STATUSES = ("idle", "running", "needs_approval", "interrupted", "error", "exited
 LIVE_STATUSES = ("running", "needs_approval")
 
 Push = Callable[[dict[str, Any]], None]
+_PAYLOAD = itemgetter(1)
 
 # Compact, and UTF-8 kept as is (frames are text; escaping would only inflate them). orjson is several times
 # faster than the json module here; the json module takes what orjson refuses (integers beyond 64 bits).
@@ -186,10 +190,7 @@ class Session:
         if not self.tail or after + 1 < self.tail[0][0]:
             return None
         start = after + 1 - self.tail[0][0]
-        out = []
-        for i in range(start, min(start + limit, len(self.tail))):
-            out.append(self.tail[i])
-        return out
+        return list(itertools.islice(self.tail, start, start + limit))
 
     def spawn(self, coro: Any) -> asyncio.Task[Any]:
         task = asyncio.create_task(coro)
@@ -397,13 +398,9 @@ class SessionManager:
         """Committed events with seq > after, from memory when recent, else from the journal."""
         cached = session.cached_after(after, limit)
         if cached is not None:
-            out, size = [], 0
-            for item in cached:
-                out.append(item)
-                size += len(item[1])
-                if size >= max_bytes:
-                    break
-            return out
+            # Up to and including the event that reaches max_bytes, summed in C rather than per event in Python.
+            sizes = list(itertools.accumulate(map(len, map(_PAYLOAD, cached))))
+            return cached[: bisect.bisect_left(sizes, max_bytes) + 1]
         return await self.journal.read(session.id, after, session.committed, limit, max_bytes)
 
     async def shutdown(self) -> None:

@@ -85,7 +85,8 @@ class ClaudeTranslator:
         self.interrupt_requested = False
         self.in_turn = False
         self._messages: collections.OrderedDict[str, _Message] = collections.OrderedDict()
-        self._current: dict[str | None, str] = {}  # parent_tool_use_id -> message id being streamed
+        # parent_tool_use_id -> (message id, message) being streamed
+        self._current: dict[str | None, tuple[str, _Message]] = {}
         self._emitted_tools: set[str] = set()
         self._last_total_cost: float | None = None
         self.process_inited = False
@@ -213,18 +214,47 @@ class ClaudeTranslator:
         if not isinstance(event, dict):
             return
         etype = event.get("type")
+        current = self._current.get(parent)
+        index = event.get("index")
+        if etype == "content_block_delta":  # most lines: kept short
+            if current is None:
+                return
+            message_id, msg = current
+            block = msg.blocks.get(index)
+            if block is None:
+                if not isinstance(index, int):
+                    return
+                block = msg.blocks[index] = _Block(kind="text")
+            delta = event.get("delta")
+            if not isinstance(delta, dict):
+                return
+            dtype = delta.get("type")
+            if dtype == "text_delta":
+                text = delta.get("text")
+                if text:
+                    text = text if type(text) is str else str(text)
+                    block.parts.append(text)
+                    block.streamed = True
+                    step.events.append(("assistant", {"text": text, "message_id": message_id}))
+            elif dtype == "thinking_delta":
+                text = delta.get("thinking")
+                if text:
+                    text = text if type(text) is str else str(text)
+                    block.parts.append(text)
+                    block.streamed = True
+                    step.events.append(("thinking", {"text": text, "message_id": message_id}))
+            elif dtype == "input_json_delta":
+                block.fragments.append(str(delta.get("partial_json", "")))
+            return
         if etype == "message_start":
             message = event.get("message") or {}
             message_id = message.get("id")
             if isinstance(message_id, str):
-                self._current[parent] = message_id
-                self._message(message_id)
+                self._current[parent] = (message_id, self._message(message_id))
             return
-        message_id = self._current.get(parent)
-        if message_id is None:
+        if current is None:
             return
-        msg = self._message(message_id)
-        index = event.get("index")
+        msg = current[1]
         if etype == "content_block_start" and isinstance(index, int):
             cb = event.get("content_block") or {}
             cb_type = cb.get("type", "")
@@ -233,26 +263,6 @@ class ClaudeTranslator:
                 block.tool_id = str(cb.get("id", ""))
                 block.name = str(cb.get("name", ""))
             msg.blocks[index] = block
-        elif etype == "content_block_delta" and isinstance(index, int):
-            block = msg.blocks.get(index)  # not setdefault: that would build a block for every delta
-            if block is None:
-                block = msg.blocks[index] = _Block(kind="text")
-            delta = event.get("delta") or {}
-            dtype = delta.get("type")
-            if dtype == "text_delta":
-                text = str(delta.get("text", ""))
-                if text:
-                    block.parts.append(text)
-                    block.streamed = True
-                    step.events.append(("assistant", {"text": text, "message_id": message_id}))
-            elif dtype == "thinking_delta":
-                text = str(delta.get("thinking", ""))
-                if text:
-                    block.parts.append(text)
-                    block.streamed = True
-                    step.events.append(("thinking", {"text": text, "message_id": message_id}))
-            elif dtype == "input_json_delta":
-                block.fragments.append(str(delta.get("partial_json", "")))
         elif etype == "content_block_stop" and isinstance(index, int):
             block = msg.blocks.get(index)
             if block is not None and block.kind in ("tool_use", "server_tool_use") and block.tool_id:
@@ -324,6 +334,7 @@ class ClaudeTranslator:
             if block.kind == btype and block.streamed and not block.claimed:
                 block.claimed = True
                 streamed = "".join(block.parts)
+                block.parts = []  # compared once: a long reply's deltas are not kept for 16 messages
                 if whole.startswith(streamed):
                     return whole[len(streamed) :]
                 return ""  # differs from the deltas: the deltas were shown already, do not repeat

@@ -79,11 +79,8 @@ async def _measure(smoke: bool) -> list[dict[str, Any]]:
     runner_runs, relay_runs = [], []
     with ServerProcess.runner() as runner:
         for _ in range(reps):
-            relay = ServerProcess.relay()  # a fresh relay per run: it serves one client
-            try:
+            with ServerProcess.relay() as relay:  # a fresh relay per run: it serves one client
                 relay_runs.append(await relay_turn(relay, n))
-            finally:
-                relay.stop()
             runner_runs.append(await runner_turn(runner, n))
     (r_time, r_cpu), (b_time, b_cpu) = best(runner_runs), best(relay_runs)
     rate, base_rate = n / r_time, n / b_time
