@@ -117,7 +117,12 @@ class FakeClaude:
         )
 
     def tool_result(
-        self, tool_id: str, content: str, is_error: bool = False, parent: str | None = None
+        self,
+        tool_id: str,
+        content: str,
+        is_error: bool = False,
+        parent: str | None = None,
+        ensure_ascii: bool = True,
     ) -> None:
         fc.emit(
             {
@@ -134,7 +139,8 @@ class FakeClaude:
                     ],
                 },
                 **self.base(parent),
-            }
+            },
+            ensure_ascii,
         )
 
     def message(self, blocks: list[dict], modes: set[str], delay: float = 0.0) -> bool:
@@ -313,7 +319,7 @@ class FakeClaude:
             self.assistant(sub_mid, {"type": "text", "text": "Subagent says hi."}, parent=task_id)
             self.tool_result(task_id, "subagent finished")
             self.message([{"type": "text", "text": "Done with the subagent."}], modes)
-        elif "tool" in modes or "big" in modes or "huge" in modes or "permission" in modes:
+        elif "tool" in modes or "big" in modes or "huge" in modes or "hugeutf8" in modes or "permission" in modes:
             tool_id = f"toolu_{uuid.uuid4().hex[:20]}"
             command = "touch made-by-fake" if "permission" in modes else "echo fake-tool"
             self.message(
@@ -365,6 +371,8 @@ class FakeClaude:
                     self.tool_result(tool_id, f"ran {answer.get('updatedInput', {}).get('command')}")
                 else:
                     self.tool_result(tool_id, answer.get("message", "denied"), is_error=True)
+            elif "hugeutf8" in modes:
+                self.tool_result(tool_id, fc.HUGE_UTF8_TEXT, ensure_ascii=False)
             else:
                 size = 20_000_000 if "huge" in modes else fc.BIG_SIZE if "big" in modes else 0
                 self.tool_result(tool_id, fc.big_text(size) if size else "fake-tool")
