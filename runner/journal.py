@@ -32,7 +32,7 @@ log = logging.getLogger(__name__)
 FLUSH_INTERVAL = 0.010
 """Seconds a pending write may wait for companions before it is committed."""
 
-MAX_PENDING_EVENTS = 50_000
+MAX_PENDING_EVENTS = 10_000
 MAX_PENDING_BYTES = 64 * 1024 * 1024
 """Beyond these, agent output readers wait (backpressure) until the journal has caught up."""
 

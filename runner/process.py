@@ -87,7 +87,8 @@ def _widen_pipes(proc: asyncio.subprocess.Process) -> None:
         pipe_transport = transport.get_pipe_transport(fd)
         pipe = pipe_transport.get_extra_info("pipe") if pipe_transport is not None else None
         if pipe is not None:
-            with contextlib.suppress(OSError):
+            # ValueError: the pipe is closed already (a process that exited at once).
+            with contextlib.suppress(OSError, ValueError):
                 fcntl.fcntl(pipe.fileno(), setpipe, PIPE_BYTES)
 
 

@@ -12,12 +12,14 @@ from __future__ import annotations
 import asyncio
 import bisect
 import contextlib
+import ctypes
 import itertools
 import json
 import logging
 import os
 import secrets
 import signal
+import sys
 import time
 from collections import deque
 from collections.abc import Callable, Mapping
@@ -107,9 +109,14 @@ class Session:
         sid = self.id
         rows = []
         nbytes = 0
+        dumps = orjson.dumps
         for kind, fields in events:
             seq += 1
-            payload = _encode({"seq": seq, "ts": ts, "kind": kind, **fields})
+            event = {"seq": seq, "ts": ts, "kind": kind, **fields}
+            try:  # _encode() inlined: this loop runs for every line an agent prints
+                payload = dumps(event).decode()
+            except TypeError:
+                payload = _encode_stdlib(event)
             nbytes += len(payload)
             rows.append((sid, seq, payload))
         self.head = seq
@@ -380,6 +387,7 @@ class SessionManager:
         del self.sessions[session.id]
         self._dirty_heads.discard(session.id)
         self._push({"type": "session_deleted", "session": session.id})
+        _return_freed_memory()
 
     async def answer(self, session_id: str, request_id: str, behavior: str, message: str | None) -> None:
         session = self.get(session_id)
@@ -416,6 +424,24 @@ async def _agent_call(coro: Any) -> None:
         await coro
     except AgentError as exc:
         raise SessionError(exc.code, exc.message) from exc
+
+
+def _load_malloc_trim() -> Callable[[int], int] | None:
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        return ctypes.CDLL("libc.so.6").malloc_trim  # type: ignore[no-any-return]
+    except (OSError, AttributeError):  # not glibc (musl has no malloc_trim)
+        return None
+
+
+_malloc_trim = _load_malloc_trim()
+
+
+def _return_freed_memory() -> None:
+    """glibc keeps freed memory for later allocations; after a delete, hand it back to the OS (a few ms)."""
+    if _malloc_trim is not None:
+        _malloc_trim(0)
 
 
 def _default_title(agent: str, options: Mapping[str, Any]) -> str:

@@ -37,8 +37,6 @@ EOF_GRACE_SECONDS = 3.0
 RECENT_MESSAGES = 16
 # What the CLI prints to stderr when --resume names a conversation it does not have.
 RESUME_GONE = "No conversation found"
-# Event kinds after which ClaudeAgent updates its turn count or saves state (pending requests, session id).
-_STATE_KINDS = frozenset({"turn_end", "permission_request", "permission_answer", "agent_session"})
 
 
 def cli_permission_mode(mode: str) -> str | None:
@@ -57,12 +55,35 @@ class Step:
     """(request_id, ok, response-or-error-message) for control_responses to our control requests."""
     inited: bool = False
     """The CLI printed system/init (it takes interrupts from then on)."""
+    turn_ends: int = 0
+    """`turn_end` events among `events`."""
+    pending_changed: bool = False
+    """A permission request was asked, withdrawn or answered."""
+    agent_session_id: str | None = None
+    """The CLI's session id, when it is new."""
 
 
 @dataclass(slots=True)
 class _Block:
     kind: str  # "text" | "thinking" | "tool_use" | other
-    parts: list[str] = field(default_factory=list)  # streamed text; joined only when needed (no quadratic +=)
+    # Streamed text: `parts` holds chunks of it, `recent` the deltas since the last chunk. Joined only when needed
+    # (no quadratic +=), and 512 deltas at a time, as a string object per delta costs ten times its text.
+    parts: list[str] = field(default_factory=list)
+    recent: list[str] = field(default_factory=list)
+
+    def add(self, text: str) -> None:
+        recent = self.recent
+        recent.append(text)
+        if len(recent) >= 512:
+            self.parts.append("".join(recent))
+            recent.clear()
+        self.streamed = True
+
+    def take_text(self) -> str:
+        """The streamed text, forgotten here (it is compared once with the whole message)."""
+        text = "".join(self.parts) + "".join(self.recent)
+        self.parts, self.recent = [], []
+        return text
     fragments: list[str] = field(default_factory=list)
     tool_id: str = ""
     name: str = ""
@@ -194,6 +215,7 @@ class ClaudeTranslator:
                 if "parent_tool_id" in request:
                     fields["parent_tool_id"] = request["parent_tool_id"]
                 step.events.append(("permission_answer", fields))
+                step.pending_changed = True
         elif kind == "control_response":
             self._control_response(obj.get("response"), step)
         # Anything else (rate_limit_event, keep_alive, new line types of later versions) is skipped
@@ -233,15 +255,13 @@ class ClaudeTranslator:
                 text = delta.get("text")
                 if text:
                     text = text if type(text) is str else str(text)
-                    block.parts.append(text)
-                    block.streamed = True
+                    block.add(text)
                     step.events.append(("assistant", {"text": text, "message_id": message_id}))
             elif dtype == "thinking_delta":
                 text = delta.get("thinking")
                 if text:
                     text = text if type(text) is str else str(text)
-                    block.parts.append(text)
-                    block.streamed = True
+                    block.add(text)
                     step.events.append(("thinking", {"text": text, "message_id": message_id}))
             elif dtype == "input_json_delta":
                 block.fragments.append(str(delta.get("partial_json", "")))
@@ -333,8 +353,7 @@ class ClaudeTranslator:
         for _, block in sorted(msg.blocks.items()):
             if block.kind == btype and block.streamed and not block.claimed:
                 block.claimed = True
-                streamed = "".join(block.parts)
-                block.parts = []  # compared once: a long reply's deltas are not kept for 16 messages
+                streamed = block.take_text()  # not kept for the 16 recent messages: a reply can be long
                 if whole.startswith(streamed):
                     return whole[len(streamed) :]
                 return ""  # differs from the deltas: the deltas were shown already, do not repeat
@@ -388,6 +407,7 @@ class ClaudeTranslator:
                 if isinstance(obj.get(src), str):
                     fields[dst] = obj[src]
             step.events.append(("agent_session", fields))
+            step.agent_session_id = sid
 
     def _result(self, obj: Mapping[str, Any], step: Step) -> None:
         subtype = obj.get("subtype")
@@ -419,6 +439,7 @@ class ClaudeTranslator:
             elif isinstance(obj.get("result"), str):
                 fields["message"] = obj["result"][:4000]
         step.events.append(("turn_end", fields))
+        step.turn_ends += 1
         self.interrupt_requested = False
         self.in_turn = False
         self.turn_inited = False
@@ -444,6 +465,7 @@ class ClaudeTranslator:
                 fields["blocked_path"] = request["blocked_path"]
             self.pending[rid] = fields
             step.events.append(("permission_request", fields))
+            step.pending_changed = True
         elif subtype == "initialize":
             step.outgoing.append(
                 {
@@ -662,17 +684,14 @@ class ClaudeAgent(CliAgent):
         step = Step()
         for obj in objs:
             translator.feed_into(obj, step)
-        events = step.events
-        if events:
-            self.host.emit_events(events)
-            for kind, fields in events:
-                if kind in _STATE_KINDS:
-                    if kind == "turn_end":
-                        self._turns = max(0, self._turns - 1)
-                    elif kind == "agent_session":
-                        self.host.save_state(agent_session_id=fields["agent_session_id"])
-                    else:
-                        self._pending_changed = True
+        if step.events:
+            self.host.emit_events(step.events)
+        if step.agent_session_id is not None:
+            self.host.save_state(agent_session_id=step.agent_session_id)
+        if step.turn_ends:
+            self._turns = max(0, self._turns - step.turn_ends)
+        if step.pending_changed:
+            self._pending_changed = True
         for out in step.outgoing:
             self._write_soon(out)
         for request_id, ok, payload in step.acks:

@@ -44,10 +44,12 @@ def rss_bytes(pid: int) -> int:
 class ServerProcess:
     """A server in its own process (the runner or the relay) that prints `listening on ws://...` when ready."""
 
-    def __init__(self, argv: list[str], env: dict[str, str] | None = None, data_dir: str | None = None) -> None:
+    def __init__(
+        self, argv: list[str], env: dict[str, str] | None = None, data_dir: str | None = None, cwd: str = str(ROOT)
+    ) -> None:
         self.data_dir = data_dir
         self.proc = subprocess.Popen(
-            argv, stdout=subprocess.PIPE, text=True, env={**os.environ, **(env or {})}, cwd=ROOT
+            argv, stdout=subprocess.PIPE, text=True, env={**os.environ, **(env or {})}, cwd=cwd
         )
         assert self.proc.stdout is not None
         line = self.proc.stdout.readline()
@@ -59,11 +61,14 @@ class ServerProcess:
 
     @classmethod
     def runner(cls, env: dict[str, str] | None = None) -> ServerProcess:
+        """`python -m runner` from this checkout, or from the folder in NIGHTSHIFT_BENCH_RUNNER_SOURCE (a copy of an
+        older `runner/`, e.g. `git archive COMMIT runner | tar -x -C DIR`) to measure before and after a change."""
         data_dir = tempfile.mkdtemp(prefix="ns-bench-")
         return cls(
             [sys.executable, "-m", "runner", "--port", "0", "--data-dir", data_dir],
             {"NIGHTSHIFT_TOKEN": TOKEN, "NIGHTSHIFT_CLAUDE_PATH": str(FLOOD_CLAUDE), **(env or {})},
             data_dir,
+            cwd=os.environ.get("NIGHTSHIFT_BENCH_RUNNER_SOURCE") or str(ROOT),
         )
 
     @classmethod
