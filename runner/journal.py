@@ -13,7 +13,9 @@ only an OS crash or power loss can roll back the last commits, and never leaves 
 from __future__ import annotations
 
 import asyncio
+import bisect
 import contextlib
+import itertools
 import json
 import logging
 import os
@@ -23,6 +25,7 @@ import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from operator import itemgetter
 from typing import Any
 
 log = logging.getLogger(__name__)
@@ -30,7 +33,7 @@ log = logging.getLogger(__name__)
 FLUSH_INTERVAL = 0.010
 """Seconds a pending write may wait for companions before it is committed."""
 
-MAX_PENDING_EVENTS = 50_000
+MAX_PENDING_EVENTS = 10_000
 MAX_PENDING_BYTES = 64 * 1024 * 1024
 """Beyond these, agent output readers wait (backpressure) until the journal has caught up."""
 
@@ -92,6 +95,23 @@ class _Pending:
 
 CommitCallback = Callable[[dict[str, list[tuple[int, str]]]], None]
 """Receives, per session id, the (seq, payload) pairs just committed, in seq order."""
+
+
+def _by_session(events: list[tuple[str, int, str]]) -> dict[str, list[tuple[int, str]]]:
+    """Committed rows as (seq, payload) pairs per session, in order."""
+    if not events:
+        return {}
+    sid = events[0][0]
+    if all(map(sid.__eq__, map(_SESSION_OF, events))):
+        # The usual case, one busy session: zip in C rather than a Python loop per event.
+        return {sid: list(zip(map(_SEQ_OF, events), map(_PAYLOAD_OF, events), strict=True))}
+    committed: dict[str, list[tuple[int, str]]] = {}
+    for sid, seq, payload in events:
+        committed.setdefault(sid, []).append((seq, payload))
+    return committed
+
+
+_SESSION_OF, _SEQ_OF, _PAYLOAD_OF = itemgetter(0), itemgetter(1), itemgetter(2)
 
 
 class JournalError(Exception):
@@ -232,6 +252,12 @@ class Journal:
         self._pending.nbytes += len(payload)
         self._kick()
 
+    def extend(self, rows: list[tuple[str, int, str]], nbytes: int) -> None:
+        """append() for many (session_id, seq, payload) rows; nbytes is the total length of their payloads."""
+        self._pending.events += rows
+        self._pending.nbytes += nbytes
+        self._kick()
+
     def save_session(self, session_id: str, record: dict[str, Any]) -> None:
         self._pending.sessions[session_id] = json.dumps(record)
         self._kick()
@@ -329,9 +355,7 @@ class Journal:
                 self._on_error(None)
             self.commits += 1
             self._finish_round()
-            committed: dict[str, list[tuple[int, str]]] = {}
-            for sid, seq, payload in batch.events:
-                committed.setdefault(sid, []).append((seq, payload))
+            committed = _by_session(batch.events)
             if committed:
                 try:
                     self._on_commit(committed)
@@ -393,19 +417,13 @@ class Journal:
         self, session_id: str, after: int, upto: int, limit: int, max_bytes: int
     ) -> list[tuple[int, str]]:
         assert self._rconn is not None
-        rows = []
-        size = 0
-        cur = self._rconn.execute(
+        rows = self._rconn.execute(
             "SELECT seq, payload FROM events WHERE session_id=? AND seq>? AND seq<=? ORDER BY seq LIMIT ?",
             (session_id, after, upto, limit),
-        )
-        for seq, payload in cur:
-            rows.append((seq, payload))
-            size += len(payload)
-            if size >= max_bytes:
-                break
-        cur.close()
-        return rows
+        ).fetchall()
+        # Up to and including the row that reaches max_bytes, summed in C rather than per row in Python.
+        sizes = list(itertools.accumulate(map(len, map(itemgetter(1), rows))))
+        return rows[: bisect.bisect_left(sizes, max_bytes) + 1]
 
     # --- closing -----------------------------------------------------------------------------------------------
 

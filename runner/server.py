@@ -8,13 +8,16 @@ event queue to overflow; a slow view just falls behind and reads from the journa
 from __future__ import annotations
 
 import asyncio
+import bisect
 import contextlib
 import hmac
 import http
+import itertools
 import json
 import logging
 import ssl
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from operator import itemgetter
 from typing import Any
 
 from websockets.asyncio.server import Server, ServerConnection, serve
@@ -37,6 +40,11 @@ from runner.protocol import (
 from runner.sessions import Session, SessionError, SessionManager
 
 log = logging.getLogger(__name__)
+
+# A follower reads this many frames' worth of events at once: each journal read is a round trip to the reader
+# thread (and a wait for the GIL back), which dominated catch-up when taken per frame.
+READ_EVENTS = 8 * BATCH_EVENTS
+READ_BYTES = 8 * BATCH_BYTES
 
 MAX_PENDING_CONTROL = 10_000
 MAX_PENDING_CONTROL_BYTES = 16 * 1024 * 1024
@@ -124,6 +132,17 @@ class RunnerServer:
         if self._server is not None:
             self._server.close()
             await self._server.wait_closed()
+
+
+def _frames(session_id: str, events: list[tuple[int, str]]) -> Iterator[str]:
+    """Events as frames of at most BATCH_EVENTS events, each ending with the event that reaches BATCH_BYTES."""
+    start = 0
+    while start < len(events):
+        chunk = events[start : start + BATCH_EVENTS]
+        sizes = list(itertools.accumulate(map(len, map(itemgetter(1), chunk))))
+        chunk = chunk[: bisect.bisect_left(sizes, BATCH_BYTES) + 1]
+        start += len(chunk)
+        yield events_frame(session_id, chunk)
 
 
 def _refuse(connection: ServerConnection, status: http.HTTPStatus, body: str) -> Response:
@@ -400,6 +419,7 @@ class ViewConnection:
         """Send `attached`, the backlog after `after`, then live events; exact by construction (see module doc)."""
         wake = asyncio.Event()
         session.followers.add(wake)
+        ahead: asyncio.Future[list[tuple[int, str]]] | None = None  # the next batch, read while one is sent
         try:
             await self.ws.send(
                 json.dumps(
@@ -410,11 +430,20 @@ class ViewConnection:
             while not session.deleted:
                 wake.clear()
                 while cursor < session.committed and not session.deleted:
-                    batch = await self.manager.read_after(session, cursor, BATCH_EVENTS, BATCH_BYTES)
+                    if ahead is None:
+                        batch = await self.manager.read_after(session, cursor, READ_EVENTS, READ_BYTES)
+                    else:
+                        batch, ahead = await ahead, None
                     if not batch:
                         break
-                    await self.ws.send(events_frame(session.id, batch))
                     cursor = batch[-1][0]
+                    if cursor < session.committed:
+                        # A backlog: read the next events from the journal while these are being sent.
+                        ahead = asyncio.ensure_future(
+                            self.manager.read_after(session, cursor, READ_EVENTS, READ_BYTES)
+                        )
+                    for frame in _frames(session.id, batch):
+                        await self.ws.send(frame)
                 if session.deleted:
                     break
                 await wake.wait()
@@ -429,6 +458,9 @@ class ViewConnection:
             self._spawn(self._close_after_replies(1011, "follower failed"))
         finally:
             session.followers.discard(wake)
+            if ahead is not None:
+                ahead.cancel()
+                ahead.add_done_callback(lambda task: task.cancelled() or task.exception())
 
     async def _close_after_replies(self, code: int, reason: str) -> None:
         """Give the writer a moment to send what is queued (the error saying why), then close."""

@@ -24,10 +24,13 @@ from abc import abstractmethod
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
+import orjson
+
 from runner.agents.base import Agent, AgentError, AgentHost, AgentInfo
+from runner.agents.command import line_part
 from runner.agents.errors import AUTH_REQUIRED, classify, explain
 from runner.agents.winshim import launch_argv
-from runner.process import AgentProcess, SpawnError
+from runner.process import MAX_LINE_BYTES, AgentProcess, SpawnError
 
 Event = tuple[str, dict[str, Any]]
 """One normalized event: (kind, fields), journaled with host.emit(kind, **fields)."""
@@ -42,8 +45,8 @@ VERSION_RE = re.compile(r"\d+\.\d+(?:\.\d+)?(?:[-+][0-9A-Za-z.-]+)?")
 # Gemini CLI takes about 4 s to print its version on an idle 2-core machine (node loads its whole bundle).
 VERSION_TIMEOUT_SECONDS = 30.0
 STDERR_TAIL_LINES = 40
-# A JSON line longer than the reader's per-line limit arrives in parts; parts are joined up to this size.
-MAX_JOINED_LINE_BYTES = 64 * 1024 * 1024
+# A JSON line longer than the reader's per-line limit arrives in parts; up to this many parts are joined (64 MiB).
+MAX_JOINED_LINE_PARTS = 4
 
 
 def valid_agent_id(value: object) -> bool:
@@ -224,8 +227,7 @@ class CliAgent(Agent):
     def __init__(self, host: AgentHost) -> None:
         super().__init__(host)
         self._stderr_tail: collections.deque[str] = collections.deque(maxlen=STDERR_TAIL_LINES)
-        self._partial = bytearray()
-        self._partial_dropped = False
+        self._partial: list[str] = []
 
     @classmethod
     def locate(cls) -> tuple[str | None, str | None]:
@@ -261,50 +263,80 @@ class CliAgent(Agent):
 
     # --- output lines ---------------------------------------------------------------------------------------
 
-    def _on_line(self, stream: str, text: str, truncated: bool) -> None:
+    def on_lines(self, stream: str, lines: list[str]) -> None:
+        if stream == "stderr":
+            self._stderr_tail.extend(lines)
+            self.host.emit_events([("output", {"stream": "stderr", "text": text}) for text in lines])
+            return
+        loads, decode_error = orjson.loads, orjson.JSONDecodeError
+        run: list[dict[str, Any]] = []  # consecutive JSON lines, handled together
+        for text in lines:
+            if text[:1] == "{":  # the CLIs' lines: skip strip() and its copy
+                try:
+                    obj = loads(text)
+                except decode_error:
+                    obj = None
+            else:
+                stripped = text.strip()
+                if not stripped:
+                    continue
+                obj = None
+                if stripped[0] == "{":
+                    try:
+                        obj = loads(stripped)
+                    except decode_error:
+                        pass
+            if type(obj) is dict:
+                run.append(obj)
+                continue
+            # Not one of the CLI's JSON lines (a warning printed to stdout, say): keep it as plain output, in order.
+            if run:
+                self._on_json_lines(run)
+                run = []
+            self.host.emit("output", stream="stdout", text=text)
+        if run:
+            self._on_json_lines(run)
+        self._after_lines()
+
+    def on_part(self, stream: str, text: str, index: int, last: bool) -> None:
         if stream == "stderr":
             self._stderr_tail.append(text)
-            self.host.emit("output", stream="stderr", text=text, **({"truncated": True} if truncated else {}))
+            self.host.emit("output", **line_part("stderr", text, index, last))
             return
-        if truncated or self._partial:
-            # A JSON line longer than the reader's limit: join the parts (bounded) and parse the whole.
-            if not self._partial_dropped:
-                self._partial += text.encode("utf-8")
-                if len(self._partial) > MAX_JOINED_LINE_BYTES:
-                    self._partial_dropped = True
-                    self._partial.clear()
-            if truncated:
-                return
-            if self._partial_dropped:
-                self._partial_dropped = False
-                self.host.emit(
-                    "error",
-                    code="line_too_long",
-                    message=f"the agent printed a line over {MAX_JOINED_LINE_BYTES} bytes; skipped",
-                )
-                return
-            text = self._partial.decode("utf-8", errors="replace")
+        # A JSON line longer than the reader's limit: join its parts (bounded) and parse the whole.
+        if index == 0:
             self._partial.clear()
-        stripped = text.strip()
-        if not stripped:
+        if index < MAX_JOINED_LINE_PARTS:
+            self._partial.append(text)
+        if not last:
             return
-        obj: Any = None
-        if stripped.startswith("{"):
-            with contextlib.suppress(ValueError):
-                obj = json.loads(stripped)
-        if not isinstance(obj, dict):
-            # Not one of the CLI's JSON lines (a warning printed to stdout, say): keep it as plain output.
-            self.host.emit("output", stream="stdout", text=text)
+        parts, self._partial = self._partial, []
+        if index >= MAX_JOINED_LINE_PARTS:
+            self.host.emit(
+                "error",
+                code="line_too_long",
+                message=f"the agent printed a line over {MAX_JOINED_LINE_PARTS * MAX_LINE_BYTES} bytes; skipped",
+            )
             return
-        self._on_json(obj)
+        self.on_lines("stdout", ["".join(parts)])
+
+    def _after_lines(self) -> None:
+        """Called after each batch of stdout lines (per read, not per line): state derived from many lines,
+        such as the session's status, is computed here once."""
 
     @abstractmethod
     def _on_json(self, obj: dict[str, Any]) -> None:
         """Handle one parsed JSON line from stdout."""
 
+    def _on_json_lines(self, objs: list[dict[str, Any]]) -> None:
+        """Handle consecutive parsed JSON lines from stdout (agents with a hot path override this)."""
+        for obj in objs:
+            self._on_json(obj)
+
     def _emit_all(self, events: list[Event]) -> None:
+        emit = self.host.emit
         for kind, fields in events:
-            self.host.emit(kind, **fields)
+            emit(kind, **fields)
             if kind == "agent_session":
                 self.host.save_state(agent_session_id=fields["agent_session_id"])
 
@@ -447,7 +479,7 @@ class TurnCliAgent(CliAgent):
             proc = await AgentProcess.spawn(
                 argv,
                 self.host.cwd,
-                self._on_line,
+                self,
                 env=child_env(self.extra_env()),
                 backpressure=self.host.backpressure,
                 stdin=self.prompt_on_stdin,

@@ -37,6 +37,10 @@ class AgentHost(Protocol):
     def emit(self, kind: str, **fields: Any) -> None:
         """Journal an event of the session (assigned the next seq)."""
 
+    def emit_events(self, events: list[tuple[str, dict[str, Any]]]) -> None:
+        """Journal several (kind, fields) events, in order: the same as emit() for each, at less cost per event.
+        The fields dicts become part of the journaled events (do not reuse them)."""
+
     def set_status(self, status: str, **fields: Any) -> None:
         """Change the session's state; journals a `status` event and pushes the change to views."""
 

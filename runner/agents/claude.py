@@ -47,7 +47,7 @@ def cli_permission_mode(mode: str) -> str | None:
     return None if mode in ("ask", "default", "manual") else mode
 
 
-@dataclass
+@dataclass(slots=True)
 class Step:
     """What one CLI line means: events to journal, lines to write to the CLI's stdin, answers to our requests.
     """
@@ -56,12 +56,37 @@ class Step:
     outgoing: list[dict[str, Any]] = field(default_factory=list)
     acks: list[tuple[str, bool, Any]] = field(default_factory=list)
     """(request_id, ok, response-or-error-message) for control_responses to our control requests."""
+    inited: bool = False
+    """The CLI printed system/init (it takes interrupts from then on)."""
+    turn_ends: int = 0
+    """`turn_end` events among `events`."""
+    pending_changed: bool = False
+    """A permission request was asked, withdrawn or answered."""
+    agent_session_id: str | None = None
+    """The CLI's session id, when it is new."""
 
 
-@dataclass
+@dataclass(slots=True)
 class _Block:
     kind: str  # "text" | "thinking" | "tool_use" | other
-    parts: list[str] = field(default_factory=list)  # streamed text; joined only when needed (no quadratic +=)
+    # Streamed text: `parts` holds chunks of it, `recent` the deltas since the last chunk. Joined only when needed
+    # (no quadratic +=), and 512 deltas at a time, as a string object per delta costs ten times its text.
+    parts: list[str] = field(default_factory=list)
+    recent: list[str] = field(default_factory=list)
+
+    def add(self, text: str) -> None:
+        recent = self.recent
+        recent.append(text)
+        if len(recent) >= 512:
+            self.parts.append("".join(recent))
+            recent.clear()
+        self.streamed = True
+
+    def take_text(self) -> str:
+        """The streamed text, forgotten here (it is compared once with the whole message)."""
+        text = "".join(self.parts) + "".join(self.recent)
+        self.parts, self.recent = [], []
+        return text
     fragments: list[str] = field(default_factory=list)
     tool_id: str = ""
     name: str = ""
@@ -84,9 +109,14 @@ class ClaudeTranslator:
         self.interrupt_requested = False
         self.in_turn = False
         self._messages: collections.OrderedDict[str, _Message] = collections.OrderedDict()
-        self._current: dict[str | None, str] = {}  # parent_tool_use_id -> message id being streamed
+        # parent_tool_use_id -> (message id, message) being streamed
+        self._current: dict[str | None, tuple[str, _Message]] = {}
         self._emitted_tools: set[str] = set()
         self._last_total_cost: float | None = None
+        self.process_inited = False
+        """The process printed system/init at least once."""
+        self.turn_inited = False
+        """The current turn's system/init has been printed (until its `result`)."""
         self._ids = itertools.count(1)
 
     # --- lines we send --------------------------------------------------------------------------------------
@@ -155,6 +185,12 @@ class ClaudeTranslator:
 
     def feed(self, obj: Mapping[str, Any]) -> Step:
         step = Step()
+        self.feed_into(obj, step)
+        return step
+
+    def feed_into(self, obj: Mapping[str, Any], step: Step) -> None:
+        """Add what one CLI line means to `step` (the lines of one read share a step)."""
+        start = len(step.events)
         kind = obj.get("type")
         parent = obj.get("parent_tool_use_id")
         parent = parent if isinstance(parent, str) and parent else None
@@ -182,14 +218,14 @@ class ClaudeTranslator:
                 if "parent_tool_id" in request:
                     fields["parent_tool_id"] = request["parent_tool_id"]
                 step.events.append(("permission_answer", fields))
+                step.pending_changed = True
         elif kind == "control_response":
             self._control_response(obj.get("response"), step)
         # Anything else (rate_limit_event, keep_alive, new line types of later versions) is skipped
         # on purpose.
         if parent is not None:
-            for _, fields in step.events:
+            for _, fields in step.events[start:]:
                 fields.setdefault("parent_tool_id", parent)
-        return step
 
     def _message(self, message_id: str) -> _Message:
         msg = self._messages.get(message_id)
@@ -203,18 +239,45 @@ class ClaudeTranslator:
         if not isinstance(event, dict):
             return
         etype = event.get("type")
+        current = self._current.get(parent)
+        index = event.get("index")
+        if etype == "content_block_delta":  # most lines: kept short
+            if current is None:
+                return
+            message_id, msg = current
+            block = msg.blocks.get(index)
+            if block is None:
+                if not isinstance(index, int):
+                    return
+                block = msg.blocks[index] = _Block(kind="text")
+            delta = event.get("delta")
+            if not isinstance(delta, dict):
+                return
+            dtype = delta.get("type")
+            if dtype == "text_delta":
+                text = delta.get("text")
+                if text:
+                    text = text if type(text) is str else str(text)
+                    block.add(text)
+                    step.events.append(("assistant", {"text": text, "message_id": message_id}))
+            elif dtype == "thinking_delta":
+                text = delta.get("thinking")
+                if text:
+                    text = text if type(text) is str else str(text)
+                    block.add(text)
+                    step.events.append(("thinking", {"text": text, "message_id": message_id}))
+            elif dtype == "input_json_delta":
+                block.fragments.append(str(delta.get("partial_json", "")))
+            return
         if etype == "message_start":
             message = event.get("message") or {}
             message_id = message.get("id")
             if isinstance(message_id, str):
-                self._current[parent] = message_id
-                self._message(message_id)
+                self._current[parent] = (message_id, self._message(message_id))
             return
-        message_id = self._current.get(parent)
-        if message_id is None:
+        if current is None:
             return
-        msg = self._message(message_id)
-        index = event.get("index")
+        msg = current[1]
         if etype == "content_block_start" and isinstance(index, int):
             cb = event.get("content_block") or {}
             cb_type = cb.get("type", "")
@@ -223,24 +286,6 @@ class ClaudeTranslator:
                 block.tool_id = str(cb.get("id", ""))
                 block.name = str(cb.get("name", ""))
             msg.blocks[index] = block
-        elif etype == "content_block_delta" and isinstance(index, int):
-            block = msg.blocks.setdefault(index, _Block(kind="text"))
-            delta = event.get("delta") or {}
-            dtype = delta.get("type")
-            if dtype == "text_delta":
-                text = str(delta.get("text", ""))
-                if text:
-                    block.parts.append(text)
-                    block.streamed = True
-                    step.events.append(("assistant", {"text": text, "message_id": message_id}))
-            elif dtype == "thinking_delta":
-                text = str(delta.get("thinking", ""))
-                if text:
-                    block.parts.append(text)
-                    block.streamed = True
-                    step.events.append(("thinking", {"text": text, "message_id": message_id}))
-            elif dtype == "input_json_delta":
-                block.fragments.append(str(delta.get("partial_json", "")))
         elif etype == "content_block_stop" and isinstance(index, int):
             block = msg.blocks.get(index)
             if block is not None and block.kind in ("tool_use", "server_tool_use") and block.tool_id:
@@ -311,7 +356,7 @@ class ClaudeTranslator:
         for _, block in sorted(msg.blocks.items()):
             if block.kind == btype and block.streamed and not block.claimed:
                 block.claimed = True
-                streamed = "".join(block.parts)
+                streamed = block.take_text()  # not kept for the 16 recent messages: a reply can be long
                 if whole.startswith(streamed):
                     return whole[len(streamed) :]
                 return ""  # differs from the deltas: the deltas were shown already, do not repeat
@@ -364,6 +409,7 @@ class ClaudeTranslator:
             return
         if obj.get("subtype") != "init":
             return  # status, hooks, task progress, compaction: nothing a transcript needs
+        step.inited = self.process_inited = self.turn_inited = True
         sid = obj.get("session_id")
         if isinstance(sid, str) and sid and sid != self.session_id:
             self.session_id = sid
@@ -372,6 +418,7 @@ class ClaudeTranslator:
                 if isinstance(obj.get(src), str):
                     fields[dst] = obj[src]
             step.events.append(("agent_session", fields))
+            step.agent_session_id = sid
 
     def _result(self, obj: Mapping[str, Any], step: Step) -> None:
         subtype = obj.get("subtype")
@@ -407,8 +454,10 @@ class ClaudeTranslator:
                 message = explain(ClaudeAgent.label, kind, LOGIN_HINT, fields["message"])
                 step.events.append(("error", {"code": kind, "message": message}))
         step.events.append(("turn_end", fields))
+        step.turn_ends += 1
         self.interrupt_requested = False
         self.in_turn = False
+        self.turn_inited = False
         self._current.clear()
 
     def _control_request(self, obj: Mapping[str, Any], step: Step) -> None:
@@ -431,6 +480,7 @@ class ClaudeTranslator:
                 fields["blocked_path"] = request["blocked_path"]
             self.pending[rid] = fields
             step.events.append(("permission_request", fields))
+            step.pending_changed = True
         elif subtype == "initialize":
             step.outgoing.append(
                 {
@@ -512,8 +562,7 @@ class ClaudeAgent(CliAgent):
         self._stopping = False
         self._acks: dict[str, asyncio.Future[tuple[bool, Any]]] = {}
         self._interrupt_waiting_for_init = False
-        self._seen_init = False
-        self._process_inited = False
+        self._pending_changed = False  # a permission request was asked or answered since the last save
         self._start_lock = asyncio.Lock()
 
     @classmethod
@@ -572,7 +621,7 @@ class ClaudeAgent(CliAgent):
                 proc = await AgentProcess.spawn(
                     launch_argv(self.build_argv(path, resume_id)),
                     self.host.cwd,
-                    self._on_line,
+                    self,
                     env=child_env(),
                     backpressure=self.host.backpressure,
                 )
@@ -584,8 +633,6 @@ class ClaudeAgent(CliAgent):
             self._proc = proc
             self._stopping = False
             self._turns = 0
-            self._seen_init = False
-            self._process_inited = False
             self._watch_task = asyncio.create_task(self._watch(proc, translator, resume_id))
             return True
 
@@ -599,7 +646,7 @@ class ClaudeAgent(CliAgent):
 
     async def _watch(self, proc: AgentProcess, translator: ClaudeTranslator, resume_id: str | None) -> None:
         code = await proc.wait()
-        if resume_id and not self._process_inited and not self._stopping and RESUME_GONE in self._stderr_summary():
+        if resume_id and not translator.process_inited and not self._stopping and RESUME_GONE in self._stderr_summary():
             # The CLI has no such conversation (its session files were removed, or HOME changed). Retrying would
             # fail forever: forget the id so the next message starts a new conversation, and say so.
             self.host.save_state(agent_session_id=None)
@@ -646,30 +693,41 @@ class ClaudeAgent(CliAgent):
     # --- lines from the CLI ---------------------------------------------------------------------------------
 
     def _on_json(self, obj: dict[str, Any]) -> None:
+        self._on_json_lines([obj])
+
+    def _on_json_lines(self, objs: list[dict[str, Any]]) -> None:
         translator = self._translator
         if translator is None:
             return
-        step = translator.feed(obj)
-        self._emit_all(step.events)
+        step = Step()
+        for obj in objs:
+            translator.feed_into(obj, step)
+        if step.events:
+            self.host.emit_events(step.events)
+        if step.agent_session_id is not None:
+            self.host.save_state(agent_session_id=step.agent_session_id)
+        if step.turn_ends:
+            self._turns = max(0, self._turns - step.turn_ends)
+        if step.pending_changed:
+            self._pending_changed = True
         for out in step.outgoing:
             self._write_soon(out)
         for request_id, ok, payload in step.acks:
             fut = self._acks.pop(request_id, None)
             if fut is not None and not fut.done():
                 fut.set_result((ok, payload))
-        if obj.get("type") == "system" and obj.get("subtype") == "init":
-            self._seen_init = True
-            self._process_inited = True
-            if self._interrupt_waiting_for_init:
-                # An interrupt sent before init is ignored by the CLI, so it was held until now.
-                self._interrupt_waiting_for_init = False
+        if step.inited and self._interrupt_waiting_for_init:
+            # An interrupt sent before init is ignored by the CLI, so it was held until now (unless that turn
+            # has ended already, within these lines).
+            self._interrupt_waiting_for_init = False
+            if translator.turn_inited:
                 self._write_soon(translator.interrupt())
-        kinds = {kind for kind, _ in step.events}
-        if "permission_request" in kinds or "permission_answer" in kinds:
+
+    def _after_lines(self) -> None:
+        # Once per read of the CLI's output, not per line: a read holds hundreds of deltas.
+        if self._pending_changed:
+            self._pending_changed = False
             self._save_pending()
-        if "turn_end" in kinds:
-            self._turns = max(0, self._turns - 1)
-            self._seen_init = False
         self._update_status()
 
     def _write_soon(self, obj: dict[str, Any]) -> None:
@@ -706,7 +764,7 @@ class ClaudeAgent(CliAgent):
     async def interrupt(self) -> None:
         if not self.running or self._translator is None:
             raise AgentError("not_running", "Claude Code is not running")
-        if self._turns > 0 and not self._seen_init:
+        if self._turns > 0 and not self._translator.turn_inited:
             self._interrupt_waiting_for_init = True
             self._translator.interrupt_requested = True
             return

@@ -2,12 +2,22 @@
 
 from __future__ import annotations
 
+import asyncio
 import signal
 from collections.abc import Mapping
 from typing import Any
 
 from runner.agents.base import Agent, AgentError
 from runner.process import AgentProcess, SpawnError
+
+
+def line_part(stream: str, text: str, index: int, last: bool) -> dict[str, Any]:
+    """The fields of an `output` event holding one part of a line over the reader's limit (EVENTS.md: `part`,
+    and `truncated` on every part but the last)."""
+    fields: dict[str, Any] = {"stream": stream, "text": text, "part": index}
+    if not last:
+        fields["truncated"] = True
+    return fields
 
 
 class CommandAgent(Agent):
@@ -38,24 +48,19 @@ class CommandAgent(Agent):
     async def start(self) -> None:
         argv = self.host.options["argv"]
         try:
-            self._proc = await AgentProcess.spawn(
-                argv, self.host.cwd, self._on_line, backpressure=self.host.backpressure
-            )
+            self._proc = await AgentProcess.spawn(argv, self.host.cwd, self, backpressure=self.host.backpressure)
         except SpawnError as exc:
             self.host.emit("error", message=str(exc), code="spawn_failed")
             self.host.set_status("error", reason="spawn_failed")
             return
         self.host.set_status("running", pid=self._proc.pid)
-        proc = self._proc
-        import asyncio
+        self._watch = asyncio.create_task(self._watch_exit(self._proc))
 
-        self._watch = asyncio.create_task(self._watch_exit(proc))
+    def on_lines(self, stream: str, lines: list[str]) -> None:
+        self.host.emit_events([("output", {"stream": stream, "text": text}) for text in lines])
 
-    def _on_line(self, stream: str, text: str, truncated: bool) -> None:
-        if truncated:
-            self.host.emit("output", stream=stream, text=text, truncated=True)
-        else:
-            self.host.emit("output", stream=stream, text=text)
+    def on_part(self, stream: str, text: str, index: int, last: bool) -> None:
+        self.host.emit("output", **line_part(stream, text, index, last))
 
     async def _watch_exit(self, proc: AgentProcess) -> None:
         code = await proc.wait()

@@ -135,7 +135,12 @@ class FakeClaude:
         )
 
     def tool_result(
-        self, tool_id: str, content: str, is_error: bool = False, parent: str | None = None
+        self,
+        tool_id: str,
+        content: str,
+        is_error: bool = False,
+        parent: str | None = None,
+        ensure_ascii: bool = True,
     ) -> None:
         fc.emit(
             {
@@ -152,7 +157,8 @@ class FakeClaude:
                     ],
                 },
                 **self.base(parent),
-            }
+            },
+            ensure_ascii,
         )
 
     def message(
@@ -414,7 +420,7 @@ class FakeClaude:
             for (tool_id, _), rid in zip(tools, rids, strict=True):
                 self.apply_answer(tool_id, answers[rid])
             self.message([{"type": "text", "text": "Tools finished."}], modes)
-        elif "tool" in modes or "big" in modes or "huge" in modes or "permission" in modes:
+        elif "tool" in modes or "big" in modes or "huge" in modes or "hugeutf8" in modes or "permission" in modes:
             tool_id = f"toolu_{uuid.uuid4().hex[:20]}"
             command = "touch made-by-fake" if "permission" in modes else "echo fake-tool"
             asked: list[str] = []
@@ -440,6 +446,8 @@ class FakeClaude:
                     self.refused_by_interrupt([tool_id], [rid])
                     return
                 self.apply_answer(tool_id, answer)
+            elif "hugeutf8" in modes:
+                self.tool_result(tool_id, fc.HUGE_UTF8_TEXT, ensure_ascii=False)
             else:
                 size = 20_000_000 if "huge" in modes else fc.BIG_SIZE if "big" in modes else 0
                 self.tool_result(tool_id, fc.big_text(size) if size else "fake-tool")

@@ -7,6 +7,7 @@ session can try several) and from the env var FAKE_CLI_MODES (comma separated, a
     tool         a tool call (Claude: input built from input_json_delta fragments) and its result
     big          a line over 1 MB (a tool result of 1.5 MB)
     huge         (Claude) a 20 MB line, more than the runner's 16 MiB line limit (it arrives in parts)
+    hugeutf8     (Claude) an 18 MB line of '€' as raw UTF-8 (3 bytes each: 16 MiB cuts fall inside characters)
     stderr       noise on stderr between the JSON lines
     badutf8      non-UTF-8 bytes inside a streamed text
     crash        exit with code 3 in the middle of the stream
@@ -36,6 +37,7 @@ import time
 
 BIG_SIZE = 1_500_000
 BAD_UTF8_MARK = "@@BADUTF8@@"
+HUGE_UTF8_TEXT = "€" * 6_000_000
 
 
 def modes(text: str) -> set[str]:
@@ -52,9 +54,9 @@ def log_argv() -> None:
             f.write(json.dumps(sys.argv[1:]) + "\n")
 
 
-def emit(obj: dict) -> None:
-    """One JSON line, flushed at once (as the real CLIs do)."""
-    data = json.dumps(obj).encode("utf-8") + b"\n"
+def emit(obj: dict, ensure_ascii: bool = True) -> None:
+    """One JSON line, flushed at once (as the real CLIs do; they print UTF-8 as is, ensure_ascii=False)."""
+    data = json.dumps(obj, ensure_ascii=ensure_ascii).encode("utf-8") + b"\n"
     if BAD_UTF8_MARK.encode() in data:
         data = data.replace(BAD_UTF8_MARK.encode(), b"\xff\xfe\xc3(")
     sys.stdout.buffer.write(data)

@@ -35,6 +35,10 @@ class RecordingHost:
         self.events.append({"seq": len(self.events) + 1, "ts": time.time(), "kind": kind, **fields})
         self._changed.set()
 
+    def emit_events(self, events: list[tuple[str, dict[str, Any]]]) -> None:
+        for kind, fields in events:
+            self.emit(kind, **fields)
+
     def set_status(self, status: str, **fields: Any) -> None:
         self.status = status
         fields.pop("pid", None)

@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from runner.process import MAX_LINE_BYTES, live_group_members, pid_alive
+from runner.process import MAX_LINE_BYTES, char_boundary, live_group_members, pid_alive
 from runner.runner import Runner
 from tests.fakes.view_client import ViewClient
 
@@ -42,9 +42,63 @@ async def test_a_line_above_the_cap_is_split_with_a_marker(client: ViewClient) -
         client, [PY, "-c", f"import sys; sys.stdout.write('y' * {size} + '\\nend\\n')"]
     )
     out = [e for e in events if e["kind"] == "output"]
-    assert out[0]["truncated"] is True and len(out[0]["text"]) == MAX_LINE_BYTES
-    assert len(out[1]["text"]) == 1000 and "truncated" not in out[1]
-    assert out[2]["text"] == "end"
+    assert out[0]["truncated"] is True and len(out[0]["text"]) == MAX_LINE_BYTES and out[0]["part"] == 0
+    assert len(out[1]["text"]) == 1000 and "truncated" not in out[1] and out[1]["part"] == 1
+    assert out[2]["text"] == "end" and "part" not in out[2]
+
+
+def rebuild_lines(events: list[dict], stream: str = "stdout") -> list[str]:
+    """What EVENTS.md tells a view to do: an `output` event with `part` continues the line until a part without
+    `truncated`; every other `output` event is a line of its own."""
+    lines: list[str] = []
+    open_line = False
+    for e in events:
+        if e["kind"] != "output" or e["stream"] != stream:
+            continue
+        if open_line:
+            assert e["part"] > 0, e.get("part")
+            lines[-1] += e["text"]
+        else:
+            assert e.get("part", 0) == 0
+            lines.append(e["text"])
+        open_line = bool(e.get("truncated"))
+    assert not open_line
+    return lines
+
+
+async def test_a_50_mb_line_of_multibyte_characters_is_cut_at_character_boundaries(client: ViewClient) -> None:
+    chars = 50_000_000 // 3  # '€' is 3 bytes in UTF-8; 16 MiB is not a multiple of 3
+    code = f"import sys; sys.stdout.write('a€' + '€' * {chars} + '\\nafter\\n')"
+    _, events = await run_to_end(client, [PY, "-c", code], "exited")
+    parts = [e for e in events if e["kind"] == "output" and "part" in e]
+    assert [p["part"] for p in parts] == list(range(len(parts))) and len(parts) == 3
+    assert all(p.get("truncated") is True for p in parts[:-1]) and "truncated" not in parts[-1]
+    for p in parts:
+        assert "\ufffd" not in p["text"]
+        assert len(p["text"].encode()) <= MAX_LINE_BYTES
+    assert rebuild_lines(events) == ["a€" + "€" * chars, "after"]
+
+
+async def test_lines_are_exact_across_reads(client: ViewClient) -> None:
+    # A character, a CRLF and a line each split between two writes (so, usually, two reads), empty lines kept.
+    code = (
+        "import sys, time\nw = sys.stdout.buffer\n"
+        "for chunk in (b'caf\\xc3', b'\\xa9\\r', b'\\n\\nsecond li', b'ne\\nlast'):\n"
+        "    w.write(chunk); w.flush(); time.sleep(0.05)\n"
+    )
+    _, events = await run_to_end(client, [PY, "-c", code])
+    assert [e["text"] for e in events if e["kind"] == "output"] == ["café", "", "second line", "last"]
+
+
+def test_char_boundary_never_splits_a_character() -> None:
+    data = "a€😀é\u0800x".encode() * 3
+    for at in range(1, len(data)):
+        cut = char_boundary(data, at)
+        assert at - 3 <= cut <= at
+        data[:cut].decode()  # raises if a character was split
+        data[cut:].decode()
+    invalid = b"\x80" * 10  # not UTF-8: cut where asked rather than give back more
+    assert char_boundary(invalid, 5) == 5
 
 
 async def test_binary_output_is_decoded_with_replacement(client: ViewClient) -> None:

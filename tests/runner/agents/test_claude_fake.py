@@ -10,7 +10,7 @@ import pytest
 
 from runner.agents.base import AgentError
 from runner.agents.claude import ClaudeAgent
-from tests.fakes.fake_common import big_text
+from tests.fakes.fake_common import HUGE_UTF8_TEXT, big_text
 from tests.fakes.recording_host import RecordingHost
 from tests.runner.agents.helpers import ArgvLog, pid_alive
 
@@ -103,6 +103,20 @@ async def test_line_over_the_readers_limit_is_joined(fake_clis: ArgvLog, workdir
         await turn(agent, host, "mode:huge")
         (result,) = host.of("tool_result")
         assert result["output"] == big_text(20_000_000)  # whole, though the reader cut it at 16 MiB
+        assert host.of("output") == [] and host.of("error") == []
+    finally:
+        await agent.stop()
+
+
+async def test_line_over_the_readers_limit_in_multibyte_characters_is_joined_exactly(
+    fake_clis: ArgvLog, workdir: str
+) -> None:
+    agent, host = make(workdir)
+    try:
+        await turn(agent, host, "mode:hugeutf8")
+        (result,) = host.of("tool_result")
+        assert "\ufffd" not in result["output"]  # cut inside a character, it would gain replacement characters
+        assert result["output"] == HUGE_UTF8_TEXT
         assert host.of("output") == [] and host.of("error") == []
     finally:
         await agent.stop()
