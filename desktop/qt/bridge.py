@@ -1,8 +1,15 @@
 """ViewBridge: the core's listener on the Qt side. It owns the per-session transcript models and turns core
-callbacks into Qt signals. Events are applied to models in coalesced batches (one insertion per flush)."""
+callbacks into Qt signals. Events are applied to models in coalesced batches (one insertion per flush).
+
+A flush never holds the event loop for long: events are worked out in slices of about SLICE_S per event-loop
+turn (layout, paint, input and timers run in between), and the batch is shown once its events are all worked
+out, or every COMMIT_AFTER_S while more keep coming. A catch-up of 100,000 events thus costs the user no frozen
+window, and a catch-up of a few thousand is still one insertion.
+"""
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from PySide6.QtCore import QObject, QTimer, Signal
@@ -13,6 +20,12 @@ from desktop.qt.transcript_model import TranscriptModel
 
 FLUSH_MS = 30
 """Events arriving within this many ms go into one model batch: smooth, at most ~33 layouts a second."""
+SLICE_S = 0.004
+"""Work per event-loop turn at most (a little over: the slice ends after the step that crosses it)."""
+STEP = 128
+"""Events worked out between two looks at the clock."""
+COMMIT_AFTER_S = 0.1
+"""A batch still growing is shown after this long anyway, so a long catch-up shows progress."""
 
 
 class ViewBridge(QObject):
@@ -32,6 +45,8 @@ class ViewBridge(QObject):
         self.core: ViewCore | None = None
         self.models: dict[str, TranscriptModel] = {}
         self._buffer: dict[str, list[dict[str, Any]]] = {}
+        self._taken: dict[str, int] = {}
+        """How many of a session's buffered events are already worked out into its model's batch."""
         self.rendering = True
         self.connected = False
         self._timer = QTimer(self)
@@ -51,21 +66,55 @@ class ViewBridge(QObject):
     def events(self, session_id: str, events: list[dict[str, Any]]) -> None:
         self._buffer.setdefault(session_id, []).extend(events)
         if self.rendering and not self._timer.isActive():
-            self._timer.start()
+            self._timer.start(FLUSH_MS)
 
     def flush(self) -> None:
+        """Work out buffered events for about SLICE_S; show the batches that are complete (or old enough);
+        come back on the next event-loop turn for what is left."""
         if not self.rendering:
             return
+        deadline = time.perf_counter() + SLICE_S
+        for sid in list(self._buffer):
+            events = self._buffer[sid]
+            model = self.model(sid)
+            taken = self._taken.get(sid, 0)
+            while taken < len(events):
+                model.prepare_events(events[taken:taken + STEP])
+                taken += STEP
+                if time.perf_counter() > deadline:
+                    break
+            if taken >= len(events):
+                del self._buffer[sid]
+                self._taken.pop(sid, None)
+                self._commit(sid, model)
+            else:
+                self._taken[sid] = taken
+                if model.pending_age() >= COMMIT_AFTER_S:
+                    self._commit(sid, model)
+            if time.perf_counter() > deadline:
+                break
+        if self._buffer:
+            self._timer.start(0)
+
+    def flush_all(self) -> None:
+        """Everything buffered, now, each session as one batch."""
         buffered, self._buffer = self._buffer, {}
+        taken, self._taken = self._taken, {}
         for sid, events in buffered.items():
-            self.model(sid).apply_events(events)
-            self.events_applied.emit(sid, len(events))
+            model = self.model(sid)
+            model.prepare_events(events[taken.get(sid, 0):])
+            self._commit(sid, model)
+
+    def _commit(self, sid: str, model: TranscriptModel) -> None:
+        count = model.commit_events()
+        if count:
+            self.events_applied.emit(sid, count)
 
     def set_rendering(self, enabled: bool) -> None:
         if not enabled and self.rendering:
             # Render what already arrived (at most one FLUSH_MS window) before stopping. Kept back, it would
             # be applied on its own when rendering resumes, ahead of the catch-up: two batches, not one.
-            self.flush()
+            self.flush_all()
         self.rendering = enabled
         if enabled:
             self.flush()
@@ -82,6 +131,7 @@ class ViewBridge(QObject):
 
     def _runner_changed(self, runner_id: str) -> None:
         self._buffer.clear()
+        self._taken.clear()
         for model in self.models.values():
             model.reset()
         self.runner_changed.emit(runner_id)
@@ -112,6 +162,7 @@ class _Listener(ViewListener):
 
     def session_removed(self, session_id: str) -> None:
         self.b._buffer.pop(session_id, None)
+        self.b._taken.pop(session_id, None)
         model = self.b.models.pop(session_id, None)
         self.b.session_removed.emit(session_id)
         if model is not None:

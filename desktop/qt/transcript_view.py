@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -15,7 +16,9 @@ from PySide6.QtGui import (
     QKeySequence,
     QMouseEvent,
     QPainter,
+    QPaintEvent,
     QPen,
+    QPixmap,
 )
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -46,6 +49,11 @@ BUTTON_H = 28
 CAPTION_H = 18
 
 WRAP = int(Qt.TextFlag.TextWordWrap) | int(Qt.TextFlag.TextWrapAnywhere)
+_SELECTED = QStyle.StateFlag.State_Selected
+CACHED_PIXMAPS = 300
+"""Painted rows kept (a few screens: scrolling back a little blits instead of painting)."""
+MAX_CACHED_HEIGHT = 2000
+"""Taller rows are painted directly each time (their pixmap would cost more memory than it saves)."""
 
 
 def _clip_lines(text: str, lines: int) -> tuple[str, int]:
@@ -101,15 +109,36 @@ class TranscriptDelegate(QStyledItemDelegate):
         self.fm_small = QFontMetrics(self.small)
         self.fm_mono = QFontMetrics(self.mono)
         self.fm_bold = QFontMetrics(self.bold)
+        # A monospace line of ASCII is exactly len * advance wide: most output lines need no text layout.
+        self.mono_advance = self.fm_mono.horizontalAdvance("M")
+        self.mono_exact = all(self.fm_mono.horizontalAdvance(c) == self.mono_advance for c in "il.W _")
         self.hover: tuple[int, str] | None = None
+        self.model: TranscriptModel | None = None
+        self.width = 200
+        """The viewport's width (kept by the view: read from Qt for every row it would cost a call each)."""
+        self._sizes: dict[int, tuple[int, int, int, int]] = {}
+        """Laid-out heights of committed rows by transcript index: (id(row), version, width, height)."""
+        self._pixmaps: OrderedDict[int, tuple[tuple[Any, ...], QPixmap]] = OrderedDict()
+        """Painted rows by transcript index (least recently painted first), with what they were painted for."""
+
+    def set_model(self, model: TranscriptModel | None) -> None:
+        self.model = model
+        self._sizes = {}
+        self._pixmaps.clear()
+
+    def expanded(self, row: Row) -> bool:
+        return self.model is not None and self.model.is_expanded(row)
 
     # ---------------------------------------------------------------- geometry
 
     def _width(self) -> int:
-        return max(200, self._view.viewport().width())
+        return max(200, self.width)
 
     def _text_h(self, fm: QFontMetrics, width: int, text: str) -> int:
         if not text:
+            return fm.height()
+        if (fm is self.fm_mono and self.mono_exact and "\n" not in text and text.isascii()
+                and len(text) * self.mono_advance <= width and text.isprintable()):
             return fm.height()
         return fm.boundingRect(QRect(0, 0, max(10, width), 1_000_000), WRAP, text).height()
 
@@ -155,7 +184,7 @@ class TranscriptDelegate(QStyledItemDelegate):
         if kind in (RowKind.ASSISTANT, RowKind.ERROR, RowKind.THINKING):
             text = row.text[:MAX_CHARS].strip("\n") or " "
             fm = self.fm
-            if kind is RowKind.THINKING and not row.expanded:
+            if kind is RowKind.THINKING and not self.expanded(row):
                 text, _ = _clip_lines(text, COLLAPSED_THINKING_LINES)
             label_h = self.fm_small.height() + 4 if kind is not RowKind.ERROR else 0
             th = self._text_h(fm, inner_w - 2 * PAD, text)
@@ -167,7 +196,7 @@ class TranscriptDelegate(QStyledItemDelegate):
             head_h = max(self.fm_bold.height(), 20)
             card_h = head_h + 2 * PAD - 4
             lay = Layout(0, extra={"head_h": head_h})
-            if row.expanded:
+            if self.expanded(row):
                 blocks = []
                 for label, value in (("Input", row.data.get("input")), ("Output", row.data.get("output"))):
                     if value is None:
@@ -212,17 +241,29 @@ class TranscriptDelegate(QStyledItemDelegate):
         return Layout(h + 2 * GAP_Y, text=QRect(left, GAP_Y, inner_w, h))
 
     def sizeHint(self, option: QStyleOptionViewItem, index: QModelIndex) -> QSize:
-        row: Row | None = index.data(ROW_ROLE)
+        # Called for every row of the window on every layout: the cached path must stay a few dict lookups.
+        model = self.model
+        row = model.row_at(index.row()) if model is not None else index.data(ROW_ROLE)
         if row is None:
             return QSize(0, 0)
-        width = self._width()
-        if row.kind is not RowKind.HEADER and row.size_cache is not None:
-            version, w, h = row.size_cache
-            if version == row.version and w == width:
-                return QSize(width, h)
-        h = self.layout(row, width, self._model(index)).height
-        row.size_cache = (row.version, width, h)
-        return QSize(width, h)
+        return QSize(max(200, self.width), self.height(row))
+
+    def height(self, row: Row) -> int:
+        """The row's height at the current width (cached by row and version)."""
+        model = self.model
+        width = max(200, self.width)
+        i = row.index
+        if i >= 0:
+            cached = self._sizes.get(i)
+            if cached is not None and cached[0] == id(row) and cached[1] == row.version and cached[2] == width:
+                return cached[3]
+        h = self.layout(row, width, model).height
+        if i >= 0:
+            sizes = self._sizes
+            sizes[i] = (id(row), row.version, width, h)
+            if model is not None and len(sizes) > 4 * (model.rowCount() + 256):
+                self._sizes = {k: v for k, v in sizes.items() if k >= model.offset}
+        return h
 
     @staticmethod
     def _model(index: QModelIndex) -> TranscriptModel | None:
@@ -232,22 +273,53 @@ class TranscriptDelegate(QStyledItemDelegate):
     # ---------------------------------------------------------------- painting
 
     def paint(self, p: QPainter, option: QStyleOptionViewItem, index: QModelIndex) -> None:
-        row: Row | None = index.data(ROW_ROLE)
-        if row is None:
+        model = self.model
+        row = model.row_at(index.row()) if model is not None else index.data(ROW_ROLE)
+        if row is not None:
+            self.paint_row(p, row, option.rect, bool(option.state & _SELECTED), index.row())
+
+    def paint_row(self, p: QPainter, row: Row, rect: QRect, selected: bool, model_row: int) -> None:
+        hover = self.hover[1] if self.hover is not None and self.hover[0] == model_row else None
+        if row.index < 0 or rect.height() > MAX_CACHED_HEIGHT:
+            p.save()
+            p.translate(rect.topLeft())
+            self._paint_row(p, row, rect.width(), rect.height(), selected, model_row)
+            p.restore()
             return
+        # Rows are painted once into a pixmap and blitted afterwards: while a session streams, the view
+        # repaints every visible row ~30 times a second, and laying out wrapped text each time costs
+        # far more than a blit.
         t = theme.current()
-        rect = option.rect
-        lay = self.layout(row, rect.width(), self._model(index))
-        p.save()
+        ratio = p.device().devicePixelRatioF()
+        key = (id(row), row.version, rect.width(), rect.height(), selected, hover, self.expanded(row),
+               t.window.rgba(), ratio)
+        cached = self._pixmaps.get(row.index)
+        if cached is not None and cached[0] == key:
+            self._pixmaps.move_to_end(row.index)
+            p.drawPixmap(rect.topLeft(), cached[1])
+            return
+        pixmap = QPixmap(int(rect.width() * ratio), int(rect.height() * ratio))
+        pixmap.setDevicePixelRatio(ratio)
+        pixmap.fill(t.window)
+        painter = QPainter(pixmap)
+        self._paint_row(painter, row, rect.width(), rect.height(), selected, model_row)
+        painter.end()
+        self._pixmaps[row.index] = (key, pixmap)
+        if len(self._pixmaps) > CACHED_PIXMAPS:
+            self._pixmaps.popitem(last=False)
+        p.drawPixmap(rect.topLeft(), pixmap)
+
+    def _paint_row(self, p: QPainter, row: Row, width: int, height: int, selected: bool,
+                   model_row: int) -> None:
+        t = theme.current()
+        lay = self.layout(row, width, self.model)
         p.setRenderHint(QPainter.RenderHint.Antialiasing)
-        p.translate(rect.topLeft())
-        if option.state & QStyle.StateFlag.State_Selected:
+        if selected:
             p.setPen(Qt.PenStyle.NoPen)
             p.setBrush(t.selection)
-            p.drawRoundedRect(QRectF(6, 1, rect.width() - 12, rect.height() - 2), 6, 6)
+            p.drawRoundedRect(QRectF(6, 1, width - 12, height - 2), 6, 6)
         painter = getattr(self, f"_paint_{row.kind.value}", self._paint_generic)
-        painter(p, row, lay, rect.width(), t, index)
-        p.restore()
+        painter(p, row, lay, width, t, model_row)
 
     def _paint_header(self, p: QPainter, row: Row, lay: Layout, width: int,
                     t: theme.Theme, index: Any) -> None:
@@ -257,7 +329,7 @@ class TranscriptDelegate(QStyledItemDelegate):
         p.setFont(self.small)
         more = lay.buttons.get("more")
         if more is not None:
-            hover = self.hover == (index.row(), "more")
+            hover = self.hover == (index, "more")
             p.setPen(QPen(t.accent, 1))
             p.setBrush(t.surface_alt if hover else t.surface)
             p.drawRoundedRect(QRectF(more), more.height() / 2, more.height() / 2)
@@ -338,7 +410,7 @@ class TranscriptDelegate(QStyledItemDelegate):
         assert lay.text is not None
         p.setFont(self.small)
         p.setPen(t.muted)
-        label = "Thinking  ▾" if row.expanded else "Thinking  ▸ (click to expand)"
+        label = "Thinking  ▾" if self.expanded(row) else "Thinking  ▸ (click to expand)"
         p.drawText(QRect(lay.text.x(), lay.extra["label_y"], lay.text.width(), self.fm_small.height()),
                    Qt.AlignmentFlag.AlignLeft, label)
         p.setFont(self.italic)
@@ -368,7 +440,8 @@ class TranscriptDelegate(QStyledItemDelegate):
         x = head.x()
         p.setFont(self.body)
         p.setPen(t.muted)
-        arrow = "▾" if row.expanded else "▸"
+        expanded = self.expanded(row)
+        arrow = "▾" if expanded else "▸"
         p.drawText(QRect(x, head.y(), 16, head.height()), Qt.AlignmentFlag.AlignVCenter, arrow)
         x += 18
         name = str(row.data.get("name") or "tool")
@@ -383,7 +456,7 @@ class TranscriptDelegate(QStyledItemDelegate):
         if avail > 20:
             summary = self.fm_mono.elidedText(row.text, Qt.TextElideMode.ElideRight, avail)
             p.drawText(QRect(x, head.y(), avail, head.height()), Qt.AlignmentFlag.AlignVCenter, summary)
-        if not row.expanded:
+        if not expanded:
             return
         y = lay.buttons["toggle"].bottom() + 2
         inner = QRect(int(lay.card.x()) + PAD, 0, int(lay.card.width()) - 2 * PAD, 0)
@@ -434,7 +507,7 @@ class TranscriptDelegate(QStyledItemDelegate):
         left = Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter
         p.drawText(foot, left, "The agent waits for you")
         for name, r in lay.buttons.items():
-            hover = self.hover == (index.row(), name)
+            hover = self.hover == (index, name)
             primary = name == "allow"
             fill = QColor(t.accent if primary else t.surface)
             if hover:
@@ -531,7 +604,8 @@ class TranscriptView(QListView):
         self.follow = True
         self.unseen_rows = 0
         self._auto_scroll = False
-        self._pressed: tuple[int, str] | None = None
+        self._pressed: tuple[Row, str] | None = None
+        """The row and button a click started on (a Row: model row numbers shift when the window trims)."""
         bar = self.verticalScrollBar()
         bar.rangeChanged.connect(self._on_range)
         bar.valueChanged.connect(self._on_value)
@@ -561,6 +635,7 @@ class TranscriptView(QListView):
         if old is not None:
             old.sizes_changed.disconnect(self._relayout)
             old.rowsInserted.disconnect(self._on_rows_inserted)
+        self.delegate.set_model(model if isinstance(model, TranscriptModel) else None)
         super().setModel(model)
         if isinstance(model, TranscriptModel):
             model.sizes_changed.connect(self._relayout)
@@ -573,6 +648,38 @@ class TranscriptView(QListView):
 
     def _relayout(self) -> None:
         self.scheduleDelayedItemsLayout()
+
+    def paintEvent(self, event: QPaintEvent) -> None:
+        # The rows that intersect the exposed area, painted in one Python call: QListView's own loop calls
+        # the delegate once per row with a style option PySide converts each time (~0.1 ms a row).
+        model = self.transcript_model()
+        if model is None:
+            super().paintEvent(event)
+            return
+        area = event.rect()
+        first = self.indexAt(QPoint(area.left() + 1, area.top()))
+        r = first.row() if first.isValid() else 0
+        count = model.rowCount()
+        if r >= count:
+            return
+        selection = self.selectionModel()
+        painter = QPainter(self.viewport())
+        # Only the first row's place comes from Qt (visualRect asks the delegate for the row's size); the
+        # rows below follow it at the heights QListView laid them out with (the delegate's cache).
+        rect = self.visualRect(model.index(r))
+        y, width, bottom = rect.top(), rect.width(), area.bottom()
+        delegate = self.delegate
+        while r < count and y <= bottom:
+            row = model.row_at(r)
+            if row is None:
+                break
+            h = delegate.height(row)
+            if h > 0:
+                index = model.index(r)
+                delegate.paint_row(painter, row, QRect(rect.left(), y, width, h), selection.isSelected(index), r)
+            y += h
+            r += 1
+        painter.end()
 
     def _on_rows_inserted(self, parent: QModelIndex, first: int, last: int) -> None:
         if not self.follow:
@@ -631,8 +738,18 @@ class TranscriptView(QListView):
         b.move((vp.width() - b.width()) // 2, vp.height() - b.height() - 14)
 
     def resizeEvent(self, event: Any) -> None:
+        self._sync_width()
         super().resizeEvent(event)
         self._place_jump()
+
+    def doItemsLayout(self) -> None:
+        self._sync_width()
+        super().doItemsLayout()
+
+    def _sync_width(self) -> None:
+        delegate = getattr(self, "delegate", None)  # QListView lays out once from its own constructor
+        if delegate is not None:
+            delegate.width = self.viewport().width()
 
     # ---------------------------------------------------------------- actions
 
@@ -653,6 +770,11 @@ class TranscriptView(QListView):
         if model is not None:
             model.toggle_expanded(model_row)
 
+    def _toggle_row(self, row: Row) -> None:
+        model = self.transcript_model()
+        if model is not None:
+            model.toggle_row(row)
+
     def _on_permission(self, request_id: str, behavior: str) -> None:
         model = self.transcript_model()
         if model is not None:
@@ -662,7 +784,7 @@ class TranscriptView(QListView):
         index = self.indexAt(event.position().toPoint())
         name = self.delegate.hit(index, event.position().toPoint()) if index.isValid() else None
         if name is not None and event.button() == Qt.MouseButton.LeftButton:
-            self._pressed = (index.row(), name)
+            self._pressed = (index.data(ROW_ROLE), name)
             event.accept()
             return
         self._pressed = None
@@ -673,7 +795,7 @@ class TranscriptView(QListView):
         if pressed is not None:
             index = self.indexAt(event.position().toPoint())
             name = self.delegate.hit(index, event.position().toPoint()) if index.isValid() else None
-            if index.isValid() and (index.row(), name) == pressed:
+            if index.isValid() and index.data(ROW_ROLE) is pressed[0] and name == pressed[1]:
                 self.delegate.activate(index, pressed[1])
             event.accept()
             return
@@ -719,7 +841,11 @@ class TranscriptView(QListView):
 
     def open_text(self, index: QModelIndex) -> None:
         row: Row | None = index.data(ROW_ROLE)
-        if row is None or row.kind is RowKind.HEADER:
+        if row is not None:
+            self.open_row_text(row)
+
+    def open_row_text(self, row: Row) -> None:
+        if row.kind is RowKind.HEADER:
             return
         mono = row.kind in (RowKind.OUTPUT, RowKind.TOOL, RowKind.GENERIC, RowKind.PERMISSION)
         title = row.kind.value.capitalize()
@@ -733,13 +859,17 @@ class TranscriptView(QListView):
         if self.selected_rows():
             menu.addAction("Copy", self.copy_selection)
         if index.isValid() and index.row() > 0:
+            # The actions hold the Row itself: the menu stays open while events arrive, and a trim of the
+            # window shifts every model row number (the index would then point at another row).
             row: Row = index.data(ROW_ROLE)
             menu.addAction("Copy this item", lambda: QGuiApplication.clipboard().setText(row.copy_text()))
-            menu.addAction("Select text…", lambda: self.open_text(index))
+            menu.addAction("Select text…", lambda: self.open_row_text(row))
             if row.kind in (RowKind.TOOL, RowKind.THINKING):
-                menu.addAction("Collapse" if row.expanded else "Expand", lambda: self._toggle(index.row()))
+                menu.addAction("Collapse" if self.delegate.expanded(row) else "Expand",
+                               lambda: self._toggle_row(row))
         menu.addSeparator()
         menu.addAction("Select all", self.selectAll)
         if not self.follow:
             menu.addAction("Jump to latest", self.jump_to_latest)
+        menu.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)  # one menu per right click; none pile up
         menu.popup(event.globalPos())

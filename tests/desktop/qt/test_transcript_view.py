@@ -122,7 +122,7 @@ def test_copy_selected_rows_and_toggle_tool_rows(qtbot: Any) -> None:
     rect = view.visualRect(index)
     QTest.mouseClick(view.viewport(), Qt.MouseButton.LeftButton, pos=rect.topLeft() + QPoint(40, 12))
     view.doItemsLayout()
-    assert model.row_at(tool_row).expanded and view.visualRect(index).height() > before
+    assert model.is_expanded(model.row_at(tool_row)) and view.visualRect(index).height() > before
 
 
 def test_pending_outbox_rows_follow_the_transcript(qtbot: Any) -> None:
