@@ -20,10 +20,10 @@ from desktop.core.outbox import OutboxItem, OutboxState
 from desktop.core.transcript import Batch, Row, RowKind, Transcript
 
 ROW_ROLE = Qt.ItemDataRole.UserRole + 1
-WINDOW = 150
-SLACK = 75
+WINDOW = 100
+SLACK = 50
 MORE_STEP = 1000
-PACKS_PER_BATCH = 4
+PACKS_PER_BATCH = 3
 
 _DISPLAY = Qt.ItemDataRole.DisplayRole
 _TOOLTIP = Qt.ItemDataRole.ToolTipRole

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import math
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any
 
-from PySide6.QtCore import QEvent, QModelIndex, QPoint, QRect, QRectF, QSize, Qt, Signal
+from PySide6.QtCore import QEvent, QModelIndex, QPoint, QPointF, QRect, QRectF, QSize, Qt, Signal
 from PySide6.QtGui import (
     QAction,
     QColor,
@@ -19,6 +20,8 @@ from PySide6.QtGui import (
     QPaintEvent,
     QPen,
     QPixmap,
+    QTextLayout,
+    QTextOption,
 )
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -77,6 +80,57 @@ def permission_summary(value: Any) -> str:
     return format_value(value)
 
 
+class ParagraphLayouts:
+    """Wrapped text laid out paragraph by paragraph, each layout cached by (font, width, text).
+
+    A streamed message grows at its end: re-measuring and re-drawing all of it for every batch of deltas cost
+    milliseconds per batch for a few KB; this way only its last paragraph is laid out again."""
+
+    LIMIT = 3000
+
+    def __init__(self) -> None:
+        self._layouts: OrderedDict[tuple[str, int, str], tuple[QTextLayout, int]] = OrderedDict()
+        self._option = QTextOption()
+        self._option.setWrapMode(QTextOption.WrapMode.WrapAtWordBoundaryOrAnywhere)
+
+    def _get(self, font: QFont, width: int, text: str) -> tuple[QTextLayout, int]:
+        key = (font.key(), width, text)
+        found = self._layouts.get(key)
+        if found is not None:
+            self._layouts.move_to_end(key)
+            return found
+        layout = QTextLayout(text, font)
+        layout.setTextOption(self._option)
+        layout.setCacheEnabled(True)
+        layout.beginLayout()
+        y = 0.0
+        while True:
+            line = layout.createLine()
+            if not line.isValid():
+                break
+            line.setLineWidth(width)
+            line.setPosition(QPointF(0, y))
+            y += line.height()
+        layout.endLayout()
+        found = (layout, max(1, math.ceil(y)))
+        self._layouts[key] = found
+        if len(self._layouts) > self.LIMIT:
+            self._layouts.popitem(last=False)
+        return found
+
+    def height(self, font: QFont, width: int, text: str) -> int:
+        width = max(10, width)
+        return sum(self._get(font, width, para)[1] for para in text.split("\n"))
+
+    def draw(self, p: QPainter, font: QFont, rect: QRect, text: str) -> None:
+        width = max(10, rect.width())
+        y = rect.top()
+        for para in text.split("\n"):
+            layout, h = self._get(font, width, para)
+            layout.draw(p, QPointF(rect.left(), y))
+            y += h
+
+
 @dataclass
 class Layout:
     height: int
@@ -112,7 +166,9 @@ class TranscriptDelegate(QStyledItemDelegate):
         # A monospace line of ASCII is exactly len * advance wide: most output lines need no text layout.
         self.mono_advance = self.fm_mono.horizontalAdvance("M")
         self.mono_exact = all(self.fm_mono.horizontalAdvance(c) == self.mono_advance for c in "il.W _")
+        self.mono_row_h = self.fm_mono.height() + 2
         self.hover: tuple[int, str] | None = None
+        self.paragraphs = ParagraphLayouts()
         self.model: TranscriptModel | None = None
         self.width = 200
         """The viewport's width (kept by the view: read from Qt for every row it would cost a call each)."""
@@ -134,11 +190,15 @@ class TranscriptDelegate(QStyledItemDelegate):
     def _width(self) -> int:
         return max(200, self.width)
 
+    def _one_mono_line(self, text: str, width: int) -> bool:
+        """Whether `text` is one line of the monospace font within `width`, known without laying it out."""
+        return (self.mono_exact and len(text) * self.mono_advance <= width and text.isascii()
+                and text.isprintable())
+
     def _text_h(self, fm: QFontMetrics, width: int, text: str) -> int:
         if not text:
             return fm.height()
-        if (fm is self.fm_mono and self.mono_exact and "\n" not in text and text.isascii()
-                and len(text) * self.mono_advance <= width and text.isprintable()):
+        if fm is self.fm_mono and self._one_mono_line(text, width):
             return fm.height()
         return fm.boundingRect(QRect(0, 0, max(10, width), 1_000_000), WRAP, text).height()
 
@@ -183,11 +243,11 @@ class TranscriptDelegate(QStyledItemDelegate):
             return lay
         if kind in (RowKind.ASSISTANT, RowKind.ERROR, RowKind.THINKING):
             text = row.text[:MAX_CHARS].strip("\n") or " "
-            fm = self.fm
             if kind is RowKind.THINKING and not self.expanded(row):
                 text, _ = _clip_lines(text, COLLAPSED_THINKING_LINES)
             label_h = self.fm_small.height() + 4 if kind is not RowKind.ERROR else 0
-            th = self._text_h(fm, inner_w - 2 * PAD, text)
+            font = self.italic if kind is RowKind.THINKING else self.body
+            th = self.paragraphs.height(font, inner_w - 2 * PAD, text)
             card = QRectF(left, GAP_Y, inner_w, th + 2 * PAD + label_h)
             return Layout(int(card.height() + 2 * GAP_Y), card=card,
                           text=QRect(left + PAD, GAP_Y + PAD + label_h, inner_w - 2 * PAD, th),
@@ -252,6 +312,11 @@ class TranscriptDelegate(QStyledItemDelegate):
         """The row's height at the current width (cached by row and version)."""
         model = self.model
         width = max(200, self.width)
+        if row.kind is RowKind.OUTPUT and not row.data.get("parent_tool_id"):
+            # Most rows of a busy session; known without a layout (and not worth a cache entry).
+            text = row.text
+            if len(text) * self.mono_advance <= width - 2 * MARGIN_X and self._one_mono_line(text, width):
+                return self.mono_row_h
         i = row.index
         if i >= 0:
             cached = self._sizes.get(i)
@@ -279,6 +344,15 @@ class TranscriptDelegate(QStyledItemDelegate):
             self.paint_row(p, row, option.rect, bool(option.state & _SELECTED), index.row())
 
     def paint_row(self, p: QPainter, row: Row, rect: QRect, selected: bool, model_row: int) -> None:
+        if row.kind is RowKind.OUTPUT and not selected:
+            # Most rows of a busy session: one line of output, drawn directly (cheaper than a pixmap).
+            left = MARGIN_X + (SUBAGENT_INDENT if row.data.get("parent_tool_id") else 0)
+            if self._one_mono_line(row.text, rect.width() - left - MARGIN_X):
+                t = theme.current()
+                p.setFont(self.mono)
+                p.setPen(t.stderr if row.data.get("stream") == "stderr" else t.text)
+                p.drawText(rect.left() + left, rect.top() + 1 + self.fm_mono.ascent(), row.text)
+                return
         hover = self.hover[1] if self.hover is not None and self.hover[0] == model_row else None
         if row.index < 0 or rect.height() > MAX_CACHED_HEIGHT:
             p.save()
@@ -400,9 +474,8 @@ class TranscriptDelegate(QStyledItemDelegate):
         p.setPen(t.accent)
         p.drawText(QRect(lay.text.x(), lay.extra["label_y"], lay.text.width(), self.fm_small.height()),
                    Qt.AlignmentFlag.AlignLeft, "Assistant")
-        p.setFont(self.body)
         p.setPen(t.text)
-        p.drawText(lay.text, WRAP, lay.extra["text"])
+        self.paragraphs.draw(p, self.body, lay.text, lay.extra["text"])
 
     def _paint_thinking(self, p: QPainter, row: Row, lay: Layout, width: int, t: theme.Theme,
                         index: Any) -> None:
@@ -413,16 +486,14 @@ class TranscriptDelegate(QStyledItemDelegate):
         label = "Thinking  ▾" if self.expanded(row) else "Thinking  ▸ (click to expand)"
         p.drawText(QRect(lay.text.x(), lay.extra["label_y"], lay.text.width(), self.fm_small.height()),
                    Qt.AlignmentFlag.AlignLeft, label)
-        p.setFont(self.italic)
-        p.drawText(lay.text, WRAP, lay.extra["text"])
+        self.paragraphs.draw(p, self.italic, lay.text, lay.extra["text"])
 
     def _paint_error(self, p: QPainter, row: Row, lay: Layout, width: int,
                     t: theme.Theme, index: Any) -> None:
         self._card(p, lay, t.error_bg, t.error_fg)
         assert lay.text is not None
-        p.setFont(self.body)
         p.setPen(t.error_fg)
-        p.drawText(lay.text, WRAP, lay.extra["text"])
+        self.paragraphs.draw(p, self.body, lay.text, lay.extra["text"])
 
     def _paint_tool(self, p: QPainter, row: Row, lay: Layout, width: int, t: theme.Theme, index: Any) -> None:
         assert lay.card is not None
