@@ -241,7 +241,9 @@ class Transcript:
     def __init__(self) -> None:
         self.rows = RowStore()
         self.last_seq = 0
+        """Of the events committed (shown); a batch being prepared has its own."""
         self.event_count = 0
+        self._prepared_seq = 0
         self.out_of_order = 0
         """Events that did not continue the seq exactly (the core prevents this; counted to prove it)."""
         # Rows later events merge into. Answered tools and requests leave, so these stay small however long
@@ -273,11 +275,10 @@ class Transcript:
 
         for event in events:
             seq = event.get("seq")
-            seq = seq if isinstance(seq, int) else self.last_seq + 1
-            if seq != self.last_seq + 1:
+            seq = seq if isinstance(seq, int) else self._prepared_seq + 1
+            if seq != self._prepared_seq + 1:
                 self.out_of_order += 1
-            self.last_seq = max(self.last_seq, seq)
-            self.event_count += 1
+            self._prepared_seq = max(self._prepared_seq, seq)
             batch.events += 1
             row = self._row_for(event, seq, batch, changed)
             if row is not None:
@@ -291,6 +292,8 @@ class Transcript:
         append = self.rows.append
         for row in batch.new_rows:
             append(row)
+        self.last_seq = self._prepared_seq
+        self.event_count += batch.events
 
     def apply(self, events: list[dict[str, Any]]) -> Batch:
         batch = self.prepare(events)

@@ -50,6 +50,8 @@ class ViewBridge(QObject):
         self.models: dict[str, TranscriptModel] = {}
         self._buffer: dict[str, list[dict[str, Any]]] = {}
         self._last_commit = 0.0
+        self._packing: set[str] = set()
+        """Sessions whose models have rows left to pack (done a little per idle turn)."""
         self._taken: dict[str, int] = {}
         """How many of a session's buffered events are already worked out into its model's batch."""
         self.rendering = True
@@ -88,6 +90,13 @@ class ViewBridge(QObject):
                 del self._buffer[sid]
                 self._taken.pop(sid, None)
             self._commit(sid, self.model(sid))
+        elif not self._buffer:
+            # Idle otherwise: pack rows that left a window, a few chunks per turn.
+            for sid in list(self._packing):
+                model = self.models.get(sid)
+                if model is None or not model.pack_some():
+                    self._packing.discard(sid)
+                break
         else:
             deadline = time.perf_counter() + SLICE_S
             for sid, events in self._buffer.items():
@@ -97,7 +106,7 @@ class ViewBridge(QObject):
                     model.prepare_events(events[taken:taken + STEP])
                     taken += STEP
                 self._taken[sid] = taken
-        if self._buffer:
+        if self._buffer or self._packing:
             self._timer.start(0)
 
     def flush_all(self) -> None:
@@ -112,6 +121,7 @@ class ViewBridge(QObject):
     def _commit(self, sid: str, model: TranscriptModel) -> None:
         self._last_commit = time.monotonic()
         count = model.commit_events()
+        self._packing.add(sid)
         if count:
             self.events_applied.emit(sid, count)
 
@@ -135,6 +145,7 @@ class ViewBridge(QObject):
         self.status_changed.emit(status)
 
     def _runner_changed(self, runner_id: str) -> None:
+        self._packing.clear()
         self._buffer.clear()
         self._taken.clear()
         for model in self.models.values():

@@ -23,7 +23,7 @@ ROW_ROLE = Qt.ItemDataRole.UserRole + 1
 WINDOW = 100
 SLACK = 50
 MORE_STEP = 1000
-PACKS_PER_BATCH = 3
+PACKS_PER_CALL = 3
 
 _DISPLAY = Qt.ItemDataRole.DisplayRole
 _TOOLTIP = Qt.ItemDataRole.ToolTipRole
@@ -146,13 +146,12 @@ class TranscriptModel(QAbstractListModel):
         if self.transcript.rows and len(self.transcript.rows) == len(batch.new_rows):
             self._header_changed()  # first rows: the header now says "beginning of the transcript"
         self.trim()
-        self.pack_some()
         return batch.events
 
     def pack_some(self) -> bool:
-        """Pack a few of the rows that left the window (spread over batches: ~0.3 ms a chunk). Returns whether
-        more are left."""
-        return self.transcript.rows.objects_from(self.offset, max_packs=PACKS_PER_BATCH)
+        """Pack a few of the rows that left the window (~0.3 ms a chunk: the bridge spreads the work over idle
+        event-loop turns). Returns whether more are left."""
+        return self.transcript.rows.objects_from(self.offset, max_packs=PACKS_PER_CALL)
 
     def trim(self) -> None:
         """While following the tail, keep the window near WINDOW rows."""
