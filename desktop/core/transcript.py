@@ -224,6 +224,10 @@ class RowStore:
         self._cached = None
 
 
+def _number(value: Any) -> float:
+    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else 0.0
+
+
 MERGE_KEYS = 256
 """Streamed messages kept open for more deltas (the newest ones; agents stream one or a few at a time)."""
 
@@ -273,19 +277,46 @@ class Transcript:
                     changed_ids.add(id(row))
                     batch.changed.append(row)
 
+        prepared = self._prepared_seq
+        new_rows = batch.new_rows
+        output_kind = RowKind.OUTPUT
         for event in events:
             seq = event.get("seq")
-            seq = seq if isinstance(seq, int) else self._prepared_seq + 1
-            if seq != self._prepared_seq + 1:
+            if type(seq) is not int:
+                seq = prepared + 1
+            if seq != prepared + 1:
                 self.out_of_order += 1
-            self._prepared_seq = max(self._prepared_seq, seq)
-            batch.events += 1
+            if seq > prepared:
+                prepared = seq
+            kind = event.get("kind")
+            parent = event.get("parent_tool_id")
+            if kind == "output" and not parent:
+                # The fast path for the commonest event (a command session is nothing else).
+                stream = event.get("stream")
+                if stream != "stderr":
+                    stream = "stdout"
+                text = event.get("text")
+                if type(text) is not str:
+                    text = str(text if text is not None else "")
+                last = new_rows[-1] if new_rows else (rows[-1] if rows else None)
+                if (last is not None and last.kind is output_kind and last.data.get("truncated")
+                        and last.data.get("stream") == stream):
+                    # The continuation of a line cut because it was over the runner's line limit.
+                    last.text += text
+                    last.data["truncated"] = bool(event.get("truncated"))
+                    changed(last)
+                    continue
+                ts = event.get("ts")
+                new_rows.append(Row(output_kind, seq, ts if type(ts) is float else _number(ts), text,
+                                    {"stream": stream, "truncated": bool(event.get("truncated"))}))
+                continue
             row = self._row_for(event, seq, batch, changed)
             if row is not None:
-                parent = event.get("parent_tool_id")
                 if isinstance(parent, str) and parent:
                     row.data["parent_tool_id"] = parent
-                batch.new_rows.append(row)
+                new_rows.append(row)
+        batch.events += len(events)
+        self._prepared_seq = prepared
         return batch
 
     def commit(self, batch: Batch) -> None:

@@ -52,8 +52,6 @@ class ViewBridge(QObject):
         self._last_commit = 0.0
         self._packing: set[str] = set()
         """Sessions whose models have rows left to pack (done a little per idle turn)."""
-        self._taken: dict[str, int] = {}
-        """How many of a session's buffered events are already worked out into its model's batch."""
         self.rendering = True
         self.connected = False
         self._timer = QTimer(self)
@@ -81,42 +79,47 @@ class ViewBridge(QObject):
         SLICE_S. Comes back on the next turn while anything is left."""
         if not self.rendering:
             return
-        ready = [sid for sid in self._buffer if self._taken.get(sid, 0) >= len(self._buffer[sid])]
-        ready += [sid for sid, model in self.models.items()
-                  if sid in self._buffer and sid not in ready and model.pending_age() >= COMMIT_AFTER_S]
+        deadline = time.perf_counter() + SLICE_S
+        ready = [sid for sid, model in self.models.items() if model.has_prepared()
+                 and (not self._buffer.get(sid) or model.pending_age() >= COMMIT_AFTER_S)]
         if ready:
-            sid = ready[0]
-            if self._taken.get(sid, 0) >= len(self._buffer[sid]):
-                del self._buffer[sid]
-                self._taken.pop(sid, None)
-            self._commit(sid, self.model(sid))
-        elif not self._buffer:
-            # Idle otherwise: pack rows that left a window, a few chunks per turn.
-            for sid in list(self._packing):
-                model = self.models.get(sid)
-                if model is None or not model.pack_some():
-                    self._packing.discard(sid)
-                break
+            self._commit(ready[0], self.models[ready[0]])
         else:
-            deadline = time.perf_counter() + SLICE_S
-            for sid, events in self._buffer.items():
-                model = self.model(sid)
-                taken = self._taken.get(sid, 0)
+            for sid in list(self._buffer):
+                events, model, taken = self._buffer[sid], self.model(sid), 0
                 while taken < len(events) and time.perf_counter() < deadline:
                     model.prepare_events(events[taken:taken + STEP])
                     taken += STEP
-                self._taken[sid] = taken
-        if self._buffer or self._packing:
+                # Only what is not worked out yet stays buffered (a stream that never pauses must not
+                # keep every event it ever sent).
+                if taken >= len(events):
+                    del self._buffer[sid]
+                elif taken:
+                    self._buffer[sid] = events[taken:]
+        # Whatever is left of the slice packs rows that left a window (a chunk is ~0.3 ms), so memory stays
+        # bounded during a stream that never pauses too.
+        for sid in list(self._packing):
+            model = self.models.get(sid)
+            first = True  # at least one chunk a turn: a stream that fills every slice must not outrun it
+            while model is not None and (first or time.perf_counter() < deadline):
+                first = False
+                if not model.pack_some():
+                    model = None
+            if model is None:
+                self._packing.discard(sid)
+            if time.perf_counter() >= deadline:
+                break
+        if self._buffer or self._packing or any(m.has_prepared() for m in self.models.values()):
             self._timer.start(0)
 
     def flush_all(self) -> None:
         """Everything buffered, now, each session as one batch."""
         buffered, self._buffer = self._buffer, {}
-        taken, self._taken = self._taken, {}
         for sid, events in buffered.items():
-            model = self.model(sid)
-            model.prepare_events(events[taken.get(sid, 0):])
-            self._commit(sid, model)
+            self.model(sid).prepare_events(events)
+        for sid, model in list(self.models.items()):
+            if model.has_prepared():
+                self._commit(sid, model)
 
     def _commit(self, sid: str, model: TranscriptModel) -> None:
         self._last_commit = time.monotonic()
@@ -147,7 +150,6 @@ class ViewBridge(QObject):
     def _runner_changed(self, runner_id: str) -> None:
         self._packing.clear()
         self._buffer.clear()
-        self._taken.clear()
         for model in self.models.values():
             model.reset()
         self.runner_changed.emit(runner_id)
@@ -178,7 +180,6 @@ class _Listener(ViewListener):
 
     def session_removed(self, session_id: str) -> None:
         self.b._buffer.pop(session_id, None)
-        self.b._taken.pop(session_id, None)
         model = self.b.models.pop(session_id, None)
         self.b.session_removed.emit(session_id)
         if model is not None:

@@ -23,7 +23,7 @@ ROW_ROLE = Qt.ItemDataRole.UserRole + 1
 WINDOW = 100
 SLACK = 50
 MORE_STEP = 1000
-PACKS_PER_CALL = 3
+PACKS_PER_CALL = 1
 
 _DISPLAY = Qt.ItemDataRole.DisplayRole
 _TOOLTIP = Qt.ItemDataRole.ToolTipRole
@@ -119,6 +119,10 @@ class TranscriptModel(QAbstractListModel):
         self._batch = self.transcript.prepare(events, self._batch)
         if self._batch_started == 0.0:
             self._batch_started = time.monotonic()
+
+    def has_prepared(self) -> bool:
+        """Whether a batch is worked out and waits for commit_events()."""
+        return self._batch is not None
 
     def pending_age(self) -> float:
         """Seconds since the batch being prepared got its first events (0 when there is none)."""
