@@ -396,14 +396,14 @@ class TranscriptDelegate(QStyledItemDelegate):
         painter(p, row, lay, width, t, model_row)
 
     def _paint_header(self, p: QPainter, row: Row, lay: Layout, width: int,
-                    t: theme.Theme, index: Any) -> None:
+                    t: theme.Theme, model_row: int) -> None:
         text = lay.extra.get("text")
         if not text:
             return
         p.setFont(self.small)
         more = lay.buttons.get("more")
         if more is not None:
-            hover = self.hover == (index, "more")
+            hover = self.hover == (model_row, "more")
             p.setPen(QPen(t.accent, 1))
             p.setBrush(t.surface_alt if hover else t.surface)
             p.drawRoundedRect(QRectF(more), more.height() / 2, more.height() / 2)
@@ -414,13 +414,13 @@ class TranscriptDelegate(QStyledItemDelegate):
             p.drawText(QRect(0, 0, width, lay.height), Qt.AlignmentFlag.AlignCenter, text)
 
     def _paint_output(self, p: QPainter, row: Row, lay: Layout, width: int,
-                    t: theme.Theme, index: Any) -> None:
+                    t: theme.Theme, model_row: int) -> None:
         p.setFont(self.mono)
         p.setPen(t.stderr if row.data.get("stream") == "stderr" else t.text)
         assert lay.text is not None
         p.drawText(lay.text, WRAP, row.text[:MAX_CHARS])
 
-    def _paint_user(self, p: QPainter, row: Row, lay: Layout, width: int, t: theme.Theme, index: Any) -> None:
+    def _paint_user(self, p: QPainter, row: Row, lay: Layout, width: int, t: theme.Theme, model_row: int) -> None:
         assert lay.card is not None and lay.text is not None
         p.setPen(Qt.PenStyle.NoPen)
         p.setBrush(t.user_bubble)
@@ -430,7 +430,7 @@ class TranscriptDelegate(QStyledItemDelegate):
         p.drawText(lay.text, WRAP, row.text.rstrip("\n")[:MAX_CHARS])
 
     def _paint_pending(self, p: QPainter, row: Row, lay: Layout, width: int,
-                    t: theme.Theme, index: Any) -> None:
+                    t: theme.Theme, model_row: int) -> None:
         assert lay.card is not None and lay.text is not None
         failed = row.data.get("state") == "failed"
         bubble = QColor(t.user_bubble)
@@ -467,7 +467,7 @@ class TranscriptDelegate(QStyledItemDelegate):
         p.drawRoundedRect(lay.card.adjusted(0.5, 0.5, -0.5, -0.5), RADIUS, RADIUS)
 
     def _paint_assistant(self, p: QPainter, row: Row, lay: Layout, width: int, t: theme.Theme,
-                         index: Any) -> None:
+                         model_row: int) -> None:
         self._card(p, lay, t.surface, t.border)
         assert lay.text is not None and lay.card is not None
         p.setFont(self.small)
@@ -478,7 +478,7 @@ class TranscriptDelegate(QStyledItemDelegate):
         self.paragraphs.draw(p, self.body, lay.text, lay.extra["text"])
 
     def _paint_thinking(self, p: QPainter, row: Row, lay: Layout, width: int, t: theme.Theme,
-                        index: Any) -> None:
+                        model_row: int) -> None:
         self._card(p, lay, t.window, t.border)
         assert lay.text is not None
         p.setFont(self.small)
@@ -489,13 +489,13 @@ class TranscriptDelegate(QStyledItemDelegate):
         self.paragraphs.draw(p, self.italic, lay.text, lay.extra["text"])
 
     def _paint_error(self, p: QPainter, row: Row, lay: Layout, width: int,
-                    t: theme.Theme, index: Any) -> None:
+                    t: theme.Theme, model_row: int) -> None:
         self._card(p, lay, t.error_bg, t.error_fg)
         assert lay.text is not None
         p.setPen(t.error_fg)
         self.paragraphs.draw(p, self.body, lay.text, lay.extra["text"])
 
-    def _paint_tool(self, p: QPainter, row: Row, lay: Layout, width: int, t: theme.Theme, index: Any) -> None:
+    def _paint_tool(self, p: QPainter, row: Row, lay: Layout, width: int, t: theme.Theme, model_row: int) -> None:
         assert lay.card is not None
         self._card(p, lay, t.surface_alt, t.border)
         head = lay.buttons["toggle"].adjusted(PAD, 0, -PAD, 0)
@@ -547,7 +547,7 @@ class TranscriptDelegate(QStyledItemDelegate):
             y += h + PAD + 8
 
     def _paint_permission(self, p: QPainter, row: Row, lay: Layout, width: int, t: theme.Theme,
-                          index: Any) -> None:
+                          model_row: int) -> None:
         behavior = row.data.get("behavior")
         if behavior is None:
             self._card(p, lay, t.warn_bg, t.warn_fg)
@@ -578,7 +578,7 @@ class TranscriptDelegate(QStyledItemDelegate):
         left = Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter
         p.drawText(foot, left, "The agent waits for you")
         for name, r in lay.buttons.items():
-            hover = self.hover == (index, name)
+            hover = self.hover == (model_row, name)
             primary = name == "allow"
             fill = QColor(t.accent if primary else t.surface)
             if hover:
@@ -591,7 +591,7 @@ class TranscriptDelegate(QStyledItemDelegate):
             p.drawText(r, Qt.AlignmentFlag.AlignCenter, "Allow" if primary else "Deny")
 
     def _paint_status(self, p: QPainter, row: Row, lay: Layout, width: int,
-                    t: theme.Theme, index: Any) -> None:
+                    t: theme.Theme, model_row: int) -> None:
         p.setFont(self.small)
         status = row.data.get("status")
         color = t.error_fg if status == "error" or (row.data.get("exit_code") not in (None, 0)) else t.muted
@@ -605,14 +605,14 @@ class TranscriptDelegate(QStyledItemDelegate):
         p.drawText(QRect(0, 0, width, lay.height), Qt.AlignmentFlag.AlignCenter, text)
 
     def _paint_turn_end(self, p: QPainter, row: Row, lay: Layout, width: int, t: theme.Theme,
-                        index: Any) -> None:
+                        model_row: int) -> None:
         p.setFont(self.small)
         p.setPen(t.muted)
         p.drawText(QRect(MARGIN_X, 0, width - 2 * MARGIN_X, lay.height),
                    Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter, row.text)
 
     def _paint_generic(self, p: QPainter, row: Row, lay: Layout, width: int,
-                    t: theme.Theme, index: Any) -> None:
+                    t: theme.Theme, model_row: int) -> None:
         p.setFont(self.mono)
         p.setPen(t.muted)
         if lay.text is not None:

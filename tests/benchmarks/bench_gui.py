@@ -184,7 +184,7 @@ def child_memory(smoke: bool) -> dict[str, Any]:
         bridge.events("bench", stream_events(start, min(step, total - start + 1)))
         bridge.flush()
         qapp.processEvents()
-    while model.transcript.last_seq < total or bridge._packing:
+    while model.transcript.last_seq < total or getattr(bridge, "_packing", None):
         qapp.processEvents()
     took = time.perf_counter() - t0
     for _ in range(20):
