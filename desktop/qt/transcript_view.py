@@ -53,8 +53,8 @@ CAPTION_H = 18
 
 WRAP = int(Qt.TextFlag.TextWordWrap) | int(Qt.TextFlag.TextWrapAnywhere)
 _SELECTED = QStyle.StateFlag.State_Selected
-CACHED_PIXMAPS = 300
-"""Painted rows kept (a few screens: scrolling back a little blits instead of painting)."""
+PIXMAP_BUDGET = 32 * 2**20
+"""Bytes of painted rows kept (about ten screens: scrolling back a little blits instead of painting)."""
 MAX_CACHED_HEIGHT = 2000
 """Taller rows are painted directly each time (their pixmap would cost more memory than it saves)."""
 
@@ -86,10 +86,12 @@ class ParagraphLayouts:
     A streamed message grows at its end: re-measuring and re-drawing all of it for every batch of deltas cost
     milliseconds per batch for a few KB; this way only its last paragraph is laid out again."""
 
-    LIMIT = 3000
+    CHARS = 400_000
+    """Characters of laid-out text kept (a layout holds its glyphs: tens of bytes a character)."""
 
     def __init__(self) -> None:
         self._layouts: OrderedDict[tuple[str, int, str], tuple[QTextLayout, int]] = OrderedDict()
+        self._chars = 0
         self._option = QTextOption()
         self._option.setWrapMode(QTextOption.WrapMode.WrapAtWordBoundaryOrAnywhere)
 
@@ -114,8 +116,10 @@ class ParagraphLayouts:
         layout.endLayout()
         found = (layout, max(1, math.ceil(y)))
         self._layouts[key] = found
-        if len(self._layouts) > self.LIMIT:
-            self._layouts.popitem(last=False)
+        self._chars += len(text) + 1
+        while self._chars > self.CHARS and len(self._layouts) > 1:
+            dropped, _ = self._layouts.popitem(last=False)
+            self._chars -= len(dropped[2]) + 1
         return found
 
     def height(self, font: QFont, width: int, text: str) -> int:
@@ -175,12 +179,14 @@ class TranscriptDelegate(QStyledItemDelegate):
         self._sizes: dict[int, tuple[int, int, int, int]] = {}
         """Laid-out heights of committed rows by transcript index: (id(row), version, width, height)."""
         self._pixmaps: OrderedDict[int, tuple[tuple[Any, ...], QPixmap]] = OrderedDict()
+        self._pixmap_bytes = 0
         """Painted rows by transcript index (least recently painted first), with what they were painted for."""
 
     def set_model(self, model: TranscriptModel | None) -> None:
         self.model = model
         self._sizes = {}
         self._pixmaps.clear()
+        self._pixmap_bytes = 0
 
     def expanded(self, row: Row) -> bool:
         return self.model is not None and self.model.is_expanded(row)
@@ -378,9 +384,14 @@ class TranscriptDelegate(QStyledItemDelegate):
         painter = QPainter(pixmap)
         self._paint_row(painter, row, rect.width(), rect.height(), selected, model_row)
         painter.end()
+        old = self._pixmaps.pop(row.index, None)
+        if old is not None:
+            self._pixmap_bytes -= old[1].width() * old[1].height() * 4
         self._pixmaps[row.index] = (key, pixmap)
-        if len(self._pixmaps) > CACHED_PIXMAPS:
-            self._pixmaps.popitem(last=False)
+        self._pixmap_bytes += pixmap.width() * pixmap.height() * 4
+        while self._pixmap_bytes > PIXMAP_BUDGET and len(self._pixmaps) > 1:
+            _key, (_k, dropped) = self._pixmaps.popitem(last=False)
+            self._pixmap_bytes -= dropped.width() * dropped.height() * 4
         p.drawPixmap(rect.topLeft(), pixmap)
 
     def _paint_row(self, p: QPainter, row: Row, width: int, height: int, selected: bool,

@@ -249,6 +249,11 @@ def test_rows_outside_the_window_are_packed_and_read_back(qtbot: Any) -> None:
     from desktop.core.transcript import Row
     from desktop.qt.bridge import ViewBridge
 
+    def row_objects() -> int:
+        gc.collect()
+        return sum(1 for o in gc.get_objects() if isinstance(o, Row))
+
+    before = row_objects()  # earlier tests' rows may still be alive
     bridge = ViewBridge()
     view = TranscriptView()
     qtbot.addWidget(view)
@@ -259,8 +264,7 @@ def test_rows_outside_the_window_are_packed_and_read_back(qtbot: Any) -> None:
     bridge.events("s", mixed_events(1, total))
     qtbot.waitUntil(lambda: model.transcript.event_count == total and not bridge._packing, timeout=60_000)
     rows = model.transcript.rows
-    gc.collect()
-    objects = sum(1 for o in gc.get_objects() if isinstance(o, Row))
+    objects = row_objects() - before
     assert len(rows) > 20_000 and objects < 2_000, (len(rows), objects)
     # Read back: every row, in order, with its merged content (tool results, streamed deltas).
     seqs = [r.seq for r in rows]
