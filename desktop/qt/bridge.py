@@ -28,7 +28,7 @@ SLICE_S = 0.004
 """Work per event-loop turn at most (a little over: the slice ends after the step that crosses it)."""
 STEP = 128
 """Events worked out between two looks at the clock."""
-COMMIT_AFTER_S = 0.1
+COMMIT_AFTER_S = 0.25
 """A batch still growing is shown after this long anyway, so a long catch-up shows progress."""
 
 

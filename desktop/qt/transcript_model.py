@@ -133,22 +133,41 @@ class TranscriptModel(QAbstractListModel):
         batch, self._batch, self._batch_started = self._batch, None, 0.0
         if batch is None:
             return 0
-        visible = [self.model_row(r) for r in batch.changed]
-        visible = [v for v in visible if v >= 0]
-        if batch.new_rows:
-            first = 1 + len(self.transcript.rows) - self.offset
-            self.beginInsertRows(QModelIndex(), first, first + len(batch.new_rows) - 1)
+        count = len(self.transcript.rows)
+        new = len(batch.new_rows)
+        offset_before = self.offset
+        if new:
+            shown = count - self.offset
+            new_offset = self.offset
+            if self.follow_tail and shown + new > WINDOW + SLACK:
+                # The window would be trimmed right after: announce only what stays. The shown rows that
+                # leave go first, then the new rows that stay are inserted (a catch-up of 100,000 events
+                # inserts WINDOW rows, not 100,000 the view would take in only to drop them).
+                new_offset = count + new - WINDOW
+                leaving = min(shown, new_offset - self.offset)
+                if leaving > 0:
+                    self.beginRemoveRows(QModelIndex(), 1, leaving)
+                    self.offset += leaving
+                    self._recount()
+                    self.endRemoveRows()
+                    if self._expanded:
+                        self._expanded = {i for i in self._expanded if i >= new_offset}
+            inserted = new - (new_offset - self.offset)  # the new rows that stay in the window
+            first = 1 + count - self.offset
+            self.beginInsertRows(QModelIndex(), first, first + inserted - 1)
             self.transcript.commit(batch)
+            self.offset = new_offset
             self._recount()
             self.insert_batches += 1
             self.endInsertRows()
         else:
             self.transcript.commit(batch)
+        visible = [v for v in (self.model_row(r) for r in batch.changed) if v >= 0]
         if visible:
             self.dataChanged.emit(self.index(min(visible)), self.index(max(visible)))
             self.sizes_changed.emit()
-        if self.transcript.rows and len(self.transcript.rows) == len(batch.new_rows):
-            self._header_changed()  # first rows: the header now says "beginning of the transcript"
+        if (count == 0 and new) or self.offset != offset_before:
+            self._header_changed()  # the header says "beginning of the transcript" or how many are hidden
         self.trim()
         return batch.events
 

@@ -304,3 +304,19 @@ def test_a_big_catch_up_is_applied_in_slices_and_stays_exact(qtbot: Any) -> None
     assert len(t.rows) == len({e["message_id"] for e in events if e["kind"] == "assistant"}) + sum(
         1 for e in events if e["kind"] in ("tool_call", "user", "output"))
     bridge.deleteLater()
+
+
+def test_a_batch_bigger_than_the_window_announces_only_the_rows_that_stay(qtbot: Any) -> None:
+    view, model = make_view(qtbot)
+    model.apply_events([_output(s) for s in range(1, 51)])
+    announced: list[int] = []
+    model.rowsInserted.connect(lambda _parent, first, last: announced.append(last - first + 1))
+    model.apply_events([_output(s) for s in range(51, 10_051)])
+    assert announced == [WINDOW]
+    t = model.transcript
+    assert model.rowCount() == 1 + WINDOW and model.offset == len(t.rows) - WINDOW
+    assert [model.row_at(i).seq for i in range(1, model.rowCount())] == list(range(10_051 - WINDOW, 10_051))
+    view.doItemsLayout()
+    bar = view.verticalScrollBar()
+    assert view.follow and bar.value() == bar.maximum()
+    assert "earlier" in model.header_text()
