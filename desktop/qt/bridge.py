@@ -29,7 +29,9 @@ SLICE_S = 0.004
 STEP = 128
 """Events worked out between two looks at the clock."""
 COMMIT_AFTER_S = 0.25
-"""A batch still growing is shown after this long anyway, so a long catch-up shows progress."""
+COMMIT_AFTER_EVENTS = 5000
+"""A batch still growing is shown anyway once it is this old and this big, so a long catch-up shows progress
+(and is still a few big batches, not many small ones)."""
 
 
 class ViewBridge(QObject):
@@ -81,7 +83,8 @@ class ViewBridge(QObject):
             return
         deadline = time.perf_counter() + SLICE_S
         ready = [sid for sid, model in self.models.items() if model.has_prepared()
-                 and (not self._buffer.get(sid) or model.pending_age() >= COMMIT_AFTER_S)]
+                 and (not self._buffer.get(sid) or (model.pending_age() >= COMMIT_AFTER_S
+                                                    and model.prepared_events() >= COMMIT_AFTER_EVENTS))]
         if ready:
             self._commit(ready[0], self.models[ready[0]])
         else:

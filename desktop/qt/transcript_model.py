@@ -124,6 +124,9 @@ class TranscriptModel(QAbstractListModel):
         """Whether a batch is worked out and waits for commit_events()."""
         return self._batch is not None
 
+    def prepared_events(self) -> int:
+        return self._batch.events if self._batch is not None else 0
+
     def pending_age(self) -> float:
         """Seconds since the batch being prepared got its first events (0 when there is none)."""
         return time.monotonic() - self._batch_started if self._batch is not None else 0.0
