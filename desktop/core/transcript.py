@@ -181,8 +181,13 @@ class RowStore:
             yield from reversed(self._chunk(c))
 
     def is_object(self, row: Row) -> bool:
-        """Whether `row` is the object the store holds (not a packed row's copy)."""
-        return 0 <= row.index < self._len and isinstance(self._chunks[row.index // CHUNK], list)
+        """Whether `row` is the object the store holds (not a copy from a packed chunk, nor a row whose chunk
+        was packed and unpacked since)."""
+        if not 0 <= row.index < self._len:
+            return False
+        c, k = divmod(row.index, CHUNK)
+        chunk = self._chunks[c]
+        return isinstance(chunk, list) and chunk[k] is row
 
     def objects_from(self, index: int, max_packs: int | None = None) -> bool:
         """Keep the rows from `index` on as objects; pack the whole chunks before it (at most `max_packs` now,
