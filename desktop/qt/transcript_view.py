@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import math
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any
 
-from PySide6.QtCore import QEvent, QModelIndex, QPersistentModelIndex, QPoint, QRect, QRectF, QSize, Qt, Signal
+from PySide6.QtCore import QEvent, QModelIndex, QPoint, QPointF, QRect, QRectF, QSize, Qt, Signal
 from PySide6.QtGui import (
     QAction,
     QColor,
@@ -15,7 +17,11 @@ from PySide6.QtGui import (
     QKeySequence,
     QMouseEvent,
     QPainter,
+    QPaintEvent,
     QPen,
+    QPixmap,
+    QTextLayout,
+    QTextOption,
 )
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -46,6 +52,11 @@ BUTTON_H = 28
 CAPTION_H = 18
 
 WRAP = int(Qt.TextFlag.TextWordWrap) | int(Qt.TextFlag.TextWrapAnywhere)
+_SELECTED = QStyle.StateFlag.State_Selected
+PIXMAP_BUDGET = 32 * 2**20
+"""Bytes of painted rows kept (about ten screens: scrolling back a little blits instead of painting)."""
+MAX_CACHED_HEIGHT = 2000
+"""Taller rows are painted directly each time (their pixmap would cost more memory than it saves)."""
 
 
 def _clip_lines(text: str, lines: int) -> tuple[str, int]:
@@ -67,6 +78,61 @@ def permission_summary(value: Any) -> str:
         if isinstance(value.get("file_path"), str) and len(value) <= 2:
             return value["file_path"]
     return format_value(value)
+
+
+class ParagraphLayouts:
+    """Wrapped text laid out paragraph by paragraph, each layout cached by (font, width, text).
+
+    A streamed message grows at its end: re-measuring and re-drawing all of it for every batch of deltas cost
+    milliseconds per batch for a few KB; this way only its last paragraph is laid out again."""
+
+    CHARS = 400_000
+    """Characters of laid-out text kept (a layout holds its glyphs: tens of bytes a character)."""
+
+    def __init__(self) -> None:
+        self._layouts: OrderedDict[tuple[str, int, str], tuple[QTextLayout, int]] = OrderedDict()
+        self._chars = 0
+        self._option = QTextOption()
+        self._option.setWrapMode(QTextOption.WrapMode.WrapAtWordBoundaryOrAnywhere)
+
+    def _get(self, font: QFont, width: int, text: str) -> tuple[QTextLayout, int]:
+        key = (font.key(), width, text)
+        found = self._layouts.get(key)
+        if found is not None:
+            self._layouts.move_to_end(key)
+            return found
+        layout = QTextLayout(text, font)
+        layout.setTextOption(self._option)
+        layout.setCacheEnabled(True)
+        layout.beginLayout()
+        y = 0.0
+        while True:
+            line = layout.createLine()
+            if not line.isValid():
+                break
+            line.setLineWidth(width)
+            line.setPosition(QPointF(0, y))
+            y += line.height()
+        layout.endLayout()
+        found = (layout, max(1, math.ceil(y)))
+        self._layouts[key] = found
+        self._chars += len(text) + 1
+        while self._chars > self.CHARS and len(self._layouts) > 1:
+            dropped, _ = self._layouts.popitem(last=False)
+            self._chars -= len(dropped[2]) + 1
+        return found
+
+    def height(self, font: QFont, width: int, text: str) -> int:
+        width = max(10, width)
+        return sum(self._get(font, width, para)[1] for para in text.split("\n"))
+
+    def draw(self, p: QPainter, font: QFont, rect: QRect, text: str) -> None:
+        width = max(10, rect.width())
+        y = rect.top()
+        for para in text.split("\n"):
+            layout, h = self._get(font, width, para)
+            layout.draw(p, QPointF(rect.left(), y))
+            y += h
 
 
 @dataclass
@@ -101,15 +167,44 @@ class TranscriptDelegate(QStyledItemDelegate):
         self.fm_small = QFontMetrics(self.small)
         self.fm_mono = QFontMetrics(self.mono)
         self.fm_bold = QFontMetrics(self.bold)
+        # A monospace line of ASCII is exactly len * advance wide: most output lines need no text layout.
+        self.mono_advance = self.fm_mono.horizontalAdvance("M")
+        self.mono_exact = all(self.fm_mono.horizontalAdvance(c) == self.mono_advance for c in "il.W _")
+        self.mono_row_h = self.fm_mono.height() + 2
         self.hover: tuple[int, str] | None = None
+        self.paragraphs = ParagraphLayouts()
+        self.model: TranscriptModel | None = None
+        self.width = 200
+        """The viewport's width (kept by the view: read from Qt for every row it would cost a call each)."""
+        self._sizes: dict[int, tuple[int, int, int, int]] = {}
+        """Laid-out heights of committed rows by transcript index: (id(row), version, width, height)."""
+        self._pixmaps: OrderedDict[int, tuple[tuple[Any, ...], QPixmap]] = OrderedDict()
+        self._pixmap_bytes = 0
+        """Painted rows by transcript index (least recently painted first), with what they were painted for."""
+
+    def set_model(self, model: TranscriptModel | None) -> None:
+        self.model = model
+        self._sizes = {}
+        self._pixmaps.clear()
+        self._pixmap_bytes = 0
+
+    def expanded(self, row: Row) -> bool:
+        return self.model is not None and self.model.is_expanded(row)
 
     # ---------------------------------------------------------------- geometry
 
     def _width(self) -> int:
-        return max(200, self._view.viewport().width())
+        return max(200, self.width)
+
+    def _one_mono_line(self, text: str, width: int) -> bool:
+        """Whether `text` is one line of the monospace font within `width`, known without laying it out."""
+        return (self.mono_exact and len(text) * self.mono_advance <= width and text.isascii()
+                and text.isprintable())
 
     def _text_h(self, fm: QFontMetrics, width: int, text: str) -> int:
         if not text:
+            return fm.height()
+        if fm is self.fm_mono and self._one_mono_line(text, width):
             return fm.height()
         return fm.boundingRect(QRect(0, 0, max(10, width), 1_000_000), WRAP, text).height()
 
@@ -154,11 +249,11 @@ class TranscriptDelegate(QStyledItemDelegate):
             return lay
         if kind in (RowKind.ASSISTANT, RowKind.ERROR, RowKind.THINKING):
             text = row.text[:MAX_CHARS].strip("\n") or " "
-            fm = self.fm
-            if kind is RowKind.THINKING and not row.expanded:
+            if kind is RowKind.THINKING and not self.expanded(row):
                 text, _ = _clip_lines(text, COLLAPSED_THINKING_LINES)
             label_h = self.fm_small.height() + 4 if kind is not RowKind.ERROR else 0
-            th = self._text_h(fm, inner_w - 2 * PAD, text)
+            font = self.italic if kind is RowKind.THINKING else self.body
+            th = self.paragraphs.height(font, inner_w - 2 * PAD, text)
             card = QRectF(left, GAP_Y, inner_w, th + 2 * PAD + label_h)
             return Layout(int(card.height() + 2 * GAP_Y), card=card,
                           text=QRect(left + PAD, GAP_Y + PAD + label_h, inner_w - 2 * PAD, th),
@@ -167,7 +262,7 @@ class TranscriptDelegate(QStyledItemDelegate):
             head_h = max(self.fm_bold.height(), 20)
             card_h = head_h + 2 * PAD - 4
             lay = Layout(0, extra={"head_h": head_h})
-            if row.expanded:
+            if self.expanded(row):
                 blocks = []
                 for label, value in (("Input", row.data.get("input")), ("Output", row.data.get("output"))):
                     if value is None:
@@ -212,17 +307,34 @@ class TranscriptDelegate(QStyledItemDelegate):
         return Layout(h + 2 * GAP_Y, text=QRect(left, GAP_Y, inner_w, h))
 
     def sizeHint(self, option: QStyleOptionViewItem, index: QModelIndex) -> QSize:
-        row: Row | None = index.data(ROW_ROLE)
+        # Called for every row of the window on every layout: the cached path must stay a few dict lookups.
+        model = self.model
+        row = model.row_at(index.row()) if model is not None else index.data(ROW_ROLE)
         if row is None:
             return QSize(0, 0)
-        width = self._width()
-        if row.kind is not RowKind.HEADER and row.size_cache is not None:
-            version, w, h = row.size_cache
-            if version == row.version and w == width:
-                return QSize(width, h)
-        h = self.layout(row, width, self._model(index)).height
-        row.size_cache = (row.version, width, h)
-        return QSize(width, h)
+        return QSize(max(200, self.width), self.height(row))
+
+    def height(self, row: Row) -> int:
+        """The row's height at the current width (cached by row and version)."""
+        model = self.model
+        width = max(200, self.width)
+        if row.kind is RowKind.OUTPUT and not row.data.get("parent_tool_id"):
+            # Most rows of a busy session; known without a layout (and not worth a cache entry).
+            text = row.text
+            if len(text) * self.mono_advance <= width - 2 * MARGIN_X and self._one_mono_line(text, width):
+                return self.mono_row_h
+        i = row.index
+        if i >= 0:
+            cached = self._sizes.get(i)
+            if cached is not None and cached[0] == id(row) and cached[1] == row.version and cached[2] == width:
+                return cached[3]
+        h = self.layout(row, width, model).height
+        if i >= 0:
+            sizes = self._sizes
+            sizes[i] = (id(row), row.version, width, h)
+            if model is not None and len(sizes) > 4 * (model.rowCount() + 256):
+                self._sizes = {k: v for k, v in sizes.items() if k >= model.offset}
+        return h
 
     @staticmethod
     def _model(index: QModelIndex) -> TranscriptModel | None:
@@ -232,32 +344,77 @@ class TranscriptDelegate(QStyledItemDelegate):
     # ---------------------------------------------------------------- painting
 
     def paint(self, p: QPainter, option: QStyleOptionViewItem, index: QModelIndex) -> None:
-        row: Row | None = index.data(ROW_ROLE)
-        if row is None:
+        model = self.model
+        row = model.row_at(index.row()) if model is not None else index.data(ROW_ROLE)
+        if row is not None:
+            self.paint_row(p, row, option.rect, bool(option.state & _SELECTED), index.row())
+
+    def paint_row(self, p: QPainter, row: Row, rect: QRect, selected: bool, model_row: int) -> None:
+        if row.kind is RowKind.OUTPUT and not selected:
+            # Most rows of a busy session: one line of output, drawn directly (cheaper than a pixmap).
+            left = MARGIN_X + (SUBAGENT_INDENT if row.data.get("parent_tool_id") else 0)
+            if self._one_mono_line(row.text, rect.width() - left - MARGIN_X):
+                t = theme.current()
+                p.setFont(self.mono)
+                p.setPen(t.stderr if row.data.get("stream") == "stderr" else t.text)
+                p.drawText(rect.left() + left, rect.top() + 1 + self.fm_mono.ascent(), row.text)
+                return
+        hover = self.hover[1] if self.hover is not None and self.hover[0] == model_row else None
+        if row.index < 0 or rect.height() > MAX_CACHED_HEIGHT:
+            p.save()
+            p.translate(rect.topLeft())
+            self._paint_row(p, row, rect.width(), rect.height(), selected, model_row)
+            p.restore()
             return
+        # Rows are painted once into a pixmap and blitted afterwards: while a session streams, the view
+        # repaints every visible row ~30 times a second, and laying out wrapped text each time costs
+        # far more than a blit.
         t = theme.current()
-        rect = option.rect
-        lay = self.layout(row, rect.width(), self._model(index))
-        p.save()
+        ratio = p.device().devicePixelRatioF()
+        key = (id(row), row.version, rect.width(), rect.height(), selected, hover, self.expanded(row),
+               t.window.rgba(), ratio)
+        cached = self._pixmaps.get(row.index)
+        if cached is not None and cached[0] == key:
+            self._pixmaps.move_to_end(row.index)
+            p.drawPixmap(rect.topLeft(), cached[1])
+            return
+        pixmap = QPixmap(int(rect.width() * ratio), int(rect.height() * ratio))
+        pixmap.setDevicePixelRatio(ratio)
+        pixmap.fill(t.window)
+        painter = QPainter(pixmap)
+        self._paint_row(painter, row, rect.width(), rect.height(), selected, model_row)
+        painter.end()
+        old = self._pixmaps.pop(row.index, None)
+        if old is not None:
+            self._pixmap_bytes -= old[1].width() * old[1].height() * 4
+        self._pixmaps[row.index] = (key, pixmap)
+        self._pixmap_bytes += pixmap.width() * pixmap.height() * 4
+        while self._pixmap_bytes > PIXMAP_BUDGET and len(self._pixmaps) > 1:
+            _key, (_k, dropped) = self._pixmaps.popitem(last=False)
+            self._pixmap_bytes -= dropped.width() * dropped.height() * 4
+        p.drawPixmap(rect.topLeft(), pixmap)
+
+    def _paint_row(self, p: QPainter, row: Row, width: int, height: int, selected: bool,
+                   model_row: int) -> None:
+        t = theme.current()
+        lay = self.layout(row, width, self.model)
         p.setRenderHint(QPainter.RenderHint.Antialiasing)
-        p.translate(rect.topLeft())
-        if option.state & QStyle.StateFlag.State_Selected:
+        if selected:
             p.setPen(Qt.PenStyle.NoPen)
             p.setBrush(t.selection)
-            p.drawRoundedRect(QRectF(6, 1, rect.width() - 12, rect.height() - 2), 6, 6)
+            p.drawRoundedRect(QRectF(6, 1, width - 12, height - 2), 6, 6)
         painter = getattr(self, f"_paint_{row.kind.value}", self._paint_generic)
-        painter(p, row, lay, rect.width(), t, index)
-        p.restore()
+        painter(p, row, lay, width, t, model_row)
 
     def _paint_header(self, p: QPainter, row: Row, lay: Layout, width: int,
-                    t: theme.Theme, index: Any) -> None:
+                    t: theme.Theme, model_row: int) -> None:
         text = lay.extra.get("text")
         if not text:
             return
         p.setFont(self.small)
         more = lay.buttons.get("more")
         if more is not None:
-            hover = self.hover == (index.row(), "more")
+            hover = self.hover == (model_row, "more")
             p.setPen(QPen(t.accent, 1))
             p.setBrush(t.surface_alt if hover else t.surface)
             p.drawRoundedRect(QRectF(more), more.height() / 2, more.height() / 2)
@@ -268,13 +425,13 @@ class TranscriptDelegate(QStyledItemDelegate):
             p.drawText(QRect(0, 0, width, lay.height), Qt.AlignmentFlag.AlignCenter, text)
 
     def _paint_output(self, p: QPainter, row: Row, lay: Layout, width: int,
-                    t: theme.Theme, index: Any) -> None:
+                    t: theme.Theme, model_row: int) -> None:
         p.setFont(self.mono)
         p.setPen(t.stderr if row.data.get("stream") == "stderr" else t.text)
         assert lay.text is not None
         p.drawText(lay.text, WRAP, row.text[:MAX_CHARS])
 
-    def _paint_user(self, p: QPainter, row: Row, lay: Layout, width: int, t: theme.Theme, index: Any) -> None:
+    def _paint_user(self, p: QPainter, row: Row, lay: Layout, width: int, t: theme.Theme, model_row: int) -> None:
         assert lay.card is not None and lay.text is not None
         p.setPen(Qt.PenStyle.NoPen)
         p.setBrush(t.user_bubble)
@@ -284,7 +441,7 @@ class TranscriptDelegate(QStyledItemDelegate):
         p.drawText(lay.text, WRAP, row.text.rstrip("\n")[:MAX_CHARS])
 
     def _paint_pending(self, p: QPainter, row: Row, lay: Layout, width: int,
-                    t: theme.Theme, index: Any) -> None:
+                    t: theme.Theme, model_row: int) -> None:
         assert lay.card is not None and lay.text is not None
         failed = row.data.get("state") == "failed"
         bubble = QColor(t.user_bubble)
@@ -321,38 +478,35 @@ class TranscriptDelegate(QStyledItemDelegate):
         p.drawRoundedRect(lay.card.adjusted(0.5, 0.5, -0.5, -0.5), RADIUS, RADIUS)
 
     def _paint_assistant(self, p: QPainter, row: Row, lay: Layout, width: int, t: theme.Theme,
-                         index: Any) -> None:
+                         model_row: int) -> None:
         self._card(p, lay, t.surface, t.border)
         assert lay.text is not None and lay.card is not None
         p.setFont(self.small)
         p.setPen(t.accent)
         p.drawText(QRect(lay.text.x(), lay.extra["label_y"], lay.text.width(), self.fm_small.height()),
                    Qt.AlignmentFlag.AlignLeft, "Assistant")
-        p.setFont(self.body)
         p.setPen(t.text)
-        p.drawText(lay.text, WRAP, lay.extra["text"])
+        self.paragraphs.draw(p, self.body, lay.text, lay.extra["text"])
 
     def _paint_thinking(self, p: QPainter, row: Row, lay: Layout, width: int, t: theme.Theme,
-                        index: Any) -> None:
+                        model_row: int) -> None:
         self._card(p, lay, t.window, t.border)
         assert lay.text is not None
         p.setFont(self.small)
         p.setPen(t.muted)
-        label = "Thinking  ▾" if row.expanded else "Thinking  ▸ (click to expand)"
+        label = "Thinking  ▾" if self.expanded(row) else "Thinking  ▸ (click to expand)"
         p.drawText(QRect(lay.text.x(), lay.extra["label_y"], lay.text.width(), self.fm_small.height()),
                    Qt.AlignmentFlag.AlignLeft, label)
-        p.setFont(self.italic)
-        p.drawText(lay.text, WRAP, lay.extra["text"])
+        self.paragraphs.draw(p, self.italic, lay.text, lay.extra["text"])
 
     def _paint_error(self, p: QPainter, row: Row, lay: Layout, width: int,
-                    t: theme.Theme, index: Any) -> None:
+                    t: theme.Theme, model_row: int) -> None:
         self._card(p, lay, t.error_bg, t.error_fg)
         assert lay.text is not None
-        p.setFont(self.body)
         p.setPen(t.error_fg)
-        p.drawText(lay.text, WRAP, lay.extra["text"])
+        self.paragraphs.draw(p, self.body, lay.text, lay.extra["text"])
 
-    def _paint_tool(self, p: QPainter, row: Row, lay: Layout, width: int, t: theme.Theme, index: Any) -> None:
+    def _paint_tool(self, p: QPainter, row: Row, lay: Layout, width: int, t: theme.Theme, model_row: int) -> None:
         assert lay.card is not None
         self._card(p, lay, t.surface_alt, t.border)
         head = lay.buttons["toggle"].adjusted(PAD, 0, -PAD, 0)
@@ -368,7 +522,8 @@ class TranscriptDelegate(QStyledItemDelegate):
         x = head.x()
         p.setFont(self.body)
         p.setPen(t.muted)
-        arrow = "▾" if row.expanded else "▸"
+        expanded = self.expanded(row)
+        arrow = "▾" if expanded else "▸"
         p.drawText(QRect(x, head.y(), 16, head.height()), Qt.AlignmentFlag.AlignVCenter, arrow)
         x += 18
         name = str(row.data.get("name") or "tool")
@@ -383,7 +538,7 @@ class TranscriptDelegate(QStyledItemDelegate):
         if avail > 20:
             summary = self.fm_mono.elidedText(row.text, Qt.TextElideMode.ElideRight, avail)
             p.drawText(QRect(x, head.y(), avail, head.height()), Qt.AlignmentFlag.AlignVCenter, summary)
-        if not row.expanded:
+        if not expanded:
             return
         y = lay.buttons["toggle"].bottom() + 2
         inner = QRect(int(lay.card.x()) + PAD, 0, int(lay.card.width()) - 2 * PAD, 0)
@@ -403,7 +558,7 @@ class TranscriptDelegate(QStyledItemDelegate):
             y += h + PAD + 8
 
     def _paint_permission(self, p: QPainter, row: Row, lay: Layout, width: int, t: theme.Theme,
-                          index: Any) -> None:
+                          model_row: int) -> None:
         behavior = row.data.get("behavior")
         if behavior is None:
             self._card(p, lay, t.warn_bg, t.warn_fg)
@@ -434,7 +589,7 @@ class TranscriptDelegate(QStyledItemDelegate):
         left = Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter
         p.drawText(foot, left, "The agent waits for you")
         for name, r in lay.buttons.items():
-            hover = self.hover == (index.row(), name)
+            hover = self.hover == (model_row, name)
             primary = name == "allow"
             fill = QColor(t.accent if primary else t.surface)
             if hover:
@@ -447,7 +602,7 @@ class TranscriptDelegate(QStyledItemDelegate):
             p.drawText(r, Qt.AlignmentFlag.AlignCenter, "Allow" if primary else "Deny")
 
     def _paint_status(self, p: QPainter, row: Row, lay: Layout, width: int,
-                    t: theme.Theme, index: Any) -> None:
+                    t: theme.Theme, model_row: int) -> None:
         p.setFont(self.small)
         status = row.data.get("status")
         color = t.error_fg if status == "error" or (row.data.get("exit_code") not in (None, 0)) else t.muted
@@ -461,14 +616,14 @@ class TranscriptDelegate(QStyledItemDelegate):
         p.drawText(QRect(0, 0, width, lay.height), Qt.AlignmentFlag.AlignCenter, text)
 
     def _paint_turn_end(self, p: QPainter, row: Row, lay: Layout, width: int, t: theme.Theme,
-                        index: Any) -> None:
+                        model_row: int) -> None:
         p.setFont(self.small)
         p.setPen(t.muted)
         p.drawText(QRect(MARGIN_X, 0, width - 2 * MARGIN_X, lay.height),
                    Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter, row.text)
 
     def _paint_generic(self, p: QPainter, row: Row, lay: Layout, width: int,
-                    t: theme.Theme, index: Any) -> None:
+                    t: theme.Theme, model_row: int) -> None:
         p.setFont(self.mono)
         p.setPen(t.muted)
         if lay.text is not None:
@@ -531,7 +686,8 @@ class TranscriptView(QListView):
         self.follow = True
         self.unseen_rows = 0
         self._auto_scroll = False
-        self._pressed: tuple[int, str] | None = None
+        self._pressed: tuple[Row, str] | None = None
+        """The row and button a click started on (a Row: model row numbers shift when the window trims)."""
         bar = self.verticalScrollBar()
         bar.rangeChanged.connect(self._on_range)
         bar.valueChanged.connect(self._on_value)
@@ -561,6 +717,7 @@ class TranscriptView(QListView):
         if old is not None:
             old.sizes_changed.disconnect(self._relayout)
             old.rowsInserted.disconnect(self._on_rows_inserted)
+        self.delegate.set_model(model if isinstance(model, TranscriptModel) else None)
         super().setModel(model)
         if isinstance(model, TranscriptModel):
             model.sizes_changed.connect(self._relayout)
@@ -573,6 +730,38 @@ class TranscriptView(QListView):
 
     def _relayout(self) -> None:
         self.scheduleDelayedItemsLayout()
+
+    def paintEvent(self, event: QPaintEvent) -> None:
+        # The rows that intersect the exposed area, painted in one Python call: QListView's own loop calls
+        # the delegate once per row with a style option PySide converts each time (~0.1 ms a row).
+        model = self.transcript_model()
+        if model is None:
+            super().paintEvent(event)
+            return
+        area = event.rect()
+        first = self.indexAt(QPoint(area.left() + 1, area.top()))
+        r = first.row() if first.isValid() else 0
+        count = model.rowCount()
+        if r >= count:
+            return
+        selection = self.selectionModel()
+        painter = QPainter(self.viewport())
+        # Only the first row's place comes from Qt (visualRect asks the delegate for the row's size); the
+        # rows below follow it at the heights QListView laid them out with (the delegate's cache).
+        rect = self.visualRect(model.index(r))
+        y, width, bottom = rect.top(), rect.width(), area.bottom()
+        delegate = self.delegate
+        while r < count and y <= bottom:
+            row = model.row_at(r)
+            if row is None:
+                break
+            h = delegate.height(row)
+            if h > 0:
+                index = model.index(r)
+                delegate.paint_row(painter, row, QRect(rect.left(), y, width, h), selection.isSelected(index), r)
+            y += h
+            r += 1
+        painter.end()
 
     def _on_rows_inserted(self, parent: QModelIndex, first: int, last: int) -> None:
         if not self.follow:
@@ -631,8 +820,18 @@ class TranscriptView(QListView):
         b.move((vp.width() - b.width()) // 2, vp.height() - b.height() - 14)
 
     def resizeEvent(self, event: Any) -> None:
+        self._sync_width()
         super().resizeEvent(event)
         self._place_jump()
+
+    def doItemsLayout(self) -> None:
+        self._sync_width()
+        super().doItemsLayout()
+
+    def _sync_width(self) -> None:
+        delegate = getattr(self, "delegate", None)  # QListView lays out once from its own constructor
+        if delegate is not None:
+            delegate.width = self.viewport().width()
 
     # ---------------------------------------------------------------- actions
 
@@ -653,6 +852,11 @@ class TranscriptView(QListView):
         if model is not None:
             model.toggle_expanded(model_row)
 
+    def _toggle_row(self, row: Row) -> None:
+        model = self.transcript_model()
+        if model is not None:
+            model.toggle_row(row)
+
     def _on_permission(self, request_id: str, behavior: str) -> None:
         model = self.transcript_model()
         if model is not None:
@@ -662,7 +866,7 @@ class TranscriptView(QListView):
         index = self.indexAt(event.position().toPoint())
         name = self.delegate.hit(index, event.position().toPoint()) if index.isValid() else None
         if name is not None and event.button() == Qt.MouseButton.LeftButton:
-            self._pressed = (index.row(), name)
+            self._pressed = (index.data(ROW_ROLE), name)
             event.accept()
             return
         self._pressed = None
@@ -673,7 +877,7 @@ class TranscriptView(QListView):
         if pressed is not None:
             index = self.indexAt(event.position().toPoint())
             name = self.delegate.hit(index, event.position().toPoint()) if index.isValid() else None
-            if index.isValid() and (index.row(), name) == pressed:
+            if index.isValid() and index.data(ROW_ROLE) is pressed[0] and name == pressed[1]:
                 self.delegate.activate(index, pressed[1])
             event.accept()
             return
@@ -719,7 +923,11 @@ class TranscriptView(QListView):
 
     def open_text(self, index: QModelIndex) -> None:
         row: Row | None = index.data(ROW_ROLE)
-        if row is None or row.kind is RowKind.HEADER:
+        if row is not None:
+            self.open_row_text(row)
+
+    def open_row_text(self, row: Row) -> None:
+        if row.kind is RowKind.HEADER:
             return
         mono = row.kind in (RowKind.OUTPUT, RowKind.TOOL, RowKind.GENERIC, RowKind.PERMISSION)
         title = row.kind.value.capitalize()
@@ -733,18 +941,17 @@ class TranscriptView(QListView):
         if self.selected_rows():
             menu.addAction("Copy", self.copy_selection)
         if index.isValid() and index.row() > 0:
+            # The actions hold the Row itself: the menu stays open while events arrive, and a trim of the
+            # window shifts every model row number (the index would then point at another row).
             row: Row = index.data(ROW_ROLE)
-            # The menu stays open while events arrive and the window trims: a plain index would then point at
-            # another row. A persistent one follows the row (and is invalid once the row is trimmed away).
-            clicked = QPersistentModelIndex(index)
             menu.addAction("Copy this item", lambda: QGuiApplication.clipboard().setText(row.copy_text()))
-            menu.addAction("Select text…",
-                           lambda: clicked.isValid() and self.open_text(self.model().index(clicked.row(), 0)))
+            menu.addAction("Select text…", lambda: self.open_row_text(row))
             if row.kind in (RowKind.TOOL, RowKind.THINKING):
-                menu.addAction("Collapse" if row.expanded else "Expand",
-                               lambda: clicked.isValid() and self._toggle(clicked.row()))
+                menu.addAction("Collapse" if self.delegate.expanded(row) else "Expand",
+                               lambda: self._toggle_row(row))
         menu.addSeparator()
         menu.addAction("Select all", self.selectAll)
         if not self.follow:
             menu.addAction("Jump to latest", self.jump_to_latest)
+        menu.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)  # one menu per right click; none pile up
         menu.popup(event.globalPos())

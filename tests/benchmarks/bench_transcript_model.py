@@ -51,6 +51,8 @@ def main() -> None:
     for start in range(1, args.events + 1, args.batch):
         t0 = time.perf_counter()
         model.apply_events(mixed_events(start, args.batch))
+        while model.pack_some():  # what the bridge does in its idle turns: rows that left the window packed
+            pass
         view.doItemsLayout()
         view.viewport().repaint()
         app.processEvents()

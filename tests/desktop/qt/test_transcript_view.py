@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from PySide6.QtCore import QPoint, Qt, QTimer
 from PySide6.QtGui import QGuiApplication
 from PySide6.QtTest import QTest
@@ -122,7 +123,7 @@ def test_copy_selected_rows_and_toggle_tool_rows(qtbot: Any) -> None:
     rect = view.visualRect(index)
     QTest.mouseClick(view.viewport(), Qt.MouseButton.LeftButton, pos=rect.topLeft() + QPoint(40, 12))
     view.doItemsLayout()
-    assert model.row_at(tool_row).expanded and view.visualRect(index).height() > before
+    assert model.is_expanded(model.row_at(tool_row)) and view.visualRect(index).height() > before
 
 
 def test_pending_outbox_rows_follow_the_transcript(qtbot: Any) -> None:
@@ -196,3 +197,126 @@ def test_pause_renders_what_already_arrived_so_resume_is_one_catch_up_batch(qtbo
     assert model.insert_batches == batches + 1
     assert [r.text for r in model.transcript.rows] == [f"line {s}" for s in range(1, 41)]
     bridge.deleteLater()
+
+
+def _output(seq: int) -> dict[str, Any]:
+    return {"seq": seq, "kind": "output", "stream": "stdout", "text": f"line {seq}"}
+
+
+@pytest.mark.qt_log_ignore("This plugin does not support grabbing the keyboard")  # the menu's popup, offscreen
+def test_context_menu_acts_on_its_row_after_the_window_trims(qtbot: Any) -> None:
+    """Issue 9 item 8: the menu stays open while events arrive; a trim shifts every model row number."""
+    from PySide6.QtGui import QContextMenuEvent
+    from PySide6.QtWidgets import QMenu
+
+    view, model = make_view(qtbot)
+    model.apply_events([_output(s) for s in range(1, WINDOW + 21)])
+    tool_seq = WINDOW + 21
+    model.apply_events([{"seq": tool_seq, "kind": "tool_call", "tool_id": "t1", "name": "Read",
+                         "input": {"file_path": "/etc/hosts"}}])
+    view.doItemsLayout()
+    tool_row = model.rowCount() - 1
+    tool = model.row_at(tool_row)
+    assert tool is not None and tool.kind is RowKind.TOOL
+    index = model.index(tool_row)
+    view.scrollTo(index)
+    center = view.visualRect(index).center()
+    view.contextMenuEvent(QContextMenuEvent(QContextMenuEvent.Reason.Mouse, center,
+                                            view.viewport().mapToGlobal(center)))
+    (menu,) = [m for m in view.findChildren(QMenu) if m.isVisible()]
+    actions = {a.text(): a for a in menu.actions()}
+
+    offset = model.offset
+    model.apply_events([_output(s) for s in range(tool_seq + 1, tool_seq + SLACK + 10)])
+    assert model.offset > offset, "the window trimmed while the menu was open"
+    assert model.model_row(tool) >= 0 and model.model_row(tool) != tool_row
+
+    opened: list[tuple[str, str]] = []
+    view.view_text.connect(lambda title, text, _mono: opened.append((title, text)))
+    actions["Select text…"].trigger()
+    assert opened and opened[0][0] == "Tool call: Read" and "/etc/hosts" in opened[0][1]
+    actions["Expand"].trigger()
+    assert model.is_expanded(tool)
+    shown = [model.row_at(i) for i in range(1, model.rowCount())]
+    assert [r for r in shown if r is not None and model.is_expanded(r)] == [tool]
+    menu.close()
+
+
+def test_rows_outside_the_window_are_packed_and_read_back(qtbot: Any) -> None:
+    """A long session keeps only the window's rows as objects; earlier rows come back intact on demand."""
+    import gc
+
+    from desktop.core.transcript import Row
+    from desktop.qt.bridge import ViewBridge
+
+    def row_objects() -> int:
+        gc.collect()
+        return sum(1 for o in gc.get_objects() if isinstance(o, Row))
+
+    before = row_objects()  # earlier tests' rows may still be alive
+    bridge = ViewBridge()
+    view = TranscriptView()
+    qtbot.addWidget(view)
+    model = bridge.model("s")
+    view.setModel(model)
+    view.show()
+    total = 30_000
+    bridge.events("s", mixed_events(1, total))
+    qtbot.waitUntil(lambda: model.transcript.event_count == total and not bridge._packing, timeout=60_000)
+    rows = model.transcript.rows
+    objects = row_objects() - before
+    assert len(rows) > 20_000 and objects < 2_000, (len(rows), objects)
+    # Read back: every row, in order, with its merged content (tool results, streamed deltas).
+    seqs = [r.seq for r in rows]
+    assert seqs == sorted(seqs) and len(seqs) == len(rows)
+    assert all(r.data["output"] == "ok" for r in rows if r.kind is RowKind.TOOL)
+    assert rows[0].text == "part 1 part 2 " and rows[0].kind is RowKind.ASSISTANT
+    # Showing earlier rows turns them back into objects the view can keep.
+    hidden = model.offset
+    assert model.show_earlier(1000) == 1000 and model.row_at(1) is rows[hidden - 1000]
+    bridge.deleteLater()
+
+
+def test_a_big_catch_up_is_applied_in_slices_and_stays_exact(qtbot: Any) -> None:
+    """100,000 events handed over at once must not hold the event loop until all are applied: timers run
+    in between (the user sees a moving window), and the result is the same as one batch."""
+    from desktop.qt.bridge import ViewBridge
+
+    bridge = ViewBridge()
+    view = TranscriptView()
+    qtbot.addWidget(view)
+    model = bridge.model("s")
+    view.setModel(model)
+    view.show()
+    total = 100_000
+    seen: list[int] = []  # events worked out (shown or not) whenever the timer got its turn
+    timer = QTimer()
+    timer.timeout.connect(lambda: seen.append(model.transcript.event_count + model.prepared_events()))
+    timer.start(5)
+    bridge.events("s", mixed_events(1, total))
+    qtbot.waitUntil(lambda: model.transcript.event_count == total, timeout=120_000)
+    timer.stop()
+    assert any(0 < n < total for n in seen), "the event loop ran while the catch-up was applied"
+    t = model.transcript
+    assert t.out_of_order == 0 and t.last_seq == total
+    assert model.row_at(model.rowCount() - 1) is t.rows[-1]
+    events = mixed_events(1, total)
+    assert len(t.rows) == len({e["message_id"] for e in events if e["kind"] == "assistant"}) + sum(
+        1 for e in events if e["kind"] in ("tool_call", "user", "output"))
+    bridge.deleteLater()
+
+
+def test_a_batch_bigger_than_the_window_announces_only_the_rows_that_stay(qtbot: Any) -> None:
+    view, model = make_view(qtbot)
+    model.apply_events([_output(s) for s in range(1, 51)])
+    announced: list[int] = []
+    model.rowsInserted.connect(lambda _parent, first, last: announced.append(last - first + 1))
+    model.apply_events([_output(s) for s in range(51, 10_051)])
+    assert announced == [WINDOW]
+    t = model.transcript
+    assert model.rowCount() == 1 + WINDOW and model.offset == len(t.rows) - WINDOW
+    assert [model.row_at(i).seq for i in range(1, model.rowCount())] == list(range(10_051 - WINDOW, 10_051))
+    view.doItemsLayout()
+    bar = view.verticalScrollBar()
+    assert view.follow and bar.value() == bar.maximum()
+    assert "earlier" in model.header_text()
