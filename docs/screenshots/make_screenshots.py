@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import subprocess
 import sys
 import tempfile
 import time
@@ -107,6 +108,30 @@ async def main(dark: bool) -> None:
     w.select_session(build)
     await settle(0.6)
     shot(app, "command-output", suffix)
+    # A session in its own git worktree: the changes panel with a diff.
+    git = ["git", "-c", "user.name=Nightshift", "-c", "user.email=shots@localhost"]
+    parser_py = ("def parse_args(argv):\n    opts = {}\n    for arg in argv:\n        opts[arg] = True\n"
+                 "    return opts\n")
+    (work / "parser.py").write_text(parser_py)
+    for args in (["init", "-q", "-b", "main"], ["add", "-A"], ["commit", "-q", "-m", "start"]):
+        subprocess.run([*git, *args], cwd=work, check=True)
+    edit = ("src = open('parser.py').read(); open('parser.py','w').write(src.replace('parse_args', 'parse_options')"
+            ".replace('opts[arg] = True', 'opts[arg.lstrip(\"-\")] = True'));"
+            "open('test_parser.py','w').write('from parser import parse_options\\n\\n\\n"
+            "def test_flags():\\n    assert parse_options([\"--verbose\"]) == {\"verbose\": True}\\n')")
+    wt = await app.create_session({"argv": [sys.executable, "-c", edit], "title": "rename parse_args",
+                                   "cwd": str(work), "worktree": True})
+    assert wt is not None
+    await wait(lambda: (app.core.sessions[wt].data.get("worktree") or {}).get("changed_files") == 2,
+               what="worktree changes")
+    panel = app.show_changes(wt)
+    panel.resize(1000, 560)
+    await wait(lambda: panel.files.count() == 2, what="changes panel")
+    panel.files.setCurrentRow(0)
+    await settle(0.6)
+    panel.grab().save(str(OUT / f"worktree-changes{suffix}.png"))
+    print("saved", OUT / f"worktree-changes{suffix}.png")
+    panel.close()
     w.select_session(sid)
     await settle(0.4)
 
