@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
 import sys
 from pathlib import Path
 
@@ -12,32 +11,18 @@ import pytest
 
 from runner.runner import Runner
 from tests.conftest import TOKEN
+from tests.fakes.git_repo import git, make_repo
 from tests.fakes.view_client import ViewClient
 
 if shutil.which("git") is None:  # pragma: no cover - the set-up installs git; CI must not skip
     pytest.fail("git is not installed (scripts/setup.sh test installs it)", pytrace=False)
 
 PY = sys.executable
-IDENTITY = {"GIT_AUTHOR_NAME": "T", "GIT_AUTHOR_EMAIL": "t@example.com",
-            "GIT_COMMITTER_NAME": "T", "GIT_COMMITTER_EMAIL": "t@example.com"}
-
-
-def sh(cwd: Path | str, *args: str) -> str:
-    return subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True, text=True,
-                          env={**os.environ, **IDENTITY}).stdout.rstrip()
 
 
 @pytest.fixture
 def repo(tmp_path: Path) -> Path:
-    r = tmp_path / "repo"
-    r.mkdir()
-    sh(r, "init", "-q", "-b", "main")
-    (r / "shared.txt").write_text("one\ntwo\nthree\n")
-    (r / "src").mkdir()
-    (r / "src" / "app.py").write_text("print('hi')\n")
-    sh(r, "add", "-A")
-    sh(r, "commit", "-q", "-m", "start")
-    return r
+    return make_repo(tmp_path / "repo", {"shared.txt": "one\ntwo\nthree\n", "src/app.py": "print('hi')\n"})
 
 
 def writer(path: str, text: str) -> list[str]:
@@ -75,14 +60,14 @@ async def test_two_sessions_edit_one_file_apart_keep_one_discard_the_other(clien
     merged = await client.request({"type": "merge", "session": a["id"], "fast_forward_only": True})
     assert merged["type"] == "merged" and merged["fast_forward"] is True
     assert (repo / "shared.txt").read_text() == "one\nTWO from a\nthree\n"
-    assert sh(repo, "log", "-1", "--format=%s") == "A's change"
+    assert git(repo, "log", "-1", "--format=%s") == "A's change"
 
     refused = await client.request({"type": "discard", "session": b["id"]})
     assert refused["code"] == "would_lose_work" and "1 uncommitted" in refused["message"]
     assert Path(wb["path"]).is_dir()
     assert (await client.request({"type": "discard", "session": b["id"], "force": True}))["type"] == "ok"
     assert not Path(wb["path"]).exists()
-    assert wb["branch"] not in sh(repo, "branch", "--list")
+    assert wb["branch"] not in git(repo, "branch", "--list")
     listed = {s["id"]: s for s in (await client.request({"type": "list"}))["sessions"]}
     assert "worktree" not in listed[b["id"]]
 
@@ -94,15 +79,15 @@ async def test_a_merge_conflict_is_reported_and_leaves_both_branches_intact(clie
         assert (await client.request({"type": "commit", "session": s["id"], "message": s["title"]}))["type"] \
             == "committed"
     assert (await client.request({"type": "merge", "session": a["id"]}))["type"] == "merged"
-    main_before = sh(repo, "rev-parse", "main")
-    b_before = sh(repo, "rev-parse", b["worktree"]["branch"])
+    main_before = git(repo, "rev-parse", "main")
+    b_before = git(repo, "rev-parse", b["worktree"]["branch"])
     ff = await client.request({"type": "merge", "session": b["id"], "fast_forward_only": True})
     assert ff["code"] == "not_fast_forward"
     conflict = await client.request({"type": "merge", "session": b["id"]})
     assert conflict["type"] == "error" and conflict["code"] == "merge_conflict" and "shared.txt" in conflict["message"]
-    assert sh(repo, "rev-parse", "main") == main_before
-    assert sh(repo, "rev-parse", b["worktree"]["branch"]) == b_before
-    assert sh(repo, "status", "--porcelain") == ""  # the failed merge was undone
+    assert git(repo, "rev-parse", "main") == main_before
+    assert git(repo, "rev-parse", b["worktree"]["branch"]) == b_before
+    assert git(repo, "status", "--porcelain") == ""  # the failed merge was undone
     assert (repo / "shared.txt").read_text() == "one\nA\nthree\n"
 
 
@@ -114,7 +99,7 @@ async def test_changes_include_new_files_and_commits_without_touching_the_index(
     by_path = {f["path"]: f for f in changes["files"]}
     assert by_path["new.txt"]["status"] == "added" and "+fresh" in by_path["new.txt"]["diff"]
     assert by_path["src/app.py"]["status"] == "deleted"
-    assert sh(s["worktree"]["path"], "status", "--porcelain").splitlines() == [" D src/app.py", "?? new.txt"]
+    assert git(s["worktree"]["path"], "status", "--porcelain").splitlines() == [" D src/app.py", "?? new.txt"]
     await client.request({"type": "commit", "session": s["id"], "message": "files"})
     again = await client.request({"type": "changes", "session": s["id"]})
     assert again["commits"] == 1 and again["uncommitted"] == 0 and {f["path"] for f in again["files"]} == set(by_path)
@@ -134,7 +119,7 @@ async def test_git_failures_are_clear_errors(client: ViewClient, repo: Path, tmp
     plain.mkdir()
     r = await client.request({"type": "create", "worktree": True, "argv": ["true"], "cwd": str(plain)})
     assert r["code"] == "not_a_repository"
-    sh(repo, "checkout", "-q", "--detach")
+    git(repo, "checkout", "-q", "--detach")
     r = await client.request({"type": "create", "worktree": True, "argv": ["true"], "cwd": str(repo)})
     assert r["code"] == "detached_head"
     r = await client.request({"type": "create", "worktree": True, "argv": ["true"], "cwd": str(repo), "base": "nope"})
@@ -143,7 +128,7 @@ async def test_git_failures_are_clear_errors(client: ViewClient, repo: Path, tmp
     await client.request({"type": "commit", "session": s["id"], "message": "x"})
     r = await client.request({"type": "merge", "session": s["id"]})
     assert r["code"] == "detached_head"
-    sh(repo, "checkout", "-q", "main")
+    git(repo, "checkout", "-q", "main")
     (repo / "shared.txt").write_text("dirty\n")
     r = await client.request({"type": "merge", "session": s["id"]})
     assert r["code"] == "dirty_base"
@@ -173,7 +158,7 @@ async def test_restart_keeps_the_link_and_a_worktree_removed_by_hand_is_reported
         await view.request({"type": "attach", "session": gone["id"]})
         await view.wait_for(lambda: any(e.get("code") == "worktree_missing" for e in view.events.get(gone["id"], [])))
         # `git worktree prune` ran at start-up: git no longer lists the removed one.
-        assert gone["worktree"]["path"] not in sh(repo, "worktree", "list")
+        assert gone["worktree"]["path"] not in git(repo, "worktree", "list")
         # Deleting keeps a worktree unless the view confirmed discarding it.
         assert (await view.request({"type": "delete", "session": kept["id"]}))["type"] == "ok"
         assert Path(kept["worktree"]["path"]).is_dir()
@@ -181,7 +166,7 @@ async def test_restart_keeps_the_link_and_a_worktree_removed_by_hand_is_reported
         assert (await view.request({"type": "delete", "session": other["id"], "discard_worktree": True}))["type"] \
             == "ok"
         assert not Path(other["worktree"]["path"]).exists()
-        assert other["worktree"]["branch"] not in sh(repo, "branch", "--list")
+        assert other["worktree"]["branch"] not in git(repo, "branch", "--list")
     finally:
         await view.close()
         await runner.shutdown()

@@ -3,8 +3,6 @@ panel's files and coloured diff, commit, merge, discard and delete, against a re
 
 from __future__ import annotations
 
-import os
-import subprocess
 import sys
 from pathlib import Path
 from typing import Any
@@ -17,27 +15,18 @@ from desktop.qt import theme
 from desktop.qt.dialogs import NewSessionDialog
 from tests.desktop.qt.helpers import until
 from tests.desktop.qt.test_session_flow import live_app
+from tests.fakes.git_repo import git, make_repo
 
-IDENTITY = {"GIT_AUTHOR_NAME": "T", "GIT_AUTHOR_EMAIL": "t@example.com",
-            "GIT_COMMITTER_NAME": "T", "GIT_COMMITTER_EMAIL": "t@example.com"}
 EDIT = "open('notes.txt','w').write('{notes}'); open('new.py','w').write('{new}')"
 AGENTS = [{"name": "claude", "label": "Claude Code", "available": True},
           {"name": "command", "label": "Command", "available": True}]
 
 
-def git(cwd: Path | str, *args: str) -> str:
-    return subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True, text=True,
-                          env={**os.environ, **IDENTITY}).stdout.rstrip()
-
 
 @pytest.fixture
 def repo(tmp_path: Path) -> Path:
-    r = tmp_path / "repo"
-    (r / "pkg").mkdir(parents=True)
-    git(r, "init", "-q", "-b", "main")
-    (r / "notes.txt").write_text("alpha\nbeta\n")
-    git(r, "add", "-A")
-    git(r, "commit", "-q", "-m", "start")
+    r = make_repo(tmp_path / "repo", {"notes.txt": "alpha\nbeta\n"})
+    (r / "pkg").mkdir()
     return r
 
 
