@@ -337,7 +337,8 @@ class NightshiftApp(QObject):
         cwd = None
         if self.core is not None and self.window.current in self.core.sessions:
             cwd = self.core.sessions[self.window.current].data.get("cwd")
-        dialog = NewSessionDialog(agents, cwd, self.window, defaults=self.settings.agent_defaults)
+        dialog = NewSessionDialog(agents, cwd, self.window, defaults=self.settings.agent_defaults,
+                                  local=self.runner_key == EMBEDDED)
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         dialog.accepted.connect(lambda: self._spawn(self.create_session(dialog.request())))
         dialog.open()

@@ -42,9 +42,12 @@ class NewSessionDialog(QDialog):
     """Agent picker (available agents and the command agent), folder, command, model, permissions."""
 
     def __init__(self, agents: list[dict[str, Any]], cwd: str | None = None,
-                 parent: QWidget | None = None, defaults: dict[str, dict[str, str]] | None = None) -> None:
+                 parent: QWidget | None = None, defaults: dict[str, dict[str, str]] | None = None,
+                 local: bool = True) -> None:
         super().__init__(parent)
         self.defaults = defaults or {}
+        self.local = local
+        """The runner runs on this machine, so the folder can be checked for a git repository here."""
         self.setWindowTitle("New session")
         self.setMinimumWidth(520)
         self.agents = agents or [{"name": "command", "label": "Command", "available": True}]
@@ -104,6 +107,11 @@ class NewSessionDialog(QDialog):
         self.worktree_touched = False
         self.worktree.clicked.connect(self._worktree_clicked)
         form.addRow("", self.worktree)
+        self.base = QLineEdit(self)
+        self.base.setPlaceholderText("the branch checked out now")
+        self.base_label = QLabel("Start from", self)
+        form.addRow(self.base_label, self.base)
+        self.worktree.toggled.connect(self._update_base)
         self.error = QLabel(self)
         self.error.setObjectName("formError")
         self.error.setStyleSheet(f"color: {theme.current().error_fg.name()}")
@@ -180,10 +188,17 @@ class NewSessionDialog(QDialog):
         self.worktree_touched = True  # the user's choice wins over the per-agent default from now on
 
     def _update_worktree(self, *_args: object) -> None:
-        in_repo = repository_root(self.folder.text().strip() or "~") is not None
+        # A remote runner's folders are not on this machine: offer the option and let the runner check.
+        in_repo = not self.local or repository_root(self.folder.text().strip() or "~") is not None
         self.worktree.setVisible(in_repo)
         if not self.worktree_touched:
             self.worktree.setChecked(in_repo and self.selected_agent().get("name") != "command")
+        self._update_base()
+
+    def _update_base(self, *_args: object) -> None:
+        shown = self.worktree.isVisibleTo(self) and self.worktree.isChecked()
+        self.base.setVisible(shown)
+        self.base_label.setVisible(shown)
 
     def _browse(self) -> None:
         folder = QFileDialog.getExistingDirectory(self, "Working folder", self.folder.text())
@@ -212,6 +227,8 @@ class NewSessionDialog(QDialog):
                 req["approval"] = approval
         if self.worktree.isVisibleTo(self) and self.worktree.isChecked():
             req["worktree"] = True
+            if self.base.text().strip():
+                req["base"] = self.base.text().strip()
         return req
 
     def _accept(self) -> None:

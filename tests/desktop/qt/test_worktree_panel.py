@@ -44,11 +44,17 @@ def test_new_session_offers_a_worktree_only_inside_a_repository(qtbot: Any, repo
     dialog = NewSessionDialog(AGENTS, str(repo))
     qtbot.addWidget(dialog)
     assert dialog.worktree.isVisibleTo(dialog) and dialog.worktree.isChecked()  # on for agents
-    assert dialog.request()["worktree"] is True
+    assert dialog.request()["worktree"] is True and "base" not in dialog.request()
+    assert dialog.base.isVisibleTo(dialog)
+    dialog.base.setText("release")
+    assert dialog.request()["base"] == "release"
     dialog.agent.setCurrentIndex(1)  # command
     assert not dialog.worktree.isChecked() and "worktree" not in dialog.request()
     dialog.folder.setText(str(tmp_path))
     assert not dialog.worktree.isVisibleTo(dialog) and "worktree" not in dialog.request()
+    remote = NewSessionDialog(AGENTS, "/on/the/runner's/disk", local=False)
+    qtbot.addWidget(remote)
+    assert remote.worktree.isVisibleTo(remote) and remote.request()["worktree"] is True  # the runner checks
 
 
 def test_changes_panel_commit_merge_and_discard(run: Any, make_app: Any, embedded: Any, repo: Path,
