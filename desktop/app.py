@@ -95,8 +95,9 @@ class NightshiftApp(QObject):
             log.exception("lifecycle watcher unavailable; reconnects rely on keepalives and backoff only")
 
     async def run(self) -> int:
-        await self.start()
+        # Shown first: the window paints (its dot says "connecting") while the embedded runner starts.
         self.window.show()
+        await self.start()
         assert self._done is not None
         return await self._done
 
