@@ -95,9 +95,8 @@ class NightshiftApp(QObject):
             log.exception("lifecycle watcher unavailable; reconnects rely on keepalives and backoff only")
 
     async def run(self) -> int:
-        # Shown first: the window paints (its dot says "connecting") while the embedded runner starts.
-        self.window.show()
         await self.start()
+        self.window.show()
         assert self._done is not None
         return await self._done
 
