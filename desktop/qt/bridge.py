@@ -26,14 +26,14 @@ one costs a layout and a repaint of the window, and ~12 updates a second read as
 STREAMING_S = 0.25
 SLICE_S = 0.004
 """Work per event-loop turn at most (a little over: the slice ends after the step that crosses it)."""
-BACKLOG_SLICE_S = 0.012
+BACKLOG_SLICE_S = 0.02
 BACKLOG = 5000
 """With more than BACKLOG events waiting (a catch-up), slices are longer: fewer turns, less overhead between them,
 and still under one frame at 60 Hz."""
 STEP = 128
 """Events worked out between two looks at the clock."""
-COMMIT_AFTER_S = 0.25
-COMMIT_AFTER_EVENTS = 5000
+COMMIT_AFTER_S = 0.5
+COMMIT_AFTER_EVENTS = 20_000
 """A batch still growing is shown anyway once it is this old and this big, so a long catch-up shows progress
 (and is still a few big batches, not many small ones)."""
 

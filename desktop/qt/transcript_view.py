@@ -180,6 +180,7 @@ class TranscriptDelegate(QStyledItemDelegate):
         """Laid-out heights of committed rows by transcript index: (id(row), version, width, height)."""
         self._pixmaps: OrderedDict[int, tuple[tuple[Any, ...], QPixmap]] = OrderedDict()
         self._pixmap_bytes = 0
+        self._painted_once: dict[int, tuple[Any, ...]] = {}
         """Painted rows by transcript index (least recently painted first), with what they were painted for."""
 
     def set_model(self, model: TranscriptModel | None) -> None:
@@ -187,6 +188,7 @@ class TranscriptDelegate(QStyledItemDelegate):
         self._sizes = {}
         self._pixmaps.clear()
         self._pixmap_bytes = 0
+        self._painted_once = {}
 
     def expanded(self, row: Row) -> bool:
         return self.model is not None and self.model.is_expanded(row)
@@ -377,6 +379,17 @@ class TranscriptDelegate(QStyledItemDelegate):
         if cached is not None and cached[0] == key:
             self._pixmaps.move_to_end(row.index)
             p.drawPixmap(rect.topLeft(), cached[1])
+            return
+        if self._painted_once.get(row.index) != key:
+            # First paint in this state: drawn directly. While a session streams, most rows are painted once
+            # or twice before they scroll away; a pixmap pays off from the second paint on.
+            self._painted_once[row.index] = key
+            if len(self._painted_once) > 4096:
+                self._painted_once.clear()
+            p.save()
+            p.translate(rect.topLeft())
+            self._paint_row(p, row, rect.width(), rect.height(), selected, model_row)
+            p.restore()
             return
         pixmap = QPixmap(int(rect.width() * ratio), int(rect.height() * ratio))
         pixmap.setDevicePixelRatio(ratio)
