@@ -4,7 +4,8 @@ server sending the same events, already encoded, 500 per frame (the runner's bat
 
     python tests/benchmarks/bench_catchup.py [--smoke]
 
-Figure: `attach` sent -> the last event at the client (every event checked once, in order). The desktop's part
+Figure: `attach` sent -> the last event at the client (every event checked once, in order), best of three views
+attaching one after the other. The desktop's part
 (events into the transcript model) is measured by the GUI benchmarks.
 """
 
@@ -30,6 +31,7 @@ N = 100_000
 SMOKE_N = 500
 TIMEOUT = 300.0
 BATCH = 500
+ATTACHES = 3  # best of three: the least disturbed by other load
 
 
 async def receive_all(ws: ClientConnection, head: int) -> list[str]:
@@ -75,14 +77,16 @@ async def runner_catchup(n: int) -> tuple[float, list[str]]:
                 await asyncio.sleep(0.1)
         finally:
             await client.close()
-        # A view that missed everything.
-        async with connect(server.url, additional_headers={"Authorization": f"Bearer {TOKEN}"}, proxy=None,
-                           max_size=None, compression=None) as ws:
-            t0 = time.perf_counter()
-            await ws.send(json.dumps({"type": "attach", "session": sid, "after": 0}))
-            frames = await asyncio.wait_for(receive_all(ws, head), TIMEOUT)
-            elapsed = time.perf_counter() - t0
-    return elapsed, check_frames(frames, sid, n, "runner catch-up")
+        times = []
+        for _ in range(ATTACHES):  # each a new view that missed everything
+            async with connect(server.url, additional_headers={"Authorization": f"Bearer {TOKEN}"}, proxy=None,
+                               max_size=None, compression=None) as ws:
+                t0 = time.perf_counter()
+                await ws.send(json.dumps({"type": "attach", "session": sid, "after": 0}))
+                frames = await asyncio.wait_for(receive_all(ws, head), TIMEOUT)
+                times.append(time.perf_counter() - t0)
+            payloads = check_frames(frames, sid, n, "runner catch-up")
+    return min(times), payloads
 
 
 async def baseline_catchup(payloads: list[str]) -> float:
@@ -92,15 +96,17 @@ async def baseline_catchup(payloads: list[str]) -> float:
             await ws.send('{"type":"events","session":"base","events":[' + ",".join(payloads[i : i + BATCH]) + "]}")
 
     head = json.loads(payloads[-1])["seq"]
+    times = []
     async with serve(handler, "127.0.0.1", 0, compression=None, max_size=None) as server:
         url = f"ws://127.0.0.1:{next(iter(server.sockets)).getsockname()[1]}"
-        async with connect(url, proxy=None, max_size=None, compression=None) as ws:
-            t0 = time.perf_counter()
-            await ws.send("{}")
-            frames = await asyncio.wait_for(receive_all(ws, head), TIMEOUT)
-            elapsed = time.perf_counter() - t0
-    check_frames(frames, "base", len(payloads) - 3, "baseline")
-    return elapsed
+        for _ in range(ATTACHES):
+            async with connect(url, proxy=None, max_size=None, compression=None) as ws:
+                t0 = time.perf_counter()
+                await ws.send("{}")
+                frames = await asyncio.wait_for(receive_all(ws, head), TIMEOUT)
+                times.append(time.perf_counter() - t0)
+            check_frames(frames, "base", len(payloads) - 3, "baseline")
+    return min(times)
 
 
 async def _measure(smoke: bool) -> list[dict[str, Any]]:
