@@ -188,10 +188,14 @@ async def test_a_stalled_disk_holds_the_agent_back_and_bounds_pending_bytes(
     blocker = sqlite3.connect(runner.manager.journal.path, isolation_level=None)
     blocker.execute("BEGIN IMMEDIATE")
     try:
-        reply = await view.request(
-            {"type": "create", "argv": [sys.executable, str(script), str(progress), str(count), str(size)]}
-        )
-        sid = reply["session"]["id"]
+        # `created` is only sent once the session is on disk, after the stall: watch the push for its id.
+        create = asyncio.ensure_future(view.request(
+            {"type": "create", "argv": [sys.executable, str(script), str(progress), str(count), str(size)]},
+            timeout=300,
+        ))
+        await view.wait_for(lambda: any(p.get("type") == "session_changed" for p in view.pushes))
+        sid = next(p["session"]["id"] for p in view.pushes if p.get("type") == "session_changed")
+        assert not create.done()  # nothing is confirmed while nothing can be committed
         # Wait until the agent has made no progress for a while (held back), or has written everything.
         last, since, deadline = -1, time.monotonic(), time.monotonic() + 120
         while time.monotonic() < deadline:
@@ -207,6 +211,7 @@ async def test_a_stalled_disk_holds_the_agent_back_and_bounds_pending_bytes(
         blocker.execute("ROLLBACK")
         blocker.close()
     try:
+        assert (await create)["type"] == "created"
         await view.request({"type": "attach", "session": sid})
         await view.wait_status(sid, "exited", timeout=180)
         texts = view.texts(sid)
