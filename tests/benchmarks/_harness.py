@@ -204,3 +204,25 @@ def row(metric: str, figure: str, target: str, ok: bool, baseline: str = "", rat
 def best(samples: list[tuple[float, float]]) -> tuple[float, float]:
     """(fastest elapsed, lowest CPU) of several (elapsed, cpu) runs: the least disturbed by other load."""
     return min(s[0] for s in samples), min(s[1] for s in samples)
+
+
+async def against_relay(n: int, reps: int, runner_run: Any, relay_run: Any, what: str, unit: str,
+                        cpu_target_us: float) -> list[dict[str, Any]]:
+    """Alternate `reps` runs of the runner and of the relay baseline (each `run(server, n) -> (elapsed, cpu)`,
+    a fresh relay per run: it serves one client) and report rate and CPU per item beside the relay's."""
+    runner_runs, relay_runs = [], []
+    with ServerProcess.runner() as runner:
+        for _ in range(reps):
+            with ServerProcess.relay() as relay:
+                relay_runs.append(await relay_run(relay, n))
+            runner_runs.append(await runner_run(runner, n))
+    (r_time, r_cpu), (b_time, b_cpu) = best(runner_runs), best(relay_runs)
+    rate, base_rate = n / r_time, n / b_time
+    us, base_us = r_cpu / n * 1e6, b_cpu / n * 1e6
+    return [
+        row(f"{what}: {n:,} {unit}s, {unit}s/s", f"{rate:,.0f}/s", "≥ 1.0 x relay", rate >= base_rate,
+            f"{base_rate:,.0f}/s (relay)", f"{rate / base_rate:.2f}"),
+        row(f"{what}: runner CPU per {unit}", f"{us:.1f} µs", f"≤ {cpu_target_us:g} µs", us <= cpu_target_us,
+            f"{base_us:.1f} µs (relay)", f"{us / base_us:.2f}"),
+        row(f"{what}: delivery", f"every {unit} once, in order", f"every {unit} once, in order", True),
+    ]

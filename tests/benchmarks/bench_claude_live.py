@@ -25,9 +25,8 @@ from tests.benchmarks._harness import (
     Client,
     DeliveryCheck,
     ServerProcess,
-    best,
+    against_relay,
     is_turn_end,
-    row,
 )
 from tests.benchmarks.flood_claude import delta_text
 
@@ -74,24 +73,8 @@ async def relay_turn(server: ServerProcess, n: int) -> tuple[float, float]:
 
 
 async def _measure(smoke: bool) -> list[dict[str, Any]]:
-    n = SMOKE_N if smoke else N
-    reps = 1 if smoke else 2
-    runner_runs, relay_runs = [], []
-    with ServerProcess.runner() as runner:
-        for _ in range(reps):
-            with ServerProcess.relay() as relay:  # a fresh relay per run: it serves one client
-                relay_runs.append(await relay_turn(relay, n))
-            runner_runs.append(await runner_turn(runner, n))
-    (r_time, r_cpu), (b_time, b_cpu) = best(runner_runs), best(relay_runs)
-    rate, base_rate = n / r_time, n / b_time
-    us, base_us = r_cpu / n * 1e6, b_cpu / n * 1e6
-    return [
-        row(f"Claude live path: {n:,} deltas, deltas/s", f"{rate:,.0f}/s", "≥ 1.0 x relay", rate >= base_rate,
-            f"{base_rate:,.0f}/s (relay)", f"{rate / base_rate:.2f}"),
-        row("Claude live path: runner CPU per delta", f"{us:.1f} µs", "≤ 12 µs", us <= 12,
-            f"{base_us:.1f} µs (relay)", f"{us / base_us:.2f}"),
-        row("Claude live path: delivery", "every delta once, in order", "every delta once, in order", True),
-    ]
+    return await against_relay(SMOKE_N if smoke else N, 1 if smoke else 2, runner_turn, relay_turn,
+                               "Claude live path", "delta", 12)
 
 
 def measure(smoke: bool = False) -> list[dict[str, Any]]:

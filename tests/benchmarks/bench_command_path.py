@@ -21,7 +21,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from tests.benchmarks._harness import Client, DeliveryCheck, ServerProcess, best, is_exit, row
+from tests.benchmarks._harness import Client, DeliveryCheck, ServerProcess, against_relay, is_exit
 
 N = 200_000
 SMOKE_N = 500
@@ -77,24 +77,8 @@ async def relay_run(server: ServerProcess, n: int) -> tuple[float, float]:
 
 
 async def _measure(smoke: bool) -> list[dict[str, Any]]:
-    n = SMOKE_N if smoke else N
-    reps = 1 if smoke else 2
-    runner_runs, relay_runs = [], []
-    with ServerProcess.runner() as runner:
-        for _ in range(reps):
-            with ServerProcess.relay() as relay:  # a fresh relay per run: it serves one client
-                relay_runs.append(await relay_run(relay, n))
-            runner_runs.append(await runner_run(runner, n))
-    (r_time, r_cpu), (b_time, b_cpu) = best(runner_runs), best(relay_runs)
-    rate, base_rate = n / r_time, n / b_time
-    us, base_us = r_cpu / n * 1e6, b_cpu / n * 1e6
-    return [
-        row(f"command path: {n:,} lines, lines/s", f"{rate:,.0f}/s", "≥ 1.0 x relay", rate >= base_rate,
-            f"{base_rate:,.0f}/s (relay)", f"{rate / base_rate:.2f}"),
-        row("command path: runner CPU per line", f"{us:.1f} µs", "≤ 8 µs", us <= 8,
-            f"{base_us:.1f} µs (relay)", f"{us / base_us:.2f}"),
-        row("command path: delivery", "every line once, in order", "every line once, in order", True),
-    ]
+    return await against_relay(SMOKE_N if smoke else N, 1 if smoke else 2, runner_run, relay_run,
+                               "command path", "line", 8)
 
 
 def measure(smoke: bool = False) -> list[dict[str, Any]]:
