@@ -185,6 +185,10 @@ class RunnerConnection:
     def flush(self) -> None:
         """Write what the core queued. Without a connection it is dropped: the core regenerates everything
         it needs (attaches, outbox) from its state when the next connection opens."""
+        # What the user typed is on disk before it can reach the runner: a crash in between must not leave a
+        # message the runner never got and the next run does not know about. (Messages queued together cost
+        # one write.)
+        self.core.outbox.flush()
         messages = self.core.drain()
         if self._writer_queue is None:
             return

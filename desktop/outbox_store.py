@@ -17,6 +17,7 @@ import json
 import logging
 import os
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -36,17 +37,26 @@ class FileOutboxStore:
         self.folder = folder
         self.runner_key = runner_key
         self.digest = runner_digest(runner_key)
-        self.path = folder / f"{self.digest}-{uuid.uuid4().hex[:12]}.json"
+        self.instance = uuid.uuid4().hex[:12]
+        self.path = folder / f"{self.digest}-{self.instance}.json"
         self.delay = delay
         self._adopted: list[Path] = []
         self._pending: list[dict[str, Any]] | None = None
         self._timer: asyncio.TimerHandle | None = None
+        self._soon = False
         self.writes = 0
+        self.on_error: Callable[[OSError], None] | None = None
+        """Told about a write that failed later, on the event loop (the outbox tells the user)."""
 
     # ------------------------------------------------------------------ reading
 
     def load(self) -> list[dict[str, Any]]:
-        """Every item left in this runner's files, oldest file first."""
+        """Every item left in this runner's files, oldest file first.
+
+        Each file is first renamed to a name of ours: an instance still running that writes its file again
+        meanwhile creates a new one, which is never deleted here (deleting the file we read could lose what
+        it added after we read it). Renamed files still match the pattern, so a crash before our first write
+        leaves them for the next run."""
         try:
             files = [p for p in self.folder.glob(f"{self.digest}-*.json") if p != self.path]
         except OSError as exc:
@@ -54,7 +64,15 @@ class FileOutboxStore:
             return []
         files.sort(key=_mtime)
         records: list[dict[str, Any]] = []
-        for path in files:
+        for n, found in enumerate(files):
+            path = self.folder / f"{self.digest}-{self.instance}-adopted-{n}.json"
+            try:
+                os.replace(found, path)
+            except FileNotFoundError:
+                continue  # taken over by another instance meanwhile
+            except OSError as exc:
+                log.warning("cannot take over the outbox file %s: %s", found, exc)
+                continue
             try:
                 data = json.loads(path.read_text(encoding="utf-8"))
             except FileNotFoundError:
@@ -75,24 +93,31 @@ class FileOutboxStore:
     # ------------------------------------------------------------------ writing
 
     def save(self, records: list[dict[str, Any]], urgent: bool) -> None:
+        """Urgent (a new item): written before this turn of the event loop ends, so that messages typed or
+        restored together cost one write (a write with its fsyncs takes milliseconds, tens on a busy disk).
+        Otherwise a little later."""
         self._pending = records
-        if urgent:
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
             self.flush()
             return
-        if self._timer is None:
-            try:
-                loop = asyncio.get_running_loop()
-            except RuntimeError:
-                self.flush()
-                return
+        if urgent:
+            if not self._soon:
+                self._soon = True
+                loop.call_soon(self._timer_fired)
+        elif self._timer is None:
             self._timer = loop.call_later(self.delay, self._timer_fired)
 
     def _timer_fired(self) -> None:
-        self._timer = None
+        self._soon = False
         try:
             self.flush()
         except OSError as exc:
-            log.warning("cannot save the outbox: %s", exc)
+            if self.on_error is not None:
+                self.on_error(exc)
+            else:
+                log.warning("cannot save the outbox: %s", exc)
 
     def flush(self) -> None:
         if self._timer is not None:

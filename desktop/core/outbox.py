@@ -88,6 +88,9 @@ class OutboxStore(Protocol):
 
     def flush(self) -> None: ...
 
+    on_error: Callable[[OSError], None] | None
+    """Set by the outbox: a delayed write failed."""
+
 
 class Outbox:
     def __init__(self, store: OutboxStore | None = None,
@@ -99,6 +102,7 @@ class Outbox:
         self._on_store_error = on_store_error
         self.store_problem: str | None = None
         if store is not None:
+            store.on_error = self._store_failed
             for record in store.load():
                 item = OutboxItem.from_record(record)
                 if item is not None and item.client_msg_id not in self._items:

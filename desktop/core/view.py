@@ -271,14 +271,15 @@ class ViewCore:
             self.runner_id = runner_id
         self.ready = True
         # The runner serves a connection's requests in order, and `agents` may run each CLI's --version: ask
-        # for it last, after the session list and the catch-up the user waits for (after a wake, say).
+        # for it last, after the session list, the catch-up the user waits for (after a wake, say) and the
+        # outbox (on a flapping link a connection may not live long enough for anything behind it).
         self._queue({"type": "list"}, "list")
         if self.rendering:
             for cursor in self.cursors.values():
                 self._attach(cursor)
-        self._queue({"type": "agents"}, "agents")
         for item in self.outbox.to_send():
             self._send_item(item)
+        self._queue({"type": "agents"}, "agents")
 
     def _on_sessions(self, msg: dict[str, Any]) -> None:
         raw = msg.get("sessions") or []

@@ -155,13 +155,13 @@ def test_the_outbox_is_on_disk_private_and_taken_over_by_the_next_run(tmp_path: 
     assert {json.loads(p.read_text())["runner"] for p in folder.iterdir()} == {"ws://runner-b/"}
 
 
-def test_a_new_message_is_on_disk_before_it_goes_on_the_wire(tmp_path: Path) -> None:
+def test_a_new_message_is_written_to_disk_right_away(tmp_path: Path) -> None:
     folder = tmp_path / "outbox"
     core = ViewCore(Changes(), outbox=Outbox(FileOutboxStore(folder, "ws://r/")))
     connect(core, sessions=[{"id": "s1", "head": 0}])
     item = core.send_text("s1", "hello\n")
-    assert sends(core.drain())  # queued for the wire...
-    (path,) = folder.iterdir()  # ...and already durable
+    assert sends(core.drain())
+    (path,) = folder.iterdir()
     assert json.loads(path.read_text())["items"][0]["id"] == item.client_msg_id
 
 
@@ -176,7 +176,7 @@ def test_an_unreadable_outbox_file_is_left_alone_and_a_lone_surrogate_survives(t
     item = outbox.add("s1", "odd \ud800 text\n")
     loaded = list(Outbox(FileOutboxStore(folder, "ws://r/")))
     assert [i.text for i in loaded] == [item.text]
-    assert broken.exists()
+    assert [p for p in folder.iterdir() if p.read_text() == "{not json"]  # kept (under another name)
 
 
 def test_a_store_that_cannot_write_keeps_the_items_and_says_so_once(tmp_path: Path) -> None:
@@ -199,3 +199,39 @@ def test_items_restored_for_a_session_deleted_meanwhile_are_dropped_with_a_word(
     connect(core, sessions=[{"id": "s-here", "head": 0}])
     assert [i.client_msg_id for i in core.outbox] == [kept.client_msg_id]
     assert changes.notices == [("warning", "1 unsent message(s) dropped: the session was deleted")]
+
+
+async def test_messages_added_in_one_turn_of_the_loop_cost_one_write_and_failures_are_reported(
+        tmp_path: Path) -> None:
+    import asyncio
+
+    store = FileOutboxStore(tmp_path / "outbox", "ws://r/")
+    outbox = Outbox(store)
+    for n in range(100):
+        outbox.add("s1", f"{n}\n")
+    await asyncio.sleep(0)
+    await asyncio.sleep(0)
+    assert store.writes == 1 and len(list(Outbox(FileOutboxStore(tmp_path / "outbox", "ws://r/")))) == 100
+
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("")
+    problems: list[str] = []
+    broken = Outbox(FileOutboxStore(blocker / "outbox", "ws://r/"), on_store_error=problems.append)
+    broken.add("s1", "a\n")
+    await asyncio.sleep(0)
+    await asyncio.sleep(0)
+    assert len(problems) == 1 and "cannot be saved" in problems[0]
+
+
+def test_taking_over_the_file_of_an_instance_still_running_never_deletes_what_it_writes_later(
+        tmp_path: Path) -> None:
+    folder = tmp_path / "outbox"
+    running = Outbox(FileOutboxStore(folder, "ws://r/"))
+    first = running.add("s1", "before the other instance started\n")
+    taker = Outbox(FileOutboxStore(folder, "ws://r/"))
+    assert [i.client_msg_id for i in taker] == [first.client_msg_id]
+    later = running.add("s1", "typed after that\n")  # the running instance writes its file again
+    taker.add("s1", "typed in the other instance\n")  # the taker writes its own and drops what it took over
+    taker.flush()
+    everything = {i.client_msg_id for i in Outbox(FileOutboxStore(folder, "ws://r/"))}
+    assert later.client_msg_id in everything and first.client_msg_id in everything
