@@ -185,6 +185,7 @@ class Journal:
         self._round_done: asyncio.Future[None] | None = None
         self._inflight: _Pending | None = None
         self._give_up = False
+        self._releasing = False
         self.failing: str | None = None
         self.commits = 0
         self.unsaved = 0
@@ -281,9 +282,16 @@ class Journal:
     def over_capacity(self) -> bool:
         return len(self._pending.events) > MAX_PENDING_EVENTS or self._pending.nbytes > MAX_PENDING_BYTES
 
+    def release_backpressure(self) -> None:
+        """Shutdown: agents' output readers stop waiting for capacity, so their processes can be stopped and
+        reaped even while the disk cannot be written (what they print meanwhile stays in memory, bounded by their
+        pipes, until `close()` saves or counts it)."""
+        self._releasing = True
+        self._finish_round()
+
     async def wait_capacity(self) -> None:
         """Return once the pending backlog is below its bound (at once in the normal case)."""
-        while self.over_capacity and not self._closing:
+        while self.over_capacity and not self._closing and not self._releasing:
             self._kick()
             await self._commit_round_done()
 

@@ -138,8 +138,11 @@ class Session:
     def set_status(self, status: str, **fields: Any) -> None:
         if status not in STATUSES:
             raise ValueError(f"unknown status {status!r}")
-        if self.worktree is not None and self.status in LIVE_STATUSES and status not in LIVE_STATUSES:
-            self.spawn(self.refresh_changes())  # a turn ended: the header's "N files changed" follows it
+        if self.status in LIVE_STATUSES and status not in LIVE_STATUSES:
+            if self.worktree is not None:
+                self.spawn(self.refresh_changes())  # a turn ended: the header's "N files changed" follows it
+            # What a long turn's output needed is free now: give it back to the OS (glibc keeps it otherwise).
+            asyncio.get_running_loop().call_later(0.5, _return_freed_memory)
         self.status = status
         if "exit_code" in fields:
             self.exit_code = fields["exit_code"]
@@ -534,6 +537,7 @@ class SessionManager:
         deadline = time.monotonic() + budget
         if self._heads_task is not None:
             self._heads_task.cancel()
+        self.journal.release_backpressure()
         results = await asyncio.gather(
             *(s.agent.stop() for s in self.sessions.values()), return_exceptions=True
         )
