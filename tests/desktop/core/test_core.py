@@ -184,6 +184,43 @@ def test_outbox_failure_is_kept_until_retried_or_discarded() -> None:
     assert len(core.outbox) == 0
 
 
+def test_a_refused_send_keeps_the_runners_words_and_each_outbox_change_names_its_session() -> None:
+    class OutboxRecorder(Recorder):
+        def __init__(self) -> None:
+            super().__init__()
+            self.outbox_sessions: list[str] = []
+
+        def outbox_changed(self, session_id: str) -> None:
+            self.outbox_sessions.append(session_id)
+
+    rec = OutboxRecorder()
+    core = ViewCore(rec)
+    connect(core, sessions=[{"id": "s1", "head": 0}, {"id": "s2", "head": 0}])
+    refusals = [
+        ({"code": "not_running", "message": "s2 has ended"}, "s2 has ended"),
+        ({"code": "not_running"}, "not_running"),  # no message: the code says what happened
+        ({}, "error"),
+    ]
+    for reply, shown in refusals:
+        item = core.send_text("s2", "x")
+        (msg,) = core.drain()
+        rec.outbox_sessions.clear()
+        core.receive({"type": "error", **reply, "re": msg["id"]})
+        assert item.state is OutboxState.FAILED and item.error == shown
+        assert rec.outbox_sessions == ["s2"]
+        rec.outbox_sessions.clear()
+        core.retry_outbox(item.client_msg_id)
+        assert rec.outbox_sessions == ["s2"] and item.state is OutboxState.IN_FLIGHT
+        core.drain()
+        rec.outbox_sessions.clear()
+        core.discard_outbox(item.client_msg_id)
+        assert rec.outbox_sessions == ["s2"]
+    rec.outbox_sessions.clear()
+    core.discard_outbox("c-unknown")
+    core.retry_outbox("c-unknown")
+    assert rec.outbox_sessions == []  # nothing changed, nothing to redraw
+
+
 def test_set_rendering_detaches_and_resumes_after_the_last_seq() -> None:
     rec = Recorder()
     core = ViewCore(rec)
