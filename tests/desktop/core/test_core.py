@@ -221,6 +221,34 @@ def test_a_refused_send_keeps_the_runners_words_and_each_outbox_change_names_its
     assert rec.outbox_sessions == []  # nothing changed, nothing to redraw
 
 
+def test_only_an_unknown_session_reply_to_an_attach_forgets_the_session() -> None:
+    class NoticeRecorder(Recorder):
+        def __init__(self) -> None:
+            super().__init__()
+            self.notices: list[str] = []
+            self.removed: list[str] = []
+
+        def notice(self, level: str, message: str) -> None:
+            self.notices.append(message)
+
+        def session_removed(self, session_id: str) -> None:
+            self.removed.append(session_id)
+
+    rec = NoticeRecorder()
+    core = ViewCore(rec)
+    connect(core, sessions=[{"id": "s1", "head": 0}, {"id": "s2", "head": 0}])
+    core.open_session("s1")
+    (attach,) = core.drain()
+    core.receive({"type": "error", "code": "internal", "message": "try later", "re": attach["id"]})
+    assert "s1" in core.sessions and "s1" in core.cursors and rec.removed == []  # kept, and the user is told
+    assert rec.notices == ["try later"]
+    core.open_session("s2")
+    (attach,) = core.drain()
+    core.receive({"type": "error", "code": "unknown_session", "message": "no such session", "re": attach["id"]})
+    assert "s2" not in core.sessions and "s2" not in core.cursors and rec.removed == ["s2"]
+    assert rec.notices == ["try later"]
+
+
 def test_set_rendering_detaches_and_resumes_after_the_last_seq() -> None:
     rec = Recorder()
     core = ViewCore(rec)
