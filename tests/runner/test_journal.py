@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import sqlite3
 
@@ -129,6 +130,13 @@ async def test_a_full_disk_keeps_every_event_and_recovers(tmp_path, monkeypatch)
         await asyncio.sleep(0.01)
     assert errors and "full" in errors[0]
     assert commits.got["a"] == [1]  # nothing was handed out as committed
+    # Held back, the 2 MB count against the memory bound through every failed retry: writers keep waiting.
+    monkeypatch.setattr(jmod, "MAX_PENDING_BYTES", 1_000_000)
+    assert journal.over_capacity
+    with contextlib.suppress(asyncio.TimeoutError):
+        await asyncio.wait_for(journal.wait_capacity(), 0.5)  # several failed rounds (RETRY_DELAY is 0.05 s)
+    assert journal.over_capacity
+    monkeypatch.setattr(jmod, "MAX_PENDING_BYTES", 64 * 1024 * 1024)
     # Space comes back: everything held in memory is committed, in order, once.
     journal._wconn.execute("PRAGMA max_page_count=1073741823")
     await asyncio.wait_for(journal.flush(), 10)
