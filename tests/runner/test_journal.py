@@ -109,6 +109,28 @@ async def test_read_stops_at_the_row_that_reaches_max_bytes(tmp_path) -> None:
     await journal.close()
 
 
+async def test_load_orders_sessions_by_creation_and_fills_in_empty_ones(tmp_path) -> None:
+    path = str(tmp_path / "j.sqlite3")
+    journal = await Journal.open(path, Commits())
+    journal.save_session("new", {"id": "new", "created_at": 30})  # no events, no client_msg_ids yet
+    journal.save_session("old", {"id": "old", "created_at": 10})
+    journal.save_session("mid", {"id": "mid", "created_at": 20})
+    journal.append("old", 1, ev(1))
+    journal.record_client_msg("old", "m1")
+    await journal.flush()
+    await journal.close()
+    again = await Journal.open(path, Commits())
+    loaded = await again.load()
+    assert [(s.record["id"], s.head, s.client_msg_ids) for s in loaded] == [
+        ("old", 1, {"m1"}),
+        ("mid", 0, set()),
+        ("new", 0, set()),
+    ]
+    loaded[1].client_msg_ids.add("x")
+    assert loaded[2].client_msg_ids == set()  # each session its own set
+    await again.close()
+
+
 async def test_a_full_disk_keeps_every_event_and_recovers(tmp_path, monkeypatch) -> None:
     import runner.journal as jmod
 
