@@ -2,7 +2,7 @@
 # Mutation testing of the core with mutmut (PyPI): every mutant (a small change to the code) must make a test fail.
 # Not part of the normal test run. Runs in a temporary copy of the checkout, niced, on 2 worker processes.
 #
-#   bash scripts/mutation.sh          # quick: the journal and desktop/core/ against their fast tests (~2,000 mutants)
+#   bash scripts/mutation.sh          # quick: journal, outbox, cursor, backoff against their fast tests (461 mutants)
 #   bash scripts/mutation.sh core     # the whole core with the integration tests (about 3,900 mutants: hours)
 #   KEEP=/tmp/mut bash scripts/mutation.sh   # keep the copy (then: cd /tmp/mut && mutmut show NAME)
 #   SOURCE_TREE=DIR bash scripts/mutation.sh  # measure the tree in DIR (another revision) with these settings
@@ -20,8 +20,9 @@ python=${PYTHON:-$repo/.venv/bin/python}
 
 case "$scope" in
     quick)
-        # The journal and the desktop's core, each against its own fast tests (no GUI, no runner processes).
-        mutate='"runner/journal.py", "desktop/core/*"'
+        # The journal and the desktop's outbox, cursor and backoff, against their fast tests (no GUI, no runner
+        # process): 461 mutants.
+        mutate='"runner/journal.py", "desktop/core/outbox.py", "desktop/core/cursor.py", "desktop/core/backoff.py"'
         tests='"tests/runner/test_journal.py", "tests/desktop/core", "tests/desktop/lifecycle/test_core.py"'
         ;;
     core)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import sqlite3
 
@@ -108,6 +109,28 @@ async def test_read_stops_at_the_row_that_reaches_max_bytes(tmp_path) -> None:
     await journal.close()
 
 
+async def test_load_orders_sessions_by_creation_and_fills_in_empty_ones(tmp_path) -> None:
+    path = str(tmp_path / "j.sqlite3")
+    journal = await Journal.open(path, Commits())
+    journal.save_session("new", {"id": "new", "created_at": 30})  # no events, no client_msg_ids yet
+    journal.save_session("old", {"id": "old", "created_at": 10})
+    journal.save_session("mid", {"id": "mid", "created_at": 20})
+    journal.append("old", 1, ev(1))
+    journal.record_client_msg("old", "m1")
+    await journal.flush()
+    await journal.close()
+    again = await Journal.open(path, Commits())
+    loaded = await again.load()
+    assert [(s.record["id"], s.head, s.client_msg_ids) for s in loaded] == [
+        ("old", 1, {"m1"}),
+        ("mid", 0, set()),
+        ("new", 0, set()),
+    ]
+    loaded[1].client_msg_ids.add("x")
+    assert loaded[2].client_msg_ids == set()  # each session its own set
+    await again.close()
+
+
 async def test_a_full_disk_keeps_every_event_and_recovers(tmp_path, monkeypatch) -> None:
     import runner.journal as jmod
 
@@ -129,6 +152,13 @@ async def test_a_full_disk_keeps_every_event_and_recovers(tmp_path, monkeypatch)
         await asyncio.sleep(0.01)
     assert errors and "full" in errors[0]
     assert commits.got["a"] == [1]  # nothing was handed out as committed
+    # Held back, the 2 MB count against the memory bound through every failed retry: writers keep waiting.
+    monkeypatch.setattr(jmod, "MAX_PENDING_BYTES", 1_000_000)
+    assert journal.over_capacity
+    with contextlib.suppress(asyncio.TimeoutError):
+        await asyncio.wait_for(journal.wait_capacity(), 0.5)  # several failed rounds (RETRY_DELAY is 0.05 s)
+    assert journal.over_capacity
+    monkeypatch.setattr(jmod, "MAX_PENDING_BYTES", 64 * 1024 * 1024)
     # Space comes back: everything held in memory is committed, in order, once.
     journal._wconn.execute("PRAGMA max_page_count=1073741823")
     await asyncio.wait_for(journal.flush(), 10)

@@ -184,6 +184,71 @@ def test_outbox_failure_is_kept_until_retried_or_discarded() -> None:
     assert len(core.outbox) == 0
 
 
+def test_a_refused_send_keeps_the_runners_words_and_each_outbox_change_names_its_session() -> None:
+    class OutboxRecorder(Recorder):
+        def __init__(self) -> None:
+            super().__init__()
+            self.outbox_sessions: list[str] = []
+
+        def outbox_changed(self, session_id: str) -> None:
+            self.outbox_sessions.append(session_id)
+
+    rec = OutboxRecorder()
+    core = ViewCore(rec)
+    connect(core, sessions=[{"id": "s1", "head": 0}, {"id": "s2", "head": 0}])
+    refusals = [
+        ({"code": "not_running", "message": "s2 has ended"}, "s2 has ended"),
+        ({"code": "not_running"}, "not_running"),  # no message: the code says what happened
+        ({}, "error"),
+    ]
+    for reply, shown in refusals:
+        item = core.send_text("s2", "x")
+        (msg,) = core.drain()
+        rec.outbox_sessions.clear()
+        core.receive({"type": "error", **reply, "re": msg["id"]})
+        assert item.state is OutboxState.FAILED and item.error == shown
+        assert rec.outbox_sessions == ["s2"]
+        rec.outbox_sessions.clear()
+        core.retry_outbox(item.client_msg_id)
+        assert rec.outbox_sessions == ["s2"] and item.state is OutboxState.IN_FLIGHT
+        core.drain()
+        rec.outbox_sessions.clear()
+        core.discard_outbox(item.client_msg_id)
+        assert rec.outbox_sessions == ["s2"]
+    rec.outbox_sessions.clear()
+    core.discard_outbox("c-unknown")
+    core.retry_outbox("c-unknown")
+    assert rec.outbox_sessions == []  # nothing changed, nothing to redraw
+
+
+def test_only_an_unknown_session_reply_to_an_attach_forgets_the_session() -> None:
+    class NoticeRecorder(Recorder):
+        def __init__(self) -> None:
+            super().__init__()
+            self.notices: list[str] = []
+            self.removed: list[str] = []
+
+        def notice(self, level: str, message: str) -> None:
+            self.notices.append(message)
+
+        def session_removed(self, session_id: str) -> None:
+            self.removed.append(session_id)
+
+    rec = NoticeRecorder()
+    core = ViewCore(rec)
+    connect(core, sessions=[{"id": "s1", "head": 0}, {"id": "s2", "head": 0}])
+    core.open_session("s1")
+    (attach,) = core.drain()
+    core.receive({"type": "error", "code": "internal", "message": "try later", "re": attach["id"]})
+    assert "s1" in core.sessions and "s1" in core.cursors and rec.removed == []  # kept, and the user is told
+    assert rec.notices == ["try later"]
+    core.open_session("s2")
+    (attach,) = core.drain()
+    core.receive({"type": "error", "code": "unknown_session", "message": "no such session", "re": attach["id"]})
+    assert "s2" not in core.sessions and "s2" not in core.cursors and rec.removed == ["s2"]
+    assert rec.notices == ["try later"]
+
+
 def test_set_rendering_detaches_and_resumes_after_the_last_seq() -> None:
     rec = Recorder()
     core = ViewCore(rec)
