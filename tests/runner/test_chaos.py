@@ -62,10 +62,15 @@ class ChaosRunner:
         env = {**os.environ, "NIGHTSHIFT_TOKEN": TOKEN, "NIGHTSHIFT_CLAUDE_PATH": str(FAKE_CLAUDE),
                "NIGHTSHIFT_CHAOS_MARK": self.marker}
         env.pop("FAKE_CLI_MODES", None)
-        self.proc = subprocess.Popen([PY, "-m", "runner", "--port", "0", "--data-dir", self.data_dir],
-                                     stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env)
+        log = os.path.join(os.path.dirname(self.data_dir), "runner.log")
+        with open(log, "a") as stderr:
+            self.proc = subprocess.Popen([PY, "-m", "runner", "--port", "0", "--data-dir", self.data_dir],
+                                         stdout=subprocess.PIPE, stderr=stderr, text=True, env=env)
         line = self.proc.stdout.readline()  # type: ignore[union-attr]
-        assert line.startswith("listening on"), line
+        if not line.startswith("listening on"):
+            self.proc.wait(30)
+            with open(log) as f:
+                raise AssertionError(f"the runner did not start (exit {self.proc.returncode}):\n{f.read()[-3000:]}")
         return line.split()[-1]
 
     def kill(self) -> None:
@@ -236,6 +241,7 @@ async def check_invariants(view: ViewClient, expected: Expected, old_marker: str
 async def test_random_kill_9_during_random_operations_keeps_every_promise(tmp_path: Path) -> None:
     seed = int(os.environ.get("NIGHTSHIFT_CHAOS_SEED", random.randrange(1 << 30)))
     rng = random.Random(seed)
+    print(f"chaos seed {seed} (NIGHTSHIFT_CHAOS_SEED={seed} repeats this run)", flush=True)
     runner = ChaosRunner(str(tmp_path / "data"))
     expected = Expected()
     runner.start()
