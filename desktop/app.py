@@ -29,6 +29,7 @@ from desktop.qt.bridge import ViewBridge, make_listener
 from desktop.qt.changes import ChangesDialog
 from desktop.qt.dialogs import NewSessionDialog, SessionOptionsDialog, SettingsDialog
 from desktop.qt.main_window import MainWindow
+from desktop.qt.questions import QuestionDialog
 from desktop.settings import EMBEDDED, SettingsStore, TokenStore
 from desktop.unhandled import install_loop_handler
 
@@ -250,6 +251,7 @@ class NightshiftApp(QObject):
         w.delete_requested.connect(lambda sid, discard: self._request(
             {"type": "delete", "session": sid, **({"discard_worktree": True} if discard else {})}))
         w.changes_requested.connect(self.show_changes)
+        w.question_requested.connect(self.ask_questions)
         w.rename_requested.connect(lambda sid, title: self._request({"type": "rename", "session": sid,
                                                                      "title": title}))
         w.answer_requested.connect(self.answer)
@@ -277,10 +279,20 @@ class NightshiftApp(QObject):
             text += "\n"  # a line for the program's stdin
         self.connection.send_text(session_id, text)
 
-    def answer(self, session_id: str, request_id: str, behavior: str) -> None:
+    def answer(self, session_id: str, request_id: str, behavior: str,
+               answers: dict[str, str] | None = None) -> None:
         """Kept in the outbox until the runner settles it: an answer given offline goes out on reconnect."""
         if self.connection is not None:
-            self.connection.answer(session_id, request_id, behavior)
+            self.connection.answer(session_id, request_id, behavior, answers=answers)
+
+    def ask_questions(self, session_id: str, request_id: str, tool_input: object) -> QuestionDialog:
+        """The agent asked the user questions (AskUserQuestion): the choices in a dialog; the answers go back."""
+        dialog = QuestionDialog(tool_input, self.window)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.accepted.connect(lambda: self.answer(session_id, request_id, "allow", answers=dialog.answers()))
+        dialog.open()
+        self.question_dialog = dialog
+        return dialog
 
     def _outbox_action(self, client_msg_id: str, action: str) -> None:
         if self.core is None or self.connection is None:

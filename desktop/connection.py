@@ -169,8 +169,9 @@ class RunnerConnection:
         self.flush()
         return item
 
-    def answer(self, session_id: str, request_id: str, behavior: str, message: str | None = None) -> OutboxItem:
-        item = self.core.answer(session_id, request_id, behavior, message)
+    def answer(self, session_id: str, request_id: str, behavior: str, message: str | None = None,
+               answers: dict[str, str] | None = None) -> OutboxItem:
+        item = self.core.answer(session_id, request_id, behavior, message, answers)
         self.flush()
         return item
 

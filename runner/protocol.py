@@ -66,6 +66,8 @@ REQUESTS: dict[str, dict[str, tuple[str, bool]]] = {
         "request_id": ("str", True),
         "behavior": ("str", True),
         "message": ("str", False),
+        "answers": ("strmap", False),
+        "updated_permissions": ("objlist", False),
     },
     "configure": {**_SESSION, "model": ("str", False), "permission_mode": ("str", False)},
 }
@@ -80,6 +82,10 @@ def _check(value: Any, kind: str) -> bool:
         return isinstance(value, list) and all(isinstance(v, str) for v in value)
     if kind == "bool":
         return isinstance(value, bool)
+    if kind == "strmap":
+        return isinstance(value, dict) and all(isinstance(v, str) for v in value.values())
+    if kind == "objlist":
+        return isinstance(value, list) and all(isinstance(v, dict) for v in value)
     raise AssertionError(kind)
 
 
@@ -88,6 +94,8 @@ _KIND_NAMES = {
     "int": "a non-negative integer",
     "strlist": "a list of strings",
     "bool": "true or false",
+    "strmap": "an object of strings",
+    "objlist": "a list of objects",
 }
 
 

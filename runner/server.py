@@ -384,7 +384,8 @@ class ViewConnection:
 
     async def _on_answer(self, request: dict[str, Any]) -> None:
         await self.manager.answer(
-            request["session"], request["request_id"], request["behavior"], request.get("message")
+            request["session"], request["request_id"], request["behavior"], request.get("message"),
+            answers=request.get("answers"), updated_permissions=request.get("updated_permissions"),
         )
         self._when_saved(request, {"type": "ok"})
 

@@ -468,9 +468,12 @@ class SessionManager:
         self._push({"type": "session_deleted", "session": session.id})
         _return_freed_memory()
 
-    async def answer(self, session_id: str, request_id: str, behavior: str, message: str | None) -> None:
+    async def answer(self, session_id: str, request_id: str, behavior: str, message: str | None, *,
+                     answers: Mapping[str, str] | None = None,
+                     updated_permissions: list[dict[str, Any]] | None = None) -> None:
         session = self.get(session_id)
-        await _agent_call(session.agent.answer(request_id, behavior, message))
+        await _agent_call(session.agent.answer(request_id, behavior, message, answers=answers,
+                                               updated_permissions=updated_permissions))
 
     async def configure(self, session_id: str, options: Mapping[str, Any]) -> Session:
         session = self.get(session_id)

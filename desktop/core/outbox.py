@@ -44,8 +44,9 @@ class OutboxItem:
     error: str | None = None
     wire_id: int | None = None
     """The protocol `id` of the message on the current connection (its reply carries it as `re`)."""
-    answer: dict[str, str] | None = None
-    """For a permission answer: request_id, behavior and maybe message. None for a typed message."""
+    answer: dict[str, Any] | None = None
+    """For a permission answer: request_id, behavior, and maybe message and answers (the user's choices for the
+    agent's questions, question -> answer). None for a typed message."""
 
     @property
     def is_answer(self) -> bool:
@@ -67,13 +68,23 @@ class OutboxItem:
         if not (isinstance(cmid, str) and isinstance(session, str) and isinstance(text, str)):
             return None
         answer = record.get("answer")
-        if answer is not None and not (isinstance(answer, dict) and all(
-                isinstance(k, str) and isinstance(v, str) for k, v in answer.items())
-                and "request_id" in answer and "behavior" in answer):
+        if answer is not None and not _valid_answer(answer):
             return None
         error = record.get("error")
         state = OutboxState.FAILED if isinstance(error, str) else OutboxState.QUEUED
         return cls(cmid, session, text, state, error if isinstance(error, str) else None, answer=answer)
+
+
+def _valid_answer(answer: Any) -> bool:
+    if not (isinstance(answer, dict) and "request_id" in answer and "behavior" in answer):
+        return False
+    for key, value in answer.items():
+        if key == "answers":
+            if not (isinstance(value, dict) and all(isinstance(v, str) for v in value.values())):
+                return False
+        elif not isinstance(value, str):
+            return False
+    return True
 
 
 class OutboxStore(Protocol):
@@ -116,14 +127,17 @@ class Outbox:
         self._save(urgent=True)
         return item
 
-    def add_answer(self, session: str, request_id: str, behavior: str, message: str | None = None) -> OutboxItem:
+    def add_answer(self, session: str, request_id: str, behavior: str, message: str | None = None,
+                   answers: dict[str, str] | None = None) -> OutboxItem:
         """A permission answer; a second answer to a request still unsettled is the first one."""
         for item in self._items.values():
             if item.answer is not None and item.session == session and item.answer["request_id"] == request_id:
                 return item
-        answer = {"request_id": request_id, "behavior": behavior}
+        answer: dict[str, Any] = {"request_id": request_id, "behavior": behavior}
         if message:
             answer["message"] = message
+        if answers:
+            answer["answers"] = dict(answers)
         item = OutboxItem(self._new_id("a"), session, "", answer=answer)
         self._items[item.client_msg_id] = item
         self._save(urgent=True)

@@ -22,6 +22,8 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
+from desktop.core.questions import is_question, question_summary
+
 
 class RowKind(StrEnum):
     USER = "user"
@@ -406,7 +408,9 @@ class Transcript:
         if kind == "permission_request":
             request_id = str(event.get("request_id") or f"seq-{seq}")
             tool_name = str(event.get("tool_name") or "a tool")
-            row = Row(RowKind.PERMISSION, seq, ts, summarize_tool_input(tool_name, event.get("input")),
+            summary = question_summary(event.get("input")) if is_question(tool_name) else \
+                summarize_tool_input(tool_name, event.get("input"))
+            row = Row(RowKind.PERMISSION, seq, ts, summary,
                       {"request_id": request_id, "tool_name": tool_name, "input": event.get("input"),
                        "behavior": None, "message": None})
             self._requests[request_id] = row

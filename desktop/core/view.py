@@ -206,9 +206,11 @@ class ViewCore:
         self.listener.outbox_changed(session_id)
         return item
 
-    def answer(self, session_id: str, request_id: str, behavior: str, message: str | None = None) -> OutboxItem:
-        """A permission answer: kept in the outbox (on disk) until the runner settles it, like a message."""
-        item = self.outbox.add_answer(session_id, request_id, behavior, message)
+    def answer(self, session_id: str, request_id: str, behavior: str, message: str | None = None,
+               answers: dict[str, str] | None = None) -> OutboxItem:
+        """A permission answer (with the user's `answers` to an agent's questions): kept in the outbox (on disk)
+        until the runner settles it, like a message."""
+        item = self.outbox.add_answer(session_id, request_id, behavior, message, answers)
         if self.ready and item.state is OutboxState.QUEUED:
             self._send_item(item)
         return item

@@ -96,6 +96,7 @@ class MainWindow(QMainWindow):
     stop_requested = Signal(str)
     delete_requested = Signal(str, bool)  # session, also discard its worktree
     changes_requested = Signal(str)
+    question_requested = Signal(str, str, object)  # session, request_id, the AskUserQuestion input
     rename_requested = Signal(str, str)
     configure_requested = Signal(str)  # session: change its model / permission mode
     answer_requested = Signal(str, str, str)  # session, request_id, behavior
@@ -237,6 +238,7 @@ class MainWindow(QMainWindow):
         pl.addWidget(self.notice_label)
         self.transcript = TranscriptView(pane)
         self.transcript.permission_answered.connect(self.answer_requested)
+        self.transcript.question_requested.connect(self.question_requested)
         self.transcript.outbox_action.connect(self.outbox_action)
         self.transcript.view_text.connect(self._view_text)
         pl.addWidget(self.transcript, 1)

@@ -34,6 +34,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from desktop.core.questions import is_question
 from desktop.core.transcript import Row, RowKind, format_value
 from desktop.qt import theme
 from desktop.qt.transcript_model import ROW_ROLE, TranscriptModel
@@ -47,7 +48,7 @@ MAX_CHARS = 40_000
 """Text beyond this is not laid out in a row (the text viewer and Copy have all of it)."""
 TOOL_LINES = 40
 COLLAPSED_THINKING_LINES = 3
-BUTTON_W = 78
+BUTTON_W = 86
 BUTTON_H = 28
 CAPTION_H = 18
 
@@ -148,6 +149,7 @@ class TranscriptDelegate(QStyledItemDelegate):
     """Paints rows by kind. Every geometry comes from `layout()`, shared by sizeHint, paint and clicks."""
 
     permission_answered = Signal(str, str)  # request_id, behavior
+    question_requested = Signal(str, object)  # request_id, the AskUserQuestion input (answered in a dialog)
     outbox_action = Signal(str, str)  # client_msg_id, "retry" | "discard"
     show_earlier = Signal()
     toggle_row = Signal(int)  # model row
@@ -282,7 +284,9 @@ class TranscriptDelegate(QStyledItemDelegate):
             return lay
         if kind is RowKind.PERMISSION:
             title_h = self.fm_bold.height()
-            summary = permission_summary(row.data.get("input"))
+            # Questions read as questions (the choices come in the dialog); other tools show their input.
+            summary = row.text if is_question(row.data.get("tool_name")) else \
+                permission_summary(row.data.get("input"))
             summary, more = _clip_lines(summary[:MAX_CHARS], 12)
             if more:
                 summary += f"\n… {more:,} more lines"
@@ -580,7 +584,10 @@ class TranscriptDelegate(QStyledItemDelegate):
         assert lay.text is not None and lay.card is not None
         p.setFont(self.bold)
         p.setPen(t.warn_fg if behavior is None else t.muted)
-        title = f"{'Permission needed' if behavior is None else 'Permission'}: {row.data.get('tool_name')}"
+        if is_question(row.data.get("tool_name")):
+            title = "The agent asks you" if behavior is None else "The agent asked you"
+        else:
+            title = f"{'Permission needed' if behavior is None else 'Permission'}: {row.data.get('tool_name')}"
         p.drawText(QRect(lay.text.x(), lay.extra["title_y"], lay.text.width(), self.fm_bold.height()),
                    Qt.AlignmentFlag.AlignLeft, title)
         p.setFont(self.mono)
@@ -612,7 +619,9 @@ class TranscriptDelegate(QStyledItemDelegate):
             p.drawRoundedRect(QRectF(r).adjusted(0.5, 0.5, -0.5, -0.5), 7, 7)
             p.setFont(self.bold)
             p.setPen(t.accent_text if primary else t.text)
-            p.drawText(r, Qt.AlignmentFlag.AlignCenter, "Allow" if primary else "Deny")
+            asks = is_question(row.data.get("tool_name"))
+            p.drawText(r, Qt.AlignmentFlag.AlignCenter,
+                       ("Answer…" if asks else "Allow") if primary else ("Decline" if asks else "Deny"))
 
     def _paint_status(self, p: QPainter, row: Row, lay: Layout, width: int,
                     t: theme.Theme, model_row: int) -> None:
@@ -662,7 +671,9 @@ class TranscriptDelegate(QStyledItemDelegate):
         row: Row | None = index.data(ROW_ROLE)
         if row is None:
             return False
-        if name in ("allow", "deny") and row.kind is RowKind.PERMISSION:
+        if name == "allow" and row.kind is RowKind.PERMISSION and is_question(row.data.get("tool_name")):
+            self.question_requested.emit(str(row.data.get("request_id")), row.data.get("input"))
+        elif name in ("allow", "deny") and row.kind is RowKind.PERMISSION:
             self.permission_answered.emit(str(row.data.get("request_id")), name)
         elif name in ("retry", "discard") and row.kind is RowKind.PENDING:
             self.outbox_action.emit(str(row.data.get("client_msg_id")), name)
@@ -679,6 +690,7 @@ class TranscriptView(QListView):
     """Follows the tail until the user scrolls up; then offers "Jump to latest"."""
 
     permission_answered = Signal(str, str, str)  # session, request_id, behavior
+    question_requested = Signal(str, str, object)  # session, request_id, the questions
     outbox_action = Signal(str, str)
     view_text = Signal(str, str, bool)  # title, text, monospace
 
@@ -710,6 +722,7 @@ class TranscriptView(QListView):
         self.jump_button.hide()
         self.jump_button.clicked.connect(self.jump_to_latest)
         self.delegate.permission_answered.connect(self._on_permission)
+        self.delegate.question_requested.connect(self._on_question)
         self.delegate.outbox_action.connect(self.outbox_action)
         self.delegate.show_earlier.connect(self._show_earlier)
         self.delegate.toggle_row.connect(self._toggle)
@@ -869,6 +882,11 @@ class TranscriptView(QListView):
         model = self.transcript_model()
         if model is not None:
             model.toggle_row(row)
+
+    def _on_question(self, request_id: str, tool_input: object) -> None:
+        model = self.transcript_model()
+        if model is not None:
+            self.question_requested.emit(model.session_id, request_id, tool_input)
 
     def _on_permission(self, request_id: str, behavior: str) -> None:
         model = self.transcript_model()

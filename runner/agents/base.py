@@ -126,8 +126,12 @@ class Agent(ABC):
     async def stop(self) -> None:
         """Stop gracefully and reap the whole process group. Must be safe to call when not running."""
 
-    async def answer(self, request_id: str, behavior: str, message: str | None) -> None:
-        """Answer a pending permission request (agents that ask for permission override this)."""
+    async def answer(self, request_id: str, behavior: str, message: str | None, *,
+                     answers: Mapping[str, str] | None = None,
+                     updated_permissions: list[dict[str, Any]] | None = None) -> None:
+        """Answer a pending permission request (agents that ask for permission override this). `answers` are the
+        user's choices for a question the agent asked (Claude Code's AskUserQuestion); `updated_permissions` are
+        rules to apply from now on (Claude Code's permission suggestions, "always allow")."""
         raise AgentError("unknown_request", f"this agent has no pending request {request_id!r}")
 
     async def configure(self, options: Mapping[str, Any]) -> None:

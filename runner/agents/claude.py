@@ -146,16 +146,30 @@ class ClaudeTranslator:
             {"subtype": "set_permission_mode", "mode": cli_permission_mode(mode) or "default"}
         )
 
-    def answer(self, request_id: str, behavior: str, message: str | None) -> Step:
-        """Answer a pending permission request. Raises KeyError if it is not pending."""
+    def answer(self, request_id: str, behavior: str, message: str | None, *,
+               answers: Mapping[str, str] | None = None,
+               updated_permissions: list[dict[str, Any]] | None = None) -> Step:
+        """Answer a pending permission request. Raises KeyError if it is not pending.
+
+        The answers to an AskUserQuestion go back in `updatedInput` beside the questions (what the CLI reads);
+        "always allow" rules go in `updatedPermissions`."""
         request = self.pending.pop(request_id)
         if behavior == "allow":
-            response: dict[str, Any] = {"behavior": "allow", "updatedInput": request.get("input") or {}}
+            updated = dict(request.get("input") or {})
+            if answers:
+                updated["answers"] = dict(answers)
+            response: dict[str, Any] = {"behavior": "allow", "updatedInput": updated}
+            if updated_permissions:
+                response["updatedPermissions"] = list(updated_permissions)
         else:
             response = {"behavior": "deny", "message": message or "The user denied this tool use."}
         fields: dict[str, Any] = {"request_id": request_id, "behavior": behavior}
         if message:
             fields["message"] = message
+        if answers and behavior == "allow":
+            fields["answers"] = dict(answers)
+        if updated_permissions and behavior == "allow":
+            fields["updated_permissions"] = list(updated_permissions)
         if "parent_tool_id" in request:
             fields["parent_tool_id"] = request["parent_tool_id"]
         return Step(
@@ -478,6 +492,9 @@ class ClaudeTranslator:
                 fields["description"] = request["description"]
             if isinstance(request.get("blocked_path"), str):
                 fields["blocked_path"] = request["blocked_path"]
+            suggestions = request.get("permission_suggestions")
+            if isinstance(suggestions, list) and suggestions:
+                fields["suggestions"] = suggestions  # what "always allow" would add, as the CLI proposes it
             self.pending[rid] = fields
             step.events.append(("permission_request", fields))
             step.pending_changed = True
@@ -770,7 +787,9 @@ class ClaudeAgent(CliAgent):
             return
         await self._write(self._translator.interrupt())
 
-    async def answer(self, request_id: str, behavior: str, message: str | None) -> None:
+    async def answer(self, request_id: str, behavior: str, message: str | None, *,
+                     answers: Mapping[str, str] | None = None,
+                     updated_permissions: list[dict[str, Any]] | None = None) -> None:
         if behavior not in ("allow", "deny"):
             raise AgentError("bad_request", "'behavior' must be 'allow' or 'deny'")
         if message is not None and not isinstance(message, str):
@@ -780,7 +799,8 @@ class ClaudeAgent(CliAgent):
             raise AgentError("unknown_request", f"no pending permission request {request_id!r}")
         if not self.running:
             raise AgentError("not_running", "Claude Code is not running")
-        step = translator.answer(request_id, behavior, message)
+        step = translator.answer(request_id, behavior, message, answers=answers,
+                                 updated_permissions=updated_permissions)
         for out in step.outgoing:
             await self._write(out)
         self._emit_all(step.events)

@@ -38,6 +38,7 @@ class FakeClaude:
         self.inbox: queue.Queue[dict | None] = queue.Queue()
         self.interrupted = False
         self.total_cost = 0.0
+        self.allowed_rules: list[str | None] = []  # Bash commands allowed for the session ("always allow")
         self.eof = False
         self.ignoring_term = False
 
@@ -284,7 +285,8 @@ class FakeClaude:
         return answers
 
     def ask_permission(self, tool_id: str, command: str) -> str:
-        """Send a can_use_tool control request; return its request_id."""
+        """Send a can_use_tool control request; return its request_id. Like the real 2.1.x for Bash, it suggests
+        an "always allow" rule for the exact command."""
         rid = str(uuid.uuid4())
         fc.emit(
             {
@@ -296,13 +298,27 @@ class FakeClaude:
                     "input": {"command": command},
                     "tool_use_id": tool_id,
                     "description": "make a file",
+                    "permission_suggestions": [
+                        {"type": "addRules", "rules": [{"toolName": "Bash", "ruleContent": command}],
+                         "behavior": "allow", "destination": "localSettings"}
+                    ],
                 },
             }
         )
         return rid
 
+    def ask_question(self, tool_id: str, questions: list[dict]) -> str:
+        """AskUserQuestion as the real CLI asks it: an ordinary can_use_tool needing the user, no suggestions."""
+        rid = str(uuid.uuid4())
+        fc.emit({"type": "control_request", "request_id": rid, "request": {
+            "subtype": "can_use_tool", "tool_name": "AskUserQuestion", "display_name": "AskUserQuestion",
+            "input": {"questions": questions}, "tool_use_id": tool_id, "requires_user_interaction": True}})
+        return rid
+
     def apply_answer(self, tool_id: str, answer: dict) -> None:
         if answer.get("behavior") == "allow":
+            for update in answer.get("updatedPermissions") or []:  # "always allow": remembered as the CLI does
+                self.allowed_rules.extend(r.get("ruleContent") for r in update.get("rules") or [])
             self.tool_result(tool_id, f"ran {answer.get('updatedInput', {}).get('command')}")
         else:
             self.tool_result(tool_id, answer.get("message", "denied"), is_error=True)
@@ -398,6 +414,31 @@ class FakeClaude:
             self.assistant(sub_mid, {"type": "text", "text": "Subagent says hi."}, parent=task_id)
             self.tool_result(task_id, "subagent finished")
             self.message([{"type": "text", "text": "Done with the subagent."}], modes)
+        elif "ask" in modes:
+            tool_id = f"toolu_{uuid.uuid4().hex[:20]}"
+            questions = [
+                {"question": "Which database should we use?", "header": "Database", "multiSelect": False,
+                 "options": [{"label": "SQLite", "description": "a file"},
+                             {"label": "PostgreSQL", "description": "a server"}]},
+                {"question": "Which features?", "header": "Features", "multiSelect": True,
+                 "options": [{"label": "Auth", "description": "log in"}, {"label": "Search", "description": "find"}]},
+            ]
+            asked = []
+            self.message([{"type": "tool_use", "id": tool_id, "name": "AskUserQuestion",
+                           "input": {"questions": questions}}], modes,
+                         on_block=lambda b: asked.append(self.ask_question(b["id"], questions)))
+            answer = self.wait_answer(asked[0])
+            if answer is None:
+                self.refused_by_interrupt([tool_id], asked)
+                return
+            if answer.get("behavior") != "allow":
+                self.tool_result(tool_id, answer.get("message", "denied"), is_error=True)
+            else:
+                given = (answer.get("updatedInput") or {}).get("answers") or {}
+                pairs = ", ".join(f'"{q}"="{a}"' for q, a in given.items())
+                self.tool_result(tool_id, f"Your questions have been answered: {pairs}. You can now continue with "
+                                 "these answers in mind.")
+                self.message([{"type": "text", "text": f"Going with: {pairs}"}], modes)
         elif "parallel" in modes:
             # Two tool calls in one message, both asked at once (as the real CLI does for parallel tool calls):
             # two permission requests are open together and may be answered in any order.
@@ -423,6 +464,8 @@ class FakeClaude:
         elif "tool" in modes or "big" in modes or "huge" in modes or "hugeutf8" in modes or "permission" in modes:
             tool_id = f"toolu_{uuid.uuid4().hex[:20]}"
             command = "touch made-by-fake" if "permission" in modes else "echo fake-tool"
+            if command in self.allowed_rules:  # an "always allow" rule answers before anyone is asked
+                modes = (modes - {"permission"}) | {"allowed"}
             asked: list[str] = []
             self.message(
                 [
@@ -448,6 +491,8 @@ class FakeClaude:
                 self.apply_answer(tool_id, answer)
             elif "hugeutf8" in modes:
                 self.tool_result(tool_id, fc.HUGE_UTF8_TEXT, ensure_ascii=False)
+            elif "allowed" in modes:
+                self.tool_result(tool_id, f"ran {command}")
             else:
                 size = 20_000_000 if "huge" in modes else fc.BIG_SIZE if "big" in modes else 0
                 self.tool_result(tool_id, fc.big_text(size) if size else "fake-tool")

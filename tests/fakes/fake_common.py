@@ -15,7 +15,9 @@ session can try several) and from the env var FAKE_CLI_MODES (comma separated, a
     hang         print nothing more and never end the turn
     slow         a long reply streamed slowly (for interrupts)
     grandchild   spawn a grandchild `sleep` that outlives nothing; its pid is in the reply text
-    permission   (Claude) ask for permission to run a tool and wait for the answer
+    permission   (Claude) ask for permission to run a tool and wait for the answer (with an "always allow"
+                 suggestion; once allowed with it, the same command is not asked again)
+    ask          (Claude) AskUserQuestion: one single-choice and one multi-select question, answers echoed back
     parallel     (Claude) two tool calls in one message with two permission requests open at once
     subagent     (Claude) a Task tool whose lines carry parent_tool_use_id
     fail         (per-turn CLIs) the turn fails

@@ -160,3 +160,35 @@ async def test_runner_restart_withdraws_open_requests_and_resumes(
         await c.request({"type": "stop", "session": sid})
     finally:
         await c.close()
+
+
+async def test_question_answers_and_always_allow_over_the_wire(
+    fake_clis: ArgvLog, client: ViewClient, workdir: str
+) -> None:
+    sid = await create(client, "claude", workdir)
+    await client.request({"type": "attach", "session": sid})
+    await client.request({"type": "send", "session": sid, "text": "mode:ask", "client_msg_id": "q1"})
+    await client.wait_for(lambda: of(client, sid, "permission_request"))
+    (question,) = of(client, sid, "permission_request")
+    assert question["tool_name"] == "AskUserQuestion" and len(question["input"]["questions"]) == 2
+    bad = await client.request({"type": "answer", "session": sid, "request_id": question["request_id"],
+                                "behavior": "allow", "answers": {"Which features?": ["Auth"]}})
+    assert bad["code"] == "bad_request" and "answers" in bad["message"]
+    chosen = {"Which database should we use?": "PostgreSQL", "Which features?": "Auth, Search"}
+    ok = await client.request({"type": "answer", "session": sid, "request_id": question["request_id"],
+                               "behavior": "allow", "answers": chosen})
+    assert ok["type"] == "ok"
+    await client.wait_for(lambda: len(of(client, sid, "turn_end")) >= 1)
+    assert 'Going with: "Which database should we use?"="PostgreSQL"' in merged(client.events[sid])[-1]
+
+    await client.request({"type": "send", "session": sid, "text": "mode:permission", "client_msg_id": "p1"})
+    await client.wait_for(lambda: len(of(client, sid, "permission_request")) >= 2)
+    request = of(client, sid, "permission_request")[1]
+    assert request["suggestions"][0]["rules"][0]["ruleContent"] == "touch made-by-fake"
+    await client.request({"type": "answer", "session": sid, "request_id": request["request_id"],
+                          "behavior": "allow", "updated_permissions": request["suggestions"]})
+    await client.wait_for(lambda: len(of(client, sid, "turn_end")) >= 2)
+    await client.request({"type": "send", "session": sid, "text": "mode:permission", "client_msg_id": "p2"})
+    await client.wait_for(lambda: len(of(client, sid, "turn_end")) >= 3)
+    assert len(of(client, sid, "permission_request")) == 2  # the rule answered the third turn's request
+    await client.request({"type": "stop", "session": sid})

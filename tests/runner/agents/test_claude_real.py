@@ -324,3 +324,64 @@ async def test_refused_key_and_rate_limit_in_words(
         assert len(errors) == 2 and all(words in e["message"] and "Claude Code" in e["message"] for e in errors)
     finally:
         await agent.stop()
+
+
+QUESTIONS = [
+    {"question": "Which database should we use?", "header": "Database", "multiSelect": False,
+     "options": [{"label": "SQLite", "description": "a file"}, {"label": "PostgreSQL", "description": "a server"}]},
+    {"question": "Which features?", "header": "Features", "multiSelect": True,
+     "options": [{"label": "Auth", "description": "log in"}, {"label": "Search", "description": "find things"}]},
+]
+
+
+async def test_ask_user_question_answers_reach_the_model(api: AnthropicServer, workdir: str) -> None:
+    """AskUserQuestion arrives as a permission request holding the questions; the view's answers go back and the
+    model reads them in the tool result (issue 14 item 4)."""
+    api.queue(Reply.tool_use("AskUserQuestion", {"questions": QUESTIONS}), Reply.text("Going with SQLite."))
+    agent, host = make(workdir, permission_mode="ask")
+    try:
+        host.emit("user", text="set up storage")
+        await agent.send("set up storage")
+        request = await host.wait_event("permission_request", timeout=120)
+        assert request["tool_name"] == "AskUserQuestion"
+        assert [q["question"] for q in request["input"]["questions"]] == [q["question"] for q in QUESTIONS]
+        chosen = {"Which database should we use?": "SQLite", "Which features?": "Auth, Search"}
+        await agent.answer(request["request_id"], "allow", None, answers=chosen)
+        await host.wait_event("turn_end", timeout=120)
+        result = host.of("tool_result")[0]
+        assert result["is_error"] is False
+        seen = api_messages_text(api.wait_requests(2)[-1])
+        assert '"Which database should we use?"="SQLite"' in seen and '"Which features?"="Auth, Search"' in seen
+        assert host.of("permission_answer")[0]["answers"] == chosen
+    finally:
+        await agent.stop()
+
+
+async def test_always_allow_passes_the_cli_suggestion_and_it_stops_asking(api: AnthropicServer,
+                                                                          workdir: str) -> None:
+    """Bash permission requests carry the CLI's own suggestion; allowing with it as `updated_permissions` makes
+    the CLI stop asking for the same command (issue 14 item 4)."""
+    command = "touch always-file"
+    api.queue(
+        Reply.tool_use("Bash", {"command": command, "description": "Create a file"}), Reply.text("Made it."),
+        Reply.tool_use("Bash", {"command": command, "description": "Create a file"}), Reply.text("Again."),
+    )
+    agent, host = make(workdir, permission_mode="ask")
+    try:
+        await turn_started(agent, host, "make a file")
+        request = await host.wait_event("permission_request", timeout=120)
+        suggestions = request.get("suggestions")
+        assert suggestions and suggestions[0]["type"] == "addRules", request
+        await agent.answer(request["request_id"], "allow", None, updated_permissions=suggestions)
+        await host.wait_event("turn_end", timeout=120)
+        assert host.of("permission_answer")[0]["updated_permissions"] == suggestions
+        await turn(agent, host, "once more")
+        assert len(host.of("permission_request")) == 1  # not asked again
+        assert [r["is_error"] for r in host.of("tool_result")] == [False, False]
+    finally:
+        await agent.stop()
+
+
+async def turn_started(agent: ClaudeAgent, host: RecordingHost, text: str) -> None:
+    host.emit("user", text=text)
+    await agent.send(text)
