@@ -62,10 +62,10 @@ CREATE TABLE IF NOT EXISTS client_msgs (
 
 @dataclass
 class StoredSession:
-    """A session as loaded from the journal: its metadata record, head seq and seen client_msg_ids."""
+    """A session as loaded from the journal: its metadata record, newest committed seq and seen client_msg_ids."""
 
     record: dict[str, Any]
-    head: int
+    committed: int
     client_msg_ids: set[str] = field(default_factory=set)
 
 

@@ -1,7 +1,8 @@
 """Protocol v1 without I/O: request validation and frame building (see PROTOCOL.md).
 
-Everything a client can send is checked here before it reaches a session, so the server only ever sees well-formed
-requests, and every mistake becomes an `error` reply naming the field.
+Everything a client can send is checked here, against the fields runner/vocabulary.py lists, before it reaches a
+session, so the server only ever sees well-formed requests, and every mistake becomes an `error` reply naming the
+field.
 """
 
 from __future__ import annotations
@@ -12,65 +13,11 @@ import re as _re
 from collections.abc import Iterable
 from typing import Any
 
-PROTOCOL_VERSION = 1
+from runner.vocabulary import ANSWER_BEHAVIORS, REQUEST_FIELDS, ErrorCode, RequestError
+
 MAX_INCOMING_FRAME = 4 * 1024 * 1024
 BATCH_EVENTS = 500
 BATCH_BYTES = 1024 * 1024
-
-
-class ProtocolError(Exception):
-    def __init__(self, code: str, message: str, re: Any = None) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
-        self.re = re
-
-    def to_json(self) -> dict[str, Any]:
-        reply: dict[str, Any] = {"type": "error", "code": self.code, "message": self.message}
-        if self.re is not None:
-            reply["re"] = self.re
-        return reply
-
-
-# field name -> (type, required). Types: "str", "int" (non-negative, not bool), "strlist", "bool".
-_SESSION = {"session": ("str", True)}
-REQUESTS: dict[str, dict[str, tuple[str, bool]]] = {
-    "hello": {"protocol": ("int", False), "client": ("str", False)},
-    "list": {},
-    "agents": {},
-    "ping": {},
-    "get": _SESSION,
-    "create": {
-        "agent": ("str", False),
-        "argv": ("strlist", False),
-        "cwd": ("str", False),
-        "title": ("str", False),
-        "model": ("str", False),
-        "permission_mode": ("str", False),
-        "worktree": ("bool", False),
-        "base": ("str", False),
-    },
-    "attach": {**_SESSION, "after": ("int", False)},
-    "detach": _SESSION,
-    "send": {**_SESSION, "text": ("str", True), "client_msg_id": ("str", False)},
-    "interrupt": _SESSION,
-    "stop": _SESSION,
-    "delete": {**_SESSION, "discard_worktree": ("bool", False)},
-    "changes": _SESSION,
-    "commit": {**_SESSION, "message": ("str", True)},
-    "merge": {**_SESSION, "fast_forward_only": ("bool", False)},
-    "discard": {**_SESSION, "force": ("bool", False)},
-    "rename": {**_SESSION, "title": ("str", True)},
-    "answer": {
-        **_SESSION,
-        "request_id": ("str", True),
-        "behavior": ("str", True),
-        "message": ("str", False),
-        "answers": ("strmap", False),
-        "updated_permissions": ("objlist", False),
-    },
-    "configure": {**_SESSION, "model": ("str", False), "permission_mode": ("str", False)},
-}
 
 
 def _check(value: Any, kind: str) -> bool:
@@ -151,40 +98,42 @@ def scrub_surrogates(value: Any) -> Any:
 
 
 def parse_request(text: str) -> dict[str, Any]:
-    """Parse and validate one frame from a view. Raises ProtocolError with `re` set when the frame had an id."""
+    """Parse and validate one frame from a view. Raises RequestError with `re` set when the frame had an id."""
     try:
         msg = json.loads(text, parse_constant=_refuse_constant, parse_float=_finite_float)
     except (ValueError, RecursionError) as exc:
-        raise ProtocolError("bad_json", f"frame is not valid JSON: {exc}") from None
+        raise RequestError(ErrorCode.BAD_JSON, f"frame is not valid JSON: {exc}") from None
     if not isinstance(msg, dict):
-        raise ProtocolError("bad_json", "frame must be a JSON object")
+        raise RequestError(ErrorCode.BAD_JSON, "frame must be a JSON object")
     re = msg.get("id")
     if re is not None and (isinstance(re, bool) or not isinstance(re, (str, int, float))):
-        raise ProtocolError("bad_request", "'id' must be a string or a number")
+        raise RequestError(ErrorCode.BAD_REQUEST, "'id' must be a string or a number")
     if _SURROGATE_ESCAPE.search(text):
         where = lone_surrogate_path(msg)
         if where is not None:
             # Never echo the bad id back: it is what could not be encoded.
             safe_re = None if lone_surrogate_path(re) else re
-            raise ProtocolError(
-                "bad_request", f"'{where}' holds a lone UTF-16 surrogate, which is not valid Unicode text", safe_re
+            raise RequestError(
+                ErrorCode.BAD_REQUEST,
+                f"'{where}' holds a lone UTF-16 surrogate, which is not valid Unicode text",
+                safe_re,
             )
     kind = msg.get("type")
     if not isinstance(kind, str):
-        raise ProtocolError("bad_request", "'type' is missing or not a string", re)
-    fields = REQUESTS.get(kind)
+        raise RequestError(ErrorCode.BAD_REQUEST, "'type' is missing or not a string", re)
+    fields = REQUEST_FIELDS.get(kind)
     if fields is None:
-        raise ProtocolError("unknown_type", f"unknown message type {kind!r}", re)
+        raise RequestError(ErrorCode.UNKNOWN_TYPE, f"unknown message type {kind!r}", re)
     for name, (ftype, required) in fields.items():
         if name not in msg or msg[name] is None:
             if required:
-                raise ProtocolError("bad_request", f"'{kind}' needs '{name}'", re)
+                raise RequestError(ErrorCode.BAD_REQUEST, f"'{kind}' needs '{name}'", re)
             msg.pop(name, None)
             continue
         if not _check(msg[name], ftype):
-            raise ProtocolError("bad_request", f"'{name}' must be {_KIND_NAMES[ftype]}", re)
-    if kind == "answer" and msg["behavior"] not in ("allow", "deny"):
-        raise ProtocolError("bad_request", "'behavior' must be 'allow' or 'deny'", re)
+            raise RequestError(ErrorCode.BAD_REQUEST, f"'{name}' must be {_KIND_NAMES[ftype]}", re)
+    if kind == "answer" and msg["behavior"] not in ANSWER_BEHAVIORS:
+        raise RequestError(ErrorCode.BAD_REQUEST, "'behavior' must be 'allow' or 'deny'", re)
     return msg
 
 

@@ -1,8 +1,12 @@
 """The WebSocket server: authentication, one ViewConnection per view, and per-session followers.
 
-A follower is a task with a cursor: it sends `attached`, then pulls committed events after the cursor in batches
+A follower is a task with a cursor: after the `attached` reply it pulls committed events after the cursor in batches
 until it reaches the session's committed head, then sleeps until the next commit wakes it. There is no per-view
 event queue to overflow; a slow view just falls behind and reads from the journal.
+
+Every frame to a view (replies, pushes, `attached`, events) goes out through its one SocketWriter, in the order it
+was produced: a `sent` reply never overtakes what the view was sent before it, and no event of a session follows
+its `detached`.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ import itertools
 import json
 import logging
 import ssl
+from collections import deque
 from collections.abc import Iterator, Sequence
 from operator import itemgetter
 from typing import Any
@@ -27,17 +32,9 @@ from websockets.http11 import Request, Response
 from runner import __version__
 from runner.agents import detect_agents
 from runner.journal import JournalError
-from runner.protocol import (
-    BATCH_BYTES,
-    BATCH_EVENTS,
-    MAX_INCOMING_FRAME,
-    PROTOCOL_VERSION,
-    ProtocolError,
-    events_frame,
-    parse_request,
-    reply,
-)
-from runner.sessions import Session, SessionError, SessionManager
+from runner.protocol import BATCH_BYTES, BATCH_EVENTS, MAX_INCOMING_FRAME, events_frame, parse_request, reply
+from runner.sessions import Session, SessionManager
+from runner.vocabulary import PROTOCOL_VERSION, ErrorCode, RequestError
 
 log = logging.getLogger(__name__)
 
@@ -152,6 +149,98 @@ def _refuse(connection: ServerConnection, status: http.HTTPStatus, body: str) ->
     return response
 
 
+class ViewClosed(Exception):
+    """The view's connection is closing: what was queued for it is dropped (it re-attaches from its cursors)."""
+
+
+class SocketWriter:
+    """The one writer of a view's socket: frames go out in the order they were handed over.
+
+    Replies and pushes are queued without waiting, at most MAX_PENDING_CONTROL(_BYTES) of them (`put` says False
+    beyond that: the caller closes the view). A follower's frame is waited for (`send`), so a slow view holds its
+    followers back, and they read from the journal later, instead of filling the runner's memory."""
+
+    def __init__(self, ws: ServerConnection) -> None:
+        self._ws = ws
+        self._frames: deque[tuple[str, asyncio.Future[None] | None]] = deque()
+        self._ready = asyncio.Event()
+        self._in_flight: asyncio.Future[None] | None = None
+        self._queued_replies = 0
+        self._queued_reply_bytes = 0
+        self.closed = False
+
+    @property
+    def idle(self) -> bool:
+        return not self._frames
+
+    def put(self, frame: str) -> bool:
+        """Queue a reply or a push; False when the view has let too many pile up."""
+        if (
+            self._queued_replies >= MAX_PENDING_CONTROL
+            or self._queued_reply_bytes + len(frame) > MAX_PENDING_CONTROL_BYTES
+        ):
+            return False
+        self._queued_replies += 1
+        self._queued_reply_bytes += len(frame)
+        self._frames.append((frame, None))
+        self._ready.set()
+        return True
+
+    async def send(self, frame: str) -> None:
+        """Queue a follower's frame and return once it is written. Raises ViewClosed if it never will be."""
+        if self.closed:
+            raise ViewClosed
+        written = asyncio.get_running_loop().create_future()
+        self._frames.append((frame, written))
+        self._ready.set()
+        await written  # a follower cancelled meanwhile cancels this too, and its frame is skipped
+
+    def close(self) -> None:
+        """Drop everything queued; followers waiting for their frames get ViewClosed."""
+        self.closed = True
+        waiting = [written for _, written in self._frames if written is not None]
+        if self._in_flight is not None:
+            waiting.append(self._in_flight)
+        self._frames.clear()
+        self._queued_replies = self._queued_reply_bytes = 0
+        for written in waiting:
+            if not written.done():
+                written.set_exception(ViewClosed())
+
+    async def run(self) -> None:
+        frames = self._frames
+        try:
+            while True:
+                if not frames:
+                    self._ready.clear()
+                    await self._ready.wait()
+                    continue
+                frame, written = frames.popleft()
+                if written is None:
+                    self._queued_replies -= 1
+                    self._queued_reply_bytes -= len(frame)
+                elif written.done():  # its follower was cancelled (detach, re-attach) before it went out
+                    continue
+                self._in_flight = written
+                await self._ws.send(frame)
+                self._in_flight = None
+                if written is not None and not written.done():
+                    written.set_result(None)
+        finally:
+            self.close()
+
+
+def _error_frame(exc: BaseException, request: dict[str, Any]) -> dict[str, Any]:
+    """The `error` reply for what a request raised: the one mapping from exceptions to error codes."""
+    if isinstance(exc, RequestError):
+        return dict(exc.to_frame(request.get("id")))
+    if isinstance(exc, JournalError):
+        return dict(RequestError(ErrorCode.NOT_SAVED, str(exc)).to_frame(request.get("id")))
+    # A bug: nothing a client sends may take the runner down, and the view hears what failed.
+    log.error("internal error handling %r", request.get("type"), exc_info=exc)
+    return dict(RequestError(ErrorCode.INTERNAL, f"{type(exc).__name__}: {exc}").to_frame(request.get("id")))
+
+
 class ViewConnection:
     """One connected view: reads its requests, replies, pushes list changes, and runs its followers."""
 
@@ -159,18 +248,17 @@ class ViewConnection:
         self.ws = ws
         self.manager = manager
         self.followers: dict[str, asyncio.Task[None]] = {}
-        self._control: asyncio.Queue[str] = asyncio.Queue()
-        self._control_bytes = 0
+        self._writer = SocketWriter(ws)
         self._closing = False
         self._tasks: set[asyncio.Task[Any]] = set()
 
     async def run(self) -> None:
         self.manager.add_listener(self._push)
-        writer = asyncio.create_task(self._write_control())
+        writer = asyncio.create_task(self._write())
         try:
             async for frame in self.ws:
                 if isinstance(frame, bytes):
-                    self._send(ProtocolError("binary_frame", "only text frames are accepted").to_json())
+                    self._send(RequestError(ErrorCode.BINARY_FRAME, "only text frames are accepted").to_frame())
                     continue
                 await self._dispatch(frame)
         except ConnectionClosed:
@@ -184,19 +272,13 @@ class ViewConnection:
 
     # --- outgoing ----------------------------------------------------------------------------------------------
 
-    def _send(self, message: dict[str, Any]) -> None:
+    def _send(self, message: Any) -> None:
+        """Queue a reply or push (a dict) for the view."""
         if self._closing:
             return
-        frame = json.dumps(message, ensure_ascii=False)
-        if (
-            self._control.qsize() >= MAX_PENDING_CONTROL
-            or self._control_bytes + len(frame) > MAX_PENDING_CONTROL_BYTES
-        ):
+        if not self._writer.put(json.dumps(message, ensure_ascii=False)):
             log.warning("view is not reading its replies; closing its connection (it catches up when it returns)")
             self._abandon(1013, "view too slow")
-            return
-        self._control_bytes += len(frame)
-        self._control.put_nowait(frame)
 
     def _push(self, message: dict[str, Any]) -> None:
         self._send(message)
@@ -206,21 +288,16 @@ class ViewConnection:
         if self._closing:
             return
         self._closing = True
-        while not self._control.empty():
-            self._control.get_nowait()
-        self._control_bytes = 0
+        self._writer.close()
         self._spawn(self.ws.close(code, reason))
 
-    async def _write_control(self) -> None:
+    async def _write(self) -> None:
         try:
-            while True:
-                frame = await self._control.get()
-                self._control_bytes -= len(frame)
-                await self.ws.send(frame)
+            await self._writer.run()
         except ConnectionClosed:
             pass
         except Exception:
-            log.exception("could not send a reply to a view; closing its connection")
+            log.exception("could not send a frame to a view; closing its connection")
             self._abandon(1011, "internal error")
 
     def _spawn(self, coro: Any) -> asyncio.Task[Any]:
@@ -237,19 +314,8 @@ class ViewConnection:
             request = parse_request(frame)
             handler = getattr(self, "_on_" + request["type"])
             await handler(request)
-        except ProtocolError as exc:
-            self._send(exc.to_json())
-        except SessionError as exc:
-            self._send(reply({"type": "error", "code": exc.code, "message": exc.message}, request))
-        except JournalError as exc:
-            self._send(reply({"type": "error", "code": "not_saved", "message": str(exc)}, request))
-        except Exception as exc:  # nothing a client sends may take the runner down
-            log.exception("internal error handling %r", request.get("type"))
-            self._send(
-                reply(
-                    {"type": "error", "code": "internal", "message": f"{type(exc).__name__}: {exc}"}, request
-                )
-            )
+        except Exception as exc:
+            self._send(_error_frame(exc, request))
 
     def _in_background(self, request: dict[str, Any], coro: Any, done: dict[str, Any]) -> None:
         """Run a slow request (stop, delete, ...) without holding up this view's other requests."""
@@ -266,13 +332,8 @@ class ViewConnection:
         async def run() -> None:
             try:
                 done = await coro
-            except SessionError as exc:
-                self._send(reply({"type": "error", "code": exc.code, "message": exc.message}, request))
-            except JournalError as exc:
-                self._send(reply({"type": "error", "code": "not_saved", "message": str(exc)}, request))
             except Exception as exc:
-                log.exception("internal error handling %r", request["type"])
-                self._send(reply({"type": "error", "code": "internal", "message": str(exc)}, request))
+                self._send(_error_frame(exc, request))
             else:
                 self._send(reply(done, request))
 
@@ -281,8 +342,8 @@ class ViewConnection:
     async def _on_hello(self, request: dict[str, Any]) -> None:
         version = request.get("protocol", PROTOCOL_VERSION)
         if version != PROTOCOL_VERSION:
-            raise ProtocolError(
-                "unsupported_protocol",
+            raise RequestError(
+                ErrorCode.UNSUPPORTED_PROTOCOL,
                 f"this runner speaks protocol {PROTOCOL_VERSION}, not {version}",
                 request.get("id"),
             )
@@ -401,9 +462,9 @@ class ViewConnection:
             old.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await old
-        self.followers[session.id] = asyncio.create_task(
-            self._follow(session, request.get("after", 0), request)
-        )
+        # Queued before the follower's first frame, so `attached` comes first and in order with other replies.
+        self._send(reply({"type": "attached", "session": session.id, "head": session.committed}, request))
+        self.followers[session.id] = asyncio.create_task(self._follow(session, request.get("after", 0)))
 
     async def _on_detach(self, request: dict[str, Any]) -> None:
         session_id = request["session"]
@@ -416,17 +477,12 @@ class ViewConnection:
                 await task
         self._send(reply({"type": "detached", "session": session_id}, request))
 
-    async def _follow(self, session: Session, after: int, request: dict[str, Any]) -> None:
-        """Send `attached`, the backlog after `after`, then live events; exact by construction (see module doc)."""
+    async def _follow(self, session: Session, after: int) -> None:
+        """Send the backlog after `after`, then live events; exact by construction (see module doc)."""
         wake = asyncio.Event()
         session.followers.add(wake)
         ahead: asyncio.Future[list[tuple[int, str]]] | None = None  # the next batch, read while one is sent
         try:
-            await self.ws.send(
-                json.dumps(
-                    reply({"type": "attached", "session": session.id, "head": session.committed}, request)
-                )
-            )
             cursor = after
             while not session.deleted:
                 wake.clear()
@@ -444,18 +500,16 @@ class ViewConnection:
                             self.manager.read_after(session, cursor, READ_EVENTS, READ_BYTES)
                         )
                     for frame in _frames(session.id, batch):
-                        await self.ws.send(frame)
+                        await self._writer.send(frame)
                 if session.deleted:
                     break
                 await wake.wait()
-        except ConnectionClosed:
+        except (ConnectionClosed, ViewClosed):
             pass
         except Exception as exc:
             # Say so and close: the view reconnects and re-attaches from its cursor, so nothing is lost.
             log.exception("follower of session %s failed", session.id)
-            self._send(
-                {"type": "error", "code": "internal", "session": session.id, "message": f"follower failed: {exc}"}
-            )
+            self._send(RequestError(ErrorCode.INTERNAL, f"follower failed: {exc}").to_frame(session=session.id))
             self._spawn(self._close_after_replies(1011, "follower failed"))
         finally:
             session.followers.discard(wake)
@@ -466,7 +520,7 @@ class ViewConnection:
     async def _close_after_replies(self, code: int, reason: str) -> None:
         """Give the writer a moment to send what is queued (the error saying why), then close."""
         for _ in range(100):
-            if self._control.empty():
+            if self._writer.idle:
                 break
             await asyncio.sleep(0.01)
         self._abandon(code, reason)

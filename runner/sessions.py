@@ -29,11 +29,12 @@ from typing import Any
 import orjson
 
 from runner import worktrees
-from runner.agents import AGENT_TYPES, Agent, AgentError
+from runner.agents import AGENT_TYPES, Agent
 from runner.journal import Journal, StoredSession
 from runner.process import proc_stat
 from runner.protocol import scrub_surrogates
-from runner.worktrees import Worktree, WorktreeError
+from runner.vocabulary import LIVE_STATUSES, STATUSES, ErrorCode, Kind, MessageType, RequestError, Status
+from runner.worktrees import Worktree
 
 log = logging.getLogger(__name__)
 
@@ -41,9 +42,6 @@ TAIL_EVENTS = 4096
 TAIL_BYTES = 4 * 1024 * 1024
 """Recent committed events kept in memory per session (at most this many, and about this many bytes), so live
 followers rarely touch SQLite. Bounded in bytes too: a thousand 1 MB lines must not stay in memory."""
-
-STATUSES = ("idle", "running", "needs_approval", "interrupted", "error", "exited")
-LIVE_STATUSES = ("running", "needs_approval")
 
 SHUTDOWN_BUDGET = 12.0
 """Seconds shutdown may take in all (agents get SIGKILL after 5 s; the rest is for the journal)."""
@@ -63,20 +61,11 @@ def _encode(event: dict[str, Any]) -> str:
         return _encode_stdlib(event)
 
 
-class SessionError(Exception):
-    """A request about a session that cannot be carried out; `code` is a protocol error code."""
-
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
-
-
 class Session:
     """One session: metadata, sequence bookkeeping, followers, and its agent. Implements AgentHost."""
 
     def __init__(
-        self, manager: SessionManager, record: dict[str, Any], head: int, client_msg_ids: set[str]
+        self, manager: SessionManager, record: dict[str, Any], committed: int, client_msg_ids: set[str]
     ) -> None:
         self._manager = manager
         self.id: str = record["id"]
@@ -85,12 +74,16 @@ class Session:
         self.cwd: str = record["cwd"]
         self.options: dict[str, Any] = record.get("options", {})
         self.state: dict[str, Any] = record.get("state", {})
-        self.status: str = record.get("status", "idle")
+        self.status: str = record.get("status", Status.IDLE)
+        self.reason: str | None = record.get("reason")
+        """Why the newest status change happened, when it said (`agent_exited`, `runner_restarted`, ...)."""
         self.exit_code: int | None = record.get("exit_code")
         self.created_at: float = record.get("created_at", time.time())
         self.updated_at: float = record.get("updated_at", self.created_at)
-        self.head = head  # newest seq handed out
-        self.committed = head  # newest seq known to be on disk
+        # The two heads of a session: `assigned` is the newest seq handed out (to an event that may still be on its
+        # way to disk), `committed` the newest one known to be on disk, the only one views ever hear of.
+        self.assigned = committed
+        self.committed = committed
         self.tail: deque[tuple[int, str]] = deque()
         self.tail_bytes = 0
         self.client_msg_ids = client_msg_ids
@@ -109,16 +102,16 @@ class Session:
     def emit(self, kind: str, **fields: Any) -> None:
         if self.deleted:
             return
-        self.head += 1
-        event = {"seq": self.head, "ts": round(time.time(), 3), "kind": kind, **fields}
-        self._manager.journal.append(self.id, self.head, _encode(event))
+        self.assigned += 1
+        event = {"seq": self.assigned, "ts": round(time.time(), 3), "kind": kind, **fields}
+        self._manager.journal.append(self.id, self.assigned, _encode(event))
 
     def emit_events(self, events: list[tuple[str, dict[str, Any]]]) -> None:
         """emit() for many events (an agent's lines of one read): one timestamp, one append to the journal."""
         if self.deleted or not events:
             return
         ts = round(time.time(), 3)
-        seq = self.head
+        seq = self.assigned
         sid = self.id
         rows = []
         nbytes = 0
@@ -132,7 +125,7 @@ class Session:
                 payload = _encode_stdlib(event)
             nbytes += len(payload)
             rows.append((sid, seq, payload))
-        self.head = seq
+        self.assigned = seq
         self._manager.journal.extend(rows, nbytes)
 
     def set_status(self, status: str, **fields: Any) -> None:
@@ -144,15 +137,17 @@ class Session:
             # What a long turn's output needed is free now: give it back to the OS (glibc keeps it otherwise).
             asyncio.get_running_loop().call_later(0.5, _return_freed_memory)
         self.status = status
+        self.reason = fields.get("reason")
         if "exit_code" in fields:
             self.exit_code = fields["exit_code"]
         elif status in LIVE_STATUSES:
             self.exit_code = None
         if "pid" in fields:
-            # Remember the process, so a runner restarted after a crash can end what this one left behind.
-            pid = fields.pop("pid")
+            # Remember the process, so a runner restarted after a crash can end what this one left behind. The
+            # event keeps it too: views show "Started (pid N)".
+            pid = fields["pid"]
             self.state.update(pid=pid, pid_start=_process_start_time(pid))
-        self.emit("status", status=status, **fields)
+        self.emit(Kind.STATUS, status=status, **fields)
         self.persist()
         self._manager.notify_changed(self)
 
@@ -180,6 +175,7 @@ class Session:
             "options": self.options,
             "state": self.state,
             "status": self.status,
+            "reason": self.reason,
             "exit_code": self.exit_code,
             "created_at": self.created_at,
             "updated_at": self.updated_at,
@@ -193,6 +189,7 @@ class Session:
             "title": self.title,
             "agent": self.agent_name,
             "status": self.status,
+            "reason": self.reason,
             "head": self.committed,
             "cwd": self.cwd,
             "created_at": self.created_at,
@@ -231,7 +228,7 @@ class Session:
             return
         try:
             summary = await worktrees.changes(self.worktree)
-        except WorktreeError as exc:
+        except RequestError as exc:
             log.warning("session %s: cannot read its worktree's changes: %s", self.id, exc.message)
             return
         except Exception:
@@ -256,7 +253,7 @@ class Session:
             if client_msg_id in self.client_msg_ids:
                 return False
         if not self.agent.accepts_input():
-            raise SessionError("not_running", f"session {self.id} is {self.status} and takes no input")
+            raise RequestError(ErrorCode.NOT_RUNNING, f"session {self.id} is {self.status} and takes no input")
         if client_msg_id is not None:
             self.client_msg_ids.add(client_msg_id)
             self._manager.journal.record_client_msg(self.id, client_msg_id)
@@ -272,11 +269,11 @@ class Session:
         async with self._input_lock:
             try:
                 await self.agent.send(text)
-            except AgentError as exc:
-                self.emit("error", message=f"input not delivered: {exc.message}", code=exc.code)
+            except RequestError as exc:
+                self.emit(Kind.ERROR, message=f"input not delivered: {exc.message}", code=exc.code)
             except Exception as exc:  # an agent bug must not take the runner down
                 log.exception("agent %s failed to take input", self.agent_name)
-                self.emit("error", message=f"input not delivered: {exc}", code="internal")
+                self.emit(Kind.ERROR, message=f"input not delivered: {exc}", code=ErrorCode.INTERNAL)
 
 
 def _process_start_time(pid: int | None) -> str | None:
@@ -292,7 +289,8 @@ class SessionManager:
         self.data_dir = data_dir
         self.sessions: dict[str, Session] = {}
         self._listeners: set[Push] = set()
-        self._dirty_heads: set[str] = set()
+        self._unannounced: set[str] = set()
+        """Sessions whose committed head grew since the last `heads` push."""
         self._heads_task: asyncio.Task[None] | None = None
         self._background: set[asyncio.Task[Any]] = set()
         self.journal: Journal
@@ -320,20 +318,21 @@ class SessionManager:
         record = scrub_surrogates(stored.record)
         if record.get("agent") not in AGENT_TYPES:
             record["agent"] = "command"  # an agent type this runner lacks: keep the transcript readable
-        session = Session(self, record, stored.head, stored.client_msg_ids)
+        session = Session(self, record, stored.committed, stored.client_msg_ids)
         self.sessions[session.id] = session
         if session.worktree is not None and not os.path.isdir(session.worktree.path) \
                 and not session.state.get("worktree_missing"):
-            session.emit("error", code="worktree_missing",
+            session.emit(Kind.ERROR, code=ErrorCode.WORKTREE_MISSING,
                          message=f"the worktree {session.worktree.path} was removed outside Nightshift")
             session.save_state(worktree_missing=True)
         if session.status in LIVE_STATUSES:
             # Its process belonged to the runner that died; end whatever is left of its group.
             _kill_leftover_group(session.state.get("pid"), session.state.get("pid_start"))
             session.emit(
-                "error", message="the runner stopped while this session was running", code="runner_restarted"
+                Kind.ERROR, message="the runner stopped while this session was running",
+                code=ErrorCode.RUNNER_RESTARTED,
             )
-            session.set_status("interrupted", reason="runner_restarted")
+            session.set_status(Status.INTERRUPTED, reason=ErrorCode.RUNNER_RESTARTED)
         session.agent.resume_after_restart()
 
     # --- listeners -------------------------------------------------------------------------------------------------
@@ -349,34 +348,34 @@ class SessionManager:
             push(message)
 
     def notify_changed(self, session: Session) -> None:
-        self._push({"type": "session_changed", "session": session.to_json()})
+        self._push({"type": MessageType.SESSION_CHANGED, "session": session.to_json()})
 
     def _on_commit(self, committed: dict[str, list[tuple[int, str]]]) -> None:
         for sid, events in committed.items():
             session = self.sessions.get(sid)
             if session is not None and not session.deleted:
                 session.committed_events(events)
-                self._dirty_heads.add(sid)
+                self._unannounced.add(sid)
 
     def _on_journal_error(self, message: str | None) -> None:
-        self._push({"type": "journal_error", "message": message or "", "ok": message is None})
+        self._push({"type": MessageType.JOURNAL_ERROR, "message": message or "", "ok": message is None})
 
     async def _push_heads(self) -> None:
         while True:
             await asyncio.sleep(0.5)
-            if not self._dirty_heads:
+            if not self._unannounced:
                 continue
-            heads = {sid: self.sessions[sid].committed for sid in self._dirty_heads if sid in self.sessions}
-            self._dirty_heads.clear()
+            heads = {sid: self.sessions[sid].committed for sid in self._unannounced if sid in self.sessions}
+            self._unannounced.clear()
             if heads:
-                self._push({"type": "heads", "heads": heads})
+                self._push({"type": MessageType.HEADS, "heads": heads})
 
     # --- requests --------------------------------------------------------------------------------------------------
 
     def get(self, session_id: str) -> Session:
         session = self.sessions.get(session_id)
         if session is None or session.deleted:
-            raise SessionError("unknown_session", f"no session {session_id!r}")
+            raise RequestError(ErrorCode.UNKNOWN_SESSION, f"no session {session_id!r}")
         return session
 
     def list(self) -> list[Session]:
@@ -386,14 +385,11 @@ class SessionManager:
         agent_name = request.get("agent", "command")
         agent_type = AGENT_TYPES.get(agent_name)
         if agent_type is None:
-            raise SessionError("unknown_agent", f"no agent type {agent_name!r}")
-        try:
-            options = agent_type.check_options(request)
-        except AgentError as exc:
-            raise SessionError(exc.code, exc.message) from exc
+            raise RequestError(ErrorCode.UNKNOWN_AGENT, f"no agent type {agent_name!r}")
+        options = agent_type.check_options(request)
         cwd = request.get("cwd") or os.path.expanduser("~")
         if not os.path.isdir(cwd):
-            raise SessionError("bad_request", f"'cwd' is not a folder: {cwd}")
+            raise RequestError(ErrorCode.BAD_REQUEST, f"'cwd' is not a folder: {cwd}")
         title = request.get("title") or _default_title(agent_name, options)
         now = time.time()
         session_id = "s-" + secrets.token_hex(6)
@@ -404,21 +400,18 @@ class SessionManager:
             "cwd": os.path.abspath(cwd),
             "options": options,
             "state": {},
-            "status": "idle",
+            "status": Status.IDLE,
             "created_at": now,
             "updated_at": now,
         }
         if request.get("worktree"):
-            try:
-                wt, start = await worktrees.create(
-                    os.path.join(self.data_dir, "worktrees"), session_id, title, cwd, request.get("base")
-                )
-            except WorktreeError as exc:
-                raise SessionError(exc.code, exc.message) from exc
+            wt, start = await worktrees.create(
+                os.path.join(self.data_dir, "worktrees"), session_id, title, cwd, request.get("base")
+            )
             record.update(cwd=start, worktree=wt.to_json(), changed_files=0)
         session = Session(self, record, 0, set())
         self.sessions[session.id] = session
-        session.set_status("idle")
+        session.set_status(Status.IDLE)
         await session.agent.start()
         await self.journal.sync()
         return session
@@ -433,7 +426,7 @@ class SessionManager:
 
     async def interrupt(self, session_id: str) -> None:
         session = self.get(session_id)
-        await _agent_call(session.agent.interrupt())
+        await session.agent.interrupt()
 
     async def stop(self, session_id: str) -> None:
         session = self.get(session_id)
@@ -453,31 +446,31 @@ class SessionManager:
         if discard_worktree and session.worktree is not None:
             try:
                 await worktrees.discard(session.worktree, force=True)
-            except WorktreeError as exc:
+            except RequestError:
                 session.deleting = None
-                raise SessionError(exc.code, exc.message) from exc
+                raise
         session.deleted = True
         for wake in session.followers:
             wake.set()
         self.journal.delete_session(session.id)
         self.sessions.pop(session.id, None)
-        self._dirty_heads.discard(session.id)
+        self._unannounced.discard(session.id)
         session.tail.clear()  # give the memory back now, not when the last follower lets go
         session.tail_bytes = 0
         await self.journal.sync()
-        self._push({"type": "session_deleted", "session": session.id})
+        self._push({"type": MessageType.SESSION_DELETED, "session": session.id})
         _return_freed_memory()
 
     async def answer(self, session_id: str, request_id: str, behavior: str, message: str | None, *,
                      answers: Mapping[str, str] | None = None,
                      updated_permissions: list[dict[str, Any]] | None = None) -> None:
         session = self.get(session_id)
-        await _agent_call(session.agent.answer(request_id, behavior, message, answers=answers,
-                                               updated_permissions=updated_permissions))
+        await session.agent.answer(request_id, behavior, message, answers=answers,
+                                   updated_permissions=updated_permissions)
 
     async def configure(self, session_id: str, options: Mapping[str, Any]) -> Session:
         session = self.get(session_id)
-        await _agent_call(session.agent.configure(options))
+        await session.agent.configure(options)
         session.persist()
         self.notify_changed(session)
         return session
@@ -487,12 +480,12 @@ class SessionManager:
     def _worktree(self, session_id: str) -> tuple[Session, Worktree]:
         session = self.get(session_id)
         if session.worktree is None:
-            raise SessionError("no_worktree", f"session {session_id} does not work in a worktree of its own")
+            raise RequestError(ErrorCode.NO_WORKTREE, f"session {session_id} does not work in a worktree of its own")
         return session, session.worktree
 
     async def changes(self, session_id: str) -> dict[str, Any]:
         session, wt = self._worktree(session_id)
-        summary = await _git_call(worktrees.changes(wt))
+        summary = await worktrees.changes(wt)
         if len(summary["files"]) != session.changed_files:
             session.changed_files = len(summary["files"])
             session.persist()
@@ -502,23 +495,23 @@ class SessionManager:
     async def commit(self, session_id: str, message: str) -> str:
         session, wt = self._worktree(session_id)
         if session.status in LIVE_STATUSES:
-            raise SessionError("busy", "the agent is working in this worktree: wait for the turn to end")
-        sha = await _git_call(worktrees.commit(wt, message))
-        session.emit("worktree", action="commit", commit=sha, message=message)
+            raise RequestError(ErrorCode.BUSY, "the agent is working in this worktree: wait for the turn to end")
+        sha = await worktrees.commit(wt, message)
+        session.emit(Kind.WORKTREE, action="commit", commit=sha, message=message)
         return sha
 
     async def merge(self, session_id: str, fast_forward_only: bool) -> dict[str, Any]:
         session, wt = self._worktree(session_id)
-        result = await _git_call(worktrees.merge(wt, fast_forward_only))
-        session.emit("worktree", action="merge", base=wt.base, **result)
+        result = await worktrees.merge(wt, fast_forward_only)
+        session.emit(Kind.WORKTREE, action="merge", base=wt.base, **result)
         return result
 
     async def discard(self, session_id: str, force: bool) -> None:
         session, wt = self._worktree(session_id)
         if session.status in LIVE_STATUSES:
-            raise SessionError("busy", "the agent is working in this worktree: interrupt or stop it first")
-        await _git_call(worktrees.discard(wt, force))
-        session.emit("worktree", action="discard", branch=wt.branch)
+            raise RequestError(ErrorCode.BUSY, "the agent is working in this worktree: interrupt or stop it first")
+        await worktrees.discard(wt, force)
+        session.emit(Kind.WORKTREE, action="discard", branch=wt.branch)
         session.worktree = None
         session.persist()
         self.notify_changed(session)
@@ -549,20 +542,6 @@ class SessionManager:
                 log.error("an agent failed to stop cleanly: %r", result)
         await self.journal.close(timeout=max(1.0, deadline - time.monotonic()))
         return self.journal.unsaved
-
-
-async def _git_call(coro: Any) -> Any:
-    try:
-        return await coro
-    except WorktreeError as exc:
-        raise SessionError(exc.code, exc.message) from exc
-
-
-async def _agent_call(coro: Any) -> None:
-    try:
-        await coro
-    except AgentError as exc:
-        raise SessionError(exc.code, exc.message) from exc
 
 
 def _load_malloc_trim() -> Callable[[int], int] | None:

@@ -2,7 +2,7 @@
 edit the same files; the view reviews the changes and keeps (commit, merge) or discards them.
 
 Everything goes through the system `git` (no git library of our own), run without a terminal or an editor, so a
-prompt can never hang the runner. Every failure becomes a `WorktreeError` with a protocol error code and git's own
+prompt can never hang the runner. Every failure becomes a `RequestError` with a protocol error code and git's own
 words.
 """
 
@@ -15,6 +15,8 @@ import secrets
 import shutil
 from dataclasses import asdict, dataclass
 from typing import Any
+
+from runner.vocabulary import RequestError
 
 GIT_TIMEOUT = 60.0
 MAX_DIFF_BYTES = 2 * 1024 * 1024
@@ -29,15 +31,6 @@ _GIT_ENV = {
 # Used only when the repository has no identity of its own configured (a fresh machine, CI).
 _FALLBACK_IDENTITY = {"GIT_AUTHOR_NAME": "Nightshift", "GIT_AUTHOR_EMAIL": "nightshift@localhost",
                       "GIT_COMMITTER_NAME": "Nightshift", "GIT_COMMITTER_EMAIL": "nightshift@localhost"}
-
-
-class WorktreeError(Exception):
-    """A git operation that cannot be done; `code` is a protocol error code (PROTOCOL.md, "Worktrees")."""
-
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
 
 
 @dataclass
@@ -65,10 +58,10 @@ class Worktree:
 
 async def git(cwd: str, *args: str, check: bool = True, env: dict[str, str] | None = None) -> tuple[int, str, str]:
     """Run git in `cwd` (with `env` added to the environment); returns (exit code, stdout, stderr). Raises
-    WorktreeError when `check` and it fails."""
+    RequestError when `check` and it fails."""
     exe = shutil.which("git")
     if exe is None:
-        raise WorktreeError("git_unavailable", "git is not installed on the runner's machine")
+        raise RequestError("git_unavailable", "git is not installed on the runner's machine")
     env = {**os.environ, **_GIT_ENV, **(env or {})}
     try:
         proc = await asyncio.create_subprocess_exec(
@@ -76,17 +69,17 @@ async def git(cwd: str, *args: str, check: bool = True, env: dict[str, str] | No
             stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
         )
     except (FileNotFoundError, NotADirectoryError):
-        raise WorktreeError("worktree_missing", f"the folder {cwd} no longer exists") from None
+        raise RequestError("worktree_missing", f"the folder {cwd} no longer exists") from None
     try:
         out, err = await asyncio.wait_for(proc.communicate(), GIT_TIMEOUT)
     except TimeoutError:
         proc.kill()
         await proc.wait()
-        raise WorktreeError("git_failed", f"git {args[0]} took longer than {GIT_TIMEOUT:.0f} s") from None
+        raise RequestError("git_failed", f"git {args[0]} took longer than {GIT_TIMEOUT:.0f} s") from None
     code = proc.returncode or 0
     stdout, stderr = out.decode("utf-8", "replace"), err.decode("utf-8", "replace")
     if check and code != 0:
-        raise WorktreeError("git_failed", f"git {' '.join(args[:2])} failed: {stderr.strip() or stdout.strip()}")
+        raise RequestError("git_failed", f"git {' '.join(args[:2])} failed: {stderr.strip() or stdout.strip()}")
     return code, stdout, stderr
 
 
@@ -105,19 +98,19 @@ async def create(root: str, session_id: str, title: str, cwd: str, base: str | N
     """Add a worktree for a session started in `cwd` (inside a repository), on a new branch from `base` (default:
     the current branch). Returns the worktree and the folder the agent starts in (the same subfolder of it)."""
     if not os.path.isdir(cwd):
-        raise WorktreeError("bad_request", f"not a folder: {cwd}")
+        raise RequestError("bad_request", f"not a folder: {cwd}")
     code, top, _ = await git(cwd, "rev-parse", "--show-toplevel", check=False)
     if code != 0:
-        raise WorktreeError("not_a_repository", f"{cwd} is not inside a git repository")
+        raise RequestError("not_a_repository", f"{cwd} is not inside a git repository")
     repo = top.strip()
     if base is None:
         code, head, _ = await git(repo, "symbolic-ref", "--quiet", "--short", "HEAD", check=False)
         if code != 0:
-            raise WorktreeError("detached_head", f"{repo} has a detached HEAD: pick the branch to start from")
+            raise RequestError("detached_head", f"{repo} has a detached HEAD: pick the branch to start from")
         base = head.strip()
     code, sha, _ = await git(repo, "rev-parse", "--verify", "--quiet", f"refs/heads/{base}^{{commit}}", check=False)
     if code != 0:
-        raise WorktreeError("unknown_branch", f"no branch {base!r} in {repo}")
+        raise RequestError("unknown_branch", f"no branch {base!r} in {repo}")
     branch = branch_name(title, session_id)
     path = os.path.join(root, session_id)
     os.makedirs(root, exist_ok=True)
@@ -130,7 +123,7 @@ async def create(root: str, session_id: str, title: str, cwd: str, base: str | N
 
 def _check_present(wt: Worktree) -> None:
     if not os.path.isdir(wt.path):
-        raise WorktreeError("worktree_missing", f"the worktree {wt.path} was removed outside Nightshift")
+        raise RequestError("worktree_missing", f"the worktree {wt.path} was removed outside Nightshift")
 
 
 async def changes(wt: Worktree) -> dict[str, Any]:
@@ -237,11 +230,11 @@ async def commit(wt: Worktree, message: str) -> str:
     """Commit everything uncommitted in the worktree (new files included); returns the new commit's id."""
     _check_present(wt)
     if not message.strip():
-        raise WorktreeError("bad_request", "the commit message is empty")
+        raise RequestError("bad_request", "the commit message is empty")
     await git(wt.path, "add", "--all")
     code, _, _ = await git(wt.path, "diff", "--cached", "--quiet", check=False)
     if code == 0:
-        raise WorktreeError("nothing_to_commit", "there is nothing uncommitted in the worktree")
+        raise RequestError("nothing_to_commit", "there is nothing uncommitted in the worktree")
     await git(wt.path, "commit", "--quiet", "--no-verify", "-m", message, env=await _identity_env(wt.path))
     _, sha, _ = await git(wt.path, "rev-parse", "HEAD")
     return sha.strip()
@@ -253,23 +246,23 @@ async def merge(wt: Worktree, fast_forward_only: bool) -> dict[str, Any]:
     _check_present(wt)
     _, status, _ = await git(wt.path, "status", "--porcelain")
     if status.strip():
-        raise WorktreeError("uncommitted_changes", "the worktree has uncommitted changes: commit or discard first")
+        raise RequestError("uncommitted_changes", "the worktree has uncommitted changes: commit or discard first")
     code, head, _ = await git(wt.repo, "symbolic-ref", "--quiet", "--short", "HEAD", check=False)
     if code != 0:
-        raise WorktreeError("detached_head", f"{wt.repo} has a detached HEAD; check out {wt.base} there to merge")
+        raise RequestError("detached_head", f"{wt.repo} has a detached HEAD; check out {wt.base} there to merge")
     if head.strip() != wt.base:
-        raise WorktreeError("base_not_checked_out",
+        raise RequestError("base_not_checked_out",
                             f"{wt.repo} has {head.strip()} checked out; check out {wt.base} there to merge into it")
     _, dirty, _ = await git(wt.repo, "status", "--porcelain", "--untracked-files=no")
     if dirty.strip():
-        raise WorktreeError("dirty_base", f"{wt.repo} has uncommitted changes on {wt.base}; commit or stash them first")
+        raise RequestError("dirty_base", f"{wt.repo} has uncommitted changes on {wt.base}; commit or stash them first")
     code, _, _ = await git(wt.repo, "merge-base", "--is-ancestor", wt.branch, wt.base, check=False)
     if code == 0:
-        raise WorktreeError("nothing_to_merge", f"{wt.base} already has every commit of {wt.branch}")
+        raise RequestError("nothing_to_merge", f"{wt.base} already has every commit of {wt.branch}")
     if fast_forward_only:
         code, out, err = await git(wt.repo, "merge", "--ff-only", wt.branch, check=False)
         if code != 0:
-            raise WorktreeError("not_fast_forward", f"{wt.base} has moved on since the session started: "
+            raise RequestError("not_fast_forward", f"{wt.base} has moved on since the session started: "
                                 "merge with a merge commit instead")
         fast = True
     else:
@@ -281,8 +274,8 @@ async def merge(wt: Worktree, fast_forward_only: bool) -> dict[str, Any]:
             await git(wt.repo, "merge", "--abort", check=False)
             files = conflicted.split()
             if files:
-                raise WorktreeError("merge_conflict", "merging would conflict in: " + ", ".join(files))
-            raise WorktreeError("git_failed", f"git merge failed: {err.strip() or out.strip()}")
+                raise RequestError("merge_conflict", "merging would conflict in: " + ", ".join(files))
+            raise RequestError("git_failed", f"git merge failed: {err.strip() or out.strip()}")
         fast = False
     _, sha, _ = await git(wt.repo, "rev-parse", "HEAD")
     return {"commit": sha.strip(), "fast_forward": fast}
@@ -304,7 +297,7 @@ async def discard(wt: Worktree, force: bool) -> None:
     if not force:
         lose = await unsaved_work(wt)
         if lose["uncommitted"] or lose["unmerged_commits"]:
-            raise WorktreeError(
+            raise RequestError(
                 "would_lose_work",
                 f"discarding loses {lose['uncommitted']} uncommitted file(s) and {lose['unmerged_commits']} "
                 f"commit(s) not merged into {wt.base}; confirm to discard anyway",
@@ -323,5 +316,5 @@ async def prune(repos: set[str]) -> None:
         if os.path.isdir(repo):
             try:
                 await git(repo, "worktree", "prune", check=False)
-            except WorktreeError:
+            except RequestError:
                 return  # no git on this machine: nothing to prune

@@ -14,14 +14,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Protocol
 
+from runner.vocabulary import RequestError
 
-class AgentError(Exception):
-    """A request the agent cannot carry out; `code` is a protocol error code (see PROTOCOL.md)."""
-
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
+AgentError = RequestError
+"""A request the agent cannot carry out: the protocol's one error class, under the name the agents use."""
 
 
 class AgentHost(Protocol):

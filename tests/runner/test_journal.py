@@ -61,7 +61,7 @@ async def test_sessions_and_client_msgs_load_after_reopen(tmp_path) -> None:
     again = await Journal.open(path, Commits())
     loaded = await again.load()
     assert again.runner_id == runner_id
-    assert [(s.record["id"], s.head, s.client_msg_ids) for s in loaded] == [("a", 2, {"m1"})]
+    assert [(s.record["id"], s.committed, s.client_msg_ids) for s in loaded] == [("a", 2, {"m1"})]
     await again.close()
 
 
@@ -84,7 +84,7 @@ async def test_deleting_a_session_drops_its_uncommitted_writes_and_keeps_the_oth
     await journal.close()
     again = await Journal.open(path, Commits())
     loaded = await again.load()
-    assert [(s.record["id"], s.head, s.client_msg_ids) for s in loaded] == [("b", 2, {"b-m1", "b-m2"})]
+    assert [(s.record["id"], s.committed, s.client_msg_ids) for s in loaded] == [("b", 2, {"b-m1", "b-m2"})]
     await again.close()
 
 
@@ -121,7 +121,7 @@ async def test_load_orders_sessions_by_creation_and_fills_in_empty_ones(tmp_path
     await journal.close()
     again = await Journal.open(path, Commits())
     loaded = await again.load()
-    assert [(s.record["id"], s.head, s.client_msg_ids) for s in loaded] == [
+    assert [(s.record["id"], s.committed, s.client_msg_ids) for s in loaded] == [
         ("old", 1, {"m1"}),
         ("mid", 0, set()),
         ("new", 0, set()),

@@ -6,7 +6,8 @@ import json
 
 import pytest
 
-from runner.protocol import REQUESTS, ProtocolError, events_frame, parse_request, reply
+from runner.protocol import events_frame, parse_request, reply
+from runner.vocabulary import REQUEST_FIELDS, RequestError
 
 
 def test_valid_requests_pass_through() -> None:
@@ -33,15 +34,15 @@ def test_null_optional_fields_are_dropped() -> None:
     ],
 )
 def test_errors(frame: str, code: str) -> None:
-    with pytest.raises(ProtocolError) as info:
+    with pytest.raises(RequestError) as info:
         parse_request(frame)
     assert info.value.code == code
 
 
 def test_error_carries_the_request_id() -> None:
-    with pytest.raises(ProtocolError) as info:
+    with pytest.raises(RequestError) as info:
         parse_request('{"type":"get","id":9}')
-    assert info.value.to_json() == {
+    assert info.value.to_frame() == {
         "type": "error",
         "code": "bad_request",
         "message": "'get' needs 'session'",
@@ -51,7 +52,7 @@ def test_error_carries_the_request_id() -> None:
 
 def test_every_documented_request_type_is_known() -> None:
     doc = open("runner/PROTOCOL.md").read()
-    for kind in REQUESTS:
+    for kind in REQUEST_FIELDS:
         assert f'"type":"{kind}"' in doc.replace(" ", "") or f"### {kind}" in doc, kind
 
 
