@@ -106,6 +106,7 @@ def main(argv: list[str] | None = None) -> int:
     from desktop.qt.gui_gc import GuiThreadCollector
     from desktop.settings import TokenStore
     from desktop.unhandled import install_loop_handler
+    from runner.environment import data_dir_from_env
 
     install_qt_message_handler()
     qapp = QApplication.instance() or QApplication([sys.argv[0]])
@@ -124,7 +125,7 @@ def main(argv: list[str] | None = None) -> int:
     collector.start()
 
     smoke_dir = None
-    data_dir = args.data_dir or os.environ.get("NIGHTSHIFT_DATA_DIR") or None
+    data_dir = args.data_dir or data_dir_from_env()
     if args.smoke_test and data_dir is None:
         # Never touch the user's own sessions from a smoke test.
         smoke_dir = tempfile.TemporaryDirectory(prefix="nightshift-smoke-")

@@ -32,10 +32,11 @@ from desktop.qt.main_window import MainWindow
 from desktop.qt.questions import QuestionDialog
 from desktop.settings import EMBEDDED, SettingsStore, TokenStore
 from desktop.unhandled import install_loop_handler
+from runner.environment import token_from_env
+from runner.vocabulary import LIVE_STATUSES
 
 log = logging.getLogger(__name__)
 
-RUNNING_STATES = ("running", "needs_approval")
 
 
 class NightshiftApp(QObject):
@@ -50,7 +51,7 @@ class NightshiftApp(QObject):
         self.qapp = qapp
         self.settings = settings or SettingsStore()
         self.tokens = tokens or TokenStore()
-        self.data_dir = data_dir or os.environ.get("NIGHTSHIFT_DATA_DIR") or None
+        self.data_dir = data_dir  # None: the embedded runner's default (NIGHTSHIFT_DATA_DIR, else the user's)
         self.explicit_token = token
         self.runner_key = runner_url or EMBEDDED
         # Unsent messages live next to the settings (a test's settings in a temporary folder take them along).
@@ -127,7 +128,7 @@ class NightshiftApp(QObject):
                 url, token = await self._embedded_runner()
             else:
                 url = key
-                token = self.explicit_token or os.environ.get("NIGHTSHIFT_TOKEN") or self.tokens.get(url)
+                token = self.explicit_token or token_from_env() or self.tokens.get(url)
             if switch != self._switches or self.closed:
                 return
             self._open_connection(key, url, token)
@@ -142,7 +143,7 @@ class NightshiftApp(QObject):
         """Which runner an outbox file belongs to: a remote runner's URL, or the embedded runner's folder."""
         if key != EMBEDDED:
             return key
-        from runner.runner import default_data_dir
+        from runner.environment import default_data_dir
 
         return "embedded:" + os.path.realpath(self.data_dir or default_data_dir())
 
@@ -381,7 +382,7 @@ class NightshiftApp(QObject):
 
     def _token_maybe_changed(self) -> None:
         if self.runner_key != EMBEDDED and self.connection is not None and not self.explicit_token:
-            token = os.environ.get("NIGHTSHIFT_TOKEN") or self.tokens.get(self.runner_key)
+            token = token_from_env() or self.tokens.get(self.runner_key)
             if token != self.connection.token:
                 self.connection.set_token(token)
 
@@ -416,7 +417,7 @@ class NightshiftApp(QObject):
     def running_count(self) -> int:
         if self.core is None:
             return 0
-        return sum(1 for s in self.core.sessions.values() if s.status in RUNNING_STATES)
+        return sum(1 for s in self.core.sessions.values() if s.status in LIVE_STATUSES)
 
     def quit_now(self) -> None:
         """Quit without asking (a signal from the system): the embedded runner stops its agents cleanly."""
@@ -495,7 +496,7 @@ class NightshiftApp(QObject):
     def _session_updated(self, info: SessionInfo, previous: str | None) -> None:
         self._update_tray()
         dialog = self.changes_dialogs.get(info.id)
-        if dialog is not None and previous in ("running", "needs_approval") and info.status != previous:
+        if dialog is not None and previous in LIVE_STATUSES and info.status != previous:
             self._spawn(dialog.refresh())  # a turn ended: show what it changed
         if previous is None or previous == info.status:
             return
@@ -507,7 +508,7 @@ class NightshiftApp(QObject):
             message = (f"{name} failed", str(info.data.get("reason") or "The agent stopped with an error."))
         elif previous == "running" and info.status == "idle":
             message = (f"{name} finished its turn", "The agent is waiting for your next message.")
-        elif previous in RUNNING_STATES and info.status == "exited":
+        elif previous in LIVE_STATUSES and info.status == "exited":
             code = info.data.get("exit_code")
             message = (f"{name} finished", f"Exit code {code}." if code is not None else "The process ended.")
         if message is not None and not self._window_active():

@@ -21,19 +21,15 @@ from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidSta
 from desktop.core.backoff import Backoff
 from desktop.core.outbox import OutboxItem
 from desktop.core.view import ViewCore
+from runner.vocabulary import RequestError
 
 log = logging.getLogger(__name__)
 
 MAX_FRAME = 64 * 1024 * 1024
 
 
-class RunnerRequestError(Exception):
-    """The runner answered a request with an `error`."""
-
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
+RunnerRequestError = RequestError
+"""The runner answered a request with an `error` (the protocol's one error class)."""
 
 
 class NotConnected(ConnectionError):
@@ -151,7 +147,7 @@ class RunnerConnection:
         finally:
             self._replies.pop(rid, None)
         if reply.get("type") == "error":
-            raise RunnerRequestError(str(reply.get("code")), str(reply.get("message")))
+            raise RequestError.from_frame(reply)
         return reply
 
     # Actions that go through the core (so they survive reconnects) -------------------------------

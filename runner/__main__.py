@@ -12,9 +12,10 @@ import ssl
 import sys
 
 from runner import __version__
+from runner.environment import default_data_dir, token_from_env
 from runner.journal import JournalError
 from runner.logredact import redact_in_logs
-from runner.runner import Runner, TokenFileError, default_data_dir, load_or_create_token, log_loop_exception
+from runner.runner import Runner, TokenFileError, load_or_create_token, log_loop_exception
 
 
 def _is_loopback(host: str) -> bool:
@@ -89,7 +90,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
 
     data_dir = args.data_dir or default_data_dir()
-    token = os.environ.get("NIGHTSHIFT_TOKEN", "").strip()
+    token = token_from_env()
     if not token:
         token_file = args.token_file or os.path.join(data_dir, "token")
         try:

@@ -9,8 +9,9 @@ import asyncio
 import secrets
 import threading
 
+from runner.environment import default_data_dir
 from runner.logredact import redact_in_logs
-from runner.runner import Runner, default_data_dir, log_loop_exception
+from runner.runner import Runner, log_loop_exception
 
 
 class EmbeddedRunner:

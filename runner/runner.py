@@ -10,8 +10,6 @@ import os
 import secrets
 from typing import Any
 
-import platformdirs
-
 from runner.server import RunnerServer
 from runner.sessions import SessionManager
 
@@ -27,11 +25,6 @@ def log_loop_exception(loop: asyncio.AbstractEventLoop, context: dict[str, Any])
     task = context.get("task") or context.get("future")
     where = f" in {task.get_name()}" if isinstance(task, asyncio.Task) else ""
     log.error("unhandled error%s: %s", where, context.get("message", ""), exc_info=exc)
-
-
-def default_data_dir() -> str:
-    """NIGHTSHIFT_DATA_DIR, else the platform's user data folder."""
-    return os.environ.get("NIGHTSHIFT_DATA_DIR") or platformdirs.user_data_dir("nightshift", appauthor=False)
 
 
 class TokenFileError(Exception):

@@ -16,8 +16,8 @@ from typing import Any
 from desktop.core.cursor import SessionCursor
 from desktop.core.outbox import Outbox, OutboxItem, OutboxState
 from desktop.core.status import ConnectionStatus, Phase
+from runner.vocabulary import PROTOCOL_VERSION
 
-PROTOCOL_VERSION = 1
 RED_AFTER_FAILURES = 5
 """Consecutive failed attempts after which the dot turns from yellow (reconnecting) to red (unreachable)."""
 

@@ -32,6 +32,7 @@ from desktop.qt.dialogs import TextViewer
 from desktop.qt.sessions import ID_ROLE, STATUS_LABEL, SessionListModel, SessionListView, agent_label
 from desktop.qt.transcript_view import TranscriptView
 from desktop.qt.widgets import Badge, Composer, ElidedLabel, StatusIndicator
+from runner.vocabulary import LIVE_STATUSES
 
 
 def stylesheet(t: theme.Theme) -> str:
@@ -361,7 +362,7 @@ class MainWindow(QMainWindow):
         self.session_subtitle.set_full_text("  ·  ".join(parts))
         bg, fg = t.badge_colors(info.status)
         self.status_badge.set_badge(STATUS_LABEL.get(info.status, info.status), bg, fg)
-        running = info.status in ("running", "needs_approval")
+        running = info.status in LIVE_STATUSES
         self.header_stop.setVisible(running)
         self.composer.set_running(False)
         if info.agent == "command":
