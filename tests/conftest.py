@@ -39,25 +39,38 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
             missing(f"needs {', '.join(absent)}" + (f" (Debian package {package})" if package else ""))
 
 
+def _loop_classes() -> list[type]:
+    """The event loop classes with an exception handler of their own: asyncio's, and qasync's (which overrides it
+    without calling asyncio's)."""
+    import asyncio.base_events
+
+    classes: list[type] = [asyncio.base_events.BaseEventLoop]
+    try:
+        import qasync
+    except ImportError:
+        return classes
+    classes += [c for c in qasync.QEventLoop.__mro__ if "call_exception_handler" in vars(c) and c not in classes]
+    return classes
+
+
 @pytest.fixture(autouse=True)
 def fail_on_unretrieved_task_exceptions(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """Any exception an event loop reports (a task that died with nobody awaiting it, a failing callback) fails
-    the test that caused it: no task may die silently, in the product or in the tests."""
-    import asyncio.base_events
+    """Any exception an event loop reports (a task that died with nobody awaiting it, garbage-collected or still
+    referenced; a failing callback) fails the test that caused it: no task may die silently, in the product or in
+    the tests. Covers every loop of the process (the embedded runner's thread, qasync's loop)."""
     import gc
 
-    reported: list[str] = []
-    original = asyncio.base_events.BaseEventLoop.call_exception_handler
+    reported: dict[int, str] = {}  # by context: a handler that calls its base class reports once
 
-    def record(loop: asyncio.AbstractEventLoop, context: dict) -> None:
-        exc = context.get("exception")
-        reported.append(f"{context.get('message')}: {exc!r}")
-        original(loop, context)
+    for cls in _loop_classes():
+        def record(loop: asyncio.AbstractEventLoop, context: dict, _original=cls.call_exception_handler) -> None:
+            reported.setdefault(id(context), f"{context.get('message')}: {context.get('exception')!r}")
+            _original(loop, context)
 
-    monkeypatch.setattr(asyncio.base_events.BaseEventLoop, "call_exception_handler", record)
+        monkeypatch.setattr(cls, "call_exception_handler", record)
     yield
     gc.collect()  # unretrieved task exceptions are reported when the task is collected
-    assert not reported, "exceptions left in asyncio tasks or callbacks:\n" + "\n".join(reported)
+    assert not reported, "exceptions left in asyncio tasks or callbacks:\n" + "\n".join(reported.values())
 
 
 @pytest.fixture

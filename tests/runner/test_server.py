@@ -32,7 +32,7 @@ async def test_attached_and_events_keep_their_place_behind_replies_already_queue
     await client.wait_for(lambda: any(f.get("re") == "ping" for f in client.frames), 60)
     await client.wait_status(sid, "exited", timeout=60)
     order = [f.get("re") or f["type"] for f in client.frames if f.get("re") in {m["id"] for m in frames}
-             or f.get("session") == sid and f["type"] in ("event", "events")]
+             or (f.get("session") == sid and f["type"] in ("event", "events"))]
     replies = [r for r in order if r not in ("event", "events")]
     assert replies == [m["id"] for m in frames]  # in request order
     assert order.index("attach") < order.index("event" if "event" in order else "events")
