@@ -175,6 +175,8 @@ class SocketWriter:
 
     def put(self, frame: str) -> bool:
         """Queue a reply or a push; False when the view has let too many pile up."""
+        if self.closed:
+            return True  # the connection is going away: nothing more is written to it
         if (
             self._queued_replies >= MAX_PENDING_CONTROL
             or self._queued_reply_bytes + len(frame) > MAX_PENDING_CONTROL_BYTES

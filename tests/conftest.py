@@ -7,9 +7,10 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
-from typing import NoReturn
+from typing import IO, NoReturn
 
 import pytest
 
@@ -106,24 +107,31 @@ class HeadlessRunner:
         self.data_dir = data_dir
         self.proc: subprocess.Popen[str] | None = None
         self.url = ""
+        self._stderr: IO[str] | None = None
 
     def start(self) -> str:
+        self.release()  # a runner killed by the test before this restart
         env = {**os.environ, "NIGHTSHIFT_TOKEN": TOKEN}
+        # Its log goes to a file, not a pipe nobody reads (a full pipe would stop the runner).
+        self._stderr = tempfile.TemporaryFile("w+", encoding="utf-8")
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "runner", "--port", "0", "--data-dir", self.data_dir],
             stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
+            stderr=self._stderr,
             text=True,
             env=env,
         )
         assert self.proc.stdout is not None
         line = self.proc.stdout.readline()
-        assert line.startswith("listening on ws://"), (
-            line,
-            self.proc.stderr.read() if self.proc.stderr else "",
-        )
+        assert line.startswith("listening on ws://"), (line, self.stderr())
         self.url = line.split()[-1]
         return self.url
+
+    def stderr(self) -> str:
+        if self._stderr is None:
+            return ""
+        self._stderr.seek(0)
+        return self._stderr.read()
 
     def stop(self, sig: int | None = None, timeout: float = 30.0) -> int:
         assert self.proc is not None
@@ -132,7 +140,20 @@ class HeadlessRunner:
         else:
             self.proc.send_signal(sig)
         code = self.proc.wait(timeout)
+        self.release()
         return code
+
+    def release(self) -> None:
+        """Kill the process if it still runs, and close its pipe and log (unclosed files fail tests)."""
+        if self.proc is not None:
+            if self.proc.poll() is None:
+                self.proc.kill()
+                self.proc.wait()
+            if self.proc.stdout is not None:
+                self.proc.stdout.close()
+        if self._stderr is not None:
+            self._stderr.close()
+            self._stderr = None
 
 
 @pytest.fixture
@@ -141,6 +162,4 @@ def headless(data_dir: str) -> Iterator[HeadlessRunner]:
     try:
         yield h
     finally:
-        if h.proc is not None and h.proc.poll() is None:
-            h.proc.kill()
-            h.proc.wait()
+        h.release()
