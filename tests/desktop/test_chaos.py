@@ -276,7 +276,7 @@ async def test_a_runner_killed_right_after_its_sent_reply_loses_no_message(tmp_p
         def outbox_changed(self, _session: str) -> None:
             item = self.armed
             if item is not None and (item.state is OutboxState.DELIVERED
-                                     or core.outbox.get(item.client_msg_id) is None):
+                                     or item not in list(core.outbox)):
                 self.armed = None
                 runner.kill()  # synchronously, before anything else runs
                 self.kills += 1

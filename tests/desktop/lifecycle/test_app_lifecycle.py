@@ -24,6 +24,7 @@ from desktop.settings import SettingsStore, TokenStore
 from runner.embedded import EmbeddedRunner
 from tests.desktop.lifecycle.conftest import FakeLogind, run
 from tests.desktop.lifecycle.harness import STREAMER, pid_alive, until
+from tests.desktop.qt.helpers import ConnectionLog
 from tests.fakes.blackhole_proxy import BlackholeProxy
 from tests.fakes.view_client import ViewClient
 
@@ -125,7 +126,8 @@ def test_minimized_app_does_no_rendering_work_and_restore_catches_up_in_one_batc
     qtbot: QtBot, qloop: asyncio.AbstractEventLoop, tmp_path: Path
 ) -> None:
     async def scenario() -> None:
-        app = make_app(tmp_path, data_dir=str(tmp_path / "data"))
+        log = ConnectionLog()
+        app = make_app(tmp_path, data_dir=str(tmp_path / "data"), connection_options={"observer": log})
         lifecycle = install_lifecycle(app.window, app, clock=ManualClock(), network=False, parent=app)
         stop_file = tmp_path / "stop"
         try:
@@ -138,11 +140,9 @@ def test_minimized_app_does_no_rendering_work_and_restore_catches_up_in_one_batc
             colors = Colors(app)
             assert app.core is not None
 
-            trace: list[str] = []
-            assert app.connection is not None
-            app.connection.trace = trace
+            mark = len(log.events)
             app.window.showMinimized()
-            await until(lambda: "recv:detached" in trace, 30, "the runner to confirm the detach")
+            await until(lambda: "recv:detached" in log.events[mark:], 30, "the runner to confirm the detach")
             work_before = counters.work()
             head_before = app.core.sessions[sid].head
             await until(lambda: app.core.sessions[sid].head > head_before + 2000, 60, "the head to move on")
