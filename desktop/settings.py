@@ -27,6 +27,17 @@ class RemoteRunner:
     url: str
 
 
+def data_dir_from_env() -> str | None:
+    """NIGHTSHIFT_DATA_DIR: the embedded runner's data folder chosen by the environment (the desktop reads it
+    here only)."""
+    return os.environ.get("NIGHTSHIFT_DATA_DIR") or None
+
+
+def token_from_env() -> str | None:
+    """NIGHTSHIFT_TOKEN: a remote runner's token given by the environment (the desktop reads it here only)."""
+    return os.environ.get("NIGHTSHIFT_TOKEN") or None
+
+
 def default_config_dir() -> Path:
     return Path(platformdirs.user_config_dir("nightshift", appauthor=False))
 
@@ -38,6 +49,7 @@ class SettingsStore:
         self.path = path or default_config_dir() / "settings.json"
         self.runners: list[RemoteRunner] = []
         self.last_runner: str = EMBEDDED
+        """The runner shown when the app quit (EMBEDDED or a saved runner's URL): shown again on the next start."""
         self.agent_defaults: dict[str, dict[str, str]] = {}
         """Per agent type, the options last used to create a session (model, permission_mode, ...)."""
         self.load()

@@ -58,7 +58,7 @@ class Counters:
 class Colors:
     def __init__(self, app: NightshiftApp) -> None:
         self.seen: list[tuple[float, Color]] = []
-        app.bridge.status_changed.connect(lambda status: self.seen.append((time.monotonic(), status.color)))
+        app.status_changed.connect(lambda status: self.seen.append((time.monotonic(), status.color)))
 
     def since(self, t: float, current: Color) -> list[Color]:
         before = [c for when, c in self.seen if when < t]
@@ -187,7 +187,8 @@ def test_app_replaces_a_half_open_socket_right_after_a_logind_wake(
 
     async def scenario() -> None:
         # A "remote" runner behind the proxy, so that the sleep can leave the app a half-open socket.
-        app = make_app(tmp_path, runner_url=proxy.url, token=runner.token)
+        log = ConnectionLog()
+        app = make_app(tmp_path, runner_url=proxy.url, token=runner.token, connection_options={"observer": log})
         lifecycle = install_lifecycle(
             app.window, app, clock=ManualClock(), system_bus_address=private_bus, network=False, parent=app
         )
@@ -202,7 +203,6 @@ def test_app_replaces_a_half_open_socket_right_after_a_logind_wake(
             await until(lambda: app.core is not None and app.core.status.color is Color.GREEN, 30, "green")
             sid = await start_streamer(app, tmp_path, stop_file)
             assert app.connection is not None
-            connection = app.connection
             model = app.bridge.model(sid)
             (pid,) = {int(r.text.split()[0]) for r in model.transcript.rows if r.kind.value == "output"}
             colors = Colors(app)
@@ -216,7 +216,7 @@ def test_app_replaces_a_half_open_socket_right_after_a_logind_wake(
             await until(lambda: bool(woke), 30, "resumed")
             live = await until(
                 lambda: (
-                    connection.connections_made == 2
+                    log.opened == 2
                     and app.core.status.color is Color.GREEN
                     and model.transcript.last_seq > seq_at_sleep
                 ),
@@ -225,7 +225,7 @@ def test_app_replaces_a_half_open_socket_right_after_a_logind_wake(
             )
             assert live - woke[0] < GENEROUS
             assert colors.since(frozen, Color.GREEN) == [Color.GREEN, Color.YELLOW, Color.GREEN]
-            assert connection.max_live_sockets == 1
+            assert log.max_live == 1
             assert pid_alive(pid)
             pids = await finish_and_compare(app, sid, stop_file, runner.url, runner.token)
             assert pids == {pid}

@@ -162,21 +162,24 @@ def test_tray_counts_running_agents_tints_by_status_and_close_hides(run: Any, ma
                                                                      embedded: Any) -> None:
     async def scenario() -> None:
         app = make_app(embedded.url, embedded.token)
-        app._make_tray()  # offscreen has no system tray; build it anyway to check what it shows
+        tray = app.install_tray()  # offscreen has no system tray; build it anyway to check what it shows
+        notified: list[tuple[str, str]] = []
+        app.notified.connect(lambda title, body: notified.append((title, body)))
         await app.start()
         app.window.show()
         await until(lambda: app.core.status.phase is Phase.LIVE, 60, "live")
         sid = await app.create_session({"argv": SLEEPER, "title": "job"})
         await until(lambda: app.core.sessions[sid].status == "running", 60, "running")
-        await until(lambda: "1 agent running" in app.tray.toolTip() and "Live" in app.tray.toolTip(), 30,
+        await until(lambda: "1 agent running" in tray.tooltip() and "Live" in tray.tooltip(), 30,
                     "the count and the status in the tray")
-        assert app._tray_count.text() == "1 agent running"
-        assert not app._tray_retry.isVisible()
+        assert tray.count_action.text() == "1 agent running"
+        assert not tray.retry_action.isVisible()
         app.window.close()  # with a tray: hide, keep running, do not ask
         assert not app.window.isVisible() and app.quit_box is None and not app.closed
-        app._request({"type": "stop", "session": sid})
-        await until(lambda: "No agents running" in app.tray.toolTip(), 30, "the count back to zero")
-        assert app.notifications and app.notifications[-1][0] == "job finished"
+        app.window.stop_requested.emit(sid)
+        await until(lambda: "No agents running" in tray.tooltip(), 30, "the count back to zero")
+        await until(lambda: bool(notified), 30, "the notification")
+        assert notified[-1][0] == "job finished"
         app.show_window()
         assert app.window.isVisible()
 

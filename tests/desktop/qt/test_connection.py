@@ -26,7 +26,7 @@ def streamer(lines: int, pause_every: int = 200, pause: float = 0.01) -> list[st
 class Phases:
     def __init__(self, app: Any) -> None:
         self.seen: list[ConnectionStatus] = [app.core.status] if app.core else []
-        app.bridge.status_changed.connect(self.seen.append)
+        app.status_changed.connect(self.seen.append)
 
     def colors(self) -> list[Color]:
         out: list[Color] = []
@@ -225,7 +225,7 @@ def test_paused_rendering_catches_up_in_one_batch(run: Any, make_app: Any, embed
         assert model.insert_batches == batches and model.transcript.event_count == count
         assert app.core.status.phase is Phase.LIVE
         statuses: list[Phase] = []
-        app.bridge.status_changed.connect(lambda s: statuses.append(s.phase))
+        app.status_changed.connect(lambda s: statuses.append(s.phase))
         app.set_rendering(True)
         await until(lambda: app.core.status.phase is Phase.LIVE and model.transcript.event_count > count, 60,
                     "catch-up")
