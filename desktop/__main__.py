@@ -53,6 +53,8 @@ async def smoke_test(app: Any, timeout: float = 60.0) -> int:
     from desktop.core.status import Phase
     from desktop.core.transcript import RowKind
 
+    errors: list[str] = []
+    app.noticed.connect(lambda level, message: level == "error" and errors.append(message))
     try:
         await app.start()
         app.window.show()
@@ -60,14 +62,13 @@ async def smoke_test(app: Any, timeout: float = 60.0) -> int:
         request = {"argv": _smoke_argv(), "title": "smoke test", "cwd": tempfile.gettempdir()}
         sid = await app.create_session(request)
         if sid is None:
-            raise RuntimeError(f"could not create a session: {app.errors}")
+            raise RuntimeError(f"could not create a session: {errors}")
 
         def done() -> bool:
-            model = app.bridge.models.get(sid)
             info = app.core.sessions.get(sid)
-            if model is None or info is None or info.status != "exited":
+            if info is None or info.status != "exited":
                 return False
-            rows = model.transcript.rows
+            rows = app.bridge.model(sid).transcript.rows
             return any(r.kind is RowKind.OUTPUT and SMOKE_MARK in r.text for r in rows) and any(
                 r.kind is RowKind.STATUS and r.data.get("status") == "exited" for r in rows)
 
@@ -75,7 +76,7 @@ async def smoke_test(app: Any, timeout: float = 60.0) -> int:
         code = app.core.sessions[sid].data.get("exit_code")
         if code != 0:
             raise RuntimeError(f"the command exited with code {code}")
-        rows = len(app.bridge.models[sid].transcript.rows)
+        rows = len(app.bridge.model(sid).transcript.rows)
         print(f"nightshift smoke test passed: command session {sid} ran, {rows} rows in the transcript")
         return 0
     except Exception as exc:
@@ -104,7 +105,7 @@ def main(argv: list[str] | None = None) -> int:
     from desktop.app import NightshiftApp, keep_alive_timer
     from desktop.qt import theme
     from desktop.qt.gui_gc import GuiThreadCollector
-    from desktop.settings import TokenStore
+    from desktop.settings import EMBEDDED, TokenStore
     from desktop.unhandled import install_loop_handler
     from runner.environment import data_dir_from_env
 
@@ -130,7 +131,8 @@ def main(argv: list[str] | None = None) -> int:
         # Never touch the user's own sessions from a smoke test.
         smoke_dir = tempfile.TemporaryDirectory(prefix="nightshift-smoke-")
         data_dir = smoke_dir.name
-    app = NightshiftApp(qapp, runner_url=None if args.smoke_test else args.runner, data_dir=data_dir,
+    # A smoke test always checks the embedded runner; otherwise --runner, else the runner shown last time.
+    app = NightshiftApp(qapp, runner_url=EMBEDDED if args.smoke_test else args.runner, data_dir=data_dir,
                         tokens=TokenStore(), use_tray=not args.smoke_test)
     keep_alive_timer(app)
     _quit_on_signals(app, loop)
@@ -187,8 +189,7 @@ def install_qt_message_handler() -> None:
 async def _run_hidden(app: Any) -> int:
     await app.start()
     app.set_rendering(False)
-    assert app._done is not None
-    return await app._done
+    return await app.wait_done()
 
 
 if __name__ == "__main__":

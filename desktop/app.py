@@ -1,5 +1,8 @@
-"""NightshiftApp: the one object that wires runner, connection, models, window, tray, notifications and
-settings.
+"""NightshiftApp: wires the runners, the window, the tray, notifications and settings together.
+
+Each runner it is connected to is a `RunnerHandle` (view core + connection + bridge + the embedded runner when
+there is one), created and disposed as a unit; the window shows one of them. What is worth a notification is
+decided by `NotificationPolicy` (desktop/core, no Qt); the tray is `Tray`.
 
 The lifecycle helper (desktop/lifecycle) drives it through `set_rendering`, `reconnect_now`, `probe`,
 `retry_now` and `network_back`.
@@ -16,76 +19,101 @@ from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import QObject, Qt, QTimer, Signal
-from PySide6.QtWidgets import QApplication, QMenu, QMessageBox, QSystemTrayIcon
+from PySide6.QtWidgets import QApplication, QMessageBox
 
 from desktop.connection import NotConnected, RunnerConnection, RunnerRequestError
 from desktop.core.backoff import Backoff
+from desktop.core.notifications import NotificationPolicy
 from desktop.core.outbox import Outbox
 from desktop.core.status import ConnectionStatus
-from desktop.core.view import SessionInfo, ViewCore
+from desktop.core.view import RELEASE_AFTER_S, SessionInfo, ViewCore
 from desktop.outbox_store import FileOutboxStore
-from desktop.qt import theme
-from desktop.qt.bridge import ViewBridge, make_listener
+from desktop.qt.bridge import ViewBridge
 from desktop.qt.changes import ChangesDialog
 from desktop.qt.dialogs import NewSessionDialog, SessionOptionsDialog, SettingsDialog
 from desktop.qt.main_window import MainWindow
 from desktop.qt.questions import QuestionDialog
+from desktop.qt.runner_handle import RunnerHandle
+from desktop.qt.tray import Tray
 from desktop.settings import EMBEDDED, SettingsStore, TokenStore
 from desktop.unhandled import install_loop_handler
-from runner.environment import token_from_env
+from runner.environment import data_dir_from_env, token_from_env
 from runner.vocabulary import LIVE_STATUSES
 
 log = logging.getLogger(__name__)
 
 
-
 class NightshiftApp(QObject):
     notified = Signal(str, str)  # title, body (also shown by the tray where there is one)
+    noticed = Signal(str, str)  # level, message: shown under the session header
+    status_changed = Signal(object)  # ConnectionStatus of the runner shown
+    runner_shown = Signal(object)  # the RunnerHandle the window now shows
 
     def __init__(self, qapp: QApplication, *, runner_url: str | None = None, token: str | None = None,
                  data_dir: str | None = None, settings: SettingsStore | None = None,
                  tokens: TokenStore | None = None, use_tray: bool = True,
                  backoff: Backoff | None = None, connection_options: dict[str, Any] | None = None,
-                 lifecycle: bool | dict[str, Any] = True, outbox_dir: Path | None = None) -> None:
+                 lifecycle: bool | dict[str, Any] = True, outbox_dir: Path | None = None,
+                 notifications: NotificationPolicy | None = None,
+                 release_after_s: float = RELEASE_AFTER_S) -> None:
         super().__init__()
         self.qapp = qapp
         self.settings = settings or SettingsStore()
         self.tokens = tokens or TokenStore()
-        self.data_dir = data_dir  # None: the embedded runner's default (NIGHTSHIFT_DATA_DIR, else the user's)
+        self.data_dir = data_dir or data_dir_from_env()
         self.explicit_token = token
-        self.runner_key = runner_url or EMBEDDED
+        # Without --runner, the runner shown when the app last quit (if it is still in the settings).
+        last = self.settings.last_runner
+        self.first_runner = runner_url or (last if last == EMBEDDED or self.settings.find(last) else EMBEDDED)
         # Unsent messages live next to the settings (a test's settings in a temporary folder take them along).
         self.outbox_dir = outbox_dir or self.settings.path.parent / "outbox"
+        self.runners: dict[str, RunnerHandle] = {}
+        """Every runner this app is connected to, by key (EMBEDDED or URL)."""
+        self.shown: RunnerHandle | None = None
         self._switches = 0
         self._switch_lock = asyncio.Lock()
-        self.embedded: Any = None
-        self.core: ViewCore | None = None
-        self.connection: RunnerConnection | None = None
         self.rendering = True
         self.backoff = backoff
         self.connection_options = connection_options or {}
+        self.release_after_s = release_after_s
         self.use_lifecycle = bool(lifecycle)
         self.lifecycle_options: dict[str, Any] = lifecycle if isinstance(lifecycle, dict) else {}
         self.lifecycle: Any = None
-        self.notifications: list[tuple[str, str]] = []
-        self.errors: list[str] = []
+        self.notifications = notifications or NotificationPolicy()
         self.quit_box: QMessageBox | None = None
         self.closed = False
         self._shutdown: asyncio.Future[None] | None = None
         self._done: asyncio.Future[int] | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
-        self.bridge = ViewBridge(self)
-        self.window = MainWindow(self.bridge, self._label(self.runner_key))
+        self.window = MainWindow(None, self._label(self.first_runner))
         self._wire_window()
-        self.tray: QSystemTrayIcon | None = None
-        if use_tray and QSystemTrayIcon.isSystemTrayAvailable():
-            self._make_tray()
-        self.bridge.status_changed.connect(self._status_changed)
-        self.bridge.session_updated.connect(self._session_updated)
-        self.bridge.sessions_listed.connect(self._update_tray)
-        self.bridge.session_removed.connect(lambda _sid: self._update_tray())
-        self.bridge.notice.connect(self._notice)
+        self.tray: Tray | None = None
+        if use_tray and Tray.available():
+            self.install_tray()
         self.changes_dialogs: dict[str, ChangesDialog] = {}
+
+    # ------------------------------------------------------------------ the runner shown
+
+    @property
+    def runner_key(self) -> str:
+        return self.shown.key if self.shown is not None else self.first_runner
+
+    @property
+    def core(self) -> ViewCore | None:
+        return self.shown.core if self.shown is not None else None
+
+    @property
+    def connection(self) -> RunnerConnection | None:
+        return self.shown.connection if self.shown is not None else None
+
+    @property
+    def bridge(self) -> ViewBridge | None:
+        return self.shown.bridge if self.shown is not None else None
+
+    @property
+    def embedded(self) -> Any:
+        handle = self.runners.get(EMBEDDED)
+        return handle.embedded if handle is not None else None
 
     # ------------------------------------------------------------------ start and stop
 
@@ -94,7 +122,7 @@ class NightshiftApp(QObject):
         loop = asyncio.get_running_loop()
         install_loop_handler(loop)
         self._done = loop.create_future()
-        await self._connect_to(self.runner_key)
+        await self._connect_to(self.first_runner)
         if self.use_lifecycle and self.lifecycle is None:
             self._install_lifecycle()
 
@@ -115,66 +143,91 @@ class NightshiftApp(QObject):
         assert self._done is not None
         return await self._done
 
+    async def wait_done(self) -> int:
+        """Until the app has shut down (the exit code)."""
+        assert self._done is not None
+        return await self._done
+
     async def _connect_to(self, key: str) -> None:
-        """Replace the connection (and view) with one to `key`. Switches are serialized, and one superseded
-        by a later switch while it waited does nothing: whatever happens, one connection feeds the view."""
+        """Show runner `key`, connecting to it unless already connected. Switches are serialized, and one
+        superseded by a later switch while it waited does nothing: whatever happens, one connection per runner
+        feeds the view. A remote runner switched away from is disconnected; the embedded runner stays (its
+        agents run in it) until the app quits."""
         self._switches += 1
         switch = self._switches
         async with self._switch_lock:
             if switch != self._switches or self.closed:
                 return
-            await self._close_connection()
-            if key == EMBEDDED:
-                url, token = await self._embedded_runner()
-            else:
-                url = key
-                token = self.explicit_token or token_from_env() or self.tokens.get(url)
-            if switch != self._switches or self.closed:
-                return
-            self._open_connection(key, url, token)
+            previous = self.shown
+            if previous is not None and previous.key != key:
+                self._show(None)
+                if previous.key != EMBEDDED:
+                    await self._close_handle(previous)
+            handle = self.runners.get(key)
+            if handle is None:
+                if key == EMBEDDED:
+                    embedded = await self._start_embedded_runner()
+                    url, token = embedded.url, embedded.token
+                else:
+                    embedded, url, token = None, key, self._token_for(key)
+                if switch != self._switches or self.closed:
+                    if embedded is not None:
+                        await asyncio.get_running_loop().run_in_executor(None, embedded.stop)
+                    return
+                handle = self._open_handle(key, url, token, embedded)
+            self._show(handle)
 
-    async def _close_connection(self) -> None:
-        connection, self.connection = self.connection, None
-        if connection is not None:
-            await connection.close()
-            connection.core.outbox.flush()
+    async def _close_handle(self, handle: RunnerHandle) -> None:
+        await handle.close()
+        # Listed until closed: `embedded` stays set until its runner has stopped.
+        if self.runners.get(handle.key) is handle:
+            del self.runners[handle.key]
+
+    def _token_for(self, url: str) -> str | None:
+        return self.explicit_token or token_from_env() or self.tokens.get(url)
 
     def outbox_key(self, key: str) -> str:
         """Which runner an outbox file belongs to: a remote runner's URL, or the embedded runner's folder."""
         if key != EMBEDDED:
             return key
-        from runner.environment import default_data_dir
+        from runner.runner import default_data_dir
 
         return "embedded:" + os.path.realpath(self.data_dir or default_data_dir())
 
-    def _open_connection(self, key: str, url: str, token: str | None) -> None:
-        self.runner_key = key
-        label = self._label(key)
+    def _open_handle(self, key: str, url: str, token: str | None, embedded: Any) -> RunnerHandle:
         outbox = Outbox(FileOutboxStore(self.outbox_dir, self.outbox_key(key)),
                         on_store_error=lambda problem: self._notice("warning", problem.capitalize()))
-        core = ViewCore(make_listener(self.bridge), runner_label=label, outbox=outbox)
-        core.rendering = self.rendering
-        self.core = core
-        self.bridge.core = core
-        for sid in list(self.bridge.models):
-            self.bridge.models.pop(sid).deleteLater()
-        self.window.sessions_model.set_sessions([])
-        self.window.select_session(None)
-        self.window.status = ConnectionStatus(runner=label)
-        self.connection = RunnerConnection(url, token, core, backoff=self.backoff or Backoff(),
-                                           **self.connection_options)
-        self.connection.start()
-        self._status_changed(core.status)
+        handle = RunnerHandle(key, self._label(key), url, token, outbox=outbox, parent=self, embedded=embedded,
+                              rendering=self.rendering, backoff=self.backoff or Backoff(),
+                              connection_options=self.connection_options, release_after_s=self.release_after_s)
+        bridge = handle.bridge
+        bridge.status_changed.connect(lambda status: self._status_changed(handle, status))
+        bridge.session_updated.connect(lambda info, previous: self._session_updated(handle, info, previous))
+        bridge.sessions_listed.connect(self._update_tray)
+        bridge.session_removed.connect(lambda sid: self._session_removed(handle, sid))
+        bridge.notice.connect(self._notice)
+        self.runners[key] = handle
+        handle.start()
+        return handle
 
-    async def _embedded_runner(self) -> tuple[str, str]:
-        if self.embedded is None:
-            from runner.embedded import EmbeddedRunner
+    def _show(self, handle: RunnerHandle | None) -> None:
+        if self.shown is not None and self.shown is not handle:
+            self.shown.core.select(None)  # its session is not shown any more (released after a while)
+        self.shown = handle
+        if handle is None:
+            self.window.show_runner(None, "")
+            return
+        self.window.show_runner(handle.bridge, handle.label)
+        self.runner_shown.emit(handle)
+        self._status_changed(handle, handle.core.status)
 
-            runner = EmbeddedRunner(data_dir=self.data_dir)
-            # start() blocks until the runner listens; keep the GUI painting meanwhile.
-            await asyncio.get_running_loop().run_in_executor(None, runner.start)
-            self.embedded = runner
-        return self.embedded.url, self.embedded.token
+    async def _start_embedded_runner(self) -> Any:
+        from runner.embedded import EmbeddedRunner
+
+        runner = EmbeddedRunner(data_dir=self.data_dir)
+        # start() blocks until the runner listens; keep the GUI painting meanwhile.
+        await asyncio.get_running_loop().run_in_executor(None, runner.start)
+        return runner
 
     def _label(self, key: str) -> str:
         if key == EMBEDDED:
@@ -183,7 +236,7 @@ class NightshiftApp(QObject):
         return runner.name if runner is not None else key
 
     async def shutdown(self) -> None:
-        """Close the connection and stop the embedded runner (its agents stop cleanly). Idempotent."""
+        """Close every connection and stop the embedded runner (its agents stop cleanly). Idempotent."""
         self.closed = True
         if self._shutdown is None:
             self._shutdown = asyncio.ensure_future(self._shutdown_once())
@@ -200,10 +253,8 @@ class NightshiftApp(QObject):
                 log.exception("stopping the lifecycle watcher failed")
         self._switches += 1  # a switch still waiting must not open a connection after this
         async with self._switch_lock:
-            await self._close_connection()
-        if self.embedded is not None:
-            runner, self.embedded = self.embedded, None
-            await asyncio.get_running_loop().run_in_executor(None, runner.stop)
+            self._show(None)
+            await asyncio.gather(*(self._close_handle(h) for h in list(self.runners.values())))
         if self.tray is not None:
             self.tray.hide()
         self.window.hide()
@@ -211,35 +262,39 @@ class NightshiftApp(QObject):
             self._done.set_result(0)
 
     # ------------------------------------------------------------------ API for the lifecycle watcher
+    # Each applies to every runner at once: a wake or a network change concerns all of them.
 
     @property
     def connected(self) -> bool:
-        return self.connection is not None and self.connection.connected
+        return any(h.connection.connected for h in self.runners.values())
 
     def set_rendering(self, enabled: bool) -> None:
         """Off (window hidden/minimized): no live events reach the GUI; statuses and unread counts stay
         current. On: every open session catches up from the last seq it rendered, in one batch."""
         self.rendering = enabled
-        self.bridge.set_rendering(enabled)
-        if self.connection is not None:
-            self.connection.set_rendering(enabled)
+        for handle in self.runners.values():
+            handle.set_rendering(enabled)
 
     def reconnect_now(self, reason: str = "reconnect requested") -> None:
-        if self.connection is not None:
-            self.connection.reconnect_now(reason)
+        for handle in self.runners.values():
+            handle.connection.reconnect_now(reason)
 
     async def probe(self, timeout: float = 2.0) -> bool:
-        if self.connection is None:
+        """Probe every connection in parallel (one unreachable runner never delays the others); True if all
+        answered."""
+        handles = list(self.runners.values())
+        if not handles:
             return False
-        return await self.connection.probe(timeout)
+        answers = await asyncio.gather(*(h.connection.probe(timeout) for h in handles))
+        return all(answers)
 
     def retry_now(self) -> None:
-        if self.connection is not None:
-            self.connection.retry_now()
+        for handle in self.runners.values():
+            handle.connection.retry_now()
 
     def network_back(self) -> None:
-        if self.connection is not None:
-            self.connection.network_back()
+        for handle in self.runners.values():
+            handle.connection.network_back()
 
     # ------------------------------------------------------------------ actions
 
@@ -382,7 +437,7 @@ class NightshiftApp(QObject):
 
     def _token_maybe_changed(self) -> None:
         if self.runner_key != EMBEDDED and self.connection is not None and not self.explicit_token:
-            token = token_from_env() or self.tokens.get(self.runner_key)
+            token = self._token_for(self.runner_key)
             if token != self.connection.token:
                 self.connection.set_token(token)
 
@@ -409,15 +464,14 @@ class NightshiftApp(QObject):
     # ------------------------------------------------------------------ window, tray, quit
 
     def _close_window(self) -> None:
-        if self.tray is not None and self.tray.isVisible():
+        if self.tray is not None and self.tray.visible:
             self.window.hide()
         else:
             self.request_quit()
 
     def running_count(self) -> int:
-        if self.core is None:
-            return 0
-        return sum(1 for s in self.core.sessions.values() if s.status in LIVE_STATUSES)
+        """Agents running on every runner this app is connected to."""
+        return sum(h.running_count() for h in self.runners.values())
 
     def quit_now(self) -> None:
         """Quit without asking (a signal from the system): the embedded runner stops its agents cleanly."""
@@ -427,12 +481,13 @@ class NightshiftApp(QObject):
     def request_quit(self) -> None:
         if self.closed:
             return
-        running = self.running_count() if self.embedded is not None else 0
-        unsent = self.core.outbox.undelivered() if self.core is not None else 0
+        # Agents of a remote runner keep running after we quit; ours stop with the embedded runner.
+        embedded = self.runners.get(EMBEDDED)
+        running = embedded.running_count() if embedded is not None else 0
+        unsent = sum(h.core.outbox.undelivered() for h in self.runners.values())
         if running == 0 and unsent == 0:
             self._spawn(self.shutdown())
             return
-        # Agents of a remote runner keep running after we quit; ours stop with the embedded runner.
         lines, details = [], []
         if running:
             lines.append(f"{running} agent{'s are' if running != 1 else ' is'} still running.")
@@ -451,83 +506,65 @@ class NightshiftApp(QObject):
         self.window.raise_()
         box.open()
 
-    def _make_tray(self) -> None:
-        tray = QSystemTrayIcon(theme.app_icon(), self)
-        menu = QMenu()
-        self._tray_show = menu.addAction("Show Nightshift", self.show_window)
-        self._tray_count = menu.addAction("No agents running")
-        self._tray_count.setEnabled(False)
-        menu.addSeparator()
-        self._tray_retry = menu.addAction("Retry now", self.retry_now)
-        menu.addAction("Quit", self.request_quit)
-        tray.setContextMenu(menu)
-        tray.activated.connect(self._tray_activated)
-        self._tray_menu = menu
-        tray.show()
+    def install_tray(self) -> Tray:
+        """The tray icon (built where the platform has a tray; tests build it anyway)."""
+        tray = Tray(self)
+        tray.show_requested.connect(self.show_window)
+        tray.toggle_requested.connect(self._toggle_window)
+        tray.retry_requested.connect(self.retry_now)
+        tray.quit_requested.connect(self.request_quit)
         self.tray = tray
+        self._update_tray()
+        return tray
 
-    def _tray_activated(self, reason: QSystemTrayIcon.ActivationReason) -> None:
-        if reason == QSystemTrayIcon.ActivationReason.Trigger:
-            if self.window.isVisible() and not self.window.isMinimized():
-                self.window.hide()
-            else:
-                self.show_window()
+    def _toggle_window(self) -> None:
+        if self.window.isVisible() and not self.window.isMinimized():
+            self.window.hide()
+        else:
+            self.show_window()
 
     def show_window(self) -> None:
         self.window.showNormal()
         self.window.raise_()
         self.window.activateWindow()
 
-    def _status_changed(self, status: ConnectionStatus) -> None:
+    def _status_changed(self, handle: RunnerHandle, status: ConnectionStatus) -> None:
+        if handle is self.shown:
+            self.status_changed.emit(status)
         self._update_tray()
 
     def _update_tray(self) -> None:
-        running = self.running_count()
-        status = self.core.status if self.core is not None else ConnectionStatus()
-        color = theme.current().status_color(status.color)
         if self.tray is None:
             return
-        self.tray.setIcon(theme.app_icon(color, running))
-        agents = f"{running} agent{'s' if running != 1 else ''} running" if running else "No agents running"
-        self.tray.setToolTip(f"Nightshift · {status.label()}\n{agents}\n{status.tooltip()}")
-        self._tray_count.setText(agents)
-        self._tray_retry.setVisible(status.retry_possible)
+        status = self.shown.core.status if self.shown is not None else ConnectionStatus()
+        self.tray.update(status, self.running_count())
 
-    def _session_updated(self, info: SessionInfo, previous: str | None) -> None:
+    def _session_updated(self, handle: RunnerHandle, info: SessionInfo, previous: str | None) -> None:
         self._update_tray()
-        dialog = self.changes_dialogs.get(info.id)
+        dialog = self.changes_dialogs.get(info.id) if handle is self.shown else None
         if dialog is not None and previous in LIVE_STATUSES and info.status != previous:
             self._spawn(dialog.refresh())  # a turn ended: show what it changed
-        if previous is None or previous == info.status:
-            return
-        name = info.title or info.id
-        message = None
-        if info.status == "needs_approval":
-            message = (f"{name} needs approval", "The agent is waiting for you to allow or deny a tool.")
-        elif info.status == "error":
-            message = (f"{name} failed", str(info.data.get("reason") or "The agent stopped with an error."))
-        elif previous == "running" and info.status == "idle":
-            message = (f"{name} finished its turn", "The agent is waiting for your next message.")
-        elif previous in LIVE_STATUSES and info.status == "exited":
-            code = info.data.get("exit_code")
-            message = (f"{name} finished", f"Exit code {code}." if code is not None else "The process ended.")
-        if message is not None and not self._window_active():
-            self.notify(*message)
+        watching = handle is self.shown and self._window_active()
+        notification = self.notifications.consider(handle.key, info, previous, user_watching=watching)
+        if notification is not None:
+            self.notify(notification.title, notification.body)
+
+    def _session_removed(self, handle: RunnerHandle, session_id: str) -> None:
+        self.notifications.session_removed(handle.key, session_id)
+        self._update_tray()
 
     def _window_active(self) -> bool:
         w = self.window
         return w.isVisible() and not w.isMinimized() and w.isActiveWindow()
 
     def notify(self, title: str, body: str) -> None:
-        self.notifications.append((title, body))
         self.notified.emit(title, body)
-        if self.tray is not None and self.tray.isVisible() and QSystemTrayIcon.supportsMessages():
-            self.tray.showMessage(title, body, QSystemTrayIcon.MessageIcon.Information, 8000)
+        if self.tray is not None:
+            self.tray.show_message(title, body)
 
     def _notice(self, level: str, message: str) -> None:
-        if level == "error":
-            self.errors.append(message)
         log.warning("%s: %s", level, message)
+        self.noticed.emit(level, message)
         self.window.show_notice(level, message)
 
 

@@ -27,6 +27,11 @@ log = logging.getLogger(__name__)
 
 MAX_FRAME = 64 * 1024 * 1024
 
+Observer = Callable[[str], None]
+"""Told what the connection does, one word each: `connecting`, `opened`, `closed` (a connection that had
+opened ended), `connect_failed`, `recv:TYPE`, `send:TYPE`. For tests and diagnostics; the same lines are
+logged at DEBUG."""
+
 
 RunnerRequestError = RequestError
 """The runner answered a request with an `error` (the protocol's one error class)."""
@@ -40,7 +45,8 @@ class RunnerConnection:
     def __init__(self, url: str, token: str | None, core: ViewCore, *,
                  backoff: Backoff | None = None,
                  ping_interval: float | None = 20.0, ping_timeout: float | None = 20.0,
-                 open_timeout: float = 10.0, wall_clock: Callable[[], float] = time.time) -> None:
+                 open_timeout: float = 10.0, wall_clock: Callable[[], float] = time.time,
+                 observer: Observer | None = None) -> None:
         self.url = url
         self.token = token
         self.core = core
@@ -55,14 +61,8 @@ class RunnerConnection:
         self._closing = False
         self._auth_blocked = False
         self._attempt = 0
-        self._writer_queue: asyncio.Queue[str] | None = None
-        self._replies: dict[Any, asyncio.Future[dict[str, Any]]] = {}
-        self.connections_made = 0
-        """How many sockets this object has opened (tests use it to prove there is never a second one)."""
-        self.live_sockets = 0
-        self.max_live_sockets = 0
-        self.trace: list[str] | None = None
-        """When a list, every dispatched message type and every core lifecycle call is appended (tests)."""
+        self._writer_queue: asyncio.Queue[tuple[str, str]] | None = None
+        self._observer = observer
 
     # ------------------------------------------------------------------ public API
 
@@ -135,17 +135,26 @@ class RunnerConnection:
         """Send a request and wait for its reply; raises RunnerRequestError for an `error` reply."""
         if self._ws is None or self._writer_queue is None:
             raise NotConnected("not connected to the runner")
-        rid = self.core.next_id()
-        # Encoded before anything is registered: a message that cannot be sent fails here, for its caller,
-        # and leaves no reply entry (nor a dead writer) behind.
-        frame = _encode({**message, "id": rid})
+        # Checked before anything is registered: a message that cannot be sent fails here, for its caller,
+        # and leaves no pending request behind.
+        _encode(message)
         future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
-        self._replies[rid] = future
-        self._writer_queue.put_nowait(frame)
+
+        def on_reply(reply: dict[str, Any] | None) -> None:
+            if future.done():
+                return
+            if reply is None:
+                future.set_exception(NotConnected("the connection was lost"))
+            else:
+                future.set_result(reply)
+
+        # The core's one table of requests keys every reply; this waits on its answer.
+        rid = self.core.request(message, on_reply)
+        self.flush()
         try:
             reply = await asyncio.wait_for(future, timeout)
         finally:
-            self._replies.pop(rid, None)
+            self.core.forget_request(rid)
         if reply.get("type") == "error":
             raise RequestError.from_frame(reply)
         return reply
@@ -156,9 +165,11 @@ class RunnerConnection:
         self.core.open_session(session_id)
         self.flush()
 
-    def close_session(self, session_id: str) -> None:
-        self.core.close_session(session_id)
+    def release_unshown(self, older_than: float) -> list[str]:
+        """Detach sessions nobody has shown for `older_than` seconds (ViewCore.release_unshown)."""
+        released = self.core.release_unshown(older_than)
         self.flush()
+        return released
 
     def send_text(self, session_id: str, text: str) -> OutboxItem:
         item = self.core.send_text(session_id, text)
@@ -196,7 +207,7 @@ class RunnerConnection:
                 # A bug in the core, not the user's doing: log it, send the rest.
                 log.exception("cannot encode a %r message", message.get("type"))
                 continue
-            self._writer_queue.put_nowait(frame)
+            self._writer_queue.put_nowait((str(message.get("type")), frame))
 
     # ------------------------------------------------------------------ the one path
 
@@ -221,14 +232,14 @@ class RunnerConnection:
                 self.backoff.reset()
                 delay = self.backoff.next_delay()
                 self.core.closed(self._drop_reason, self._wall() + delay)
-                self._trace("closed")
+                self._observe("closed")
             else:
                 reason, auth = failure
                 delay = self.backoff.next_delay()
                 self._auth_blocked = auth
                 retry_at = None if auth else self._wall() + delay
                 self.core.connect_failed(reason, auth=auth, next_retry_at=retry_at)
-                self._trace("connect_failed")
+                self._observe("connect_failed")
             self.flush()
 
     async def _sleep_until_woken(self, timeout: float | None) -> None:
@@ -243,7 +254,7 @@ class RunnerConnection:
         """Open one connection and serve it until it ends; (reason, auth_refused) if it never opened."""
         self._attempt += 1
         self.core.connecting(self._attempt)
-        self._trace("connecting")
+        self._observe("connecting")
         headers = {"Authorization": f"Bearer {self.token}"} if self.token else {}
         try:
             ws = await connect(
@@ -264,14 +275,11 @@ class RunnerConnection:
         self._ws = ws
         self._drop_reason = "connection lost"
         self._writer_queue = asyncio.Queue()
-        self.connections_made += 1
-        self.live_sockets += 1
-        self.max_live_sockets = max(self.max_live_sockets, self.live_sockets)
         writer = asyncio.get_running_loop().create_task(self._write(ws, self._writer_queue))
         try:
             self._attempt = 0
             self.core.opened()
-            self._trace("opened")
+            self._observe("opened")
             self.flush()
             async for frame in ws:
                 self._dispatch(frame)
@@ -284,11 +292,8 @@ class RunnerConnection:
                 await writer
             self._ws = None
             self._writer_queue = None
-            self.live_sockets -= 1
-            for future in self._replies.values():
-                if not future.done():
-                    future.set_exception(NotConnected("the connection was lost"))
-            self._replies.clear()
+            # Callers waiting for a reply learn now, not at their timeout (also when this task is cancelled).
+            self.core.abandon_requests()
             self._abort(ws)
         return None
 
@@ -301,11 +306,7 @@ class RunnerConnection:
             return
         if not isinstance(msg, dict):
             return
-        self._trace(f"recv:{msg.get('type')}")
-        re = msg.get("re")
-        future = self._replies.pop(re, None) if re is not None else None
-        if future is not None and not future.done():
-            future.set_result(msg)
+        self._observe(f"recv:{msg.get('type')}")
         try:
             self.core.receive(msg)
         except Exception:
@@ -314,12 +315,11 @@ class RunnerConnection:
             log.exception("failed to handle a %r message", msg.get("type"))
         self.flush()
 
-    async def _write(self, ws: ClientConnection, queue: asyncio.Queue[str]) -> None:
+    async def _write(self, ws: ClientConnection, queue: asyncio.Queue[tuple[str, str]]) -> None:
         try:
             while True:
-                frame = await queue.get()
-                if self.trace is not None:
-                    self._trace(f"send:{json.loads(frame).get('type')}")
+                kind, frame = await queue.get()
+                self._observe(f"send:{kind}")
                 await ws.send(frame)
         except ConnectionClosed:
             pass
@@ -346,9 +346,10 @@ class RunnerConnection:
         if transport is not None and not transport.is_closing():
             transport.abort()
 
-    def _trace(self, what: str) -> None:
-        if self.trace is not None:
-            self.trace.append(what)
+    def _observe(self, what: str) -> None:
+        log.debug("%s: %s", self.url, what)
+        if self._observer is not None:
+            self._observer(what)
 
 
 def _encode(message: dict[str, Any]) -> str:

@@ -42,8 +42,6 @@ class OutboxItem:
     text: str
     state: OutboxState = OutboxState.QUEUED
     error: str | None = None
-    wire_id: int | None = None
-    """The protocol `id` of the message on the current connection (its reply carries it as `re`)."""
     answer: dict[str, Any] | None = None
     """For a permission answer: request_id, behavior, and maybe message and answers (the user's choices for the
     agent's questions, question -> answer). None for a typed message."""
@@ -148,9 +146,6 @@ class Outbox:
 
     # ------------------------------------------------------------------ reading
 
-    def get(self, client_msg_id: str) -> OutboxItem | None:
-        return self._items.get(client_msg_id)
-
     def to_send(self) -> list[OutboxItem]:
         """What goes out on a fresh connection, oldest first: everything unsettled except failed items (they
         wait for the user). DELIVERED items go again too: the runner's duplicate answer settles them."""
@@ -166,12 +161,6 @@ class Outbox:
         """Items the runner has not acknowledged yet."""
         return sum(1 for i in self._items.values() if i.state is not OutboxState.DELIVERED)
 
-    def by_wire_id(self, wire_id: object) -> OutboxItem | None:
-        for item in self._items.values():
-            if item.wire_id == wire_id and item.state is OutboxState.IN_FLIGHT:
-                return item
-        return None
-
     def __len__(self) -> int:
         return len(self._items)
 
@@ -180,15 +169,13 @@ class Outbox:
 
     # ------------------------------------------------------------------ changes
 
-    def in_flight(self, item: OutboxItem, wire_id: int) -> None:
+    def in_flight(self, item: OutboxItem) -> None:
         if item.state is OutboxState.QUEUED:
             item.state = OutboxState.IN_FLIGHT
-        item.wire_id = wire_id
 
     def connection_lost(self) -> None:
         """Nothing is in flight any more: those items go again on the next connection."""
         for item in self._items.values():
-            item.wire_id = None
             if item.state is OutboxState.IN_FLIGHT:
                 item.state = OutboxState.QUEUED
 
@@ -196,7 +183,6 @@ class Outbox:
         item = self._items.get(client_msg_id)
         if item is not None and item.state is not OutboxState.FAILED:
             item.state = OutboxState.DELIVERED
-            item.wire_id = None
         return item
 
     def confirm(self, client_msg_id: str) -> OutboxItem | None:
@@ -217,7 +203,6 @@ class Outbox:
         if item is not None:
             item.state = OutboxState.FAILED
             item.error = error
-            item.wire_id = None
             self._save(urgent=False)
         return item
 

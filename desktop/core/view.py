@@ -9,7 +9,9 @@ exactly the same calls: a first connection is a reconnect with every cursor at 0
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterable
+import logging
+import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,8 +20,26 @@ from desktop.core.outbox import Outbox, OutboxItem, OutboxState
 from desktop.core.status import ConnectionStatus, Phase
 from runner.vocabulary import PROTOCOL_VERSION
 
+log = logging.getLogger(__name__)
+
 RED_AFTER_FAILURES = 5
 """Consecutive failed attempts after which the dot turns from yellow (reconnecting) to red (unreachable)."""
+RELEASE_AFTER_S = 300.0
+"""A session nobody has shown for this long is detached and its cursor dropped (`release_unshown`): a view open
+for days must not stay attached to, and hold the transcript of, every session it ever showed."""
+
+ReplyHandler = Callable[[dict[str, Any] | None], None]
+"""Called once with the reply to a request, or with None when the connection ended before it came."""
+
+
+@dataclass
+class _Pending:
+    """A request of the current connection waiting for its reply: the core's own (purpose and key say what to
+    settle) or a caller's (`on_reply` gets the reply)."""
+
+    purpose: str
+    key: str | None = None
+    on_reply: ReplyHandler | None = None
 
 
 @dataclass
@@ -67,6 +87,9 @@ class ViewListener:
 
     def session_removed(self, session_id: str) -> None: ...
 
+    def session_released(self, session_id: str) -> None:
+        """The view stopped following a session nobody shows (close_session): its transcript may be freed."""
+
     def heads_changed(self, session_ids: list[str]) -> None: ...
 
     def events(self, session_id: str, events: list[dict[str, Any]]) -> None:
@@ -103,20 +126,39 @@ class ViewCore:
         self.reason: str | None = None
         self.next_retry_at: float | None = None
         self._ids = itertools.count(1)
-        self._mine: dict[Any, tuple[str, str | None]] = {}
+        self._pending: dict[Any, _Pending] = {}
+        """The one table of requests waiting for a reply, keyed by their `id` (a reply's `re`)."""
+        self._unshown_since: dict[str, float] = {}
+        """Sessions with a cursor that are not selected, and since when (monotonic)."""
         self._first_list = True
         self.status = ConnectionStatus(runner=runner_label)
 
     # ----------------------------------------------------------------- ids and output
 
-    def next_id(self) -> int:
-        return next(self._ids)
-
-    def _queue(self, msg: dict[str, Any], purpose: str | None = None, key: str | None = None) -> None:
+    def _queue(self, msg: dict[str, Any], purpose: str | None = None, key: str | None = None,
+               on_reply: ReplyHandler | None = None) -> None:
         if purpose is not None:
-            msg["id"] = self.next_id()
-            self._mine[msg["id"]] = (purpose, key)
+            msg["id"] = next(self._ids)
+            self._pending[msg["id"]] = _Pending(purpose, key, on_reply)
         self.outgoing.append(msg)
+
+    def request(self, message: dict[str, Any], on_reply: ReplyHandler) -> int:
+        """Queue a caller's request on the current connection; `on_reply` gets its reply (an `error` too) or
+        None if the connection ends first. Returns its id (for `forget_request`)."""
+        msg = dict(message)
+        self._queue(msg, "call", on_reply=on_reply)
+        return int(msg["id"])
+
+    def forget_request(self, request_id: int) -> None:
+        """The caller stopped waiting (a timeout): a late reply is then only state, nobody's answer."""
+        self._pending.pop(request_id, None)
+
+    def abandon_requests(self) -> None:
+        """The connection ended: no reply will come to anything still waiting."""
+        pending, self._pending = self._pending, {}
+        for request in pending.values():
+            if request.on_reply is not None:
+                request.on_reply(None)
 
     def drain(self) -> list[dict[str, Any]]:
         out, self.outgoing = self.outgoing, []
@@ -125,7 +167,7 @@ class ViewCore:
     @property
     def open_requests(self) -> int:
         """Requests of this connection still waiting for their reply (bookkeeping that must not grow)."""
-        return len(self._mine)
+        return len(self._pending)
 
     # ----------------------------------------------------------------- connection lifecycle
 
@@ -150,7 +192,7 @@ class ViewCore:
         self.reason = None
         self.next_retry_at = None
         self.outgoing.clear()
-        self._mine.clear()
+        self.abandon_requests()
         self.outbox.connection_lost()
         self._queue({"type": "hello", "protocol": PROTOCOL_VERSION, "client": self.client_name}, "hello")
         self._update_status()
@@ -161,7 +203,7 @@ class ViewCore:
         self.ready = False
         self.listed = False
         self.outgoing.clear()
-        self._mine.clear()
+        self.abandon_requests()
         self.outbox.connection_lost()
         for cursor in self.cursors.values():
             cursor.unsubscribe()
@@ -183,20 +225,40 @@ class ViewCore:
         cursor = self.cursors.get(session_id)
         if cursor is None:
             cursor = self.cursors[session_id] = SessionCursor(session_id)
+        if session_id != self.selected:
+            self._unshown_since.setdefault(session_id, time.monotonic())
         if self.ready and self.rendering and not cursor.subscribed:
             self._attach(cursor)
         self._update_status()
         return cursor
 
     def close_session(self, session_id: str) -> None:
+        """Stop following a session: detach, drop its cursor, and let the listener free its transcript (opening
+        it again starts from seq 0)."""
         cursor = self.cursors.pop(session_id, None)
-        if cursor is not None and cursor.subscribed and self.ready:
+        self._unshown_since.pop(session_id, None)
+        if cursor is None:
+            return
+        if cursor.subscribed and self.ready:
             self._queue({"type": "detach", "session": session_id})
+        self.listener.session_released(session_id)
         self._update_status()
 
+    def release_unshown(self, older_than: float = RELEASE_AFTER_S, now: float | None = None) -> list[str]:
+        """Close every followed session that has not been selected for `older_than` seconds; returns them."""
+        now = time.monotonic() if now is None else now
+        released = [sid for sid, since in self._unshown_since.items()
+                    if sid != self.selected and now - since >= older_than]
+        for sid in released:
+            self.close_session(sid)
+        return released
+
     def select(self, session_id: str | None) -> None:
-        self.selected = session_id
+        previous, self.selected = self.selected, session_id
+        if previous is not None and previous != session_id and previous in self.cursors:
+            self._unshown_since[previous] = time.monotonic()
         if session_id is not None:
+            self._unshown_since.pop(session_id, None)
             self._mark_read(session_id)
 
     def send_text(self, session_id: str, text: str) -> OutboxItem:
@@ -248,14 +310,18 @@ class ViewCore:
     # ----------------------------------------------------------------- the one dispatcher
 
     def receive(self, msg: dict[str, Any]) -> None:
-        """Handle any message from the runner."""
+        """Handle any message from the runner: first what it says (state), then, for a reply, the request it
+        settles (each reply settles exactly one request, in one place)."""
         kind = msg.get("type")
         handler = getattr(self, f"_on_{kind}", None) if isinstance(kind, str) else None
         if handler is not None:
             handler(msg)
         re = msg.get("re")
-        if re is not None:
-            self._mine.pop(re, None)  # answered, whatever the answer: nothing more will come for it
+        request = self._pending.pop(re, None) if re is not None else None
+        if request is not None:
+            self._settle(request, msg)
+        elif kind == "error" and re is None:
+            self.listener.notice("error", _error_text(msg))
         self._update_status()
 
     def _on_welcome(self, msg: dict[str, Any]) -> None:
@@ -337,6 +403,7 @@ class ViewCore:
     def _remove(self, sid: str) -> None:
         self.sessions.pop(sid, None)
         self.cursors.pop(sid, None)
+        self._unshown_since.pop(sid, None)
         if self.selected == sid:
             self.selected = None
         self.listener.session_removed(sid)
@@ -436,12 +503,6 @@ class ViewCore:
         if item is not None:
             self.listener.outbox_changed(item.session)
 
-    def _on_ok(self, msg: dict[str, Any]) -> None:
-        re = msg.get("re")
-        mine = self._mine.get(re) if re is not None else None
-        if mine is not None and mine[0] == "answer" and mine[1] is not None:
-            self.outbox.confirm(mine[1])
-
     def _on_agents(self, msg: dict[str, Any]) -> None:
         agents = msg.get("agents")
         if isinstance(agents, list):
@@ -451,32 +512,38 @@ class ViewCore:
     def _on_journal_error(self, msg: dict[str, Any]) -> None:
         self.listener.notice("warning", f"The runner cannot write its journal: {msg.get('message')}")
 
-    def _on_error(self, msg: dict[str, Any]) -> None:
-        re = msg.get("re")
-        text = str(msg.get("message") or msg.get("code") or "error")
-        mine = self._mine.pop(re, None) if re is not None else None
-        if mine is None:
-            if re is None:
-                self.listener.notice("error", text)
-            return  # an answer to a request the connection made for someone else; they report it
-        purpose, key = mine
-        if purpose == "send" and key is not None:
-            item = self.outbox.fail(key, text)
+    def _settle(self, request: _Pending, reply: dict[str, Any]) -> None:
+        """A reply to one of this connection's requests: a caller's goes to the caller (who reports its errors),
+        the core's own settles what it was sent for."""
+        if request.on_reply is not None:
+            try:
+                request.on_reply(reply)
+            except Exception:  # the caller's bug must not cost the core this message
+                log.exception("a reply handler failed")
+            return
+        failed = reply.get("type") == "error"
+        key = request.key
+        if request.purpose == "send" and key is not None and failed:
+            item = self.outbox.fail(key, _error_text(reply))
             if item is not None:
                 self.listener.outbox_changed(item.session)
-        elif purpose == "answer" and key is not None:
+        elif request.purpose == "answer" and key is not None:
             # Settled either way: an answer cannot be retried into a request that is gone. `unknown_request`
             # is the normal fate of an answer resent after a crash (it was applied before), so say nothing.
             self.outbox.confirm(key)
-            if msg.get("code") != "unknown_request":
-                self.listener.notice("error", f"The permission answer was not delivered: {text}")
-        elif purpose == "attach" and key is not None and msg.get("code") == "unknown_session":
-            if key in self.sessions:
-                self._remove(key)
+            if failed and reply.get("code") != "unknown_request":
+                self.listener.notice("error", f"The permission answer was not delivered: {_error_text(reply)}")
+        elif request.purpose == "attach" and key is not None and failed:
+            if reply.get("code") == "unknown_session":
+                if key in self.sessions:
+                    self._remove(key)
+                else:
+                    self.cursors.pop(key, None)
+                    self._unshown_since.pop(key, None)
             else:
-                self.cursors.pop(key, None)
-        else:
-            self.listener.notice("error", text)
+                self.listener.notice("error", _error_text(reply))
+        elif failed and request.purpose != "send":
+            self.listener.notice("error", _error_text(reply))
 
     # ----------------------------------------------------------------- helpers
 
@@ -493,7 +560,7 @@ class ViewCore:
             msg = {"type": "send", "session": item.session, "text": item.text,
                    "client_msg_id": item.client_msg_id}
             self._queue(msg, "send", item.client_msg_id)
-        self.outbox.in_flight(item, msg["id"])
+        self.outbox.in_flight(item)
 
     def _mark_read(self, sid: str, notify: bool = True) -> None:
         info = self.sessions.get(sid)
@@ -530,3 +597,7 @@ class ViewCore:
         if status != self.status:
             self.status = status
             self.listener.status_changed(status)
+
+
+def _error_text(msg: dict[str, Any]) -> str:
+    return str(msg.get("message") or msg.get("code") or "error")

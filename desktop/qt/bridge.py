@@ -39,6 +39,9 @@ COMMIT_AFTER_EVENTS = 20_000
 
 
 class ViewBridge(QObject):
+    """One runner's view on the Qt side. Everything reaches it through its public methods and signals: the
+    core through `listener`, the window through `model`, `session` and `sessions`."""
+
     status_changed = Signal(object)
     runner_changed = Signal(str)
     sessions_listed = Signal()
@@ -52,8 +55,8 @@ class ViewBridge(QObject):
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
-        self.core: ViewCore | None = None
-        self.models: dict[str, TranscriptModel] = {}
+        self._core: ViewCore | None = None
+        self._models: dict[str, TranscriptModel] = {}
         self._buffer: dict[str, list[dict[str, Any]]] = {}
         self._last_commit = 0.0
         self._packing: set[str] = set()
@@ -64,13 +67,44 @@ class ViewBridge(QObject):
         self._timer.setSingleShot(True)
         self._timer.setInterval(FLUSH_MS)
         self._timer.timeout.connect(self.flush)
+        self.listener: ViewListener = _Listener(self)
+        """What the core reports to (ViewCore's listener)."""
+
+    def bind(self, core: ViewCore) -> None:
+        """The core this bridge shows (built with `listener`); once, before anything is shown."""
+        self._core = core
+
+    # ------------------------------------------------------------ for the window
 
     def model(self, session_id: str) -> TranscriptModel:
-        model = self.models.get(session_id)
+        model = self._models.get(session_id)
         if model is None:
-            model = self.models[session_id] = TranscriptModel(session_id, self)
-            self._refresh_pending(session_id)
+            model = self._models[session_id] = TranscriptModel(session_id, self)
+            self.refresh_pending(session_id)
         return model
+
+    def has_model(self, session_id: str) -> bool:
+        return session_id in self._models
+
+    def session(self, session_id: str | None) -> SessionInfo | None:
+        if self._core is None or session_id is None:
+            return None
+        return self._core.sessions.get(session_id)
+
+    def sessions(self) -> list[SessionInfo]:
+        return list(self._core.sessions.values()) if self._core is not None else []
+
+    @property
+    def status(self) -> ConnectionStatus:
+        return self._core.status if self._core is not None else ConnectionStatus()
+
+    def dispose(self) -> None:
+        """Free every transcript (the runner is gone from this window)."""
+        self._timer.stop()
+        self._buffer.clear()
+        self._packing.clear()
+        for sid in list(self._models):
+            self.release(sid)
 
     # ------------------------------------------------------------ from the core (through _Listener)
 
@@ -87,11 +121,11 @@ class ViewBridge(QObject):
             return
         backlog = sum(len(events) for events in self._buffer.values()) > BACKLOG
         deadline = time.perf_counter() + (BACKLOG_SLICE_S if backlog else SLICE_S)
-        ready = [sid for sid, model in self.models.items() if model.has_prepared()
+        ready = [sid for sid, model in self._models.items() if model.has_prepared()
                  and (not self._buffer.get(sid) or (model.pending_age() >= COMMIT_AFTER_S
                                                     and model.prepared_events() >= COMMIT_AFTER_EVENTS))]
         if ready:
-            self._commit(ready[0], self.models[ready[0]])
+            self._commit(ready[0], self._models[ready[0]])
         else:
             for sid in list(self._buffer):
                 events, model, taken = self._buffer[sid], self.model(sid), 0
@@ -107,7 +141,7 @@ class ViewBridge(QObject):
         # Whatever is left of the slice packs rows that left a window (a chunk is ~0.3 ms), so memory stays
         # bounded during a stream that never pauses too.
         for sid in list(self._packing):
-            model = self.models.get(sid)
+            model = self._models.get(sid)
             first = True  # at least one chunk a turn: a stream that fills every slice must not outrun it
             while model is not None and (first or time.perf_counter() < deadline):
                 first = False
@@ -117,7 +151,7 @@ class ViewBridge(QObject):
                 self._packing.discard(sid)
             if time.perf_counter() >= deadline:
                 break
-        if self._buffer or self._packing or any(m.has_prepared() for m in self.models.values()):
+        if self._buffer or self._packing or any(m.has_prepared() for m in self._models.values()):
             self._timer.start(0)
 
     def flush_all(self) -> None:
@@ -125,7 +159,7 @@ class ViewBridge(QObject):
         buffered, self._buffer = self._buffer, {}
         for sid, events in buffered.items():
             self.model(sid).prepare_events(events)
-        for sid, model in list(self.models.items()):
+        for sid, model in list(self._models.items()):
             if model.has_prepared():
                 self._commit(sid, model)
 
@@ -147,25 +181,35 @@ class ViewBridge(QObject):
         else:
             self._timer.stop()
 
-    def _status(self, status: ConnectionStatus) -> None:
+    def show_status(self, status: ConnectionStatus) -> None:
         connected = status.phase in (Phase.LIVE, Phase.CATCHING_UP)
         if connected != self.connected:
             self.connected = connected
-            for sid in list(self.models):
-                self._refresh_pending(sid)
+            for sid in list(self._models):
+                self.refresh_pending(sid)
         self.status_changed.emit(status)
 
-    def _runner_changed(self, runner_id: str) -> None:
+    def clear_transcripts(self, runner_id: str) -> None:
+        """Another journal behind the same address: every transcript starts over."""
         self._packing.clear()
         self._buffer.clear()
-        for model in self.models.values():
+        for model in self._models.values():
             model.reset()
         self.runner_changed.emit(runner_id)
 
-    def _refresh_pending(self, session_id: str) -> None:
-        if self.core is None or session_id not in self.models:
+    def refresh_pending(self, session_id: str) -> None:
+        """The session's unsent messages, as pending rows under its transcript."""
+        if self._core is None or session_id not in self._models:
             return
-        self.models[session_id].set_pending(self.core.outbox.for_session(session_id), self.connected)
+        self._models[session_id].set_pending(self._core.outbox.for_session(session_id), self.connected)
+
+    def release(self, session_id: str) -> None:
+        """Free a session's transcript (deleted, or nobody shows it any more)."""
+        self._buffer.pop(session_id, None)
+        self._packing.discard(session_id)
+        model = self._models.pop(session_id, None)
+        if model is not None:
+            model.deleteLater()
 
 
 class _Listener(ViewListener):
@@ -175,10 +219,10 @@ class _Listener(ViewListener):
         self.b = bridge
 
     def status_changed(self, status: ConnectionStatus) -> None:
-        self.b._status(status)
+        self.b.show_status(status)
 
     def runner_changed(self, runner_id: str) -> None:
-        self.b._runner_changed(runner_id)
+        self.b.clear_transcripts(runner_id)
 
     def sessions_listed(self, sessions: list[SessionInfo]) -> None:
         self.b.sessions_listed.emit()
@@ -187,11 +231,11 @@ class _Listener(ViewListener):
         self.b.session_updated.emit(info, previous_status)
 
     def session_removed(self, session_id: str) -> None:
-        self.b._buffer.pop(session_id, None)
-        model = self.b.models.pop(session_id, None)
+        self.b.release(session_id)
         self.b.session_removed.emit(session_id)
-        if model is not None:
-            model.deleteLater()
+
+    def session_released(self, session_id: str) -> None:
+        self.b.release(session_id)
 
     def heads_changed(self, session_ids: list[str]) -> None:
         self.b.heads_changed.emit(session_ids)
@@ -200,7 +244,7 @@ class _Listener(ViewListener):
         self.b.events(session_id, events)
 
     def outbox_changed(self, session_id: str) -> None:
-        self.b._refresh_pending(session_id)
+        self.b.refresh_pending(session_id)
         self.b.outbox_changed.emit(session_id)
 
     def agents_listed(self, agents: list[dict[str, Any]]) -> None:
@@ -209,6 +253,3 @@ class _Listener(ViewListener):
     def notice(self, level: str, message: str) -> None:
         self.b.notice.emit(level, message)
 
-
-def make_listener(bridge: ViewBridge) -> ViewListener:
-    return _Listener(bridge)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from typing import Any
 
 from PySide6.QtCore import QItemSelectionModel, QModelIndex, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
@@ -108,9 +109,9 @@ class MainWindow(QMainWindow):
     close_requested = Signal()
     session_selected = Signal(object)  # str | None
 
-    def __init__(self, bridge: ViewBridge, runner_label: str) -> None:
+    def __init__(self, bridge: ViewBridge | None, runner_label: str) -> None:
         super().__init__()
-        self.bridge = bridge
+        self.bridge: ViewBridge | None = None
         self.setWindowTitle("Nightshift")
         self.setWindowIcon(theme.app_icon())
         self.resize(1180, 760)
@@ -208,7 +209,7 @@ class MainWindow(QMainWindow):
         self.status_badge.setObjectName("statusBadge")
         self.header_stop = QPushButton("■  Stop", header)
         self.header_stop.setObjectName("danger")
-        self.header_stop.setToolTip("Interrupt the agent")
+        self.header_stop.setToolTip("Interrupt the agent (Ctrl+.)")
         self.header_stop.clicked.connect(self._interrupt_current)
         more = QToolButton(header)
         more.setObjectName("iconButton")
@@ -250,7 +251,6 @@ class MainWindow(QMainWindow):
         pl.addWidget(self.banner)
         self.composer = Composer(pane)
         self.composer.send_requested.connect(self._send_current)
-        self.composer.interrupt_requested.connect(self._interrupt_current)
         pl.addWidget(self.composer)
         self.stack.addWidget(pane)
 
@@ -275,22 +275,43 @@ class MainWindow(QMainWindow):
             action.triggered.connect(slot)
             self.addAction(action)
 
-        bridge.sessions_listed.connect(self._sessions_listed)
-        bridge.session_updated.connect(self._session_updated)
-        bridge.session_removed.connect(self._session_removed)
-        bridge.heads_changed.connect(lambda ids: self.sessions_model.refresh(ids))
-        bridge.status_changed.connect(self.set_status)
         self.set_status(self.status)
         self._show_session(None)
+        if bridge is not None:
+            self.show_runner(bridge, runner_label)
+
+    # ---------------------------------------------------------------- the runner shown
+
+    def show_runner(self, bridge: ViewBridge | None, runner_label: str) -> None:
+        """Show this runner's sessions (None: none). The previous runner's bridge is no longer listened to."""
+        if bridge is self.bridge:
+            return
+        old, self.bridge = self.bridge, bridge
+        if old is not None:
+            for signal, slot in self._bridge_slots(old):
+                signal.disconnect(slot)
+        self._show_session(None)
+        self.sessions_model.set_sessions(bridge.sessions() if bridge is not None else [])
+        if bridge is not None:
+            for signal, slot in self._bridge_slots(bridge):
+                signal.connect(slot)
+        self.set_status(bridge.status if bridge is not None else ConnectionStatus(runner=runner_label))
+
+    def _bridge_slots(self, bridge: ViewBridge) -> list[tuple[Any, Any]]:
+        return [(bridge.sessions_listed, self._sessions_listed), (bridge.session_updated, self._session_updated),
+                (bridge.session_removed, self._session_removed), (bridge.heads_changed, self._heads_changed),
+                (bridge.status_changed, self.set_status)]
 
     # ---------------------------------------------------------------- sessions
 
+    def _heads_changed(self, session_ids: list[str]) -> None:
+        self.sessions_model.refresh(session_ids)
+
     def _sessions_listed(self) -> None:
-        core = self.bridge.core
-        if core is None:
+        if self.bridge is None:
             return
         keep = self.current
-        self.sessions_model.set_sessions(list(core.sessions.values()))
+        self.sessions_model.set_sessions(self.bridge.sessions())
         if keep is not None and self.sessions_model.row_of(keep) >= 0:
             self.select_session(keep)
         elif keep is not None:
@@ -328,12 +349,11 @@ class MainWindow(QMainWindow):
         if session_id is None:
             self.stack.setCurrentIndex(0)
             self.transcript.setModel(None)
-        else:
+        elif self.bridge is not None:
             if changed or self.transcript.model() is None:
                 self.transcript.setModel(self.bridge.model(session_id))
             self.stack.setCurrentIndex(1)
-            core = self.bridge.core
-            info = core.sessions.get(session_id) if core is not None else None
+            info = self.bridge.session(session_id)
             if info is not None:
                 self._update_header(info)
             self.composer.edit.setFocus()
@@ -364,7 +384,6 @@ class MainWindow(QMainWindow):
         self.status_badge.set_badge(STATUS_LABEL.get(info.status, info.status), bg, fg)
         running = info.status in LIVE_STATUSES
         self.header_stop.setVisible(running)
-        self.composer.set_running(False)
         if info.agent == "command":
             live = info.status == "running"
             self.composer.set_accepting(live, "Type a line for the program's input…  (Enter sends)" if live else
@@ -381,22 +400,21 @@ class MainWindow(QMainWindow):
 
     def ask_rename(self) -> None:
         sid = self.current
-        core = self.bridge.core
-        if sid is None or core is None or sid not in core.sessions:
+        info = self.bridge.session(sid) if self.bridge is not None else None
+        if sid is None or info is None:
             return
         dialog = QInputDialog(self)
         dialog.setWindowTitle("Rename session")
         dialog.setLabelText("Title")
-        dialog.setTextValue(core.sessions[sid].title)
+        dialog.setTextValue(info.title)
         dialog.textValueSelected.connect(lambda title: self._rename(sid, title))
         dialog.open()
 
     def ask_delete(self) -> None:
         sid = self.current
-        core = self.bridge.core
-        if sid is None or core is None or sid not in core.sessions:
+        info = self.bridge.session(sid) if self.bridge is not None else None
+        if sid is None or info is None:
             return
-        info = core.sessions[sid]
         box = QMessageBox(QMessageBox.Icon.Warning, "Delete session",
                           f"Delete “{info.title or sid}” and its transcript?", parent=self)
         box.setInformativeText("A running agent is stopped first. This cannot be undone.")

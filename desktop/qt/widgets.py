@@ -83,8 +83,9 @@ class ComposerEdit(QPlainTextEdit):
 
 
 class Composer(QWidget):
+    """Where the user types. (Stopping a running turn is the session header's Stop button.)"""
+
     send_requested = Signal(str)
-    interrupt_requested = Signal()
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -99,21 +100,12 @@ class Composer(QWidget):
         self.send_button.setObjectName("primary")
         self.send_button.setDefault(False)
         self.send_button.clicked.connect(self._submit)
-        self.stop_button = QPushButton("■  Stop", self)
-        self.stop_button.setObjectName("danger")
-        self.stop_button.setToolTip("Interrupt the agent (Ctrl+.)")
-        self.stop_button.clicked.connect(self.interrupt_requested)
-        self.stop_button.hide()
         layout.addWidget(self.edit, 1)
         buttons = QVBoxLayout()
         buttons.setSpacing(6)
         buttons.addStretch(1)
-        buttons.addWidget(self.stop_button)
         buttons.addWidget(self.send_button)
         layout.addLayout(buttons)
-
-    def set_running(self, running: bool) -> None:
-        self.stop_button.setVisible(running)
 
     def set_accepting(self, accepting: bool, placeholder: str) -> None:
         """Whether the session takes input now (a finished command does not), and the hint saying so."""

@@ -33,7 +33,7 @@ from desktop.app import NightshiftApp  # noqa: E402
 from desktop.core.status import Phase  # noqa: E402
 from desktop.core.transcript import RowKind  # noqa: E402
 from desktop.qt import theme  # noqa: E402
-from desktop.settings import SettingsStore, TokenStore  # noqa: E402
+from desktop.settings import EMBEDDED, SettingsStore, TokenStore  # noqa: E402
 
 
 async def wait(pred: Any, timeout: float = 30.0, what: str = "") -> None:
@@ -136,7 +136,8 @@ async def main(dark: bool) -> None:
     await settle(0.4)
 
     # Runner gone: reconnecting (yellow), a message typed meanwhile waits in the outbox, then offline (red).
-    await asyncio.get_running_loop().run_in_executor(None, app.embedded.stop)
+    embedded = app.runners[EMBEDDED]
+    await asyncio.get_running_loop().run_in_executor(None, embedded.embedded.stop)
     await wait(lambda: app.core.status.phase is Phase.RECONNECTING and app.core.status.attempt >= 2
                and app.core.status.next_retry_at is not None, what="reconnecting")
     w.composer.edit.setPlainText("Also add a test for the --verbose flag")
@@ -147,7 +148,7 @@ async def main(dark: bool) -> None:
     await settle(0.5)
     w.indicator.label.setFocus()
     shot(app, "offline", suffix)
-    app.embedded = None
+    embedded.embedded = None  # stopped above already
     await app.shutdown()
 
 

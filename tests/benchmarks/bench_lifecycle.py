@@ -57,7 +57,7 @@ async def recover(h: Harness, sid: str, trigger: object) -> tuple[float, float, 
     resumed -> green and caught up). Without lifecycle sources, "resumed" is the moment of the freeze."""
     if isinstance(h.clock, ManualClock):
         h.clock.advance(30)  # awake time between two sleeps
-    made = h.connection.connections_made
+    made = h.log.opened
     h.resumed_at.clear()
     h.proxy.freeze()
     frozen = time.monotonic()
@@ -70,7 +70,7 @@ async def recover(h: Harness, sid: str, trigger: object) -> tuple[float, float, 
         resumed = h.resumed_at[0]
     else:
         start = resumed = frozen
-    socket = await until(lambda: h.connection.connections_made > made, 60, "a new socket")
+    socket = await until(lambda: h.log.opened > made, 60, "a new socket")
     live = await until(lambda: h.color is Color.GREEN and h.cursor_last(sid) > seq, 60, "live")
     return resumed - start, socket - resumed, live - resumed
 
@@ -265,14 +265,14 @@ async def wake_vs_probe_first(tmp: Path, cycles: int) -> tuple[list[float], list
 
 
 async def _recover_once(h: Harness, sid: str, trigger: object) -> float:
-    made = h.connection.connections_made
+    made = h.log.opened
     h.proxy.freeze()  # the socket stays open, nothing passes: half-open, as after a sleep
     await asyncio.sleep(0.2)
     seq = h.cursor_last(sid)
     start = time.monotonic()
     trigger()  # type: ignore[operator]
     live = await until(
-        lambda: h.connection.connections_made > made and h.color is Color.GREEN and h.cursor_last(sid) > seq,
+        lambda: h.log.opened > made and h.color is Color.GREEN and h.cursor_last(sid) > seq,
         60, "green and caught up on a new socket")
     await until(lambda: not h.controller.probing, 10, "the probe to end")
     return live - start

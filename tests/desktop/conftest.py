@@ -174,10 +174,11 @@ def make_app(qapp: Any, tmp_path: Path, qasync_loop: asyncio.AbstractEventLoop,
     apps: list[Any] = []
 
     def _make(url: str | None = None, token: str | None = None, *, data_dir: str | None = None,
-              fast_backoff: bool = True, lifecycle: bool = False, **kwargs: Any) -> Any:
+              fast_backoff: bool = True, lifecycle: bool = False, settings: SettingsStore | None = None,
+              **kwargs: Any) -> Any:
         backoff = Backoff(base=0.05, cap=0.4) if fast_backoff else None
         app = NightshiftApp(qapp, runner_url=url, token=token, data_dir=data_dir,
-                            settings=SettingsStore(tmp_path / f"settings-{len(apps)}.json"),
+                            settings=settings or SettingsStore(tmp_path / f"settings-{len(apps)}.json"),
                             tokens=TokenStore(),
                             use_tray=False, backoff=backoff, lifecycle=lifecycle, **kwargs)
         app.window.resize(1000, 700)

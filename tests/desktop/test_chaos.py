@@ -25,7 +25,7 @@ from desktop.core.outbox import Outbox, OutboxItem, OutboxState
 from desktop.core.view import ViewCore
 from desktop.outbox_store import FileOutboxStore
 from tests.conftest import TOKEN, HeadlessRunner
-from tests.desktop.qt.helpers import CutProxy
+from tests.desktop.qt.helpers import ConnectionLog, CutProxy
 from tests.fakes.view_client import ViewClient
 
 LONG = os.environ.get("NIGHTSHIFT_CHAOS_LONG") == "1"
@@ -85,12 +85,14 @@ async def test_a_flapping_link_and_a_dropped_view_deliver_every_outbox_message_o
     await proxy.start()
     folder = tmp_path / "outbox"
     views: list[tuple[ViewCore, RunnerConnection]] = []
+    log = ConnectionLog()
 
     def new_view() -> tuple[ViewCore, RunnerConnection]:
         # A settled item is written to disk only a while later (never, here): after a crash the next view finds
         # every message again and resends it; the runner must answer those as duplicates.
         core = ViewCore(outbox=Outbox(FileOutboxStore(folder, proxy.url, delay=3600)))
-        connection = RunnerConnection(proxy.url, TOKEN, core, backoff=Backoff(base=0.01, cap=0.05))
+        connection = RunnerConnection(proxy.url, TOKEN, core, backoff=Backoff(base=0.01, cap=0.05),
+                                      observer=log)
         connection.start()
         views.append((core, connection))
         return core, connection
@@ -133,7 +135,7 @@ async def test_a_flapping_link_and_a_dropped_view_deliver_every_outbox_message_o
         await flapper
         await asyncio.sleep(0.5)  # a late duplicate would show up now
         figures = journal.check(sent)
-        print(f"\nflapping link: {figures} cuts={cuts} views=2 connections={connection.connections_made}")
+        print(f"\nflapping link: {figures} cuts={cuts} views=2 connections={log.opened}")
         assert cuts >= 5
     finally:
         flapping = False
@@ -276,7 +278,7 @@ async def test_a_runner_killed_right_after_its_sent_reply_loses_no_message(tmp_p
         def outbox_changed(self, _session: str) -> None:
             item = self.armed
             if item is not None and (item.state is OutboxState.DELIVERED
-                                     or core.outbox.get(item.client_msg_id) is None):
+                                     or item not in list(core.outbox)):
                 self.armed = None
                 runner.kill()  # synchronously, before anything else runs
                 self.kills += 1

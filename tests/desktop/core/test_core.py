@@ -327,3 +327,57 @@ def test_transcript_merges_deltas_tools_permissions_and_survives_unknown_kinds()
     assert {r.index for r in batch.changed} == {1, 2}
     assert t.rows[6].text == "Exited with code 0" and "1.5 s" in t.rows[7].text
     assert t.event_count == 16 and t.out_of_order == 0
+
+
+class Released(Recorder):
+    def __init__(self) -> None:
+        super().__init__()
+        self.released: list[str] = []
+        self.notices: list[str] = []
+
+    def session_released(self, session_id: str) -> None:
+        self.released.append(session_id)
+
+    def notice(self, level: str, message: str) -> None:
+        self.notices.append(message)
+
+
+def test_sessions_nobody_shows_are_detached_after_a_while() -> None:
+    import time
+
+    rec = Released()
+    core = ViewCore(rec)
+    connect(core, sessions=[{"id": "a", "head": 3}, {"id": "b", "head": 2}])
+    for sid in ("a", "b"):
+        core.open_session(sid)
+        core.select(sid)  # shown one after the other: "a" is not shown any more from here
+    core.drain()
+    now = time.monotonic()
+    assert core.release_unshown(60, now=now + 30) == []  # not long enough
+    assert core.release_unshown(60, now=now + 61) == ["a"]  # "b" is shown: kept however long
+    assert [m for m in core.drain() if m["type"] == "detach"] == [{"type": "detach", "session": "a"}]
+    assert rec.released == ["a"] and set(core.cursors) == {"b"}
+    # Shown again: followed from its start.
+    core.select("a")
+    core.open_session("a")
+    assert [(m["type"], m["after"]) for m in core.drain()] == [("attach", 0)]
+    assert core.release_unshown(60, now=time.monotonic() + 61) == ["b"]
+
+
+def test_a_callers_request_gets_its_reply_and_the_core_keeps_no_entry() -> None:
+    rec = Released()
+    core = ViewCore(rec)
+    connect(core)
+    core.drain()
+    waiting = core.open_requests  # the connection's own (list, agents): unanswered here
+    replies: list[dict[str, Any] | None] = []
+    rid = core.request({"type": "rename", "session": "s", "title": "t"}, replies.append)
+    other = core.request({"type": "stop", "session": "s"}, replies.append)
+    (rename, stop) = core.drain()
+    assert (rename["id"], stop["id"]) == (rid, other) and rid != other
+    core.receive({"type": "error", "code": "unknown_session", "message": "no session 's'", "re": rid})
+    # The caller reports its own errors: the core says nothing about them.
+    assert replies == [{"type": "error", "code": "unknown_session", "message": "no session 's'", "re": rid}]
+    assert rec.notices == [] and core.open_requests == waiting + 1
+    core.closed("connection lost")
+    assert replies[-1] is None and core.open_requests == 0  # told the connection ended, not left waiting

@@ -20,6 +20,7 @@ from desktop.lifecycle.controller import LifecycleController
 from desktop.lifecycle.sources.base import LifecycleSource
 from desktop.lifecycle.watcher import LifecycleWatcher
 from runner.embedded import EmbeddedRunner
+from tests.desktop.qt.helpers import ConnectionLog
 from tests.fakes.blackhole_proxy import BlackholeProxy
 from tests.fakes.view_client import ViewClient
 
@@ -91,6 +92,7 @@ class Harness:
         self.proxy = BlackholeProxy("127.0.0.1", self.runner.port).start()
         self.recorder = Recorder()
         self.core = ViewCore(self.recorder, runner_label="test")
+        self.log = ConnectionLog()
         self.connection = RunnerConnection(
             self.proxy.url,
             self.runner.token,
@@ -98,6 +100,7 @@ class Harness:
             backoff=backoff,
             ping_interval=ping_interval,
             ping_timeout=ping_timeout,
+            observer=self.log,
         )
         self.clock = clock or ManualClock()
         self.watcher = LifecycleWatcher(clock=self.clock)

@@ -24,6 +24,7 @@ from desktop.settings import SettingsStore, TokenStore
 from runner.embedded import EmbeddedRunner
 from tests.desktop.lifecycle.conftest import FakeLogind, run
 from tests.desktop.lifecycle.harness import STREAMER, pid_alive, until
+from tests.desktop.qt.helpers import ConnectionLog
 from tests.fakes.blackhole_proxy import BlackholeProxy
 from tests.fakes.view_client import ViewClient
 
@@ -57,7 +58,7 @@ class Counters:
 class Colors:
     def __init__(self, app: NightshiftApp) -> None:
         self.seen: list[tuple[float, Color]] = []
-        app.bridge.status_changed.connect(lambda status: self.seen.append((time.monotonic(), status.color)))
+        app.status_changed.connect(lambda status: self.seen.append((time.monotonic(), status.color)))
 
     def since(self, t: float, current: Color) -> list[Color]:
         before = [c for when, c in self.seen if when < t]
@@ -125,7 +126,8 @@ def test_minimized_app_does_no_rendering_work_and_restore_catches_up_in_one_batc
     qtbot: QtBot, qloop: asyncio.AbstractEventLoop, tmp_path: Path
 ) -> None:
     async def scenario() -> None:
-        app = make_app(tmp_path, data_dir=str(tmp_path / "data"))
+        log = ConnectionLog()
+        app = make_app(tmp_path, data_dir=str(tmp_path / "data"), connection_options={"observer": log})
         lifecycle = install_lifecycle(app.window, app, clock=ManualClock(), network=False, parent=app)
         stop_file = tmp_path / "stop"
         try:
@@ -138,11 +140,9 @@ def test_minimized_app_does_no_rendering_work_and_restore_catches_up_in_one_batc
             colors = Colors(app)
             assert app.core is not None
 
-            trace: list[str] = []
-            assert app.connection is not None
-            app.connection.trace = trace
+            mark = len(log.events)
             app.window.showMinimized()
-            await until(lambda: "recv:detached" in trace, 30, "the runner to confirm the detach")
+            await until(lambda: "recv:detached" in log.events[mark:], 30, "the runner to confirm the detach")
             work_before = counters.work()
             head_before = app.core.sessions[sid].head
             await until(lambda: app.core.sessions[sid].head > head_before + 2000, 60, "the head to move on")
@@ -187,7 +187,8 @@ def test_app_replaces_a_half_open_socket_right_after_a_logind_wake(
 
     async def scenario() -> None:
         # A "remote" runner behind the proxy, so that the sleep can leave the app a half-open socket.
-        app = make_app(tmp_path, runner_url=proxy.url, token=runner.token)
+        log = ConnectionLog()
+        app = make_app(tmp_path, runner_url=proxy.url, token=runner.token, connection_options={"observer": log})
         lifecycle = install_lifecycle(
             app.window, app, clock=ManualClock(), system_bus_address=private_bus, network=False, parent=app
         )
@@ -202,7 +203,6 @@ def test_app_replaces_a_half_open_socket_right_after_a_logind_wake(
             await until(lambda: app.core is not None and app.core.status.color is Color.GREEN, 30, "green")
             sid = await start_streamer(app, tmp_path, stop_file)
             assert app.connection is not None
-            connection = app.connection
             model = app.bridge.model(sid)
             (pid,) = {int(r.text.split()[0]) for r in model.transcript.rows if r.kind.value == "output"}
             colors = Colors(app)
@@ -216,7 +216,7 @@ def test_app_replaces_a_half_open_socket_right_after_a_logind_wake(
             await until(lambda: bool(woke), 30, "resumed")
             live = await until(
                 lambda: (
-                    connection.connections_made == 2
+                    log.opened == 2
                     and app.core.status.color is Color.GREEN
                     and model.transcript.last_seq > seq_at_sleep
                 ),
@@ -225,7 +225,7 @@ def test_app_replaces_a_half_open_socket_right_after_a_logind_wake(
             )
             assert live - woke[0] < GENEROUS
             assert colors.since(frozen, Color.GREEN) == [Color.GREEN, Color.YELLOW, Color.GREEN]
-            assert connection.max_live_sockets == 1
+            assert log.max_live == 1
             assert pid_alive(pid)
             pids = await finish_and_compare(app, sid, stop_file, runner.url, runner.token)
             assert pids == {pid}

@@ -55,10 +55,9 @@ def test_minimized_window_renders_nothing_and_restore_catches_up_in_one_batch(
             await h.connect()
             sid = await h.start_streamer()
 
-            trace: list[str] = []
-            h.connection.trace = trace
+            mark = len(h.log.events)
             window.showMinimized()
-            await until(lambda: "recv:detached" in trace, 30, "the runner to confirm the detach")
+            await until(lambda: "recv:detached" in h.log.events[mark:], 30, "the runner to confirm the detach")
             rendered_before = len(h.recorder.deliveries)
             head_before = h.head(sid)
             # Agents keep streaming; the session's head stays current (tray, unread counts) ...
@@ -77,7 +76,7 @@ def test_minimized_window_renders_nothing_and_restore_catches_up_in_one_batch(
             assert first_after[0]["seq"] == h.recorder.deliveries[rendered_before - 1][2][-1]["seq"] + 1
             assert first_after[-1]["seq"] > head_before + 2000
             assert h.controller.probes == 1  # shown: one probe, it answered
-            assert h.connection.connections_made == 1
+            assert h.log.opened == 1
 
             await h.finish_streamer(sid)
             pids = await h.assert_exact_catch_up(sid)
@@ -101,19 +100,19 @@ async def wake_scenario(
     await asyncio.sleep(0.3)  # the agent goes on writing; the view hears nothing
     # Before the sleep nothing is stopped, probed or interrupted.
     assert h.controller.probes == probes
-    assert h.connection.connected and h.connection.connections_made == 1
+    assert h.connection.connected and h.log.opened == 1
     assert h.core.sessions[sid].status == "running"
     head_at_sleep = h.head(sid)
     wake()  # type: ignore[operator]
     woke = await until(lambda: bool(h.resumed_at), 30, "the resumed signal")
     woke = h.resumed_at[0]
     live = await until(
-        lambda: h.connection.connections_made == 2 and h.color is GREEN and h.cursor_last(sid) > head_at_sleep,
+        lambda: h.log.opened == 2 and h.color is GREEN and h.cursor_last(sid) > head_at_sleep,
         GENEROUS,
         "a new, caught-up connection after the wake",
     )
     assert h.recorder.colors_since(frozen_at) == [GREEN, YELLOW, GREEN]
-    assert h.connection.max_live_sockets == 1
+    assert h.log.max_live == 1
     # Replaced at once on the wake, not after a probe of the old socket timed out.
     assert h.controller.wake_reconnects == 1 and h.controller.failed_probes == 0
     assert pid_alive(pid)
@@ -190,7 +189,7 @@ def test_keepalive_alone_notices_a_dead_connection_within_interval_plus_timeout(
             (pid,) = {int(e["text"].split()[0]) for e in h.recorder.delivered(sid) if e["kind"] == "output"}
             h.proxy.freeze()  # no OS signal, no lifecycle event at all
             frozen = time.monotonic()
-            await until(lambda: h.connection.connections_made == 2 and h.color is GREEN, GENEROUS, "keepalive")
+            await until(lambda: h.log.opened == 2 and h.color is GREEN, GENEROUS, "keepalive")
             assert time.monotonic() - frozen < GENEROUS
             assert h.controller.probes == 0
             await h.finish_streamer(sid)
@@ -218,7 +217,7 @@ def test_network_back_skips_the_backoff_and_connects_at_once(qloop: asyncio.Abst
             info.set(QNetworkInformation.Reachability.Online)
             await until(lambda: h.color is GREEN, 10, "a connection right after the network returned")
             assert time.monotonic() - back < 10  # far below the 15 s the backoff would have waited
-            assert h.connection.connections_made == 1
+            assert h.log.opened == 1
         finally:
             await h.close()
 
@@ -237,14 +236,14 @@ def test_focus_changes_never_probe_or_reconnect(qloop: asyncio.AbstractEventLoop
                 app.applicationStateChanged.emit(Qt.ApplicationState.ApplicationActive)
             await asyncio.sleep(0.3)
             assert h.controller.probes == 0
-            assert h.connection.connections_made == 1
+            assert h.log.opened == 1
             # A real return from the background does check the connection, once.
             app.applicationStateChanged.emit(Qt.ApplicationState.ApplicationHidden)
             app.applicationStateChanged.emit(Qt.ApplicationState.ApplicationActive)
             await until(lambda: not h.controller.probing, 10, "the probe")
             assert h.controller.probes == 1
             assert h.controller.failed_probes == 0
-            assert h.connection.connections_made == 1
+            assert h.log.opened == 1
         finally:
             await h.close()
 
@@ -289,11 +288,11 @@ def test_a_burst_of_triggers_after_one_wake_makes_one_new_connection(
             window.showNormal()
             for _ in range(5):
                 h.controller.check_connection("user clicked around")
-            await until(lambda: h.color is GREEN and h.connection.connections_made >= 2, GENEROUS, "recovery")
+            await until(lambda: h.color is GREEN and h.log.opened >= 2, GENEROUS, "recovery")
             await asyncio.sleep(1.5)  # anything left over would reconnect again by now
             assert len(h.resumed_at) == 1
-            assert h.connection.connections_made == 2
-            assert h.connection.max_live_sockets == 1
+            assert h.log.opened == 2
+            assert h.log.max_live == 1
             assert Color.RED not in h.recorder.colors_since(frozen_at)
             await h.finish_streamer(sid)
             await h.assert_exact_catch_up(sid)

@@ -102,3 +102,23 @@ async def journal(url: str, token: str, session_id: str) -> list[dict[str, Any]]
         return client.events.get(session_id, [])[:head]
     finally:
         await client.close()
+
+
+class ConnectionLog:
+    """What a RunnerConnection reports through its `observer` hook, with the counts tests ask about: sockets
+    opened, and the most open at once (there must never be two)."""
+
+    def __init__(self) -> None:
+        self.events: list[str] = []
+        self.opened = 0
+        self.live = 0
+        self.max_live = 0
+
+    def __call__(self, what: str) -> None:
+        self.events.append(what)
+        if what == "opened":
+            self.opened += 1
+            self.live += 1
+            self.max_live = max(self.max_live, self.live)
+        elif what == "closed":
+            self.live -= 1

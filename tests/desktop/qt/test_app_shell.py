@@ -17,7 +17,7 @@ from desktop.core.status import Phase
 from desktop.core.view import SessionInfo
 from desktop.qt.dialogs import NewSessionDialog, SettingsDialog
 from desktop.settings import SettingsStore, TokenStore
-from tests.desktop.qt.helpers import until
+from tests.desktop.qt.helpers import ConnectionLog, until
 
 REPO = Path(__file__).resolve().parents[3]
 SLEEPER = [sys.executable, "-u", "-c", "import time; print('up', flush=True); time.sleep(600)"]
@@ -124,7 +124,8 @@ def test_minimize_and_restore_through_the_lifecycle_watcher(run: Any, make_app: 
     from desktop.core.transcript import RowKind
 
     async def scenario() -> None:
-        app = make_app(embedded.url, embedded.token, lifecycle=True)
+        log = ConnectionLog()
+        app = make_app(embedded.url, embedded.token, lifecycle=True, connection_options={"observer": log})
         await app.start()
         app.window.show()
         assert app.lifecycle is not None
@@ -133,15 +134,14 @@ def test_minimize_and_restore_through_the_lifecycle_watcher(run: Any, make_app: 
         sid = await app.create_session({"argv": [sys.executable, "-u", "-c", code], "title": "ticker"})
         model = app.bridge.model(sid)
         await until(lambda: model.transcript.event_count > 3, 60, "first ticks")
-        trace: list[str] = []
-        app.connection.trace = trace
+        mark = len(log.events)
         app.window.showMinimized()
         await until(lambda: not app.rendering, 10, "rendering off")
         # Minimized, the connection itself detaches: the runner stops sending this session's events.
-        await until(lambda: "recv:detached" in trace, 30, "the runner to confirm the detach")
-        detached_at = trace.index("recv:detached")
+        await until(lambda: "recv:detached" in log.events[mark:], 30, "the runner to confirm the detach")
+        detached_at = log.events.index("recv:detached", mark)
         await until(lambda: app.core.sessions[sid].status == "exited", 60, "the end while minimized")
-        assert not [t for t in trace[detached_at:] if t in ("recv:event", "recv:events")]
+        assert not [t for t in log.events[detached_at:] if t in ("recv:event", "recv:events")]
         assert app.core.sessions[sid].head > model.transcript.last_seq  # the head moved on unrendered
         hidden_batches = model.insert_batches
         app.window.showNormal()
@@ -162,21 +162,24 @@ def test_tray_counts_running_agents_tints_by_status_and_close_hides(run: Any, ma
                                                                      embedded: Any) -> None:
     async def scenario() -> None:
         app = make_app(embedded.url, embedded.token)
-        app._make_tray()  # offscreen has no system tray; build it anyway to check what it shows
+        tray = app.install_tray()  # offscreen has no system tray; build it anyway to check what it shows
+        notified: list[tuple[str, str]] = []
+        app.notified.connect(lambda title, body: notified.append((title, body)))
         await app.start()
         app.window.show()
         await until(lambda: app.core.status.phase is Phase.LIVE, 60, "live")
         sid = await app.create_session({"argv": SLEEPER, "title": "job"})
         await until(lambda: app.core.sessions[sid].status == "running", 60, "running")
-        await until(lambda: "1 agent running" in app.tray.toolTip() and "Live" in app.tray.toolTip(), 30,
+        await until(lambda: "1 agent running" in tray.tooltip() and "Live" in tray.tooltip(), 30,
                     "the count and the status in the tray")
-        assert app._tray_count.text() == "1 agent running"
-        assert not app._tray_retry.isVisible()
+        assert tray.count_action.text() == "1 agent running"
+        assert not tray.retry_action.isVisible()
         app.window.close()  # with a tray: hide, keep running, do not ask
         assert not app.window.isVisible() and app.quit_box is None and not app.closed
-        app._request({"type": "stop", "session": sid})
-        await until(lambda: "No agents running" in app.tray.toolTip(), 30, "the count back to zero")
-        assert app.notifications and app.notifications[-1][0] == "job finished"
+        app.window.stop_requested.emit(sid)
+        await until(lambda: "No agents running" in tray.tooltip(), 30, "the count back to zero")
+        await until(lambda: bool(notified), 30, "the notification")
+        assert notified[-1][0] == "job finished"
         app.show_window()
         assert app.window.isVisible()
 

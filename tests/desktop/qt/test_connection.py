@@ -8,7 +8,7 @@ from typing import Any
 
 from desktop.core.status import Color, ConnectionStatus, Phase
 from desktop.core.transcript import RowKind
-from tests.desktop.qt.helpers import CutProxy, journal, kill_view_sockets, until
+from tests.desktop.qt.helpers import ConnectionLog, CutProxy, journal, kill_view_sockets, until
 from tests.fakes.reply_dropping_proxy import ReplyDroppingProxy
 
 ECHO = ("import sys\n"
@@ -26,7 +26,7 @@ def streamer(lines: int, pause_every: int = 200, pause: float = 0.01) -> list[st
 class Phases:
     def __init__(self, app: Any) -> None:
         self.seen: list[ConnectionStatus] = [app.core.status] if app.core else []
-        app.bridge.status_changed.connect(self.seen.append)
+        app.status_changed.connect(self.seen.append)
 
     def colors(self) -> list[Color]:
         out: list[Color] = []
@@ -53,7 +53,8 @@ async def assert_exact(app: Any, url: str, token: str, sid: str) -> None:
 
 def test_runner_socket_killed_goes_yellow_then_green(run: Any, make_app: Any, embedded: Any) -> None:
     async def scenario() -> None:
-        app = make_app(embedded.url, embedded.token)
+        log = ConnectionLog()
+        app = make_app(embedded.url, embedded.token, connection_options={"observer": log})
         phases = Phases(app)
         await app.start()
         await until(lambda: app.core.status.phase is Phase.LIVE, 60, "live")
@@ -64,14 +65,15 @@ def test_runner_socket_killed_goes_yellow_then_green(run: Any, make_app: Any, em
         await until(lambda: app.core.status.phase is Phase.LIVE, 60, "green again")
         after = [s.color for s in phases.seen[mark:]]
         assert Color.YELLOW in after and after[-1] is Color.GREEN and Color.RED not in after
-        assert app.connection.connections_made == 2 and app.connection.max_live_sockets == 1
+        assert log.opened == 2 and log.max_live == 1
 
     run(scenario())
 
 
 def test_wrong_token_is_red_and_waits_for_a_new_token(run: Any, make_app: Any, embedded: Any) -> None:
     async def scenario() -> None:
-        app = make_app(embedded.url, "not-the-token")
+        log = ConnectionLog()
+        app = make_app(embedded.url, "not-the-token", connection_options={"observer": log})
         await app.start()
         await until(lambda: app.core.status.phase is Phase.TOKEN_REFUSED, 30, "token refused")
         status = app.core.status
@@ -80,7 +82,7 @@ def test_wrong_token_is_red_and_waits_for_a_new_token(run: Any, make_app: Any, e
         assert app.window.indicator.retry_button.isVisibleTo(app.window)
         attempts = app.core.attempt
         await asyncio.sleep(1.0)
-        assert app.core.attempt == attempts and app.connection.connections_made == 0  # no retry storm
+        assert app.core.attempt == attempts and log.opened == 0  # no retry storm
         app.connection.set_token(embedded.token)
         await until(lambda: app.core.status.phase is Phase.LIVE, 30, "live with the right token")
 
@@ -121,7 +123,8 @@ def test_runner_down_yellow_then_red_then_back_with_exact_catch_up(run: Any, mak
 def test_exact_catch_up_across_forced_reconnects_while_streaming(run: Any, make_app: Any,
                                                                   embedded: Any) -> None:
     async def scenario() -> None:
-        app = make_app(embedded.url, embedded.token)
+        log = ConnectionLog()
+        app = make_app(embedded.url, embedded.token, connection_options={"observer": log})
         await app.start()
         await until(lambda: app.core.status.phase is Phase.LIVE, 60, "live")
         sid = await app.create_session({"argv": streamer(20000, 100, 0.005), "title": "stream"})
@@ -134,19 +137,19 @@ def test_exact_catch_up_across_forced_reconnects_while_streaming(run: Any, make_
 
         for i in range(10):
             # Each cut comes once the view is live again and has received more of the stream.
-            made, seen = app.connection.connections_made, shown()
+            made, seen = log.opened, shown()
             await until(lambda seen=seen: app.core.status.phase is Phase.LIVE and (shown() > seen or finished()),
                         60, "more events while live")
             if i % 2:
                 app.reconnect_now("test")
             else:
                 kill_view_sockets(embedded)
-            await until(lambda made=made: app.connection.connections_made > made, 60, "a new connection")
+            await until(lambda made=made: log.opened > made, 60, "a new connection")
         await until(finished, 120, "the streamer to finish")
         await until(lambda: app.core.status.phase is Phase.LIVE, 60, "live")
         await assert_exact(app, embedded.url, embedded.token, sid)
-        assert app.connection.connections_made >= 11
-        assert app.connection.max_live_sockets == 1
+        assert log.opened >= 11
+        assert log.max_live == 1
 
     run(scenario())
 
@@ -157,7 +160,8 @@ def test_outbox_sends_exactly_once_after_the_network_returns(run: Any, make_app:
         lossy = await ReplyDroppingProxy(embedded.port).start()
         proxy = CutProxy(lossy.port)
         await proxy.start()
-        app = make_app(proxy.url, embedded.token)
+        log = ConnectionLog()
+        app = make_app(proxy.url, embedded.token, connection_options={"observer": log})
         await app.start()
         await until(lambda: app.core.status.phase is Phase.LIVE, 60, "live")
         sid = await app.create_session({"argv": [sys.executable, "-u", "-c", ECHO], "title": "echo"})
@@ -174,14 +178,14 @@ def test_outbox_sends_exactly_once_after_the_network_returns(run: Any, make_app:
         await proxy.restore()
         app.retry_now()
         await until(lambda: app.core.ready and len(app.core.outbox) == 0, 60, "the offline messages delivered")
-        made = app.connection.connections_made
+        made = log.opened
         # One more, which the runner takes and answers, but the answer is lost with the connection: the view
         # must send it again on the next connection, and the runner must take it only once.
         lossy.drop_next(lambda m: m.get("type") == "sent")
         app.send(sid, "reply lost")
         texts.append("reply lost")
         await until(lambda: len(lossy.dropped) == 1, 30, "the runner's reply to be lost")
-        await until(lambda: app.connection.connections_made > made and app.core.ready, 60, "reconnected")
+        await until(lambda: log.opened > made and app.core.ready, 60, "reconnected")
         await until(lambda: len(app.core.outbox) == 0 and not model.pending, 60, "the outbox to drain")
         await until(lambda: sum(1 for r in model.transcript.rows if r.kind is RowKind.OUTPUT
                                 and r.text.startswith("echo: ")) >= len(texts), 60, "the echoes")
@@ -203,17 +207,17 @@ def test_outbox_sends_exactly_once_after_the_network_returns(run: Any, make_app:
 
 def test_paused_rendering_catches_up_in_one_batch(run: Any, make_app: Any, embedded: Any) -> None:
     async def scenario() -> None:
-        app = make_app(embedded.url, embedded.token)
+        log = ConnectionLog()
+        app = make_app(embedded.url, embedded.token, connection_options={"observer": log})
         await app.start()
         app.window.show()
         await until(lambda: app.core.status.phase is Phase.LIVE, 60, "live")
         sid = await app.create_session({"argv": streamer(3000, 100, 0.05), "title": "stream"})
         model = app.bridge.model(sid)
         await until(lambda: model.transcript.event_count > 50, 60, "some events")
-        trace: list[str] = []
-        app.connection.trace = trace
+        mark = len(log.events)
         app.set_rendering(False)
-        await until(lambda: "recv:detached" in trace, 30, "the runner to confirm the detach")
+        await until(lambda: "recv:detached" in log.events[mark:], 30, "the runner to confirm the detach")
         batches, count = model.insert_batches, model.transcript.event_count
         head_before = app.core.sessions[sid].head
         await until(lambda: app.core.sessions[sid].status == "exited", 120, "the end while hidden")
@@ -221,7 +225,7 @@ def test_paused_rendering_catches_up_in_one_batch(run: Any, make_app: Any, embed
         assert model.insert_batches == batches and model.transcript.event_count == count
         assert app.core.status.phase is Phase.LIVE
         statuses: list[Phase] = []
-        app.bridge.status_changed.connect(lambda s: statuses.append(s.phase))
+        app.status_changed.connect(lambda s: statuses.append(s.phase))
         app.set_rendering(True)
         await until(lambda: app.core.status.phase is Phase.LIVE and model.transcript.event_count > count, 60,
                     "catch-up")
@@ -237,7 +241,8 @@ def test_probe_replaces_a_half_open_socket_and_catches_up(run: Any, make_app: An
 
     async def scenario() -> None:
         with BlackholeProxy("127.0.0.1", embedded.port) as proxy:
-            app = make_app(proxy.url, embedded.token)
+            log = ConnectionLog()
+            app = make_app(proxy.url, embedded.token, connection_options={"observer": log})
             await app.start()
             await until(lambda: app.core.status.phase is Phase.LIVE, 60, "live")
             assert await app.probe(2.0) is True
@@ -247,10 +252,10 @@ def test_probe_replaces_a_half_open_socket_and_catches_up(run: Any, make_app: An
             loop = asyncio.get_running_loop()
             started = loop.time()
             assert await app.probe(1.0) is False
-            await until(lambda: app.connection.connections_made == 2
+            await until(lambda: log.opened == 2
                         and app.core.status.phase is Phase.LIVE, 30, "live again on a new socket")
             assert loop.time() - started < 5.0  # not the keepalive's 40 s
-            assert app.connection.max_live_sockets == 1
+            assert log.max_live == 1
             await until(lambda: app.core.sessions[sid].status == "exited", 120, "the end")
             await assert_exact(app, embedded.url, embedded.token, sid)
             await app.shutdown()

@@ -14,7 +14,7 @@ from PySide6.QtCore import QTimer
 
 from desktop.core.outbox import OutboxState
 from desktop.core.status import Phase
-from tests.desktop.qt.helpers import journal, until
+from tests.desktop.qt.helpers import ConnectionLog, journal, until
 
 READER = [sys.executable, "-u", "-c", "import sys\nfor line in sys.stdin: print('got', line.strip(), flush=True)"]
 
@@ -111,17 +111,19 @@ def view_count(embedded: Any) -> int:
 def test_a_request_that_cannot_be_written_fails_at_once_and_leaves_the_connection_working(
         run: Any, make_app: Any, embedded: Any) -> None:
     async def scenario() -> None:
-        app = make_app(embedded.url, embedded.token)
+        log = ConnectionLog()
+        app = make_app(embedded.url, embedded.token, connection_options={"observer": log})
         await app.start()
         await until(lambda: app.core.status.phase is Phase.LIVE, 60, "live")
         connection = app.connection
+        await until(lambda: app.core.open_requests == 0, 60, "the connection's own requests answered")
         with pytest.raises(ValueError, match="cannot send"):
             await connection.request({"type": "rename", "session": "s-x", "title": object()}, timeout=10)
         with pytest.raises(ValueError, match="cannot send"):
             await connection.request({"type": "ping", "value": float("nan")}, timeout=10)
-        assert connection._replies == {}
+        assert app.core.open_requests == 0
         assert (await connection.request({"type": "ping"}, timeout=10))["type"] == "pong"
-        assert connection.connections_made == 1
+        assert log.opened == 1
 
     run(scenario())
 

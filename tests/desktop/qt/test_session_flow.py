@@ -127,6 +127,8 @@ def test_permission_prompt_allow_and_deny(run: Any, make_app: Any, embedded: Any
 def test_rename_delete_and_notifications(run: Any, make_app: Any, embedded: Any, qtbot: Any) -> None:
     async def scenario() -> None:
         app = await live_app(make_app, embedded)
+        notified: list[tuple[str, str]] = []
+        app.notified.connect(lambda title, body: notified.append((title, body)))
         sid = await app.create_session({"argv": [sys.executable, "-u", "-c", SLEEPER], "title": "old name"})
         await until(lambda: app.core.sessions[sid].status == "running", 60, "running")
         app.window.rename_requested.emit(sid, "new name")
@@ -134,8 +136,8 @@ def test_rename_delete_and_notifications(run: Any, make_app: Any, embedded: Any,
         assert app.window.session_title.full_text() == "new name"
         # The window is not active (offscreen, never activated): a finished command notifies.
         app.window.hide()
-        app._request({"type": "stop", "session": sid})
-        await until(lambda: any("old name" not in t and "new name" in t for t, _ in app.notifications), 60,
+        app.window.stop_requested.emit(sid)
+        await until(lambda: any("old name" not in t and "new name" in t for t, _ in notified), 60,
                     "a notification")
         app.window.show()
         app.window.delete_requested.emit(sid, False)

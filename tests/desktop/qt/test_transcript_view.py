@@ -162,11 +162,11 @@ def test_pause_renders_what_already_arrived_so_resume_is_one_catch_up_batch(qtbo
     """Events still waiting for the bridge's coalescing flush when rendering stops are rendered then; left
     for later they would reach the model on resume as a batch of their own, ahead of the catch-up."""
     from desktop.core.view import ViewCore
-    from desktop.qt.bridge import ViewBridge, make_listener
+    from desktop.qt.bridge import ViewBridge
 
     bridge = ViewBridge()
-    core = ViewCore(make_listener(bridge))
-    bridge.core = core
+    core = ViewCore(bridge.listener)
+    bridge.bind(core)
     core.open_session("s1")
     core.connecting(1)
     core.opened()
