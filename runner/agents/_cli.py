@@ -1,13 +1,12 @@
 """What the agent CLIs (Claude Code, Codex, Gemini, OpenCode) have in common.
 
-- locating a CLI (an env override, PATH, the usual per-user install places) and asking it for its version;
 - strict validation of anything an agent or a view hands us that ends up on a command line;
-- the child environment;
 - CliAgent: line handling shared by every CLI agent (JSON lines to a sans-I/O translator, stderr tail,
   lines cut at the reader's limit put back together);
 - TurnCliAgent: agents that run one process per turn (Codex, Gemini, OpenCode).
 
-The normalized event kinds are documented in runner/EVENTS.md.
+Finding a CLI, its version and its environment is in runner/agents/locate.py. The normalized event kinds are
+documented in runner/EVENTS.md.
 """
 
 from __future__ import annotations
@@ -15,11 +14,8 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
-import json
-import os
 import re
 import signal
-import subprocess
 from abc import abstractmethod
 from collections.abc import Mapping
 from typing import Any, ClassVar
@@ -29,6 +25,7 @@ import orjson
 from runner.agents.base import Agent, AgentError, AgentHost, AgentInfo
 from runner.agents.command import line_part
 from runner.agents.errors import AUTH_REQUIRED, classify, explain
+from runner.agents.locate import child_env, locate, npm_package_version, probe_version, untested_version_warning
 from runner.agents.winshim import launch_argv
 from runner.process import MAX_LINE_BYTES, AgentProcess, SpawnError
 
@@ -40,10 +37,6 @@ Event = tuple[str, dict[str, Any]]
 AGENT_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,199}$")
 # Model names: "sonnet", "claude-opus-4-1[1m]", "openai/gpt-5", "gemini-2.5-pro", "anthropic/claude@latest".
 MODEL_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:/@\[\]-]{0,127}$")
-VERSION_RE = re.compile(r"\d+\.\d+(?:\.\d+)?(?:[-+][0-9A-Za-z.-]+)?")
-
-# Gemini CLI takes about 4 s to print its version on an idle 2-core machine (node loads its whole bundle).
-VERSION_TIMEOUT_SECONDS = 30.0
 STDERR_TAIL_LINES = 40
 # A JSON line longer than the reader's per-line limit arrives in parts; up to this many parts are joined (64 MiB).
 MAX_JOINED_LINE_PARTS = 4
@@ -60,151 +53,6 @@ def check_model(value: object) -> str | None:
     if not isinstance(value, str) or not MODEL_RE.match(value):
         raise AgentError("bad_request", "'model' must be a model name (letters, digits and ._:/@[]-)")
     return value
-
-
-def child_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
-    """The environment for an agent CLI: ours, minus what makes it think it runs inside Claude Code."""
-    env = dict(os.environ)
-    env.pop("CLAUDECODE", None)
-    env.pop("CLAUDE_CODE_ENTRYPOINT", None)
-    if extra:
-        env.update(extra)
-    return env
-
-
-# --- detection ----------------------------------------------------------------------------------------------
-
-
-def install_dirs() -> list[str]:
-    """Where CLIs installed by npm, bun, pipx, Homebrew or their own installers usually live."""
-    home = os.path.expanduser("~")
-    dirs = [
-        os.path.join(home, ".local", "bin"),
-        os.path.join(home, ".npm-global", "bin"),
-        os.path.join(home, ".bun", "bin"),
-        os.path.join(home, ".volta", "bin"),
-        os.path.join(home, ".yarn", "bin"),
-        os.path.join(home, ".claude", "local"),
-        os.path.join(home, ".opencode", "bin"),
-        os.path.join(home, ".cargo", "bin"),
-        "/usr/local/bin",
-        "/opt/homebrew/bin",
-        "/usr/bin",
-    ]
-    npm_prefix = os.environ.get("NPM_CONFIG_PREFIX")
-    if npm_prefix:
-        dirs.insert(0, os.path.join(npm_prefix, "bin"))
-    return dirs
-
-
-def _is_executable(path: str) -> bool:
-    return os.path.isfile(path) and os.access(path, os.X_OK)
-
-
-def locate(executable: str, env_var: str) -> tuple[str | None, str | None]:
-    """(path, reason): the CLI's path, or None and why not. `env_var` overrides the search when set."""
-    override = os.environ.get(env_var)
-    if override:
-        if _is_executable(override):
-            return override, None
-        return None, f"{env_var}={override} is not an executable file"
-    import shutil
-
-    found = shutil.which(executable)
-    if found:
-        return found, None
-    for d in install_dirs():
-        for name in (executable, executable + ".cmd", executable + ".exe"):
-            candidate = os.path.join(d, name)
-            if _is_executable(candidate):
-                return candidate, None
-    return None, f"{executable} not found on PATH or in the usual install folders"
-
-
-_version_cache: dict[tuple[str, int], tuple[str | None, str | None]] = {}
-
-
-def probe_version(path: str, timeout: float = VERSION_TIMEOUT_SECONDS) -> tuple[str | None, str | None]:
-    """(version, error) from `path --version`. Blocking: call it from a thread (see detect_agents)."""
-    try:
-        key = (path, os.stat(path).st_mtime_ns)
-    except OSError as exc:
-        return None, f"cannot stat {path}: {exc.strerror}"
-    if key in _version_cache:
-        return _version_cache[key]
-    try:
-        done = subprocess.run(
-            launch_argv([path, "--version"]),
-            capture_output=True,
-            timeout=timeout,
-            env=child_env(),
-            stdin=subprocess.DEVNULL,
-            check=False,
-        )
-    except subprocess.TimeoutExpired:
-        return None, f"{path} --version did not answer within {timeout:g} s"
-    except OSError as exc:
-        return None, f"cannot run {path}: {exc.strerror or exc}"
-    text = (done.stdout or done.stderr).decode("utf-8", errors="replace").strip()
-    match = VERSION_RE.search(text)
-    if done.returncode != 0 and not match:
-        result: tuple[str | None, str | None] = (
-            None,
-            f"{path} --version failed with exit code {done.returncode}",
-        )
-    else:
-        result = (match.group(0) if match else (text.splitlines()[0][:80] if text else None), None)
-    _version_cache[key] = result
-    return result
-
-
-def npm_package_version(path: str, package: str) -> str | None:
-    """The version of an npm-installed CLI from its package.json, without running it: `path` (the launcher in
-    node_modules/.bin, or a global bin folder) resolves into the package, whose package.json is at most three
-    folders up. Running `--version` takes Gemini CLI from 4 s (idle) to over 30 s (a loaded machine)."""
-    try:
-        folder = os.path.dirname(os.path.realpath(path))
-    except OSError:
-        return None
-    for _ in range(3):
-        candidate = os.path.join(folder, "package.json")
-        if os.path.isfile(candidate):
-            try:
-                with open(candidate, encoding="utf-8") as f:
-                    data = json.load(f)
-            except (OSError, ValueError):
-                return None
-            if isinstance(data, dict) and data.get("name") == package and isinstance(data.get("version"), str):
-                return data["version"]
-            return None
-        folder = os.path.dirname(folder)
-    return None
-
-
-def _version_key(version: str) -> tuple[int, ...] | None:
-    match = re.match(r"(\d+)\.(\d+)(?:\.(\d+))?", version)
-    return tuple(int(g or 0) for g in match.groups()) if match else None
-
-
-def untested_version_warning(label: str, version: str | None, tested: tuple[str, str] | None) -> str | None:
-    """A warning when `version` is outside the `tested` (oldest, newest) range; None inside it or if unknown."""
-    if version is None or tested is None:
-        return None
-    key, oldest, newest = _version_key(version), _version_key(tested[0]), _version_key(tested[1])
-    if key is None or oldest is None or newest is None:
-        return None
-    span = tested[0] if tested[0] == tested[1] else f"{tested[0]} to {tested[1]}"
-    if key > newest:
-        return (
-            f"{label} {version} is newer than the versions Nightshift was tested with ({span}); "
-            "if something looks wrong, tell us which version."
-        )
-    if key < oldest:
-        return (
-            f"{label} {version} is older than the versions Nightshift was tested with ({span}); "
-            "updating it is recommended."
-        )
-    return None
 
 
 # --- agents -------------------------------------------------------------------------------------------------
