@@ -1,36 +1,32 @@
 """What the agent CLIs (Claude Code, Codex, Gemini, OpenCode) have in common.
 
-- locating a CLI (an env override, PATH, the usual per-user install places) and asking it for its version;
 - strict validation of anything an agent or a view hands us that ends up on a command line;
-- the child environment;
-- CliAgent: line handling shared by every CLI agent (JSON lines to a sans-I/O translator, stderr tail,
-  lines cut at the reader's limit put back together);
-- TurnCliAgent: agents that run one process per turn (Codex, Gemini, OpenCode).
+- CliAgent: the process an agent drives (started with the stored session to resume, stopped, its status) and the
+  lines it prints (JSON lines to the agent's sans-I/O translator, stderr tail, lines cut at the reader's limit put
+  back together), and what to do when the CLI no longer has the session it was asked to resume.
 
-The normalized event kinds are documented in runner/EVENTS.md.
+Finding a CLI and its version is in runner/agents/locate.py; the agents that run one process per turn (Codex,
+Gemini, OpenCode) share runner/agents/turn.py. The normalized event kinds are documented in runner/EVENTS.md.
 """
 
 from __future__ import annotations
 
 import asyncio
 import collections
-import contextlib
-import json
-import os
 import re
-import signal
-import subprocess
 from abc import abstractmethod
-from collections.abc import Mapping
+from collections.abc import Callable
 from typing import Any, ClassVar
 
 import orjson
 
 from runner.agents.base import Agent, AgentError, AgentHost, AgentInfo
 from runner.agents.command import line_part
-from runner.agents.errors import AUTH_REQUIRED, classify, explain
+from runner.agents.locate import child_env, locate, npm_package_version, probe_version, untested_version_warning
 from runner.agents.winshim import launch_argv
 from runner.process import MAX_LINE_BYTES, AgentProcess, SpawnError
+
+__all__ = ["AGENT_ID_RE", "MODEL_RE", "CliAgent", "Event", "check_model", "child_env", "valid_agent_id"]
 
 Event = tuple[str, dict[str, Any]]
 """One normalized event: (kind, fields), journaled with host.emit(kind, **fields)."""
@@ -40,10 +36,7 @@ Event = tuple[str, dict[str, Any]]
 AGENT_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,199}$")
 # Model names: "sonnet", "claude-opus-4-1[1m]", "openai/gpt-5", "gemini-2.5-pro", "anthropic/claude@latest".
 MODEL_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:/@\[\]-]{0,127}$")
-VERSION_RE = re.compile(r"\d+\.\d+(?:\.\d+)?(?:[-+][0-9A-Za-z.-]+)?")
 
-# Gemini CLI takes about 4 s to print its version on an idle 2-core machine (node loads its whole bundle).
-VERSION_TIMEOUT_SECONDS = 30.0
 STDERR_TAIL_LINES = 40
 # A JSON line longer than the reader's per-line limit arrives in parts; up to this many parts are joined (64 MiB).
 MAX_JOINED_LINE_PARTS = 4
@@ -62,154 +55,6 @@ def check_model(value: object) -> str | None:
     return value
 
 
-def child_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
-    """The environment for an agent CLI: ours, minus what makes it think it runs inside Claude Code."""
-    env = dict(os.environ)
-    env.pop("CLAUDECODE", None)
-    env.pop("CLAUDE_CODE_ENTRYPOINT", None)
-    if extra:
-        env.update(extra)
-    return env
-
-
-# --- detection ----------------------------------------------------------------------------------------------
-
-
-def install_dirs() -> list[str]:
-    """Where CLIs installed by npm, bun, pipx, Homebrew or their own installers usually live."""
-    home = os.path.expanduser("~")
-    dirs = [
-        os.path.join(home, ".local", "bin"),
-        os.path.join(home, ".npm-global", "bin"),
-        os.path.join(home, ".bun", "bin"),
-        os.path.join(home, ".volta", "bin"),
-        os.path.join(home, ".yarn", "bin"),
-        os.path.join(home, ".claude", "local"),
-        os.path.join(home, ".opencode", "bin"),
-        os.path.join(home, ".cargo", "bin"),
-        "/usr/local/bin",
-        "/opt/homebrew/bin",
-        "/usr/bin",
-    ]
-    npm_prefix = os.environ.get("NPM_CONFIG_PREFIX")
-    if npm_prefix:
-        dirs.insert(0, os.path.join(npm_prefix, "bin"))
-    return dirs
-
-
-def _is_executable(path: str) -> bool:
-    return os.path.isfile(path) and os.access(path, os.X_OK)
-
-
-def locate(executable: str, env_var: str) -> tuple[str | None, str | None]:
-    """(path, reason): the CLI's path, or None and why not. `env_var` overrides the search when set."""
-    override = os.environ.get(env_var)
-    if override:
-        if _is_executable(override):
-            return override, None
-        return None, f"{env_var}={override} is not an executable file"
-    import shutil
-
-    found = shutil.which(executable)
-    if found:
-        return found, None
-    for d in install_dirs():
-        for name in (executable, executable + ".cmd", executable + ".exe"):
-            candidate = os.path.join(d, name)
-            if _is_executable(candidate):
-                return candidate, None
-    return None, f"{executable} not found on PATH or in the usual install folders"
-
-
-_version_cache: dict[tuple[str, int], tuple[str | None, str | None]] = {}
-
-
-def probe_version(path: str, timeout: float = VERSION_TIMEOUT_SECONDS) -> tuple[str | None, str | None]:
-    """(version, error) from `path --version`. Blocking: call it from a thread (see detect_agents)."""
-    try:
-        key = (path, os.stat(path).st_mtime_ns)
-    except OSError as exc:
-        return None, f"cannot stat {path}: {exc.strerror}"
-    if key in _version_cache:
-        return _version_cache[key]
-    try:
-        done = subprocess.run(
-            launch_argv([path, "--version"]),
-            capture_output=True,
-            timeout=timeout,
-            env=child_env(),
-            stdin=subprocess.DEVNULL,
-            check=False,
-        )
-    except subprocess.TimeoutExpired:
-        return None, f"{path} --version did not answer within {timeout:g} s"
-    except OSError as exc:
-        return None, f"cannot run {path}: {exc.strerror or exc}"
-    text = (done.stdout or done.stderr).decode("utf-8", errors="replace").strip()
-    match = VERSION_RE.search(text)
-    if done.returncode != 0 and not match:
-        result: tuple[str | None, str | None] = (
-            None,
-            f"{path} --version failed with exit code {done.returncode}",
-        )
-    else:
-        result = (match.group(0) if match else (text.splitlines()[0][:80] if text else None), None)
-    _version_cache[key] = result
-    return result
-
-
-def npm_package_version(path: str, package: str) -> str | None:
-    """The version of an npm-installed CLI from its package.json, without running it: `path` (the launcher in
-    node_modules/.bin, or a global bin folder) resolves into the package, whose package.json is at most three
-    folders up. Running `--version` takes Gemini CLI from 4 s (idle) to over 30 s (a loaded machine)."""
-    try:
-        folder = os.path.dirname(os.path.realpath(path))
-    except OSError:
-        return None
-    for _ in range(3):
-        candidate = os.path.join(folder, "package.json")
-        if os.path.isfile(candidate):
-            try:
-                with open(candidate, encoding="utf-8") as f:
-                    data = json.load(f)
-            except (OSError, ValueError):
-                return None
-            if isinstance(data, dict) and data.get("name") == package and isinstance(data.get("version"), str):
-                return data["version"]
-            return None
-        folder = os.path.dirname(folder)
-    return None
-
-
-def _version_key(version: str) -> tuple[int, ...] | None:
-    match = re.match(r"(\d+)\.(\d+)(?:\.(\d+))?", version)
-    return tuple(int(g or 0) for g in match.groups()) if match else None
-
-
-def untested_version_warning(label: str, version: str | None, tested: tuple[str, str] | None) -> str | None:
-    """A warning when `version` is outside the `tested` (oldest, newest) range; None inside it or if unknown."""
-    if version is None or tested is None:
-        return None
-    key, oldest, newest = _version_key(version), _version_key(tested[0]), _version_key(tested[1])
-    if key is None or oldest is None or newest is None:
-        return None
-    span = tested[0] if tested[0] == tested[1] else f"{tested[0]} to {tested[1]}"
-    if key > newest:
-        return (
-            f"{label} {version} is newer than the versions Nightshift was tested with ({span}); "
-            "if something looks wrong, tell us which version."
-        )
-    if key < oldest:
-        return (
-            f"{label} {version} is older than the versions Nightshift was tested with ({span}); "
-            "updating it is recommended."
-        )
-    return None
-
-
-# --- agents -------------------------------------------------------------------------------------------------
-
-
 class CliAgent(Agent):
     """Base of the agents that drive a JSON-lines CLI."""
 
@@ -223,9 +68,19 @@ class CliAgent(Agent):
     """(oldest, newest) CLI versions this adapter was tested with end to end; others get a warning in `agents`."""
     login_hint: ClassVar[str] = ""
     """What to do when the CLI is not signed in or its key is refused (shown with auth_required errors)."""
+    resume_gone_markers: ClassVar[tuple[str, ...]] = ()
+    """What the CLI prints (stderr or error events) when the session to resume does not exist."""
+    conversation: ClassVar[str] = "session"
+    """What the CLI calls what it resumes, in messages to the user."""
 
     def __init__(self, host: AgentHost) -> None:
         super().__init__(host)
+        self._proc: AgentProcess | None = None
+        self._watch_task: asyncio.Task[None] | None = None
+        """Waits for the process to exit and reports how it ended."""
+        self._stopping = False
+        """stop() is ending the process: its exit is no failure."""
+        self._status: str | None = None
         self._stderr_tail: collections.deque[str] = collections.deque(maxlen=STDERR_TAIL_LINES)
         self._partial: list[str] = []
 
@@ -260,6 +115,83 @@ class CliAgent(Agent):
             permission_modes=list(cls.permission_modes),
             warning=untested_version_warning(cls.label, version, cls.tested_versions),
         )
+
+    @property
+    def running(self) -> bool:
+        return self._proc is not None and self._proc.running
+
+    # --- the process ----------------------------------------------------------------------------------------
+
+    async def _spawn(
+        self, build_argv: Callable[[str, str | None], list[str]], env: dict[str, str], stdin: bool = True
+    ) -> tuple[AgentProcess, str | None] | None:
+        """Start the CLI with build_argv(path, resume_id): the process and the session id it resumes, or None
+        (the reason is journaled and the status set to error)."""
+        path, reason = self.locate()
+        if path is None:
+            self.host.emit("error", code="agent_unavailable", message=reason or f"{self.executable} not found")
+            self._set_status("error", reason="agent_unavailable")
+            return None
+        resume_id = self._resume_id()
+        argv = launch_argv(build_argv(path, resume_id))
+        self._stderr_tail.clear()
+        self._partial.clear()
+        self._stopping = False
+        try:
+            proc = await AgentProcess.spawn(
+                argv, self.host.cwd, self, env=env, backpressure=self.host.backpressure, stdin=stdin
+            )
+        except SpawnError as exc:
+            self.host.emit("error", code="spawn_failed", message=str(exc))
+            self._set_status("error", reason="spawn_failed")
+            return None
+        self._proc = proc
+        return proc, resume_id
+
+    async def _terminate(self, **options: float) -> None:
+        """Stop the process gracefully (AgentProcess.terminate with `options`) and wait until its exit is reported."""
+        proc = self._proc
+        if proc is None:
+            return
+        self._stopping = True
+        await proc.terminate(**options)
+        if self._watch_task is not None:
+            await self._watch_task
+
+    def _set_status(self, status: str, **fields: Any) -> None:
+        if status == self._status and not fields:
+            return
+        self._status = status
+        self.host.set_status(status, **fields)
+
+    def _resume_id(self) -> str | None:
+        """The stored agent session id, if it is safe to put on a command line."""
+        sid = self.host.state.get("agent_session_id")
+        if sid is None:
+            return None
+        if not valid_agent_id(sid):
+            self.host.emit(
+                "error",
+                code="bad_agent_session_id",
+                message=f"not resuming: stored agent session id {str(sid)[:80]!r} is not a valid id",
+            )
+            return None
+        return str(sid)
+
+    def _forget_lost_conversation(self, resume_id: str | None, said: str) -> bool:
+        """After a process that was to resume `resume_id` failed: if what the CLI `said` shows it does not have
+        that session (its files were removed, or HOME changed), forget the id and tell the user. Retrying would
+        fail forever; the next message starts a new session. True if so."""
+        if not resume_id or not any(marker in said for marker in self.resume_gone_markers):
+            return False
+        self.host.save_state(agent_session_id=None)
+        self.host.emit(
+            "error",
+            code="resume_failed",
+            message=f"{self.label} cannot resume {self.conversation} {resume_id}: it no longer exists. "
+            f"Your next message starts a new {self.conversation}.",
+        )
+        return True
 
     # --- output lines ---------------------------------------------------------------------------------------
 
@@ -320,18 +252,13 @@ class CliAgent(Agent):
             return
         self.on_lines("stdout", ["".join(parts)])
 
+    @abstractmethod
+    def _on_json_lines(self, objs: list[dict[str, Any]]) -> None:
+        """Handle consecutive parsed JSON lines from stdout (those of one read, up to a line that is not JSON)."""
+
     def _after_lines(self) -> None:
         """Called after each batch of stdout lines (per read, not per line): state derived from many lines,
         such as the session's status, is computed here once."""
-
-    @abstractmethod
-    def _on_json(self, obj: dict[str, Any]) -> None:
-        """Handle one parsed JSON line from stdout."""
-
-    def _on_json_lines(self, objs: list[dict[str, Any]]) -> None:
-        """Handle consecutive parsed JSON lines from stdout (agents with a hot path override this)."""
-        for obj in objs:
-            self._on_json(obj)
 
     def _emit_all(self, events: list[Event]) -> None:
         emit = self.host.emit
@@ -342,250 +269,3 @@ class CliAgent(Agent):
 
     def _stderr_summary(self) -> str:
         return "\n".join(self._stderr_tail)
-
-    def _resume_id(self) -> str | None:
-        """The stored agent session id, if it is safe to put on a command line."""
-        sid = self.host.state.get("agent_session_id")
-        if sid is None:
-            return None
-        if not valid_agent_id(sid):
-            self.host.emit(
-                "error",
-                code="bad_agent_session_id",
-                message=f"not resuming: stored agent session id {str(sid)[:80]!r} is not a valid id",
-            )
-            return None
-        return str(sid)
-
-
-class TurnTranslator:
-    """Base of the per-turn translators: one instance per turn (process)."""
-
-    def __init__(self, known_session_id: str | None = None) -> None:
-        self.session_id = known_session_id
-        self.turn_ended = False
-        self.failed = False
-
-    def feed(self, obj: Mapping[str, Any]) -> list[Event]:
-        raise NotImplementedError
-
-    def _session(self, sid: object, **extra: Any) -> list[Event]:
-        if not isinstance(sid, str) or not sid or sid == self.session_id:
-            return []
-        self.session_id = sid
-        return [("agent_session", {"agent_session_id": sid, **extra})]
-
-    def finish(self, exit_code: int | None, interrupted: bool) -> list[Event]:
-        """Events for the end of the process: a turn_end if the CLI did not print one."""
-        if self.turn_ended:
-            return []
-        self.turn_ended = True
-        if interrupted:
-            status = "interrupted"
-        elif exit_code == 0 and not self.failed:
-            status = "success"
-        else:
-            status = "error"
-        return [("turn_end", {"status": status, "exit_code": exit_code})]
-
-
-class TurnCliAgent(CliAgent):
-    """An agent that runs its CLI once per turn; later turns resume the agent's own session id.
-
-    Messages sent while a turn runs wait and run as the next turns, in order.
-    """
-
-    def __init__(self, host: AgentHost) -> None:
-        super().__init__(host)
-        self._proc: AgentProcess | None = None
-        self._translator: TurnTranslator | None = None
-        self._watch_task: asyncio.Task[None] | None = None
-        self._queue: collections.deque[str] = collections.deque()
-        self._turn_errors: list[str] = []
-        self._interrupted = False
-        self._stopping = False
-
-    @classmethod
-    def check_options(cls, request: Mapping[str, Any]) -> dict[str, Any]:
-        options: dict[str, Any] = {"model": check_model(request.get("model"))}
-        if cls.permission_modes:
-            options["permission_mode"] = cls.check_permission_mode(request.get("permission_mode"))
-        return options
-
-    @classmethod
-    def check_permission_mode(cls, value: object) -> str | None:
-        """Validate a `permission_mode` option (None or "" means the CLI's default)."""
-        if value is None or value == "":
-            return None
-        if value not in cls.permission_modes:
-            raise AgentError("bad_request", f"'permission_mode' must be one of {cls.permission_modes}")
-        return str(value)
-
-    interrupt_signal: ClassVar[int] = signal.SIGINT
-    """What interrupt sends to the turn's process group."""
-
-    @abstractmethod
-    def make_translator(self, known_session_id: str | None) -> TurnTranslator: ...
-
-    prompt_on_stdin: ClassVar[bool] = False
-    """True if build_argv asks the CLI to read the prompt from stdin (no size limit, nothing on the command line);
-    the prompt is then written to stdin, which is closed after it."""
-
-    resume_gone_markers: ClassVar[tuple[str, ...]] = ()
-    """What the CLI prints (stderr or error events) when the session to resume does not exist."""
-
-    @abstractmethod
-    def build_argv(self, executable: str, prompt: str, resume_id: str | None) -> list[str]:
-        """The command line for one turn. The prompt is one argv element; never a shell string."""
-
-    def extra_env(self) -> dict[str, str]:
-        """Variables this CLI needs on top of the runner's environment."""
-        return {}
-
-    @property
-    def running(self) -> bool:
-        return self._proc is not None and self._proc.running
-
-    @property
-    def busy(self) -> bool:
-        return self._watch_task is not None and not self._watch_task.done()
-
-    async def send(self, text: str) -> None:
-        if "\0" in text:
-            raise AgentError("bad_request", "'text' must not contain NUL characters")
-        if self.busy:
-            self._queue.append(text)
-            return
-        await self._start_turn(text)
-
-    async def _start_turn(self, text: str) -> None:
-        path, reason = self.locate()
-        if path is None:
-            self.host.emit(
-                "error", code="agent_unavailable", message=reason or f"{self.executable} not found"
-            )
-            self.host.set_status("error", reason="agent_unavailable")
-            return
-        resume_id = self._resume_id()
-        argv = launch_argv(self.build_argv(path, text, resume_id))
-        self._stderr_tail.clear()
-        self._partial.clear()
-        self._interrupted = False
-        self._stopping = False
-        self._turn_errors = []
-        translator = self.make_translator(resume_id)
-        self._translator = translator
-        try:
-            proc = await AgentProcess.spawn(
-                argv,
-                self.host.cwd,
-                self,
-                env=child_env(self.extra_env()),
-                backpressure=self.host.backpressure,
-                stdin=self.prompt_on_stdin,
-            )
-        except SpawnError as exc:
-            self.host.emit("error", code="spawn_failed", message=str(exc))
-            self.host.set_status("error", reason="spawn_failed")
-            return
-        self._proc = proc
-        self.host.set_status("running", pid=proc.pid)
-        if self.prompt_on_stdin:
-            with contextlib.suppress(BrokenPipeError, ConnectionResetError):
-                await proc.write(text.encode("utf-8"))
-            proc.close_stdin()
-        self._watch_task = asyncio.create_task(self._watch(proc, translator, resume_id))
-
-    def _on_json(self, obj: dict[str, Any]) -> None:
-        if self._translator is None:
-            return
-        events = self._translator.feed(obj)
-        self._turn_errors += [str(f.get("message", "")) for k, f in events if k == "error"]
-        self._emit_all(events)
-
-    def _resume_lost(self, stderr_tail: str) -> bool:
-        text = stderr_tail + "\n" + "\n".join(self._turn_errors)
-        return any(marker in text for marker in self.resume_gone_markers)
-
-    auth_exit_codes: ClassVar[tuple[int, ...]] = ()
-    """Exit codes by which the CLI says it has no usable credentials."""
-
-    def _explain_failure(self, exit_code: int | None) -> str | None:
-        """Journal a failed turn's cause in words if it is one the user can act on (see errors.py); its code."""
-        lines = [*self._turn_errors, *self._stderr_tail]
-        kind = classify("\n".join(lines))
-        if kind is None and exit_code in self.auth_exit_codes:
-            kind = AUTH_REQUIRED
-        if kind is None:
-            return None
-        detail = next((line for line in lines if classify(line) == kind), lines[-1] if lines else "")
-        self.host.emit("error", code=kind, message=explain(self.label, kind, self.login_hint, detail))
-        return kind
-
-    async def _watch(self, proc: AgentProcess, translator: TurnTranslator, resume_id: str | None) -> None:
-        code = await proc.wait()
-        self._emit_all(translator.finish(code, self._interrupted))
-        if self._proc is proc:
-            self._proc = None
-        if self._stopping:
-            self.host.set_status("idle", reason="stopped", exit_code=code)
-            return
-        problem = None
-        if not self._interrupted and (code != 0 or translator.failed):
-            problem = self._explain_failure(code)
-        if self._interrupted:
-            self.host.set_status("idle", reason="interrupted", exit_code=code)
-        elif code != 0:
-            tail = self._stderr_summary()
-            if resume_id and problem is None and self._resume_lost(tail):
-                # The CLI no longer has that session: retrying would fail forever. Forget the id, so the next
-                # message starts a new session, and say so.
-                self.host.save_state(agent_session_id=None)
-                self.host.emit(
-                    "error",
-                    code="resume_failed",
-                    message=f"{self.label} cannot resume session {resume_id}: it no longer exists. "
-                    "Your next message starts a new session.",
-                )
-            message = f"{self.label} exited with code {code}"
-            if tail and problem is None:  # an explained failure needs no raw stderr (it is in the output anyway)
-                message += f"\n{tail}"
-            self.host.emit("error", code="agent_exited", message=message, exit_code=code)
-            self.host.set_status("error", reason=problem or "agent_exited", exit_code=code)
-        elif problem is not None:
-            self.host.set_status("idle", reason=problem, exit_code=code)
-        else:
-            self.host.set_status("idle", exit_code=code)
-        if self._queue:
-            # The next queued message starts its turn; _start_turn replaces self._watch_task
-            # with the new watcher.
-            await self._start_turn(self._queue.popleft())
-
-    async def interrupt(self) -> None:
-        if not self.running or self._proc is None:
-            raise AgentError("not_running", f"{self.label} is not working on a turn")
-        self._interrupted = True
-        self._proc.signal_group(self.interrupt_signal)
-
-    async def stop(self) -> None:
-        self._queue.clear()
-        proc = self._proc
-        if proc is None:
-            return
-        self._stopping = True
-        await proc.terminate()
-        if self._watch_task is not None:
-            await self._watch_task
-
-    async def configure(self, options: Mapping[str, Any]) -> None:
-        # Each turn is a new process, so new options simply apply from the next turn on.
-        known = {"model", "permission_mode"} if self.permission_modes else {"model"}
-        unknown = set(options) - known
-        if unknown:
-            raise AgentError("bad_request", f"the {self.name} agent has no option(s) {sorted(unknown)}")
-        changes: dict[str, Any] = {}
-        if "model" in options:
-            changes["model"] = check_model(options.get("model"))
-        if "permission_mode" in options:
-            changes["permission_mode"] = self.check_permission_mode(options.get("permission_mode"))
-        self.host.options.update(changes)

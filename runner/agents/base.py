@@ -8,7 +8,6 @@ recording host and no journal or sockets.
 
 from __future__ import annotations
 
-import shutil
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -137,16 +136,3 @@ class Agent(ABC):
     def resume_after_restart(self) -> None:  # noqa: B027 - optional hook
         """Called on a runner start for a session loaded from the journal (no process exists any more)."""
 
-
-def find_executable(name: str, extra_dirs: list[str] | None = None) -> str | None:
-    """Find a CLI on PATH or in the usual per-user install places."""
-    found = shutil.which(name)
-    if found:
-        return found
-    import os
-
-    for d in extra_dirs or []:
-        candidate = os.path.join(os.path.expanduser(d), name)
-        if os.path.isfile(candidate) and os.access(candidate, os.X_OK):
-            return candidate
-    return None

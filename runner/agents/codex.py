@@ -11,8 +11,9 @@ import uuid
 from collections.abc import Mapping
 from typing import Any
 
-from runner.agents._cli import Event, TurnCliAgent, TurnTranslator
+from runner.agents._cli import Event
 from runner.agents.base import AgentError, AgentInfo
+from runner.agents.turn import TurnCliAgent, TurnTranslator
 
 TOOL_ITEMS = {"command_execution", "file_change", "mcp_tool_call", "web_search", "todo_list"}
 

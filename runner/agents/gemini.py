@@ -12,7 +12,8 @@ import uuid
 from collections.abc import Mapping
 from typing import Any
 
-from runner.agents._cli import Event, TurnCliAgent, TurnTranslator
+from runner.agents._cli import Event
+from runner.agents.turn import TurnCliAgent, TurnTranslator
 
 
 class GeminiTranslator(TurnTranslator):

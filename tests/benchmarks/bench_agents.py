@@ -27,23 +27,24 @@ from tests.fakes.anthropic_server import AnthropicServer, Reply  # noqa: E402
 from tests.fakes.recording_host import RecordingHost  # noqa: E402
 
 
-def bench_translator(lines: int = 200_000) -> None:
+def bench_translator(lines: int = 200_000, per_read: int = 200) -> None:
     t = ClaudeTranslator()
-    t.feed({"type": "stream_event", "event": {"type": "message_start", "message": {"id": "msg_1"}}})
-    t.feed(
+    t.feed_lines([
+        {"type": "stream_event", "event": {"type": "message_start", "message": {"id": "msg_1"}}},
         {
             "type": "stream_event",
             "event": {"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}},
-        }
-    )
+        },
+    ])
     line = {
         "type": "stream_event",
         "parent_tool_use_id": None,
         "event": {"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": "abcdefg"}},
     }
+    read = [line] * per_read  # the agent feeds the lines of one read together
     start = time.perf_counter()
-    for _ in range(lines):
-        t.feed(line)
+    for _ in range(lines // per_read):
+        t.feed_lines(read)
     elapsed = time.perf_counter() - start
     print(f"translator: {lines / elapsed:,.0f} delta lines/s ({elapsed * 1e6 / lines:.2f} us per line)")
 

@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 
 from runner.agents import AGENT_TYPES, detect_agents
-from runner.agents._cli import probe_version
 from runner.agents.codex import CodexAgent
 from runner.agents.gemini import GeminiAgent
+from runner.agents.locate import probe_version
 from tests.fakes.view_client import ViewClient
 from tests.runner.agents.helpers import ArgvLog
 

@@ -7,11 +7,11 @@ import re
 
 import pytest
 
-from runner.agents._cli import TurnCliAgent
 from runner.agents.base import AgentError
 from runner.agents.codex import CodexAgent
 from runner.agents.gemini import GeminiAgent
 from runner.agents.opencode import OpenCodeAgent
+from runner.agents.turn import TurnCliAgent
 from tests.fakes.recording_host import RecordingHost
 from tests.runner.agents.helpers import ArgvLog, pid_alive
 
