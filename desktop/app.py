@@ -47,7 +47,6 @@ class NightshiftApp(QObject):
     notified = Signal(str, str)  # title, body (also shown by the tray where there is one)
     noticed = Signal(str, str)  # level, message: shown under the session header
     status_changed = Signal(object)  # ConnectionStatus of the runner shown
-    runner_shown = Signal(object)  # the RunnerHandle the window now shows
 
     def __init__(self, qapp: QApplication, *, runner_url: str | None = None, token: str | None = None,
                  data_dir: str | None = None, settings: SettingsStore | None = None,
@@ -218,7 +217,6 @@ class NightshiftApp(QObject):
             self.window.show_runner(None, "")
             return
         self.window.show_runner(handle.bridge, handle.label)
-        self.runner_shown.emit(handle)
         self._status_changed(handle, handle.core.status)
 
     async def _start_embedded_runner(self) -> Any:

@@ -245,6 +245,9 @@ class Session:
         task.add_done_callback(self._tasks.discard)
         return task
 
+    def background_tasks(self) -> list[asyncio.Task[Any]]:
+        return list(self._tasks)
+
     # --- requests ------------------------------------------------------------------------------------------------
 
     def send(self, text: str, client_msg_id: str | None) -> bool:
@@ -540,6 +543,13 @@ class SessionManager:
         for result in results:
             if isinstance(result, BaseException):
                 log.error("an agent failed to stop cleanly: %r", result)
+        # What sessions still had running in the background (a worktree's changes being counted, input on its way
+        # to an agent that is gone now) ends here, not when the loop closes under it.
+        leftovers = [t for s in self.sessions.values() for t in s.background_tasks() if not t.done()]
+        for task in leftovers:
+            task.cancel()
+        if leftovers:
+            await asyncio.wait(leftovers, timeout=max(1.0, deadline - time.monotonic()) / 2)
         await self.journal.close(timeout=max(1.0, deadline - time.monotonic()))
         return self.journal.unsaved
 

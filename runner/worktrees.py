@@ -76,6 +76,10 @@ async def git(cwd: str, *args: str, check: bool = True, env: dict[str, str] | No
         proc.kill()
         await proc.wait()
         raise RequestError("git_failed", f"git {args[0]} took longer than {GIT_TIMEOUT:.0f} s") from None
+    except asyncio.CancelledError:  # the runner is shutting down: leave no git behind
+        proc.kill()
+        await proc.wait()
+        raise
     code = proc.returncode or 0
     stdout, stderr = out.decode("utf-8", "replace"), err.decode("utf-8", "replace")
     if check and code != 0:

@@ -253,6 +253,8 @@ class RestartableRunner:
         if self.proc is not None and self.proc.poll() is None:
             self.proc.send_signal(signal.SIGKILL)
             self.proc.wait(30)
+        if self.proc is not None and self.proc.stdout is not None:
+            self.proc.stdout.close()
 
 
 async def test_a_runner_killed_right_after_its_sent_reply_loses_no_message(tmp_path: Path) -> None:

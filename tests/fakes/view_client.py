@@ -9,6 +9,8 @@ from typing import Any
 
 from websockets.asyncio.client import ClientConnection, connect
 
+from runner.vocabulary import reply_problems
+
 
 class ViewClient:
     """Sends requests and sorts what arrives: replies by `re`, events per session, pushes in a list."""
@@ -20,6 +22,8 @@ class ViewClient:
         self.events: dict[str, list[dict[str, Any]]] = {}
         self.pushes: list[dict[str, Any]] = []
         self.frames: list[dict[str, Any]] = []
+        self.problems: list[str] = []
+        """Frames that are not what runner/vocabulary.py says the runner sends (`close()` fails on any)."""
         self._changed = asyncio.Event()
         self._reader = asyncio.create_task(self._read())
         self.closed = asyncio.Event()
@@ -34,6 +38,7 @@ class ViewClient:
         try:
             async for frame in self.ws:
                 msg = json.loads(frame)
+                self.problems += [f"{p} in {frame[:200]}" for p in reply_problems(msg)]
                 self.frames.append(msg)
                 kind = msg.get("type")
                 if kind == "event":
@@ -96,3 +101,4 @@ class ViewClient:
     async def close(self) -> None:
         await self.ws.close()
         self._reader.cancel()
+        assert not self.problems, "the runner sent frames outside its vocabulary:\n" + "\n".join(self.problems)

@@ -77,6 +77,7 @@ class ChaosRunner:
         assert self.proc is not None
         self.proc.send_signal(signal.SIGKILL)
         self.proc.wait()
+        self.proc.stdout.close()  # type: ignore[union-attr]
 
     def fds(self) -> int:
         assert self.proc is not None

@@ -293,6 +293,8 @@ async def test_sigterm_while_the_journal_cannot_write_ends_in_15_s_and_says_what
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+        proc.stdout.close()  # type: ignore[union-attr]
+        proc.stderr.close()  # type: ignore[union-attr]
     # Nothing is ever left `running` on disk for a restarted runner.
     again = HeadlessRunner(data_dir)
     url = again.start()
@@ -407,7 +409,7 @@ def test_an_empty_token_file_is_replaced_and_a_shared_one_refused(tmp_path: Path
         assert proc.stdout.readline().startswith("listening on")  # type: ignore[union-attr]
     finally:
         proc.terminate()
-        proc.wait(30)
+        proc.communicate(timeout=30)  # waits, and closes the pipes
     assert len(token_file.read_text().strip()) >= 32
     assert stat.S_IMODE(token_file.stat().st_mode) == 0o600
     assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]

@@ -172,3 +172,4 @@ def test_the_app_default_uses_the_system_bus_named_by_dbus_system_bus_address(
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+        proc.stdout.close()  # type: ignore[union-attr]  (an unclosed pipe is a ResourceWarning: an error here)

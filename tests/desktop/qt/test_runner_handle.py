@@ -55,6 +55,11 @@ def test_the_embedded_runner_stays_while_a_remote_one_is_shown(run: Any, make_ap
         assert app.runners[EMBEDDED] is own and own.core.sessions[sid].status == "running"
         assert app.window.sessions_model.row_of(sid) == -1  # the window shows the remote runner only
         assert app.running_count() == 1  # ... but our agent still counts (the tray, quitting)
+        # Hiding the window, a wake, a network change: every runner is concerned, not only the one shown.
+        app.set_rendering(False)
+        assert [h.core.rendering for h in app.runners.values()] == [False, False]
+        app.set_rendering(True)
+        assert await app.probe(10.0) is True
         app.switch_runner(EMBEDDED)
         await until(lambda: app.shown is own, 60, "the embedded runner shown again")
         # The remote runner's handle is gone as a unit: nothing of it is connected any more.
