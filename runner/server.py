@@ -26,6 +26,7 @@ from websockets.http11 import Request, Response
 
 from runner import __version__
 from runner.agents import detect_agents
+from runner.agents.base import AgentError
 from runner.journal import JournalError
 from runner.protocol import (
     BATCH_BYTES,
@@ -393,6 +394,17 @@ class ViewConnection:
         options = {k: request[k] for k in ("model", "permission_mode") if k in request}
         session = await self.manager.configure(request["session"], options)
         self._when_saved(request, {"type": "session", "session": session.to_json()})
+
+    async def _on_resize(self, request: dict[str, Any]) -> None:
+        session = self.manager.get(request["session"])
+        resize = getattr(session.agent, "resize", None)
+        if resize is None:
+            raise SessionError("bad_request", f"session {session.id} has no terminal to resize")
+        try:
+            await resize(request["cols"], request["rows"])
+        except AgentError as exc:
+            raise SessionError(exc.code, exc.message) from exc
+        self._send(reply({"type": "ok"}, request))
 
     async def _on_attach(self, request: dict[str, Any]) -> None:
         session = self.manager.get(request["session"])
