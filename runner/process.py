@@ -9,9 +9,10 @@ cost per line is a few list operations rather than a call chain.
 With `terminal=(cols, rows)` (POSIX only) the process runs in a pseudo-terminal instead of on pipes: stdin, stdout
 and stderr are the pty's slave side, which is also its controlling terminal, so programs see a terminal (colours,
 progress bars, line-buffered prompts) and get SIGWINCH on `resize`. Its output is one stream ("stdout"), as in a
-terminal, and the text is kept as the program wrote it (escape codes included; output post-processing is off, so line ends
-are the program's own, as on pipes). An unfinished line (a prompt, a progress bar redrawn with CR) is handed out as a part once
-the process has been quiet for PARTIAL_LINE_DELAY, so views see it without waiting for its newline.
+terminal, and the text is kept as the program wrote it (escape codes included; output post-processing is off, so
+line ends are the program's own, as on pipes). An unfinished line (a prompt, a progress bar redrawn with CR) is
+handed out as a part once the process has been quiet for PARTIAL_LINE_DELAY, so views see it without waiting for
+its newline.
 """
 
 from __future__ import annotations

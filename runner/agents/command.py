@@ -104,6 +104,7 @@ class CommandAgent(Agent):
 
     async def resize(self, cols: int, rows: int) -> None:
         """Resize the terminal; the kernel sends the program SIGWINCH."""
+        check_size({"cols": cols, "rows": rows}, None)
         if not self.running or self._proc is None:
             raise AgentError("not_running", "the command is not running")
         if self._proc.terminal_fd is None:
