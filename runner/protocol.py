@@ -71,6 +71,7 @@ REQUESTS: dict[str, dict[str, tuple[str, bool]]] = {
     },
     "configure": {**_SESSION, "model": ("str", False), "permission_mode": ("str", False)},
     "resize": {**_SESSION, "cols": ("int", True), "rows": ("int", True)},
+    "search": {**_SESSION, "query": ("str", True), "limit": ("int", False), "before_seq": ("int", False)},
 }
 
 

@@ -38,6 +38,7 @@ from runner.protocol import (
     parse_request,
     reply,
 )
+from runner.search import SearchError, search
 from runner.sessions import Session, SessionError, SessionManager
 
 log = logging.getLogger(__name__)
@@ -405,6 +406,19 @@ class ViewConnection:
         except AgentError as exc:
             raise SessionError(exc.code, exc.message) from exc
         self._send(reply({"type": "ok"}, request))
+
+    async def _on_search(self, request: dict[str, Any]) -> None:
+        session = self.manager.get(request["session"])
+
+        async def run() -> dict[str, Any]:
+            try:
+                found = await search(self.manager.journal.path, session.id, request["query"],
+                                     request.get("limit"), request.get("before_seq"))
+            except SearchError as exc:
+                raise SessionError(exc.code, exc.message) from exc
+            return {"type": "search_results", "session": session.id, "query": request["query"], **found}
+
+        self._reply_with(request, run())
 
     async def _on_attach(self, request: dict[str, Any]) -> None:
         session = self.manager.get(request["session"])
