@@ -130,14 +130,6 @@ class _Scan:
             at, length = start, max(end - start, 1)
         self.matches.append({"seq": seq, "kind": kind, **snippet(text, at, length)})
 
-    def settled(self) -> bool:
-        """True when rows still being put together can no longer be among the `limit` newest matches."""
-        if len(self.matches) < self.limit:
-            return False
-        kth = sorted((m["seq"] for m in self.matches), reverse=True)[self.limit - 1]
-        open_rows = [m.seq for m in self.messages.values()] + ([self.line.seq] if self.line is not None else [])
-        return kth > max(open_rows, default=0)
-
     def feed(self, rows: list[tuple[int, str]]) -> None:
         for message in self.messages.values():
             message.seen_in_batch = False
@@ -219,11 +211,15 @@ def search_journal(path: str, session_id: str, query: str, limit: int, before_se
             scan.feed(rows)
             cursor = rows[-1][0]
             scanned += len(rows)
-            if scan.settled():
+            # Enough matches. A row still being put together starts below what this batch read, so below every
+            # match: the limit would cut it, and the next page (below the last match) reads it whole.
+            if len(scan.matches) >= limit:
                 break
             if scanned >= SCAN_BUDGET:
+                scan.close_all()
                 break
-        scan.close_all()
+        if exhausted:
+            scan.close_all()
     finally:
         conn.close()
     matches = sorted(scan.matches, key=lambda m: m["seq"], reverse=True)
