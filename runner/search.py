@@ -30,6 +30,8 @@ MAX_QUERY_CHARS = 1000
 BATCH = 4096
 SCAN_BUDGET = 500_000
 """Events one request examines at most; past it the reply says `complete: false` and where to go on."""
+DELTA_GAP = 256
+"""Events between two deltas of one message beyond which a message read newest first counts as complete."""
 SNIPPET_BEFORE = 40
 SNIPPET_AFTER = 80
 
@@ -77,7 +79,6 @@ class _Row:
     kind: str
     seq: int
     parts: list[str] = field(default_factory=list)
-    seen_in_batch: bool = True
 
 
 def _searchable(event: dict[str, Any]) -> str:
@@ -131,8 +132,6 @@ class _Scan:
         self.matches.append({"seq": seq, "kind": kind, **snippet(text, at, length)})
 
     def feed(self, rows: list[tuple[int, str]]) -> None:
-        for message in self.messages.values():
-            message.seen_in_batch = False
         for seq, payload in rows:
             delta = '"kind":"assistant"' in payload or '"kind":"thinking"' in payload
             output = '"kind":"output"' in payload
@@ -153,13 +152,14 @@ class _Scan:
                     row = self.messages[key] = _Row(kind, seq)
                 row.parts.append(str(event.get("text", "")))
                 row.seq = seq
-                row.seen_in_batch = True
             elif output and event.get("part"):
                 self.line = _Row("output", seq, [str(event.get("text", ""))])  # a later part: earlier ones follow
             else:
                 self.finish_line_or_match(kind, seq, event)
-        # A message none of whose deltas were in this batch has been read whole.
-        for key in [k for k, m in self.messages.items() if not m.seen_in_batch]:
+        # A message with no delta among the last events read has been read whole (its deltas come close together:
+        # a message left open at the end of a batch is finished by the next one).
+        bottom = rows[-1][0] + DELTA_GAP if rows else 0
+        for key in [k for k, m in self.messages.items() if m.seq > bottom]:
             self.close_message(key)
 
     def line_part(self, seq: int, payload: str) -> None:
@@ -211,9 +211,8 @@ def search_journal(path: str, session_id: str, query: str, limit: int, before_se
             scan.feed(rows)
             cursor = rows[-1][0]
             scanned += len(rows)
-            # Enough matches. A row still being put together starts below what this batch read, so below every
-            # match: the limit would cut it, and the next page (below the last match) reads it whole.
-            if len(scan.matches) >= limit:
+            # Enough matches, and no row left half read (it could be newer than some of them).
+            if len(scan.matches) >= limit and not scan.messages and scan.line is None:
                 break
             if scanned >= SCAN_BUDGET:
                 scan.close_all()

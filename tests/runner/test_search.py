@@ -12,6 +12,7 @@ from typing import Any
 import orjson
 import pytest
 
+import runner.search
 from runner.journal import Journal
 from runner.search import MAX_LIMIT, MAX_QUERY_CHARS, search_journal
 from tests.fakes.view_client import ViewClient
@@ -141,7 +142,12 @@ async def test_parts_of_a_line_are_joined(tmp_path: Path) -> None:
     assert seqs(search_journal(path, "s1", "after", 50, None)) == [5]
 
 
-async def test_limits_and_paging_give_every_match_once(tmp_path: Path) -> None:
+@pytest.mark.parametrize("batch", [2, 7, 4096])
+async def test_limits_and_paging_give_every_match_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, batch: int
+) -> None:
+    # Small batches cut messages (two deltas each) between batches: each is still found whole, once.
+    monkeypatch.setattr(runner.search, "BATCH", batch)
     path = str(tmp_path / "j.sqlite3")
     events: list[dict[str, Any]] = []
     for i in range(600):
