@@ -16,6 +16,7 @@ terminal lines holding escapes or carriage returns are parsed regardless.
 from __future__ import annotations
 
 import asyncio
+import re
 import sqlite3
 from dataclasses import dataclass, field
 from typing import Any
@@ -28,8 +29,9 @@ DEFAULT_LIMIT = 50
 MAX_LIMIT = 500
 MAX_QUERY_CHARS = 1000
 BATCH = 4096
-SCAN_BUDGET = 500_000
-"""Events one request examines at most; past it the reply says `complete: false` and where to go on."""
+SCAN_BUDGET = 100_000
+"""Events one request examines at most (about a second on a loaded machine); past it the reply says
+`complete: false` and where to go on, so a view shows the first results while it asks for more."""
 DELTA_GAP = 256
 """Events between two deltas of one message beyond which a message read newest first counts as complete."""
 SNIPPET_BEFORE = 40
@@ -97,6 +99,15 @@ def _searchable(event: dict[str, Any]) -> str:
     return text if isinstance(text, str) else ""
 
 
+# Output that is searched after interpretation: parts of a line, escape sequences, carriage returns, backspaces.
+_TERMINAL = re.compile(r'"part":|\\u001b|\\r|\\b')
+
+
+def _text(event: dict[str, Any]) -> str:
+    text = event.get("text")
+    return text if isinstance(text, str) else ""
+
+
 _SEARCHED_KINDS = {"user", "assistant", "thinking", "tool_call", "tool_result", "output", "error",
                    "permission_request"}
 
@@ -132,49 +143,52 @@ class _Scan:
         self.matches.append({"seq": seq, "kind": kind, **snippet(text, at, length)})
 
     def feed(self, rows: list[tuple[int, str]]) -> None:
+        """Rows of (seq, payload), newest first."""
+        needle = self.needle
+        loads = orjson.loads
         for seq, payload in rows:
-            delta = '"kind":"assistant"' in payload or '"kind":"thinking"' in payload
-            output = '"kind":"output"' in payload
-            if output and self.line is not None:
-                self.line_part(seq, payload)
-                continue
-            if not delta and not (output and ('"part":' in payload or "\\u001b" in payload or "\\r" in payload)):
-                if self.needle not in payload.casefold():
-                    continue
-            event = orjson.loads(payload)
-            kind = event.get("kind")
-            if kind not in _SEARCHED_KINDS:
-                continue
-            if delta:
-                key = (kind, str(event.get("message_id", seq)))
+            # The first `"kind":"` is the key (inside a string value its quotes would be escaped).
+            at = payload.find('"kind":"') + 8
+            kind = payload[at:payload.find('"', at)]
+            if kind == "assistant" or kind == "thinking":
+                event = loads(payload)
+                message_id = event.get("message_id")
+                key = (kind, str(message_id) if message_id is not None else f"#{seq}")
                 row = self.messages.get(key)
                 if row is None:
                     row = self.messages[key] = _Row(kind, seq)
-                row.parts.append(str(event.get("text", "")))
+                row.parts.append(_text(event))
                 row.seq = seq
-            elif output and event.get("part"):
-                self.line = _Row("output", seq, [str(event.get("text", ""))])  # a later part: earlier ones follow
-            else:
-                self.finish_line_or_match(kind, seq, event)
+            elif kind == "output":
+                if self.line is None and needle not in payload.casefold() and not _TERMINAL.search(payload):
+                    continue  # a whole plain line without the query
+                event = loads(payload)
+                text, part = _text(event), event.get("part")
+                if self.line is not None:
+                    self.line.parts.append(text)
+                    self.line.seq = seq
+                    if not part:  # part 0: the line is complete
+                        self.close_line()
+                elif part:  # the last part of a line: the earlier ones follow
+                    self.line = _Row("output", seq, [text])
+                else:
+                    self.match(kind, seq, plain_terminal_line(text))
+            elif kind in _SEARCHED_KINDS and needle in payload.casefold():
+                self.match(kind, seq, _searchable(loads(payload)))
         # A message with no delta among the last events read has been read whole (its deltas come close together:
         # a message left open at the end of a batch is finished by the next one).
         bottom = rows[-1][0] + DELTA_GAP if rows else 0
         for key in [k for k, m in self.messages.items() if m.seq > bottom]:
             self.close_message(key)
 
-    def line_part(self, seq: int, payload: str) -> None:
-        assert self.line is not None
-        event = orjson.loads(payload)
-        self.line.parts.append(str(event.get("text", "")))
-        self.line.seq = seq
-        if not event.get("part"):  # part 0 (or a whole line): the line is complete
-            self.close_line()
-
-    def finish_line_or_match(self, kind: str, seq: int, event: dict[str, Any]) -> None:
-        text = _searchable(event)
-        if kind == "output":
-            text = plain_terminal_line(text)
-        self.match(kind, seq, text)
+    def settled(self) -> bool:
+        """Whether the `limit` newest matches are known: rows still being put together start below their current
+        lowest seq, so below every match newer than that."""
+        if len(self.matches) < self.limit:
+            return False
+        kth = sorted((m["seq"] for m in self.matches), reverse=True)[self.limit - 1]
+        open_rows = [m.seq for m in self.messages.values()] + ([self.line.seq] if self.line is not None else [])
+        return kth > max(open_rows, default=0)
 
     def close_line(self) -> None:
         line, self.line = self.line, None
@@ -211,8 +225,7 @@ def search_journal(path: str, session_id: str, query: str, limit: int, before_se
             scan.feed(rows)
             cursor = rows[-1][0]
             scanned += len(rows)
-            # Enough matches, and no row left half read (it could be newer than some of them).
-            if len(scan.matches) >= limit and not scan.messages and scan.line is None:
+            if scan.settled():
                 break
             if scanned >= SCAN_BUDGET:
                 scan.close_all()
