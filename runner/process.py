@@ -446,10 +446,13 @@ class AgentProcess:
         loop = asyncio.get_running_loop()
         view = memoryview(data)
         while view:
+            if self._terminal_closed:  # closed while waiting for room (its fd number may be reused already)
+                raise BrokenPipeError("the terminal is closed")
             try:
                 written = os.write(fd, view)
             except BlockingIOError:
                 # The terminal's input queue is full until the program reads: wait for room, like drain().
+                # When the program ends, the hang-up wakes this too, and the next write fails.
                 room = loop.create_future()
                 loop.add_writer(fd, _settle, room, True)
                 try:

@@ -183,3 +183,21 @@ async def test_pty_resize_errors(client: ViewClient) -> None:
     huge = await client.request({"type": "resize", "session": running, "cols": 80, "rows": 70_000})
     assert huge["type"] == "error" and huge["code"] == "bad_request"
     await client.request({"type": "stop", "session": running})
+
+
+async def test_pty_input_waiting_for_room_fails_when_the_program_ends(client: ViewClient, tmp_path) -> None:
+    """A program that stops reading: the terminal's input queue fills and the write waits for room. When the
+    program ends, the waiting input is reported as not delivered (it must not wait forever)."""
+    go = tmp_path / "go"
+    code = (
+        "import os, time, tty\ntty.setraw(0)\nprint('raw', flush=True)\n"
+        f"while not os.path.exists({str(go)!r}):\n    time.sleep(0.02)\n"
+    )
+    sid = await start(client, code)
+    await client.wait_for(lambda: "raw" in "".join(lines(client, sid)), timeout=60)
+    await client.request({"type": "send", "session": sid, "text": "z" * 1_000_000})
+    go.write_text("")
+    await client.wait_status(sid, "exited", timeout=60)
+    await client.wait_for(lambda: any(e["kind"] == "error" for e in client.events[sid]), timeout=30)
+    (error,) = [e for e in client.events[sid] if e["kind"] == "error"]
+    assert error["message"].startswith("input not delivered") and error["code"] == "not_running"
