@@ -97,6 +97,7 @@ _ESC_OTHER_PREFIX = re.compile(r"[ -/]*\Z")
 MAX_SEQUENCE = 4096
 """An escape sequence longer than this (an unterminated title, say) is dropped as far as it got."""
 TAB = 8
+MAX_CACHED_SGR = 1024
 
 
 def _number(text: str, default: int) -> int:
@@ -120,7 +121,8 @@ class Terminal:
         self.style = PLAIN
         self._col = 0
         self._pending = ""  # an escape sequence cut off at the end of the last feed
-        self._styles: dict[Style, Style] = {PLAIN: PLAIN}
+        self._styles: dict[Style, Style] = {PLAIN: PLAIN}  # one object per style: spans share it, `is` compares
+        self._sgr_cache: dict[tuple[Style, str], Style] = {}
 
     # --- reading ---------------------------------------------------------------------------------------------
 
@@ -251,7 +253,16 @@ class Terminal:
             line.spans, line.length, line.clipped = [], 0, False
 
     def _sgr(self, params: str) -> None:
-        style = self.style
+        # Programs repeat the same few sequences: each (style, parameters) pair is worked out once.
+        key = (self.style, params)
+        cached = self._sgr_cache.get(key)
+        if cached is None:
+            if len(self._sgr_cache) >= MAX_CACHED_SGR:
+                self._sgr_cache.clear()
+            cached = self._sgr_cache[key] = self._apply_sgr(self.style, params)
+        self.style = cached
+
+    def _apply_sgr(self, style: Style, params: str) -> Style:
         fields = params.split(";") if params else [""]
         i = 0
         while i < len(fields):
@@ -288,7 +299,9 @@ class Terminal:
                     style = replace(style, **{"fg" if code == 38 else "bg": color})
             elif code in _SGR_FLAGS:
                 style = replace(style, **_SGR_FLAGS[code])
-        self.style = self._styles.setdefault(style, style)
+        if len(self._styles) >= MAX_CACHED_SGR:  # a rainbow of 24-bit colours must not grow this without end
+            self._styles = {PLAIN: PLAIN}
+        return self._styles.setdefault(style, style)
 
     # --- writing ---------------------------------------------------------------------------------------------
 

@@ -177,6 +177,14 @@ def test_memory_is_bounded_in_lines_and_columns() -> None:
     assert term.lines[-1].length <= 50
 
 
+def test_many_distinct_colours_keep_memory_bounded() -> None:
+    term = Terminal(max_lines=100)
+    for i in range(20_000):
+        term.feed(f"\x1b[38;2;{i % 256};{i // 256 % 256};7mx\x1b[48;5;{i % 256}my\n")
+    assert len(term._styles) <= 1024 and len(term._sgr_cache) <= 1024
+    assert spans(term, -1) == [("x", Style(fg="#1f4e07", bg=30)), ("y", Style(fg="#1f4e07", bg=31))]
+
+
 def test_styles_are_shared_not_copied_per_span() -> None:
     term = Terminal()
     for _ in range(100):
