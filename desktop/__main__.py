@@ -1,4 +1,5 @@
-"""`nightshift`: the desktop app. `nightshift --smoke-test` checks a build end to end and exits."""
+"""`nightshift`: the desktop app. `nightshift --smoke-test` checks a build end to end and exits.
+`nightshift export SESSION [-o FILE]` writes a session's transcript as Markdown, from the journal, without the GUI."""
 
 from __future__ import annotations
 
@@ -30,6 +31,35 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--log-level", default="WARNING")
     p.add_argument("--version", action="version", version=f"nightshift {__version__}")
     return p
+
+
+def export_main(argv: list[str]) -> int:
+    """`nightshift export`: reads the embedded runner's journal file directly; no GUI, no running runner needed."""
+    p = argparse.ArgumentParser(prog="nightshift export",
+                                description="Write a session's transcript as Markdown (from the journal).")
+    p.add_argument("session", help="the session's id, the start of its id, or its title")
+    p.add_argument("-o", "--output", metavar="FILE", help="write to FILE (default: standard output)")
+    p.add_argument("--data-dir", metavar="DIR", help="the runner's data folder "
+                                                     "(default $NIGHTSHIFT_DATA_DIR or the user data folder)")
+    args = p.parse_args(argv)
+    from runner.export import ExportError, export_session
+    from runner.runner import default_data_dir
+
+    try:
+        markdown = export_session(args.data_dir or default_data_dir(), args.session)
+    except ExportError as exc:
+        print(f"nightshift export: {exc}", file=sys.stderr)
+        return 1
+    if args.output is None:
+        sys.stdout.write(markdown)
+        return 0
+    try:
+        with open(args.output, "w", encoding="utf-8") as f:
+            f.write(markdown)
+    except OSError as exc:
+        print(f"nightshift export: cannot write {args.output}: {exc.strerror or exc}", file=sys.stderr)
+        return 1
+    return 0
 
 
 def _smoke_argv() -> list[str]:
@@ -87,6 +117,9 @@ async def smoke_test(app: Any, timeout: float = 60.0) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["export"]:
+        return export_main(argv[1:])
     args = build_parser().parse_args(argv)
     fmt = "%(asctime)s %(levelname)s %(name)s: %(message)s"
     logging.basicConfig(level=args.log_level.upper(), format=fmt)

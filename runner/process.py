@@ -5,14 +5,25 @@ every process it spawned (shells, language servers, MCP servers), and the whole 
 Output is read in chunks and split into lines here rather than with StreamReader.readline(), which stops at its
 64 KiB limit: each read is decoded once and split in bulk, and its lines go to the handler as one list, so the
 cost per line is a few list operations rather than a call chain.
+
+With `terminal=(cols, rows)` (POSIX only) the process runs in a pseudo-terminal instead of on pipes: stdin, stdout
+and stderr are the pty's slave side, which is also its controlling terminal, so programs see a terminal (colours,
+progress bars, line-buffered prompts) and get SIGWINCH on `resize`. Its output is one stream ("stdout"), as in a
+terminal, and the text is kept as the program wrote it (escape codes included; output post-processing is off, so
+line ends are the program's own, as on pipes). An unfinished line (a prompt, a progress bar redrawn with CR) is
+handed out as a part once the process has been quiet for PARTIAL_LINE_DELAY, so views see it without waiting for
+its newline.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import os
 import signal
+import struct
+import subprocess
 import sys
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
@@ -20,8 +31,10 @@ from typing import Protocol
 
 try:
     import fcntl
+    import termios
 except ImportError:  # Windows
     fcntl = None  # type: ignore[assignment]
+    termios = None  # type: ignore[assignment]
 
 # Lines up to this size arrive whole; longer ones are cut into parts of at most this size, at UTF-8 character
 # boundaries. Big enough for base64 images and huge tool outputs (the issue asks for at least 8 MiB).
@@ -30,6 +43,15 @@ READ_CHUNK = 256 * 1024
 STOP_GRACE_SECONDS = 5.0
 
 IS_WINDOWS = sys.platform == "win32"
+
+TERMINALS_SUPPORTED = not IS_WINDOWS and hasattr(os, "openpty")
+"""Whether `spawn(terminal=...)` runs the process in a pseudo-terminal (Linux, macOS); elsewhere it uses pipes."""
+PARTIAL_LINE_DELAY = 0.1
+"""Seconds a terminal's unfinished line waits for more output before it is handed out as a part."""
+MAX_CANON = 4095
+"""Longest line a pty in canonical (cooked) mode accepts; the line discipline silently drops the rest."""
+TERMINAL_ENV = {"TERM": "xterm-256color", "COLORTERM": "truecolor"}
+"""What the views' interpreter (desktop/core/terminal.py) understands: 16, 256 and 24-bit colours."""
 
 
 class OutputHandler(Protocol):
@@ -158,6 +180,92 @@ def _reap_group(pgid: int) -> None:
             return
 
 
+def _set_window_size(fd: int, cols: int, rows: int) -> None:
+    fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
+
+
+def _open_terminal(cols: int, rows: int) -> tuple[int, int]:
+    """A new pty (master, slave) of that size, without echo: the session journals what a view sends as a `user`
+    event already, and an echo would print every sent line a second time. Programs may turn echo on again (a
+    shell's line editor does, and prints what it echoes itself)."""
+    master, slave = os.openpty()
+    try:
+        _set_window_size(master, cols, rows)
+        attrs = termios.tcgetattr(slave)
+        attrs[3] &= ~(termios.ECHO | termios.ECHONL)
+        # Output as the program wrote it: no LF -> CRLF translation, so the journal holds the program's own line
+        # ends, exactly as on pipes (and the reader has no CRs to strip from every line).
+        attrs[1] &= ~termios.OPOST
+        termios.tcsetattr(slave, termios.TCSANOW, attrs)
+    except BaseException:
+        os.close(master)
+        os.close(slave)
+        raise
+    return master, slave
+
+
+def _take_controlling_terminal() -> None:
+    """Runs in the child after setsid(): make stdin (the pty's slave) the session's controlling terminal, so
+    /dev/tty works, the child's group is the terminal's foreground group and gets SIGWINCH on resize. Only a
+    prebound ioctl: nothing in here may import or take locks (it runs between fork and exec)."""
+    _ioctl(0, _TIOCSCTTY, 0)
+
+
+if TERMINALS_SUPPORTED:
+    _ioctl, _TIOCSCTTY = fcntl.ioctl, termios.TIOCSCTTY
+
+
+class _TerminalReader:
+    """Reads the master side of a pty the way AgentProcess._read reads a StreamReader: `read(n)` gives bytes, or
+    b"" at the end (Linux reports the end, all slave fds closed, as EIO). StreamReader is not used because it
+    raises that EIO before handing out the bytes it has buffered."""
+
+    def __init__(self, fd: int) -> None:
+        self._fd = fd
+        os.set_blocking(fd, False)
+        self._loop = asyncio.get_running_loop()
+
+    async def read(self, n: int, within: float | None = None) -> bytes | None:
+        """Up to n bytes; None if `within` seconds pass with nothing to read."""
+        fd, loop = self._fd, self._loop
+        while True:
+            try:
+                return os.read(fd, n)
+            except BlockingIOError:
+                pass
+            except OSError as exc:
+                if exc.errno == errno.EIO:
+                    return b""
+                raise
+            ready = loop.create_future()
+            loop.add_reader(fd, _settle, ready, True)
+            timer = loop.call_later(within, _settle, ready, False) if within is not None else None
+            try:
+                if not await ready:
+                    return None
+            finally:
+                loop.remove_reader(fd)
+                if timer is not None:
+                    timer.cancel()
+
+
+def _settle(future: asyncio.Future[bool], value: bool) -> None:
+    if not future.done():
+        future.set_result(value)
+
+
+def _complete_prefix(data: bytes | bytearray) -> int:
+    """The length of data without a UTF-8 character cut off at its end (0 to 3 bytes shorter)."""
+    for back in range(1, min(4, len(data)) + 1):
+        byte = data[-back]
+        if byte < 0x80:
+            return len(data)
+        if byte >= 0xC0:  # the lead byte: is its character complete?
+            need = 2 if byte < 0xE0 else 3 if byte < 0xF0 else 4
+            return len(data) if back >= need else len(data) - back
+    return len(data)
+
+
 class AgentProcess:
     """A running agent process: write to its stdin, signal its group, and wait for it and its group to end."""
 
@@ -166,17 +274,24 @@ class AgentProcess:
         proc: asyncio.subprocess.Process,
         output: OutputHandler,
         backpressure: Callable[[], Awaitable[None]] | None,
+        terminal_fd: int | None = None,
     ) -> None:
         self._proc = proc
         self._output = output
-        _widen_pipes(proc)
         self._backpressure = backpressure
         self.pid = proc.pid
         self.pgid = proc.pid  # leader of its own session/group
-        self._readers = [
-            asyncio.create_task(self._read(proc.stdout, "stdout")),
-            asyncio.create_task(self._read(proc.stderr, "stderr")),
-        ]
+        self.terminal_fd = terminal_fd
+        """The pty's master side if the process runs in a terminal (closed once its output has all been read)."""
+        self._terminal_closed = False
+        if terminal_fd is not None:
+            self._readers = [asyncio.create_task(self._read(_TerminalReader(terminal_fd), "stdout"))]
+        else:
+            _widen_pipes(proc)
+            self._readers = [
+                asyncio.create_task(self._read(proc.stdout, "stdout")),
+                asyncio.create_task(self._read(proc.stderr, "stderr")),
+            ]
         self._done = asyncio.create_task(self._wait_all())
         self._stopping = False
 
@@ -190,46 +305,84 @@ class AgentProcess:
         env: Mapping[str, str] | None = None,
         backpressure: Callable[[], Awaitable[None]] | None = None,
         stdin: bool = True,
+        terminal: tuple[int, int] | None = None,
     ) -> AgentProcess:
+        """Start argv. `terminal=(cols, rows)`: in a pseudo-terminal of that size where TERMINALS_SUPPORTED
+        (see the module doc), on pipes elsewhere."""
         if not argv:
             raise SpawnError("empty command")
         if not os.path.isdir(cwd):
             raise SpawnError(f"working directory does not exist: {cwd}")
         kwargs: dict = {}
         if IS_WINDOWS:
-            import subprocess
-
             kwargs["creationflags"] = subprocess.CREATE_NEW_PROCESS_GROUP
         else:
             kwargs["start_new_session"] = True
+        stdin_to: int = asyncio.subprocess.PIPE if stdin else asyncio.subprocess.DEVNULL
+        stdout_to: int = asyncio.subprocess.PIPE
+        stderr_to: int = asyncio.subprocess.PIPE
+        master = slave = None
+        if terminal is not None and TERMINALS_SUPPORTED:
+            try:
+                master, slave = _open_terminal(*terminal)
+            except OSError as exc:
+                raise SpawnError(f"cannot open a terminal for {argv[0]}: {exc.strerror or exc}") from exc
+            stdin_to = stdout_to = stderr_to = slave
+            kwargs["preexec_fn"] = _take_controlling_terminal
+            env = {**(os.environ if env is None else env), **TERMINAL_ENV}
+        started = False
         try:
             proc = await asyncio.create_subprocess_exec(
                 *argv,
                 cwd=cwd,
                 env=dict(env) if env is not None else None,
-                stdin=asyncio.subprocess.PIPE if stdin else asyncio.subprocess.DEVNULL,
-                stdout=asyncio.subprocess.PIPE,
-                stderr=asyncio.subprocess.PIPE,
+                stdin=stdin_to,
+                stdout=stdout_to,
+                stderr=stderr_to,
                 **kwargs,
             )
+            started = True
         except FileNotFoundError as exc:
             raise SpawnError(f"executable not found: {argv[0]}") from exc
         except PermissionError as exc:
             raise SpawnError(f"permission denied: {argv[0]}") from exc
         except OSError as exc:
             raise SpawnError(f"cannot start {argv[0]}: {exc.strerror or exc}") from exc
-        return cls(proc, output, backpressure)
+        except subprocess.SubprocessError as exc:  # the controlling terminal could not be taken in the child
+            raise SpawnError(f"cannot start {argv[0]} in a terminal: {exc}") from exc
+        finally:
+            if slave is not None:
+                # Only the child holds the slave side now: when it and its group are gone, reads end (EIO).
+                os.close(slave)
+            if master is not None and not started:
+                os.close(master)
+        return cls(proc, output, backpressure, master)
 
     # --- output ---------------------------------------------------------------------------------------------------
 
-    async def _read(self, stream: asyncio.StreamReader | None, name: str) -> None:
+    async def _read(self, stream: asyncio.StreamReader | _TerminalReader | None, name: str) -> None:
         if stream is None:
             return
         output = self._output
+        terminal = stream if isinstance(stream, _TerminalReader) else None
         buf = bytearray()  # the unfinished line (never holds a newline between reads)
         part = 0  # parts of the current line handed out already
         while True:
-            chunk = await stream.read(READ_CHUNK)
+            if terminal is not None and buf:
+                chunk = await terminal.read(READ_CHUNK, PARTIAL_LINE_DELAY)
+                if chunk is None:
+                    # Quiet with an unfinished line: a prompt or a progress bar. Hand out what is whole of it, but
+                    # not a last CR, which may be the start of a CRLF line end.
+                    cut = _complete_prefix(buf)
+                    if cut and buf[cut - 1] == 0x0D:
+                        cut -= 1
+                    if cut:
+                        output.on_part(name, _decode(buf[:cut], line_end=False), part, False)
+                        part += 1
+                        del buf[:cut]
+                    continue
+            else:
+                chunk = await stream.read(READ_CHUNK)
             if not chunk:
                 break
             scanned = len(buf)
@@ -269,14 +422,66 @@ class AgentProcess:
         return self._proc.returncode is None
 
     async def write(self, data: bytes) -> None:
-        """Write to stdin; raises BrokenPipeError/ConnectionResetError when the process has closed it."""
+        """Write to stdin; raises BrokenPipeError/ConnectionResetError when the process has closed it, and
+        ValueError for a line a terminal in cooked mode would cut short (nothing is written then)."""
+        if self.terminal_fd is not None:
+            await self._write_terminal(self.terminal_fd, data)
+            return
         stdin = self._proc.stdin
         if stdin is None or stdin.is_closing():
             raise BrokenPipeError("stdin is closed")
         stdin.write(data)
         await stdin.drain()
 
+    async def _write_terminal(self, fd: int, data: bytes) -> None:
+        if self._terminal_closed:
+            raise BrokenPipeError("the terminal is closed")
+        with contextlib.suppress(OSError):  # termios can fail only if the terminal is gone: the write says so
+            if termios.tcgetattr(fd)[3] & termios.ICANON:
+                longest = max(map(len, data.split(b"\n")))
+                if longest > MAX_CANON:
+                    raise ValueError(
+                        f"a line of {longest} bytes is longer than the {MAX_CANON} a terminal in line mode takes "
+                        "(the program reads whole lines); send it in shorter lines")
+        loop = asyncio.get_running_loop()
+        view = memoryview(data)
+        while view:
+            if self._terminal_closed:  # closed while waiting for room (its fd number may be reused already)
+                raise BrokenPipeError("the terminal is closed")
+            try:
+                written = os.write(fd, view)
+            except BlockingIOError:
+                # The terminal's input queue is full until the program reads: wait for room, like drain().
+                # When the program ends, the hang-up wakes this too, and the next write fails.
+                room = loop.create_future()
+                loop.add_writer(fd, _settle, room, True)
+                try:
+                    await room
+                finally:
+                    loop.remove_writer(fd)
+                continue
+            except OSError as exc:
+                raise BrokenPipeError(f"the terminal is closed: {exc.strerror}") from exc
+            view = view[written:]
+
+    def resize(self, cols: int, rows: int) -> bool:
+        """Set the terminal's size; the kernel sends SIGWINCH to its foreground group. False without a terminal."""
+        if self.terminal_fd is None or self._terminal_closed:
+            return False
+        try:
+            _set_window_size(self.terminal_fd, cols, rows)
+        except OSError:
+            return False
+        return True
+
     def close_stdin(self) -> None:
+        if self.terminal_fd is not None:
+            # A terminal has no end of input to close: VEOF (Ctrl+D) at the start of a line is what a program
+            # reading the terminal sees as its end of input.
+            if not self._terminal_closed:
+                with contextlib.suppress(OSError):
+                    os.write(self.terminal_fd, b"\x04")
+            return
         stdin = self._proc.stdin
         if stdin is not None and not stdin.is_closing():
             with contextlib.suppress(OSError, RuntimeError):
@@ -292,6 +497,13 @@ class AgentProcess:
             return
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(self.pgid, sig)
+        if self.terminal_fd is not None and not self._terminal_closed:
+            # Ctrl+C in a terminal reaches its foreground group: a shell in the terminal may have moved its
+            # current job to a group of its own.
+            with contextlib.suppress(OSError):
+                foreground = os.tcgetpgrp(self.terminal_fd)
+                if foreground not in (self.pgid, 0):
+                    os.killpg(foreground, sig)
 
     # --- ending ----------------------------------------------------------------------------------------------------
 
@@ -326,6 +538,9 @@ class AgentProcess:
         # leaves orphans behind. Pipes held open by those grandchildren close when they die.
         await self._end_group(grace=0.5 if not self._stopping else STOP_GRACE_SECONDS)
         await asyncio.gather(*self._readers, return_exceptions=True)
+        if self.terminal_fd is not None and not self._terminal_closed:
+            self._terminal_closed = True
+            os.close(self.terminal_fd)
         return code
 
     async def _end_group(self, grace: float) -> None:

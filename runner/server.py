@@ -33,6 +33,7 @@ from runner import __version__
 from runner.agents import detect_agents
 from runner.journal import JournalError
 from runner.protocol import BATCH_BYTES, BATCH_EVENTS, MAX_INCOMING_FRAME, events_frame, parse_request, reply
+from runner.search import search
 from runner.sessions import Session, SessionManager
 from runner.vocabulary import PROTOCOL_VERSION, ErrorCode, RequestError
 
@@ -456,6 +457,24 @@ class ViewConnection:
         options = {k: request[k] for k in ("model", "permission_mode") if k in request}
         session = await self.manager.configure(request["session"], options)
         self._when_saved(request, {"type": "session", "session": session.to_json()})
+
+    async def _on_resize(self, request: dict[str, Any]) -> None:
+        session = self.manager.get(request["session"])
+        resize = getattr(session.agent, "resize", None)
+        if resize is None:
+            raise RequestError(ErrorCode.BAD_REQUEST, f"session {session.id} has no terminal to resize")
+        await resize(request["cols"], request["rows"])
+        self._send(reply({"type": "ok"}, request))
+
+    async def _on_search(self, request: dict[str, Any]) -> None:
+        session = self.manager.get(request["session"])
+
+        async def run() -> dict[str, Any]:
+            found = await search(self.manager.journal.path, session.id, request["query"],
+                                 request.get("limit"), request.get("before_seq"))
+            return {"type": "search_results", "session": session.id, "query": request["query"], **found}
+
+        self._reply_with(request, run())
 
     async def _on_attach(self, request: dict[str, Any]) -> None:
         session = self.manager.get(request["session"])

@@ -152,6 +152,8 @@ REQUEST_FIELDS: Final[dict[str, dict[str, tuple[FieldKind, bool]]]] = {
         "updated_permissions": ("objlist", False),
     },
     "configure": {**_SESSION, "model": ("str", False), "permission_mode": ("str", False)},
+    "resize": {**_SESSION, "cols": ("int", True), "rows": ("int", True)},
+    "search": {**_SESSION, "query": ("str", True), "limit": ("int", False), "before_seq": ("int", False)},
 }
 ANSWER_BEHAVIORS: Final = ("allow", "deny")
 """What a view may answer; a `permission_answer` event may also say "cancelled" (the agent withdrew the request)."""
@@ -444,6 +446,22 @@ class JournalErrorPush(_Reply):
     """True when the journal recovered (then `message` is empty)."""
 
 
+class SearchMatch(TypedDict):
+    seq: int
+    kind: str
+    snippet: str
+    start: int
+    end: int
+
+
+class SearchResults(_Reply):
+    session: str
+    query: str
+    matches: list[SearchMatch]
+    complete: bool
+    next_before: NotRequired[int | None]
+
+
 REPLIES: Final[dict[str, type]] = {
     "error": ErrorReply,
     "welcome": Welcome,
@@ -459,6 +477,7 @@ REPLIES: Final[dict[str, type]] = {
     "changes": Changes,
     "committed": Committed,
     "merged": Merged,
+    "search_results": SearchResults,
     "event": EventFrame,
     "events": EventsFrame,
     # Pushed to every view, unasked:

@@ -1,4 +1,8 @@
-"""The `command` agent: any argv, one event per output line, stdin from `send`."""
+"""The `command` agent: any argv, one event per output line, stdin from `send`.
+
+The process runs in a pseudo-terminal where the platform has one (Linux, macOS; pipes on Windows): see
+runner/process.py. Its size comes from `create`'s `cols`/`rows` (default 80x24) and follows `resize`.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +13,21 @@ from typing import Any
 
 from runner.agents.base import Agent, AgentError
 from runner.process import AgentProcess, SpawnError
+
+DEFAULT_SIZE = (80, 24)
+MAX_TERMINAL_SIDE = 10_000
+"""Largest cols or rows accepted (the kernel's field is 16 bits; anything near it is a mistake)."""
+
+
+def check_size(request: Mapping[str, Any], default: tuple[int, int] | None) -> tuple[int, int] | None:
+    """(cols, rows) from a request's `cols` and `rows`; `default` when both are absent."""
+    cols, rows = request.get("cols"), request.get("rows")
+    if cols is None and rows is None and default is not None:
+        return default
+    for name, value in (("cols", cols), ("rows", rows)):
+        if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= MAX_TERMINAL_SIDE:
+            raise AgentError("bad_request", f"'{name}' must be an integer from 1 to {MAX_TERMINAL_SIDE}")
+    return cols, rows  # type: ignore[return-value]
 
 
 def line_part(stream: str, text: str, index: int, last: bool) -> dict[str, Any]:
@@ -36,7 +55,8 @@ class CommandAgent(Agent):
             raise AgentError("bad_request", "'argv' must be a non-empty list of strings")
         if any("\0" in a for a in argv):
             raise AgentError("bad_request", "'argv' must not contain NUL characters")
-        return {"argv": argv}
+        cols, rows = check_size(request, DEFAULT_SIZE)  # type: ignore[misc]
+        return {"argv": argv, "cols": cols, "rows": rows}
 
     @property
     def running(self) -> bool:
@@ -46,9 +66,12 @@ class CommandAgent(Agent):
         return self.running
 
     async def start(self) -> None:
-        argv = self.host.options["argv"]
+        options = self.host.options
+        size = (options.get("cols", DEFAULT_SIZE[0]), options.get("rows", DEFAULT_SIZE[1]))
         try:
-            self._proc = await AgentProcess.spawn(argv, self.host.cwd, self, backpressure=self.host.backpressure)
+            self._proc = await AgentProcess.spawn(
+                options["argv"], self.host.cwd, self, backpressure=self.host.backpressure, terminal=size
+            )
         except SpawnError as exc:
             self.host.emit("error", message=str(exc), code="spawn_failed")
             self.host.set_status("error", reason="spawn_failed")
@@ -76,6 +99,17 @@ class CommandAgent(Agent):
             await self._proc.write(text.encode("utf-8"))
         except (BrokenPipeError, ConnectionResetError) as exc:
             raise AgentError("not_running", "the command has closed its input") from exc
+        except ValueError as exc:
+            raise AgentError("bad_request", str(exc)) from exc
+
+    async def resize(self, cols: int, rows: int) -> None:
+        """Resize the terminal; the kernel sends the program SIGWINCH."""
+        check_size({"cols": cols, "rows": rows}, None)
+        if not self.running or self._proc is None:
+            raise AgentError("not_running", "the command is not running")
+        if self._proc.terminal_fd is None:
+            raise AgentError("bad_request", "this command runs without a terminal (pipes on this platform)")
+        self._proc.resize(cols, rows)
 
     async def interrupt(self) -> None:
         if not self.running or self._proc is None:

@@ -174,9 +174,9 @@ async def test_orphaned_agent_of_a_killed_runner_is_ended_on_restart(headless: H
 
     url = headless.start()
     view = await ViewClient.open(url, TOKEN)
-    sid = (await view.request({"type": "create", "argv": ["sh", "-c", "sleep 300 & sleep 300"]}))["session"][
-        "id"
-    ]
+    # The command ignores SIGHUP: the runner's death hangs up its terminal, which ends a command that does not.
+    sid = (await view.request({"type": "create", "argv": ["sh", "-c", "trap '' HUP; sleep 300 & sleep 300"]}))[
+        "session"]["id"]
     await view.close()
     import json
 
