@@ -43,7 +43,7 @@ def export_main(argv: list[str]) -> int:
                                                      "(default $NIGHTSHIFT_DATA_DIR or the user data folder)")
     args = p.parse_args(argv)
     from runner.export import ExportError, export_session
-    from runner.runner import default_data_dir
+    from runner.environment import default_data_dir
 
     try:
         markdown = export_session(args.data_dir or default_data_dir(), args.session)

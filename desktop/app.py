@@ -189,7 +189,7 @@ class NightshiftApp(QObject):
         """Which runner an outbox file belongs to: a remote runner's URL, or the embedded runner's folder."""
         if key != EMBEDDED:
             return key
-        from runner.runner import default_data_dir
+        from runner.environment import default_data_dir
 
         return "embedded:" + os.path.realpath(self.data_dir or default_data_dir())
 
