@@ -12,6 +12,7 @@ from desktop.qt.rows.card import TextCardRenderer
 
 class AssistantRenderer(TextCardRenderer):
     kinds = (RowKind.ASSISTANT,)
+    markdown = True
 
     def paint(self, p: QPainter, row: Row, lay: Layout, width: int, state: RowState) -> None:
         t = theme.current()

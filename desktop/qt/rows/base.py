@@ -15,6 +15,7 @@ from PySide6.QtGui import QColor, QFont, QFontMetrics, QPainter, QPen, QTextLayo
 
 from desktop.core.transcript import Row, RowKind
 from desktop.qt import theme
+from desktop.qt.rows.markdown import MarkdownDocuments
 
 if TYPE_CHECKING:
     from desktop.qt.transcript_model import TranscriptModel
@@ -116,6 +117,7 @@ class RowContext:
         self.mono_exact = all(self.fm_mono.horizontalAdvance(c) == self.mono_advance for c in "il.W _")
         self.mono_row_h = self.fm_mono.height() + 2
         self.paragraphs = ParagraphLayouts()
+        self.markdown = MarkdownDocuments(self.mono)
 
     def one_mono_line(self, text: str, width: int) -> bool:
         """Whether `text` is one line of the monospace font within `width`, known without laying it out."""

@@ -16,6 +16,7 @@ FOLDED_LINES = 3
 class ThinkingRenderer(TextCardRenderer):
     kinds = (RowKind.THINKING,)
     expandable = True
+    markdown = True
 
     def font(self) -> QFont:
         return self.ctx.italic
