@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import html
 from collections import OrderedDict
 from typing import Any
 
@@ -16,18 +17,23 @@ from PySide6.QtGui import (
     QPainter,
     QPaintEvent,
     QPixmap,
+    QTextDocument,
 )
 from PySide6.QtWidgets import (
     QAbstractItemView,
+    QFrame,
+    QLabel,
     QListView,
     QMenu,
     QPushButton,
     QStyle,
     QStyledItemDelegate,
     QStyleOptionViewItem,
+    QVBoxLayout,
     QWidget,
 )
 
+from desktop.core.plan import PlanItem
 from desktop.core.transcript import Row, RowKind
 from desktop.qt import theme
 from desktop.qt.rows import Layout, RowContext, RowRenderer, RowState, renderer_table
@@ -229,6 +235,74 @@ class TranscriptDelegate(QStyledItemDelegate):
         QDesktopServices.openUrl(QUrl(url))
 
 
+class PlanBar(QFrame):
+    """The agent's latest plan, pinned above the transcript: how far it got, and its items (a click folds it to
+    the item in progress)."""
+
+    SHOWN_ITEMS = 8
+
+    def __init__(self, parent: QWidget) -> None:
+        super().__init__(parent)
+        self.setObjectName("planBar")
+        self.setCursor(Qt.CursorShape.PointingHandCursor)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(22, 8, 22, 8)
+        self.label = QLabel(self)
+        self.label.setTextFormat(Qt.TextFormat.RichText)
+        self.label.setWordWrap(True)
+        self.label.setAttribute(Qt.WidgetAttribute.WA_TransparentForMouseEvents)
+        layout.addWidget(self.label)
+        self.folded = False
+        self.items: list[PlanItem] = []
+        self.hide()
+
+    def set_items(self, items: list[PlanItem]) -> None:
+        self.items = list(items)
+        self._render()
+
+    def mousePressEvent(self, event: QMouseEvent) -> None:
+        self.folded = not self.folded
+        self._render()
+        parent = self.parent()
+        if isinstance(parent, TranscriptView):
+            parent.place_plan_bar()
+        event.accept()
+
+    def mouseReleaseEvent(self, event: QMouseEvent) -> None:
+        event.accept()  # the press folded or unfolded the bar
+
+    def text(self) -> str:
+        """What the bar shows, as plain text."""
+        doc = QTextDocument()
+        doc.setHtml(self.label.text())
+        return doc.toPlainText()
+
+    def _render(self) -> None:
+        t = theme.current()
+        self.setStyleSheet(f"#planBar {{ background: {t.surface.name()}; border-bottom: 1px solid {t.border.name()}; }}"
+                           f" QLabel {{ color: {t.text.name()}; }}")
+        items = self.items
+        done = sum(1 for i in items if i.status == "completed")
+        current = next((i for i in items if i.status == "in_progress"), None)
+        head = f"<b>Plan</b> &nbsp;<span style='color:{t.muted.name()}'>{done} of {len(items)} done"
+        head += " &nbsp;▸</span>" if self.folded else " &nbsp;▾</span>"
+        lines = [head]
+        shown = [current] if self.folded and current is not None else ([] if self.folded else items)
+        for item in shown[: self.SHOWN_ITEMS]:
+            mark, color, weight = "☐", t.text, "normal"
+            if item.status == "completed":
+                mark, color = "☑", t.muted
+            elif item.status == "in_progress":
+                mark, color, weight = "◐", t.accent, "bold"
+            text = html.escape(item.text)
+            if item.status == "completed":
+                text = f"<s>{text}</s>"
+            lines.append(f"<span style='color:{color.name()}; font-weight:{weight}'>{mark}&nbsp; {text}</span>")
+        if len(shown) > self.SHOWN_ITEMS:
+            lines.append(f"<span style='color:{t.muted.name()}'>… {len(shown) - self.SHOWN_ITEMS} more</span>")
+        self.label.setText("<br>".join(lines))
+
+
 class TranscriptView(QListView):
     """Follows the tail until the user scrolls up; then offers "Jump to latest"."""
 
@@ -236,6 +310,7 @@ class TranscriptView(QListView):
     question_requested = Signal(str, str, object)  # session, request_id, the questions
     outbox_action = Signal(str, str)
     view_text = Signal(str, str, bool)  # title, text, monospace
+    totals_changed = Signal(str)  # the shown session's cost, tokens and time so far, as one line
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -264,6 +339,7 @@ class TranscriptView(QListView):
         self.jump_button.setCursor(Qt.CursorShape.PointingHandCursor)
         self.jump_button.hide()
         self.jump_button.clicked.connect(self.jump_to_latest)
+        self.plan_bar = PlanBar(self)
         self.delegate.permission_answered.connect(self._on_permission)
         self.delegate.question_requested.connect(self._on_question)
         self.delegate.outbox_action.connect(self.outbox_action)
@@ -286,16 +362,41 @@ class TranscriptView(QListView):
         if old is not None:
             old.sizes_changed.disconnect(self._relayout)
             old.rowsInserted.disconnect(self._on_rows_inserted)
+            old.plan_changed.disconnect(self._update_plan)
+            old.totals_changed.disconnect(self.totals_changed)
         self.delegate.set_model(model if isinstance(model, TranscriptModel) else None)
         super().setModel(model)
         if isinstance(model, TranscriptModel):
             model.sizes_changed.connect(self._relayout)
             model.rowsInserted.connect(self._on_rows_inserted)
+            model.plan_changed.connect(self._update_plan)
+            model.totals_changed.connect(self.totals_changed)
             model.follow_tail = True
+        self.totals_changed.emit(model.transcript.totals.text() if isinstance(model, TranscriptModel) else "")
+        self._update_plan()
         self.follow = True
         self.unseen_rows = 0
         self._update_jump()
         self.scrollToBottom()
+
+    def _update_plan(self) -> None:
+        model = self.transcript_model()
+        items = model.transcript.plan.items if model is not None else []
+        self.plan_bar.set_items(items)
+        self.plan_bar.setVisible(bool(items))
+        self.place_plan_bar()
+
+    def place_plan_bar(self) -> None:
+        """The plan sits above the rows (in the viewport's top margin), never over them."""
+        bar = self.plan_bar
+        if not bar.isVisibleTo(self):
+            self.setViewportMargins(0, 0, 0, 0)
+            return
+        frame = self.frameWidth()
+        width = self.width() - 2 * frame
+        height = bar.heightForWidth(width) if bar.hasHeightForWidth() else bar.sizeHint().height()
+        bar.setGeometry(frame, frame, width, height)
+        self.setViewportMargins(0, height, 0, 0)
 
     def _relayout(self) -> None:
         self.scheduleDelayedItemsLayout()
@@ -392,6 +493,8 @@ class TranscriptView(QListView):
         self._sync_width()
         super().resizeEvent(event)
         self._place_jump()
+        if self.plan_bar.isVisibleTo(self):
+            self.place_plan_bar()
 
     def doItemsLayout(self) -> None:
         self._sync_width()

@@ -33,6 +33,11 @@ EDITS_CACHED = 256
 DIFF_GAP = 6
 
 
+Entry = tuple[str, str, "DiffLineKind | str | None"]
+"""A line of a tool row's detail area: ("file" | "line" | "todo" | "more", text, diff line kind or todo status)."""
+TODO_MARKS = {"completed": "☑", "in_progress": "◐", "pending": "☐"}
+
+
 def diff_colors(kind: DiffLineKind) -> tuple[QColor, QColor | None]:
     """(text, background) of a diff line in the current theme."""
     t = theme.current()
@@ -55,6 +60,10 @@ class ToolRenderer(RowRenderer):
         self._edits: OrderedDict[tuple[int, int, int], list[FileEdit] | None] = OrderedDict()
         """Diffs worked out, by (id(row), seq, version): layout and paint ask for them again and again."""
 
+    def line_h(self) -> int:
+        """The height of a line of the detail area (diff lines in the monospace font, todos in the body font)."""
+        return max(self.ctx.fm_mono.height(), self.ctx.fm_bold.height())
+
     def edits(self, row: Row) -> list[FileEdit] | None:
         key = (id(row), row.seq, row.version)
         if key in self._edits:
@@ -66,10 +75,10 @@ class ToolRenderer(RowRenderer):
             self._edits.popitem(last=False)
         return found
 
-    def _diff_entries(self, edits: list[FileEdit], expanded: bool) -> list[tuple[str, str, DiffLineKind | None]]:
+    def _diff_entries(self, edits: list[FileEdit], expanded: bool) -> list[Entry]:
         """What the diff area shows, line by line: file headers, diff lines, and how many are folded away."""
         limit = MAX_DIFF_LINES if expanded else FOLDED_DIFF_LINES
-        entries: list[tuple[str, str, DiffLineKind | None]] = []
+        entries: list[Entry] = []
         shown = hidden = 0
         for edit in edits:
             counts = f"  +{edit.added} -{edit.removed}" if edit.lines else ""
@@ -93,10 +102,15 @@ class ToolRenderer(RowRenderer):
         card_h = head_h + 2 * PAD - 4
         lay = Layout(0, extra={"head_h": head_h})
         edits = self.edits(row)
+        plan = row.data.get("plan")
+        entries: list[Entry] = []
         if edits:
             entries = self._diff_entries(edits, state.expanded)
+        elif isinstance(plan, list):
+            entries = [("todo", str(text), str(status)) for text, status in plan] or [("more", "(empty plan)", None)]
+        if entries:
             lay.extra["diff"] = entries
-            line_h = ctx.fm_mono.height()
+            line_h = self.line_h()
             top = GAP_Y + card_h + 1  # where _paint_diff starts: under the head
             if entries[-1][0] == "more":
                 y = top + PAD // 4 + (len(entries) - 1) * line_h
@@ -174,11 +188,11 @@ class ToolRenderer(RowRenderer):
             p.drawText(QRect(inner.x() + PAD, y + PAD // 2, inner.width() - 2 * PAD, h), WRAP, body)
             y += h + PAD + 8
 
-    def _paint_diff(self, p: QPainter, entries: list[tuple[str, str, DiffLineKind | None]], inner: QRect, y: int,
+    def _paint_diff(self, p: QPainter, entries: list[Entry], inner: QRect, y: int,
                     state: RowState) -> int:
         ctx = self.ctx
         t = theme.current()
-        line_h = ctx.fm_mono.height()
+        line_h = self.line_h()
         p.setPen(Qt.PenStyle.NoPen)
         p.setBrush(t.surface)
         p.drawRoundedRect(QRectF(inner.x(), y, inner.width(), len(entries) * line_h + PAD // 2), 6, 6)
@@ -195,8 +209,14 @@ class ToolRenderer(RowRenderer):
                 p.setFont(ctx.small)
                 p.setPen(t.accent if state.hover == "more" or not state.expanded else t.muted)
                 p.drawText(text_rect, Qt.AlignmentFlag.AlignVCenter, text)
+            elif what == "todo":
+                done = kind == "completed"
+                active = kind == "in_progress"
+                p.setFont(ctx.bold if active else ctx.body)
+                p.setPen(t.success if done else (t.accent if active else t.text))
+                p.drawText(text_rect, Qt.AlignmentFlag.AlignVCenter, f"{TODO_MARKS.get(str(kind), '☐')}  {text}")
             else:
-                assert kind is not None
+                assert isinstance(kind, DiffLineKind)
                 fg, bg = diff_colors(kind)
                 if bg is not None:
                     p.fillRect(row_rect, bg)

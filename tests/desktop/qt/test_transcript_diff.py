@@ -49,7 +49,7 @@ def test_diff_of_an_edit_with_added_and_removed_colours(qtbot: Any) -> None:
                                              ("line", "-world"), ("line", "+there")]
     image, lay = paint(view, model, row)
     # Each diff line's background is its kind's colour, across the line.
-    line_h = view.delegate.ctx.fm_mono.height()
+    line_h = view.delegate.renderers[row.kind].line_h()
     first_line_y = lay.buttons["toggle"].bottom() + 2 + 10 // 4 + line_h  # under the file header
     x = int(lay.card.right()) - 20
     _fg, removed_bg = diff_colors(DiffLineKind.REMOVED)
