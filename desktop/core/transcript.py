@@ -424,7 +424,7 @@ class Transcript:
                 summarize_tool_input(tool_name, event.get("input"))
             row = Row(RowKind.PERMISSION, seq, ts, summary,
                       {"request_id": request_id, "tool_name": tool_name, "input": event.get("input"),
-                       "behavior": None, "message": None})
+                       "behavior": None, "message": None, "suggestions": event.get("suggestions")})
             self._requests[request_id] = row
             return row
         if kind == "permission_answer":
@@ -433,6 +433,7 @@ class Transcript:
             if existing is not None:
                 existing.data["behavior"] = event.get("behavior")
                 existing.data["message"] = event.get("message")
+                existing.data["updated_permissions"] = event.get("updated_permissions")
                 changed(existing)
                 return None
             return Row(RowKind.STATUS, seq, ts, f"Permission {event.get('behavior')}", {})

@@ -99,7 +99,7 @@ class MainWindow(QMainWindow):
     question_requested = Signal(str, str, object)  # session, request_id, the AskUserQuestion input
     rename_requested = Signal(str, str)
     configure_requested = Signal(str)  # session: change its model / permission mode
-    answer_requested = Signal(str, str, str)  # session, request_id, behavior
+    answer_requested = Signal(str, str, str, object)  # session, request_id, behavior, {message?, updated_permissions?}
     outbox_action = Signal(str, str)  # client_msg_id, retry|discard
     retry_requested = Signal()
     settings_requested = Signal()
@@ -273,6 +273,7 @@ class MainWindow(QMainWindow):
             ("New session", QKeySequence.StandardKey.New, self.new_session_requested.emit),
             ("Quit", QKeySequence.StandardKey.Quit, self.quit_requested.emit),
             ("Interrupt", QKeySequence("Ctrl+."), self._interrupt_current),
+            ("Interrupt the running turn", QKeySequence(Qt.Key.Key_Escape), self._interrupt_running),
             ("Close window", QKeySequence.StandardKey.Close, self.close),
         ):
             action = QAction(text, self)
@@ -430,6 +431,11 @@ class MainWindow(QMainWindow):
     def _interrupt_current(self) -> None:
         if self.current:
             self.interrupt_requested.emit(self.current)
+
+    def _interrupt_running(self) -> None:
+        """Esc, as in Claude Code: interrupts the shown session's turn, when one is running."""
+        if self.header_stop.isVisibleTo(self):
+            self._interrupt_current()
 
     def _configure_current(self) -> None:
         if self.current:

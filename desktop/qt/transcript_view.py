@@ -22,6 +22,7 @@ from PySide6.QtGui import (
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QFrame,
+    QInputDialog,
     QLabel,
     QListView,
     QMenu,
@@ -50,7 +51,8 @@ class TranscriptDelegate(QStyledItemDelegate):
     """Sizes, paints and clicks of rows, each by the renderer of the row's kind. The delegate keeps what is per
     view: the laid-out heights and painted pixmaps (by row and version), the hover, the viewport's width."""
 
-    permission_answered = Signal(str, str)  # request_id, behavior
+    permission_answered = Signal(str, str, object)  # request_id, behavior, {message?, updated_permissions?}
+    deny_message_requested = Signal(object)  # the permission Row: ask the user what to tell the agent
     question_requested = Signal(str, object)  # request_id, the AskUserQuestion input (answered in a dialog)
     outbox_action = Signal(str, str)  # client_msg_id, "retry" | "discard"
     show_earlier = Signal()
@@ -215,8 +217,12 @@ class TranscriptDelegate(QStyledItemDelegate):
 
     # RowActions: what renderers ask for on a click.
 
-    def answer_permission(self, row: Row, behavior: str) -> None:
-        self.permission_answered.emit(str(row.data.get("request_id")), behavior)
+    def answer_permission(self, row: Row, behavior: str, updated_permissions: list[Any] | None = None) -> None:
+        extra = {"updated_permissions": updated_permissions} if updated_permissions else {}
+        self.permission_answered.emit(str(row.data.get("request_id")), behavior, extra)
+
+    def deny_with_message(self, row: Row) -> None:
+        self.deny_message_requested.emit(row)
 
     def ask_question(self, row: Row) -> None:
         self.question_requested.emit(str(row.data.get("request_id")), row.data.get("input"))
@@ -306,7 +312,8 @@ class PlanBar(QFrame):
 class TranscriptView(QListView):
     """Follows the tail until the user scrolls up; then offers "Jump to latest"."""
 
-    permission_answered = Signal(str, str, str)  # session, request_id, behavior
+    permission_answered = Signal(str, str, str, object)
+    """session, request_id, behavior, and {"message"?, "updated_permissions"?}"""
     question_requested = Signal(str, str, object)  # session, request_id, the questions
     outbox_action = Signal(str, str)
     view_text = Signal(str, str, bool)  # title, text, monospace
@@ -341,6 +348,8 @@ class TranscriptView(QListView):
         self.jump_button.clicked.connect(self.jump_to_latest)
         self.plan_bar = PlanBar(self)
         self.delegate.permission_answered.connect(self._on_permission)
+        self.delegate.deny_message_requested.connect(self.ask_deny_message)
+        self.deny_dialog: QInputDialog | None = None
         self.delegate.question_requested.connect(self._on_question)
         self.delegate.outbox_action.connect(self.outbox_action)
         self.delegate.show_earlier.connect(self._show_earlier)
@@ -529,10 +538,31 @@ class TranscriptView(QListView):
         if model is not None:
             self.question_requested.emit(model.session_id, request_id, tool_input)
 
-    def _on_permission(self, request_id: str, behavior: str) -> None:
+    def _on_permission(self, request_id: str, behavior: str, extra: dict[str, Any]) -> None:
         model = self.transcript_model()
         if model is not None:
-            self.permission_answered.emit(model.session_id, request_id, behavior)
+            self.permission_answered.emit(model.session_id, request_id, behavior, extra)
+
+    def ask_deny_message(self, row: Row) -> QInputDialog | None:
+        """Deny with a message: the agent reads it as the reason (and may try another way)."""
+        model = self.transcript_model()
+        if model is None:
+            return None
+        session_id, request_id = model.session_id, str(row.data.get("request_id"))
+        dialog = QInputDialog(self)
+        dialog.setWindowTitle("Deny with a message")
+        dialog.setLabelText(f"Deny {row.data.get('tool_name')} and tell the agent why, or what to do instead:")
+        dialog.setOkButtonText("Deny")
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+
+        def send() -> None:
+            message = dialog.textValue().strip()
+            self.permission_answered.emit(session_id, request_id, "deny", {"message": message} if message else {})
+
+        dialog.accepted.connect(send)
+        dialog.open()
+        self.deny_dialog = dialog
+        return dialog
 
     def mousePressEvent(self, event: QMouseEvent) -> None:
         index = self.indexAt(event.position().toPoint())

@@ -63,11 +63,26 @@ class PermissionRenderer(RowRenderer):
                      extra={"summary": summary, "title_y": GAP_Y + PAD})
         by = int(card.bottom()) - PAD - BUTTON_H
         if row.data.get("behavior") is None:
-            right = int(card.right()) - PAD
-            lay.buttons["deny"] = QRect(right - BUTTON_W, by, BUTTON_W, BUTTON_H)
-            lay.buttons["allow"] = QRect(right - 2 * BUTTON_W - 8, by, BUTTON_W, BUTTON_H)
+            offered = self.buttons(row)
+            lay.extra["labels"] = dict(offered)
+            x = int(card.right()) - PAD
+            for name, label in reversed(offered):  # placed from the right edge
+                w = max(BUTTON_W, ctx.fm_bold.horizontalAdvance(label) + 24)
+                x -= w
+                lay.buttons[name] = QRect(x, by, w, BUTTON_H)
+                x -= 8
         lay.extra["foot_y"] = by
         return lay
+
+    @staticmethod
+    def buttons(row: Row) -> list[tuple[str, str]]:
+        """The answers offered, left to right: (name, label)."""
+        if is_question(row.data.get("tool_name")):
+            return [("allow", "Answer…"), ("deny", "Decline")]
+        offered = [("allow", "Allow")]
+        if row.data.get("suggestions"):  # the CLI proposes rules that stop it asking again
+            offered.append(("allow_session", "Allow for this session"))
+        return [*offered, ("deny", "Deny"), ("deny_message", "Deny with a message…")]
 
     def paint(self, p: QPainter, row: Row, lay: Layout, width: int, state: RowState) -> None:
         ctx = self.ctx
@@ -95,6 +110,8 @@ class PermissionRenderer(RowRenderer):
             p.setFont(ctx.bold)
             p.setPen(t.success if behavior == "allow" else (t.muted if behavior == "cancelled" else t.error_fg))
             answer = {"allow": "✓ Allowed", "deny": "✗ Denied"}.get(str(behavior), "Withdrawn")
+            if behavior == "allow" and row.data.get("updated_permissions"):
+                answer += " for this session"
             message = row.data.get("message")
             if message:
                 answer += f": {message}"
@@ -113,14 +130,17 @@ class PermissionRenderer(RowRenderer):
             p.drawRoundedRect(QRectF(r).adjusted(0.5, 0.5, -0.5, -0.5), 7, 7)
             p.setFont(ctx.bold)
             p.setPen(t.accent_text if primary else t.text)
-            p.drawText(r, Qt.AlignmentFlag.AlignCenter,
-                       ("Answer…" if asks else "Allow") if primary else ("Decline" if asks else "Deny"))
+            p.drawText(r, Qt.AlignmentFlag.AlignCenter, lay.extra["labels"][name])
 
     def activate(self, row: Row, name: str, actions: RowActions) -> bool:
         if name == "allow" and is_question(row.data.get("tool_name")):
             actions.ask_question(row)
         elif name in ("allow", "deny"):
             actions.answer_permission(row, name)
+        elif name == "allow_session":
+            actions.answer_permission(row, "allow", list(row.data.get("suggestions") or []))
+        elif name == "deny_message":
+            actions.deny_with_message(row)
         else:
             return False
         return True
