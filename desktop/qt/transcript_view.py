@@ -7,7 +7,7 @@ import html
 from collections import OrderedDict
 from typing import Any
 
-from PySide6.QtCore import QEvent, QModelIndex, QPoint, QRect, QRectF, QSize, Qt, QUrl, Signal
+from PySide6.QtCore import QEvent, QModelIndex, QPoint, QRect, QRectF, QSize, Qt, QTimer, QUrl, Signal
 from PySide6.QtGui import (
     QAction,
     QDesktopServices,
@@ -38,6 +38,7 @@ from desktop.core.plan import PlanItem
 from desktop.core.transcript import Row, RowKind
 from desktop.qt import theme
 from desktop.qt.rows import Layout, RowContext, RowRenderer, RowState, renderer_table
+from desktop.qt.rows.markdown import warm_up as warm_up_highlighting
 from desktop.qt.transcript_model import ROW_ROLE, TranscriptModel
 
 _SELECTED = QStyle.StateFlag.State_Selected
@@ -45,6 +46,8 @@ PIXMAP_BUDGET = 32 * 2**20
 """Bytes of painted rows kept (about ten screens: scrolling back a little blits instead of painting)."""
 MAX_CACHED_HEIGHT = 2000
 """Taller rows are painted directly each time (their pixmap would cost more memory than it saves)."""
+WARM_UP_AFTER_MS = 1500
+"""When syntax highlighting is loaded (in a thread) after the view is first shown: after the app's start-up."""
 
 
 class TranscriptDelegate(QStyledItemDelegate):
@@ -497,6 +500,10 @@ class TranscriptView(QListView):
         vp = self.viewport()
         b = self.jump_button
         b.move((vp.width() - b.width()) // 2, vp.height() - b.height() - 14)
+
+    def showEvent(self, event: Any) -> None:
+        super().showEvent(event)
+        QTimer.singleShot(WARM_UP_AFTER_MS, warm_up_highlighting)
 
     def resizeEvent(self, event: Any) -> None:
         self._sync_width()

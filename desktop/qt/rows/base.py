@@ -5,17 +5,16 @@ A renderer never keeps per-row state: sizes and pixmaps are cached by the delega
 
 from __future__ import annotations
 
-import math
-from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
-from PySide6.QtCore import QPoint, QPointF, QRect, QRectF, Qt
-from PySide6.QtGui import QColor, QFont, QFontMetrics, QPainter, QPen, QTextLayout, QTextOption
+from PySide6.QtCore import QPoint, QRect, QRectF, Qt
+from PySide6.QtGui import QColor, QFont, QFontMetrics, QPainter, QPen
 
 from desktop.core.transcript import Row, RowKind
 from desktop.qt import theme
 from desktop.qt.rows.markdown import MarkdownDocuments
+from desktop.qt.rows.paragraphs import ParagraphLayouts
 
 if TYPE_CHECKING:
     from desktop.qt.transcript_model import TranscriptModel
@@ -41,61 +40,6 @@ def clip_lines(text: str, lines: int) -> tuple[str, int]:
     return "\n".join(parts[:lines]), len(parts) - lines
 
 
-class ParagraphLayouts:
-    """Wrapped text laid out paragraph by paragraph, each layout cached by (font, width, text).
-
-    A streamed message grows at its end: re-measuring and re-drawing all of it for every batch of deltas cost
-    milliseconds per batch for a few KB; this way only its last paragraph is laid out again."""
-
-    CHARS = 400_000
-    """Characters of laid-out text kept (a layout holds its glyphs: tens of bytes a character)."""
-
-    def __init__(self) -> None:
-        self._layouts: OrderedDict[tuple[str, int, str], tuple[QTextLayout, int]] = OrderedDict()
-        self._chars = 0
-        self._option = QTextOption()
-        self._option.setWrapMode(QTextOption.WrapMode.WrapAtWordBoundaryOrAnywhere)
-
-    def _get(self, font: QFont, width: int, text: str) -> tuple[QTextLayout, int]:
-        key = (font.key(), width, text)
-        found = self._layouts.get(key)
-        if found is not None:
-            self._layouts.move_to_end(key)
-            return found
-        layout = QTextLayout(text, font)
-        layout.setTextOption(self._option)
-        layout.setCacheEnabled(True)
-        layout.beginLayout()
-        y = 0.0
-        while True:
-            line = layout.createLine()
-            if not line.isValid():
-                break
-            line.setLineWidth(width)
-            line.setPosition(QPointF(0, y))
-            y += line.height()
-        layout.endLayout()
-        found = (layout, max(1, math.ceil(y)))
-        self._layouts[key] = found
-        self._chars += len(text) + 1
-        while self._chars > self.CHARS and len(self._layouts) > 1:
-            dropped, _ = self._layouts.popitem(last=False)
-            self._chars -= len(dropped[2]) + 1
-        return found
-
-    def height(self, font: QFont, width: int, text: str) -> int:
-        width = max(10, width)
-        return sum(self._get(font, width, para)[1] for para in text.split("\n"))
-
-    def draw(self, p: QPainter, font: QFont, rect: QRect, text: str) -> None:
-        width = max(10, rect.width())
-        y = rect.top()
-        for para in text.split("\n"):
-            layout, h = self._get(font, width, para)
-            layout.draw(p, QPointF(rect.left(), y))
-            y += h
-
-
 class RowContext:
     """Fonts, metrics and text caches, made once per view and shared by all its renderers."""
 
@@ -117,7 +61,7 @@ class RowContext:
         self.mono_exact = all(self.fm_mono.horizontalAdvance(c) == self.mono_advance for c in "il.W _")
         self.mono_row_h = self.fm_mono.height() + 2
         self.paragraphs = ParagraphLayouts()
-        self.markdown = MarkdownDocuments(self.mono)
+        self.markdown = MarkdownDocuments(self.mono, self.paragraphs)
 
     def one_mono_line(self, text: str, width: int) -> bool:
         """Whether `text` is one line of the monospace font within `width`, known without laying it out."""

@@ -47,7 +47,8 @@ class TextCardRenderer(RowRenderer):
     def paint_text(self, p: QPainter, lay: Layout, color: QColor) -> None:
         assert lay.text is not None
         if "pieces" in lay.extra:
-            draw_pieces(p, lay.extra["pieces"], lay.text.x(), lay.text.y(), lay.text.width(), color)
+            draw_pieces(p, lay.extra["pieces"], lay.text.x(), lay.text.y(), lay.text.width(), color,
+                        self.ctx.paragraphs)
             return
         p.setPen(color)
         self.ctx.paragraphs.draw(p, self.font(), lay.text, lay.extra["text"])

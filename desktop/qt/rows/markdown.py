@@ -4,16 +4,14 @@ font, theme) with a bound on the characters they hold, so a streamed message re-
 
 from __future__ import annotations
 
+import re
+import threading
 from collections import OrderedDict
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Any
 
-from pygments.lexer import Lexer
-from pygments.lexers import get_lexer_by_name
-from pygments.styles import get_style_by_name
-from pygments.token import _TokenType
-from pygments.util import ClassNotFound
-from PySide6.QtCore import QPointF, QRectF, Qt
+from PySide6.QtCore import QPointF, QRect, QRectF, Qt
 from PySide6.QtGui import (
     QAbstractTextDocumentLayout,
     QColor,
@@ -28,35 +26,79 @@ from PySide6.QtGui import (
 
 from desktop.core.markdown import Block, split_blocks
 from desktop.qt import theme
+from desktop.qt.rows.paragraphs import ParagraphLayouts
 
 CODE_PAD = 8
 """Padding inside a fenced code block's box."""
 _GITHUB = QTextDocument.MarkdownFeature.MarkdownDialectGitHub
 
 
+_MARKUP = re.compile(r"[*_`\[\]<>#|\\~&]|^\s*([-+]|\d+[.)])\s|://|www\.|^\s{4}|^\s*[=-]+\s*$", re.MULTILINE)
+"""Anything that could be Markdown syntax. A block without any is plain text: laid out as such, five times faster
+than parsing it (most streamed prose has no markup in most of its paragraphs)."""
+
+
+_TOUCHED = re.compile(r"[`\[<]|://|www\.")
+"""What may give inline code or a link, the only fragments _touch_up changes (it costs as much as the parse)."""
+
+
 @dataclass(slots=True)
 class Piece:
-    """One laid-out block of a row: its document at (0, y) of the text area."""
+    """One laid-out block of a row at (0, y) of the text area: a document, or plain text (doc None)."""
 
-    doc: QTextDocument
+    doc: QTextDocument | None
     y: int
     height: int
     code: bool
+    text: str = ""
+    font: QFont | None = None
+
+    def shown_text(self) -> str:
+        """The text the reader sees (no Markdown syntax)."""
+        return self.doc.toPlainText() if self.doc is not None else self.text
+
+
+# Pygments is imported when first needed, not with the app: loading it, a lexer and the styles takes a few hundred
+# milliseconds. warm_up() does that in a thread once the window is up, so the first code block does not stall.
+_warm_up_started = False
+
+
+def warm_up() -> None:
+    global _warm_up_started
+    if not _warm_up_started:
+        _warm_up_started = True
+        threading.Thread(target=_load_highlighting, name="pygments-warm-up", daemon=True).start()
+
+
+def _load_highlighting() -> None:
+    _lexer("python")
+    _style(False)
+    _style(True)
 
 
 @lru_cache(maxsize=64)
-def _lexer(language: str) -> Lexer | None:
+def _lexer(language: str) -> Any:
     if not language:
         return None
+    from pygments.lexers import get_lexer_by_name
+    from pygments.util import ClassNotFound
+
     try:
         return get_lexer_by_name(language, stripnl=False, ensurenl=False)
     except ClassNotFound:
         return None
 
 
+@lru_cache(maxsize=2)
+def _style(dark: bool) -> Any:
+    from pygments.styles import get_style_by_name
+
+    return get_style_by_name("github-dark" if dark else "default")
+
+
 @lru_cache(maxsize=4096)
-def _token_format(token: _TokenType, dark: bool) -> QTextCharFormat:
-    style = get_style_by_name("github-dark" if dark else "default").style_for_token(token)
+def _token_format(token: Any, dark: bool) -> QTextCharFormat:
+    style = _style(dark).style_for_token(token)
     fmt = QTextCharFormat()
     if style.get("color"):
         fmt.setForeground(QColor("#" + style["color"]))
@@ -71,8 +113,9 @@ class MarkdownDocuments:
     CHARS = 300_000
     """Characters of parsed Markdown kept (a document with its layout costs a few hundred bytes a character)."""
 
-    def __init__(self, mono: QFont) -> None:
+    def __init__(self, mono: QFont, paragraphs: ParagraphLayouts) -> None:
         self.mono = mono
+        self.paragraphs = paragraphs
         self._docs: OrderedDict[tuple[str, bool, str, int, str, bool], tuple[QTextDocument, int]] = OrderedDict()
         self._chars = 0
         self._option = QTextOption()
@@ -87,11 +130,17 @@ class MarkdownDocuments:
         dark = theme.current().dark
         out: list[Piece] = []
         y = 0
+        width = max(20, width)
         for block in split_blocks(text):
-            doc, h = self._get(block, font, max(20, width), dark)
             if out:
                 y += gap
-            out.append(Piece(doc, y, h, block.code))
+            if not block.code and _MARKUP.search(block.text) is None:
+                plain = block.text.replace("\n", " ")  # as Markdown reads a paragraph's line breaks
+                h = self.paragraphs.height(font, width, plain)
+                out.append(Piece(None, y, h, False, plain, font))
+            else:
+                doc, h = self._get(block, font, width, dark)
+                out.append(Piece(doc, y, h, block.code))
             y += h
         return out, max(y, 1)
 
@@ -113,7 +162,8 @@ class MarkdownDocuments:
             doc.setDefaultFont(font)
             doc.setTextWidth(width)
             doc.setMarkdown(block.text, _GITHUB)
-            self._touch_up(doc)
+            if _TOUCHED.search(block.text):
+                self._touch_up(doc)
             height = int(doc.size().height())
         found = (doc, max(1, height))
         self._docs[key] = found
@@ -138,6 +188,7 @@ class MarkdownDocuments:
         t = theme.current()
         block = doc.begin()
         cursor = QTextCursor(doc)
+        cursor.beginEditBlock()  # one relayout at the end, not one per fragment changed
         while block.isValid():
             it = block.begin()
             while not it.atEnd():
@@ -145,8 +196,9 @@ class MarkdownDocuments:
                 fmt = fragment.charFormat()
                 change = None
                 if fmt.isAnchor():
-                    change = QTextCharFormat()
-                    change.setForeground(t.accent)
+                    if fmt.foreground().color() != t.accent:
+                        change = QTextCharFormat()
+                        change.setForeground(t.accent)
                 elif fmt.fontFixedPitch():
                     change = QTextCharFormat()
                     change.setBackground(t.surface_alt)
@@ -157,9 +209,11 @@ class MarkdownDocuments:
                     cursor.mergeCharFormat(change)
                 it += 1
             block = block.next()
+        cursor.endEditBlock()
 
 
-def draw_pieces(p: QPainter, pieces: list[Piece], left: int, top: int, width: int, color: QColor) -> None:
+def draw_pieces(p: QPainter, pieces: list[Piece], left: int, top: int, width: int, color: QColor,
+                paragraphs: ParagraphLayouts) -> None:
     t = theme.current()
     context = QAbstractTextDocumentLayout.PaintContext()
     palette = QPalette(context.palette)
@@ -167,6 +221,11 @@ def draw_pieces(p: QPainter, pieces: list[Piece], left: int, top: int, width: in
     palette.setColor(QPalette.ColorRole.Link, t.accent)
     context.palette = palette
     for piece in pieces:
+        if piece.doc is None:
+            assert piece.font is not None
+            p.setPen(color)
+            paragraphs.draw(p, piece.font, QRect(left, top + piece.y, width, piece.height), piece.text)
+            continue
         p.save()
         p.translate(left, top + piece.y)
         if piece.code:
@@ -181,7 +240,7 @@ def draw_pieces(p: QPainter, pieces: list[Piece], left: int, top: int, width: in
 def link_at(pieces: list[Piece], x: float, y: float) -> str | None:
     """The URL of the link at (x, y) of the text area, if any."""
     for piece in pieces:
-        if piece.y <= y < piece.y + piece.height and not piece.code:
+        if piece.y <= y < piece.y + piece.height and piece.doc is not None and not piece.code:
             href = piece.doc.documentLayout().anchorAt(QPointF(x, y - piece.y))
             return href or None
     return None

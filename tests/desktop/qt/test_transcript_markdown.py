@@ -43,7 +43,7 @@ def assistant_layout(qtbot: Any, text: str) -> tuple[Any, Any, Any]:
 def test_markdown_renders_headings_emphasis_lists_quotes_tables_and_code(qtbot: Any) -> None:
     view, model, lay = assistant_layout(qtbot, ANSWER)
     pieces = lay.extra["pieces"]
-    shown = [p.doc.toPlainText() for p in pieces]
+    shown = [p.shown_text() for p in pieces]
     # What the reader sees: the words, not the Markdown syntax.
     assert shown[0] == "Plan"
     assert shown[1] == "Use bold and care; call run() first. See the docs."
@@ -154,7 +154,7 @@ def test_markdown_streaming_reparses_only_the_last_block(qtbot: Any, monkeypatch
     for k in range(10):
         model.apply_events([{"seq": 2 + k, "kind": "assistant", "message_id": "m", "text": f" more{k}"}])
         lay = view.delegate.layout(row, view.viewport().width(), model)
-        assert lay.extra["pieces"][-1].doc.toPlainText().endswith(f"more{k}")
+        assert lay.extra["pieces"][-1].shown_text().endswith(f"more{k}")
     # One new document per delta (the last paragraph), not sixty.
     assert len(docs) - before == 10
     assert len(parsed) == 10 and all(text.startswith("Paragraph 59") for text in parsed)
@@ -168,8 +168,16 @@ def test_markdown_in_folded_thinking(qtbot: Any) -> None:
     row = model.transcript.rows[0]
     assert row.kind is RowKind.THINKING
     lay = view.delegate.layout(row, view.viewport().width(), model)
-    shown = [p.doc.toPlainText() for p in lay.extra["pieces"]]
+    shown = [p.shown_text() for p in lay.extra["pieces"]]
     assert shown[0] == "Considering the options" and "fourth" not in shown  # folded to its first lines
     model.toggle_row(row)
     lay = view.delegate.layout(row, view.viewport().width(), model)
-    assert [p.doc.toPlainText() for p in lay.extra["pieces"]][-1] == "fourth"
+    assert [p.shown_text() for p in lay.extra["pieces"]][-1] == "fourth"
+
+
+def test_markdown_plain_paragraphs_read_as_markdown_would_show_them(qtbot: Any) -> None:
+    """Paragraphs without any Markdown syntax skip the parser; they must look the same as parsed ones."""
+    view, model, lay = assistant_layout(qtbot, "A plain line\nwrapped by the agent.\n\nThen *this* one.")
+    pieces = lay.extra["pieces"]
+    assert [p.shown_text() for p in pieces] == ["A plain line wrapped by the agent.", "Then this one."]
+    assert pieces[0].doc is None and pieces[1].doc is not None
