@@ -82,8 +82,9 @@ async def markdown_and_diff_scene(app: NightshiftApp, suffix: str) -> None:
     from desktop.core.view import SessionInfo
 
     sid = "s-markdown-demo"
-    app.window.sessions_model.upsert(SessionInfo(id=sid, title="Rename parse_args", agent="claude",
-                                                 status="idle", data={"cwd": "~/project"}))
+    info = SessionInfo(id=sid, title="Rename parse_args", agent="claude", status="idle",
+                       data={"cwd": os.path.expanduser("~/project")})
+    app.window.sessions_model.upsert(info)
     old = "def parse_args(argv):\n    opts = {}\n    for arg in argv:\n        opts[arg] = True\n    return opts\n"
     new = old.replace("parse_args", "parse_options").replace("opts[arg]", 'opts[arg.lstrip("-")]')
     todos = [("Rename parse_args", "completed"), ("Strip leading dashes", "completed"),
@@ -107,6 +108,7 @@ async def markdown_and_diff_scene(app: NightshiftApp, suffix: str) -> None:
     ]
     app.bridge.events(sid, [{"seq": n, "ts": time.time(), **e} for n, e in enumerate(events, 1)])
     app.window.select_session(sid)
+    app.window._update_header(info)  # the runner does not know this session: the header from its info here
     await settle(0.8)
     app.window.transcript.scrollToBottom()
     await settle(0.4)
