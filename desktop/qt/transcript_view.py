@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import html
 from collections import OrderedDict
 from typing import Any
 
@@ -17,26 +16,22 @@ from PySide6.QtGui import (
     QPainter,
     QPaintEvent,
     QPixmap,
-    QTextDocument,
 )
 from PySide6.QtWidgets import (
     QAbstractItemView,
-    QFrame,
     QInputDialog,
-    QLabel,
     QListView,
     QMenu,
     QPushButton,
     QStyle,
     QStyledItemDelegate,
     QStyleOptionViewItem,
-    QVBoxLayout,
     QWidget,
 )
 
-from desktop.core.plan import PlanItem
 from desktop.core.transcript import Row, RowKind
 from desktop.qt import theme
+from desktop.qt.plan_bar import PlanBar
 from desktop.qt.rows import Layout, RowContext, RowRenderer, RowState, renderer_table
 from desktop.qt.rows.markdown import warm_up as warm_up_highlighting
 from desktop.qt.transcript_model import ROW_ROLE, TranscriptModel
@@ -244,74 +239,6 @@ class TranscriptDelegate(QStyledItemDelegate):
         QDesktopServices.openUrl(QUrl(url))
 
 
-class PlanBar(QFrame):
-    """The agent's latest plan, pinned above the transcript: how far it got, and its items (a click folds it to
-    the item in progress)."""
-
-    SHOWN_ITEMS = 8
-
-    def __init__(self, parent: QWidget) -> None:
-        super().__init__(parent)
-        self.setObjectName("planBar")
-        self.setCursor(Qt.CursorShape.PointingHandCursor)
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(22, 8, 22, 8)
-        self.label = QLabel(self)
-        self.label.setTextFormat(Qt.TextFormat.RichText)
-        self.label.setWordWrap(True)
-        self.label.setAttribute(Qt.WidgetAttribute.WA_TransparentForMouseEvents)
-        layout.addWidget(self.label)
-        self.folded = False
-        self.items: list[PlanItem] = []
-        self.hide()
-
-    def set_items(self, items: list[PlanItem]) -> None:
-        self.items = list(items)
-        self._render()
-
-    def mousePressEvent(self, event: QMouseEvent) -> None:
-        self.folded = not self.folded
-        self._render()
-        parent = self.parent()
-        if isinstance(parent, TranscriptView):
-            parent.place_plan_bar()
-        event.accept()
-
-    def mouseReleaseEvent(self, event: QMouseEvent) -> None:
-        event.accept()  # the press folded or unfolded the bar
-
-    def text(self) -> str:
-        """What the bar shows, as plain text."""
-        doc = QTextDocument()
-        doc.setHtml(self.label.text())
-        return doc.toPlainText()
-
-    def _render(self) -> None:
-        t = theme.current()
-        self.setStyleSheet(f"#planBar {{ background: {t.surface.name()}; border-bottom: 1px solid {t.border.name()}; }}"
-                           f" QLabel {{ color: {t.text.name()}; }}")
-        items = self.items
-        done = sum(1 for i in items if i.status == "completed")
-        current = next((i for i in items if i.status == "in_progress"), None)
-        head = f"<b>Plan</b> &nbsp;<span style='color:{t.muted.name()}'>{done} of {len(items)} done"
-        head += " &nbsp;▸</span>" if self.folded else " &nbsp;▾</span>"
-        lines = [head]
-        shown = [current] if self.folded and current is not None else ([] if self.folded else items)
-        for item in shown[: self.SHOWN_ITEMS]:
-            mark, color, weight = "☐", t.text, "normal"
-            if item.status == "completed":
-                mark, color = "☑", t.muted
-            elif item.status == "in_progress":
-                mark, color, weight = "◐", t.accent, "bold"
-            text = html.escape(item.text)
-            if item.status == "completed":
-                text = f"<s>{text}</s>"
-            lines.append(f"<span style='color:{color.name()}; font-weight:{weight}'>{mark}&nbsp; {text}</span>")
-        if len(shown) > self.SHOWN_ITEMS:
-            lines.append(f"<span style='color:{t.muted.name()}'>… {len(shown) - self.SHOWN_ITEMS} more</span>")
-        self.label.setText("<br>".join(lines))
-
-
 class TranscriptView(QListView):
     """Follows the tail until the user scrolls up; then offers "Jump to latest"."""
 
@@ -350,6 +277,7 @@ class TranscriptView(QListView):
         self.jump_button.hide()
         self.jump_button.clicked.connect(self.jump_to_latest)
         self.plan_bar = PlanBar(self)
+        self.plan_bar.folded_changed.connect(self.place_plan_bar)
         self.delegate.permission_answered.connect(self._on_permission)
         self.delegate.deny_message_requested.connect(self.ask_deny_message)
         self.deny_dialog: QInputDialog | None = None
