@@ -20,6 +20,7 @@ from desktop.qt.rows.base import (
     WRAP,
     Layout,
     RowActions,
+    RowContext,
     RowRenderer,
     RowState,
     clip_lines,
@@ -55,8 +56,8 @@ class ToolRenderer(RowRenderer):
     expandable = True
     monospace = True
 
-    def __init__(self, *args: object) -> None:
-        super().__init__(*args)  # type: ignore[arg-type]
+    def __init__(self, ctx: RowContext) -> None:
+        super().__init__(ctx)
         self._edits: OrderedDict[tuple[int, int, int], list[FileEdit] | None] = OrderedDict()
         """Diffs worked out, by (id(row), seq, version): layout and paint ask for them again and again."""
 
@@ -107,7 +108,7 @@ class ToolRenderer(RowRenderer):
         if edits:
             entries = self._diff_entries(edits, state.expanded)
         elif isinstance(plan, list):
-            entries = [("todo", str(text), str(status)) for text, status in plan] or [("more", "(empty plan)", None)]
+            entries = [("todo", str(text), str(status)) for text, status in plan] or [("file", "(an empty plan)", None)]
         if entries:
             lay.extra["diff"] = entries
             line_h = self.line_h()
