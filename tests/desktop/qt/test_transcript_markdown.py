@@ -177,7 +177,7 @@ def test_markdown_in_folded_thinking(qtbot: Any) -> None:
 
 def test_markdown_plain_paragraphs_read_as_markdown_would_show_them(qtbot: Any) -> None:
     """Paragraphs without any Markdown syntax skip the parser; they must look the same as parsed ones."""
-    view, model, lay = assistant_layout(qtbot, "A plain line\nwrapped by the agent.\n\nThen *this* one.")
+    _view, _model, lay = assistant_layout(qtbot, "A plain line\nwrapped by the agent.\n\nThen *this* one.")
     pieces = lay.extra["pieces"]
     assert [p.shown_text() for p in pieces] == ["A plain line wrapped by the agent.", "Then this one."]
     assert pieces[0].doc is None and pieces[1].doc is not None
