@@ -11,8 +11,7 @@ from desktop.qt.main_window import MainWindow
 
 def test_totals_in_the_session_header(qtbot: Any) -> None:
     bridge = ViewBridge()
-    window = MainWindow(bridge, "test")
-    qtbot.addWidget(window)
+    window = MainWindow(bridge, "test")  # not qtbot.addWidget: its close is the app's decision (it ignores close)
     for sid in ("a", "b"):
         window.sessions_model.upsert(SessionInfo(id=sid, title=f"session {sid}", agent="claude", status="idle"))
     window.show()
@@ -35,4 +34,6 @@ def test_totals_in_the_session_header(qtbot: Any) -> None:
     assert window.session_totals.text() == ""
     window.select_session("a")
     assert window.session_totals.text() == "$0.0325 · 1,350 tokens · 4.0 s · 2 turns"
+    window.hide()
+    window.deleteLater()
     bridge.deleteLater()
