@@ -308,7 +308,7 @@ class NightshiftApp(QObject):
         w.question_requested.connect(self.ask_questions)
         w.rename_requested.connect(lambda sid, title: self._request({"type": "rename", "session": sid,
                                                                      "title": title}))
-        w.answer_requested.connect(self.answer)
+        w.answer_requested.connect(lambda sid, rid, behavior, extra: self.answer(sid, rid, behavior, **extra))
         w.configure_requested.connect(self.ask_session_options)
         w.outbox_action.connect(self._outbox_action)
         w.retry_requested.connect(self.retry_now)
@@ -333,11 +333,12 @@ class NightshiftApp(QObject):
             text += "\n"  # a line for the program's stdin
         self.connection.send_text(session_id, text)
 
-    def answer(self, session_id: str, request_id: str, behavior: str,
-               answers: dict[str, str] | None = None) -> None:
+    def answer(self, session_id: str, request_id: str, behavior: str, answers: dict[str, str] | None = None,
+               message: str | None = None, updated_permissions: list[dict[str, Any]] | None = None) -> None:
         """Kept in the outbox until the runner settles it: an answer given offline goes out on reconnect."""
         if self.connection is not None:
-            self.connection.answer(session_id, request_id, behavior, answers=answers)
+            self.connection.answer(session_id, request_id, behavior, message, answers=answers,
+                                   updated_permissions=updated_permissions)
 
     def ask_questions(self, session_id: str, request_id: str, tool_input: object) -> QuestionDialog:
         """The agent asked the user questions (AskUserQuestion): the choices in a dialog; the answers go back."""

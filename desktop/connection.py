@@ -177,8 +177,9 @@ class RunnerConnection:
         return item
 
     def answer(self, session_id: str, request_id: str, behavior: str, message: str | None = None,
-               answers: dict[str, str] | None = None) -> OutboxItem:
-        item = self.core.answer(session_id, request_id, behavior, message, answers)
+               answers: dict[str, str] | None = None,
+               updated_permissions: list[dict[str, Any]] | None = None) -> OutboxItem:
+        item = self.core.answer(session_id, request_id, behavior, message, answers, updated_permissions)
         self.flush()
         return item
 

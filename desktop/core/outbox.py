@@ -80,6 +80,9 @@ def _valid_answer(answer: Any) -> bool:
         if key == "answers":
             if not (isinstance(value, dict) and all(isinstance(v, str) for v in value.values())):
                 return False
+        elif key == "updated_permissions":
+            if not (isinstance(value, list) and all(isinstance(v, dict) for v in value)):
+                return False
         elif not isinstance(value, str):
             return False
     return True
@@ -126,7 +129,8 @@ class Outbox:
         return item
 
     def add_answer(self, session: str, request_id: str, behavior: str, message: str | None = None,
-                   answers: dict[str, str] | None = None) -> OutboxItem:
+                   answers: dict[str, str] | None = None,
+                   updated_permissions: list[dict[str, Any]] | None = None) -> OutboxItem:
         """A permission answer; a second answer to a request still unsettled is the first one."""
         for item in self._items.values():
             if item.answer is not None and item.session == session and item.answer["request_id"] == request_id:
@@ -136,6 +140,8 @@ class Outbox:
             answer["message"] = message
         if answers:
             answer["answers"] = dict(answers)
+        if updated_permissions:
+            answer["updated_permissions"] = [dict(u) for u in updated_permissions]  # "allow for this session"
         item = OutboxItem(self._new_id("a"), session, "", answer=answer)
         self._items[item.client_msg_id] = item
         self._save(urgent=True)

@@ -22,7 +22,9 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
+from desktop.core.plan import Plan, is_plan_tool
 from desktop.core.questions import is_question, question_summary
+from desktop.core.totals import Totals, usage_tokens
 
 
 class RowKind(StrEnum):
@@ -262,6 +264,10 @@ class Transcript:
         self._messages: dict[tuple[str, str], Row] = {}
         self._tools: dict[str, Row] = {}
         self._requests: dict[str, Row] = {}
+        self.plan = Plan()
+        """The agent's latest plan (todo list), shown at the top of the session."""
+        self.totals = Totals()
+        """Cost, tokens and time of the turns so far, shown in the session header."""
 
     def __len__(self) -> int:
         return len(self.rows)
@@ -386,11 +392,13 @@ class Transcript:
             if existing is not None:
                 existing.data.update(name=name, input=event.get("input"))
                 existing.text = summarize_tool_input(name, event.get("input"))
+                self._plan_call(existing)
                 changed(existing)
                 return None
             row = Row(RowKind.TOOL, seq, ts, summarize_tool_input(name, event.get("input")),
                       {"tool_id": tool_id, "name": name, "input": event.get("input"), "output": None,
                        "is_error": None, "parent_tool_id": event.get("parent_tool_id")})
+            self._plan_call(row)
             self._tools[tool_id] = row
             return row
         if kind == "tool_result":
@@ -399,6 +407,10 @@ class Transcript:
             if existing is not None:
                 existing.data["output"] = event.get("output")
                 existing.data["is_error"] = bool(event.get("is_error"))
+                name = str(existing.data.get("name"))
+                if is_plan_tool(name) and self.plan.update_result(name, tool_id, event.get("output"),
+                                                                  bool(event.get("is_error"))):
+                    existing.data["plan"] = self.plan.snapshot()
                 changed(existing)
                 return None
             row = Row(RowKind.TOOL, seq, ts, "(result of an earlier call)",
@@ -412,7 +424,7 @@ class Transcript:
                 summarize_tool_input(tool_name, event.get("input"))
             row = Row(RowKind.PERMISSION, seq, ts, summary,
                       {"request_id": request_id, "tool_name": tool_name, "input": event.get("input"),
-                       "behavior": None, "message": None})
+                       "behavior": None, "message": None, "suggestions": event.get("suggestions")})
             self._requests[request_id] = row
             return row
         if kind == "permission_answer":
@@ -421,6 +433,7 @@ class Transcript:
             if existing is not None:
                 existing.data["behavior"] = event.get("behavior")
                 existing.data["message"] = event.get("message")
+                existing.data["updated_permissions"] = event.get("updated_permissions")
                 changed(existing)
                 return None
             return Row(RowKind.STATUS, seq, ts, f"Permission {event.get('behavior')}", {})
@@ -430,6 +443,7 @@ class Transcript:
         if kind == "status":
             return self._status_row(event, seq, ts)
         if kind == "turn_end":
+            self.totals.add(event)
             return Row(RowKind.TURN_END, seq, ts, _turn_text(event), {
                 "status": event.get("status"), "usage": event.get("usage"),
                 "cost_usd": event.get("cost_usd"), "duration_ms": event.get("duration_ms")})
@@ -438,6 +452,13 @@ class Transcript:
         fields = {k: v for k, v in event.items() if k not in ("seq", "ts", "kind")}
         return Row(RowKind.GENERIC, seq, ts, f"{kind}: {json.dumps(fields, ensure_ascii=False, default=str)}",
                    {"kind": kind})
+
+    def _plan_call(self, row: Row) -> None:
+        """A plan tool's call updates the session's plan; its row keeps the plan as this call left it."""
+        name = str(row.data.get("name"))
+        if is_plan_tool(name):
+            self.plan.update_call(name, str(row.data.get("tool_id")), row.data.get("input"))
+            row.data["plan"] = self.plan.snapshot()
 
     def _status_row(self, event: dict[str, Any], seq: int, ts: float) -> Row | None:
         status = event.get("status")
@@ -464,9 +485,7 @@ def _turn_text(event: dict[str, Any]) -> str:
     cost = event.get("cost_usd")
     if isinstance(cost, (int, float)):
         parts.append(f"${cost:.4f}")
-    usage = event.get("usage")
-    if isinstance(usage, dict):
-        tokens = sum(v for k, v in usage.items() if isinstance(v, int) and k.endswith("tokens"))
-        if tokens:
-            parts.append(f"{tokens:,} tokens")
+    tokens = usage_tokens(event.get("usage"))
+    if tokens:
+        parts.append(f"{tokens:,} tokens")
     return " · ".join(parts)

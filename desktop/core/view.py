@@ -269,10 +269,11 @@ class ViewCore:
         return item
 
     def answer(self, session_id: str, request_id: str, behavior: str, message: str | None = None,
-               answers: dict[str, str] | None = None) -> OutboxItem:
+               answers: dict[str, str] | None = None,
+               updated_permissions: list[dict[str, Any]] | None = None) -> OutboxItem:
         """A permission answer (with the user's `answers` to an agent's questions): kept in the outbox (on disk)
         until the runner settles it, like a message."""
-        item = self.outbox.add_answer(session_id, request_id, behavior, message, answers)
+        item = self.outbox.add_answer(session_id, request_id, behavior, message, answers, updated_permissions)
         if self.ready and item.state is OutboxState.QUEUED:
             self._send_item(item)
         return item

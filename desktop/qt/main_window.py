@@ -101,7 +101,7 @@ class MainWindow(QMainWindow):
     question_requested = Signal(str, str, object)  # session, request_id, the AskUserQuestion input
     rename_requested = Signal(str, str)
     configure_requested = Signal(str)  # session: change its model / permission mode
-    answer_requested = Signal(str, str, str)  # session, request_id, behavior
+    answer_requested = Signal(str, str, str, object)  # session, request_id, behavior, {message?, updated_permissions?}
     outbox_action = Signal(str, str)  # client_msg_id, retry|discard
     retry_requested = Signal()
     settings_requested = Signal()
@@ -205,6 +205,9 @@ class MainWindow(QMainWindow):
         self.session_subtitle.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         titles.addWidget(self.session_title)
         titles.addWidget(self.session_subtitle)
+        self.session_totals = QLabel(header)  # cost, tokens and time so far (TranscriptView.totals_changed)
+        self.session_totals.setObjectName("sessionSubtitle")
+        self.session_totals.setToolTip("Cost, tokens and time of this session's turns so far")
         self.status_badge = Badge(header)
         self.status_badge.setObjectName("statusBadge")
         self.header_stop = QPushButton("■  Stop", header)
@@ -225,6 +228,8 @@ class MainWindow(QMainWindow):
         self.session_menu.addAction("Delete…", self.ask_delete)
         more.setMenu(self.session_menu)
         hl.addLayout(titles, 1)
+        hl.addWidget(self.session_totals, 0, Qt.AlignmentFlag.AlignVCenter)
+        hl.addSpacing(8)
         hl.addWidget(self.status_badge, 0, Qt.AlignmentFlag.AlignVCenter)
         hl.addSpacing(8)
         hl.addWidget(self.header_stop)
@@ -243,6 +248,7 @@ class MainWindow(QMainWindow):
         self.transcript.question_requested.connect(self.question_requested)
         self.transcript.outbox_action.connect(self.outbox_action)
         self.transcript.view_text.connect(self._view_text)
+        self.transcript.totals_changed.connect(self.session_totals.setText)
         pl.addWidget(self.transcript, 1)
         self.banner = QLabel(pane)
         self.banner.setObjectName("banner")
@@ -268,6 +274,7 @@ class MainWindow(QMainWindow):
             ("New session", QKeySequence.StandardKey.New, self.new_session_requested.emit),
             ("Quit", QKeySequence.StandardKey.Quit, self.quit_requested.emit),
             ("Interrupt", QKeySequence("Ctrl+."), self._interrupt_current),
+            ("Interrupt the running turn", QKeySequence(Qt.Key.Key_Escape), self._interrupt_running),
             ("Close window", QKeySequence.StandardKey.Close, self.close),
         ):
             action = QAction(text, self)
@@ -443,6 +450,11 @@ class MainWindow(QMainWindow):
     def _interrupt_current(self) -> None:
         if self.current:
             self.interrupt_requested.emit(self.current)
+
+    def _interrupt_running(self) -> None:
+        """Esc, as in Claude Code: interrupts the shown session's turn, when one is running."""
+        if self.header_stop.isVisibleTo(self):
+            self._interrupt_current()
 
     def _configure_current(self) -> None:
         if self.current:

@@ -36,6 +36,10 @@ Index = QModelIndex | QPersistentModelIndex
 class TranscriptModel(QAbstractListModel):
     sizes_changed = Signal()
     """Rows changed height (text grew, a tool call expanded); the view must lay out again."""
+    plan_changed = Signal()
+    """The agent's plan (transcript.plan) changed."""
+    totals_changed = Signal(str)
+    """The session's totals so far, as one line (transcript.totals.text())."""
 
     def __init__(self, session_id: str, parent: Any = None) -> None:
         super().__init__(parent)
@@ -52,6 +56,8 @@ class TranscriptModel(QAbstractListModel):
         self._batch: Batch | None = None
         self._batch_started = 0.0
         self._count = 1
+        self._plan_version = 0
+        self._turns = 0
 
     # ---------------------------------------------------------------- Qt API
 
@@ -172,7 +178,17 @@ class TranscriptModel(QAbstractListModel):
         if (count == 0 and new) or self.offset != offset_before:
             self._header_changed()  # the header says "beginning of the transcript" or how many are hidden
         self.trim()
+        self._announce_summaries()
         return batch.events
+
+    def _announce_summaries(self) -> None:
+        t = self.transcript
+        if t.plan.version != self._plan_version:
+            self._plan_version = t.plan.version
+            self.plan_changed.emit()
+        if t.totals.turns != self._turns:
+            self._turns = t.totals.turns
+            self.totals_changed.emit(t.totals.text())
 
     def pack_some(self) -> bool:
         """Pack a few of the rows that left the window (~0.3 ms a chunk: the bridge spreads the work over idle
@@ -238,6 +254,7 @@ class TranscriptModel(QAbstractListModel):
         self._expanded = set()
         self._recount()
         self.endResetModel()
+        self._announce_summaries()
 
     def is_expanded(self, row: Row) -> bool:
         return row.index >= 0 and row.index in self._expanded

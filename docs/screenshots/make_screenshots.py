@@ -55,6 +55,66 @@ def shot(app: NightshiftApp, name: str, suffix: str) -> None:
     print("saved", path)
 
 
+MARKDOWN_ANSWER = """I renamed `parse_args` to `parse_options` and the tests pass.
+
+## What changed
+
+- **parser.py**: the function and its flag handling (leading dashes are stripped)
+- **test_parser.py**: a new test for `--verbose`
+
+| File | Lines |
+|------|-------|
+| parser.py | +2 -2 |
+| test_parser.py | +4 |
+
+```python
+def parse_options(argv):
+    return {arg.lstrip("-"): True for arg in argv}
+```
+
+See the [argparse docs](https://docs.python.org/3/library/argparse.html) for a fuller parser.
+"""
+
+
+async def markdown_and_diff_scene(app: NightshiftApp, suffix: str) -> None:
+    """Markdown, a diff and a plan. The fake CLI has no file-editing tool, so these events (the shapes Claude Code
+    2.x sends, see /work/shared/reference) go straight to the view of a session the runner does not have."""
+    from desktop.core.view import SessionInfo
+
+    sid = "s-markdown-demo"
+    info = SessionInfo(id=sid, title="Rename parse_args", agent="claude", status="idle",
+                       data={"cwd": os.path.expanduser("~/project")})
+    app.window.sessions_model.upsert(info)
+    old = "def parse_args(argv):\n    opts = {}\n    for arg in argv:\n        opts[arg] = True\n    return opts\n"
+    new = old.replace("parse_args", "parse_options").replace("opts[arg]", 'opts[arg.lstrip("-")]')
+    todos = [("Rename parse_args", "completed"), ("Strip leading dashes", "completed"),
+             ("Add a test for --verbose", "in_progress")]
+    events: list[dict[str, Any]] = [
+        {"kind": "user", "text": "Rename parse_args to parse_options and add a test for --verbose."},
+        {"kind": "tool_call", "tool_id": "todo1", "name": "TodoWrite", "input": {"todos": [
+            {"content": c, "status": st, "activeForm": c} for c, st in todos]}},
+        {"kind": "tool_result", "tool_id": "todo1", "output": "Todos have been modified successfully."},
+        {"kind": "tool_call", "tool_id": "e1", "name": "Edit", "input": {
+            "file_path": "/home/me/project/parser.py", "old_string": old, "new_string": new}},
+        {"kind": "tool_result", "tool_id": "e1", "output": "The file /home/me/project/parser.py has been updated."},
+        {"kind": "tool_call", "tool_id": "w1", "name": "Write", "input": {
+            "file_path": "/home/me/project/test_parser.py",
+            "content": "from parser import parse_options\n\n\ndef test_flags():\n"
+                       "    assert parse_options([\"--verbose\"]) == {\"verbose\": True}\n"}},
+        {"kind": "tool_result", "tool_id": "w1", "output": "File created successfully at: test_parser.py"},
+        {"kind": "assistant", "message_id": "m1", "text": MARKDOWN_ANSWER},
+        {"kind": "turn_end", "status": "success", "cost_usd": 0.0731, "duration_ms": 9720,
+         "usage": {"input_tokens": 15600, "output_tokens": 546}},
+    ]
+    app.bridge.events(sid, [{"seq": n, "ts": time.time(), **e} for n, e in enumerate(events, 1)])
+    app.window.select_session(sid)
+    app.window._update_header(info)  # the runner does not know this session: the header from its info here
+    await settle(0.8)
+    app.window.transcript.scrollToBottom()
+    await settle(0.4)
+    shot(app, "markdown-and-diff", suffix)
+
+
 async def main(dark: bool) -> None:
     suffix = "-dark" if dark else ""
     data = tempfile.mkdtemp(prefix="nightshift-shots-")
@@ -105,6 +165,7 @@ async def main(dark: bool) -> None:
     w.transcript.scrollToBottom()
     await settle(0.3)
     shot(app, "live", suffix)
+    await markdown_and_diff_scene(app, suffix)
     w.select_session(build)
     await settle(0.6)
     shot(app, "command-output", suffix)

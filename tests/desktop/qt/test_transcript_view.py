@@ -320,3 +320,41 @@ def test_a_batch_bigger_than_the_window_announces_only_the_rows_that_stay(qtbot:
     bar = view.verticalScrollBar()
     assert view.follow and bar.value() == bar.maximum()
     assert "earlier" in model.header_text()
+
+
+def test_every_row_kind_has_its_renderer_and_paints(qtbot: Any) -> None:
+    """Issue 11 item 4: one renderer per kind, chosen from one table; each one lays out and paints its row."""
+    from PySide6.QtGui import QImage, QPainter
+
+    from desktop.core.transcript import Row
+    from desktop.qt.rows import RENDERER_CLASSES
+
+    view, model = make_view(qtbot)
+    table = view.delegate.renderers
+    assert set(table) == set(RowKind)
+    assert len({type(r) for r in table.values()}) == len(RENDERER_CLASSES)
+    model.apply_events([{"seq": 1, "kind": "user", "text": "hi"}])
+    samples = {
+        RowKind.HEADER: model.header, RowKind.USER: Row(RowKind.USER, 1, text="hello"),
+        RowKind.PENDING: Row(RowKind.PENDING, 0, text="queued", data={"state": "failed", "error": "x"}),
+        RowKind.ASSISTANT: Row(RowKind.ASSISTANT, 2, text="an answer"),
+        RowKind.THINKING: Row(RowKind.THINKING, 3, text="hmm\n" * 10),
+        RowKind.TOOL: Row(RowKind.TOOL, 4, text="ls", data={"name": "Bash", "input": {"command": "ls"}}),
+        RowKind.PERMISSION: Row(RowKind.PERMISSION, 5, text="rm", data={"tool_name": "Bash",
+                                                                        "input": {"command": "rm x"}}),
+        RowKind.OUTPUT: Row(RowKind.OUTPUT, 6, text="x" * 500, data={"stream": "stderr"}),
+        RowKind.ERROR: Row(RowKind.ERROR, 7, text="boom"), RowKind.STATUS: Row(RowKind.STATUS, 8, text="Exited"),
+        RowKind.TURN_END: Row(RowKind.TURN_END, 9, text="Turn finished"),
+        RowKind.GENERIC: Row(RowKind.GENERIC, 10, text="odd: {}"),
+    }
+    assert set(samples) == set(RowKind)
+    for kind, row in samples.items():
+        lay = view.delegate.layout(row, 600, model)
+        assert lay.height > 0, kind
+        image = QImage(600, lay.height, QImage.Format.Format_ARGB32)
+        image.fill(0)
+        painter = QPainter(image)
+        view.delegate.paint_row(painter, row, image.rect(), False, -1)
+        painter.end()
+        painted = {image.pixel(x, y) for x in range(0, 600, 3) for y in range(0, lay.height, 2)}
+        assert len(painted) > 1, f"{kind} painted nothing"
