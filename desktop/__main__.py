@@ -42,8 +42,8 @@ def export_main(argv: list[str]) -> int:
     p.add_argument("--data-dir", metavar="DIR", help="the runner's data folder "
                                                      "(default $NIGHTSHIFT_DATA_DIR or the user data folder)")
     args = p.parse_args(argv)
-    from runner.export import ExportError, export_session
     from runner.environment import default_data_dir
+    from runner.export import ExportError, export_session
 
     try:
         markdown = export_session(args.data_dir or default_data_dir(), args.session)
