@@ -16,10 +16,12 @@ import json
 import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from runner.agents._cli import Event
 from runner.agents.errors import classify, explain
+
+if TYPE_CHECKING:  # the module itself needs nothing of the process side
+    from runner.agents._cli import Event
 
 LABEL = "Claude Code"
 LOGIN_HINT = "Run `claude` in a terminal and log in with /login, or set ANTHROPIC_API_KEY for the runner."
