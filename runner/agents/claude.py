@@ -69,10 +69,6 @@ class ClaudeAgent(CliAgent):
             "permission_mode": check_permission_mode(request.get("permission_mode")),
         }
 
-    @property
-    def pending_permissions(self) -> int:
-        return len(self._translator.pending) if self._translator else 0
-
     # --- process --------------------------------------------------------------------------------------------
 
     def build_argv(self, executable: str, resume_id: str | None) -> list[str]:

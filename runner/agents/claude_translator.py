@@ -16,10 +16,12 @@ import json
 import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from runner.agents._cli import Event
 from runner.agents.errors import classify, explain
+
+if TYPE_CHECKING:  # the module itself needs nothing of the process side
+    from runner.agents._cli import Event
 
 LABEL = "Claude Code"
 LOGIN_HINT = "Run `claude` in a terminal and log in with /login, or set ANTHROPIC_API_KEY for the runner."
@@ -107,12 +109,10 @@ class _Block:
     name: str = ""
     claimed: bool = False  # the whole-message copy in an assistant line was matched to these deltas
 
-    def add(self, text: str) -> None:
-        recent = self.recent
-        recent.append(text)
-        if len(recent) >= 512:
-            self.parts.append("".join(recent))
-            recent.clear()
+    def chunk(self) -> None:
+        """Join the recent deltas into one part (called every 512 deltas)."""
+        self.parts.append("".join(self.recent))
+        self.recent.clear()
 
     @property
     def streamed(self) -> bool:
@@ -256,17 +256,19 @@ class ClaudeTranslator:
     def feed_lines(self, objs: Iterable[Mapping[str, Any]]) -> Step:
         """What some consecutive lines of the CLI's stdout (each a decoded JSON object) mean, taken together."""
         step = Step()
+        feed = self._feed
         for obj in objs:
-            self._feed(obj, step)
+            feed(obj, step)
         if step.interrupt_due:
             step.outgoing.append(self.control_request({"subtype": "interrupt"}))
         return step
 
     def _feed(self, obj: Mapping[str, Any], step: Step) -> None:
-        start = len(step.events)
         kind = obj.get("type")
         parent = obj.get("parent_tool_use_id")
-        parent = parent if isinstance(parent, str) and parent else None
+        if parent is not None:  # a subagent's line (most lines have null here)
+            parent = parent if isinstance(parent, str) and parent else None
+            start = len(step.events)
         try:
             if kind == "stream_event":
                 self._stream_event(obj.get("event"), parent, step)
@@ -329,7 +331,10 @@ class ClaudeTranslator:
                 if text:
                     if type(text) is not str:
                         text = str(text)
-                    block.add(text)
+                    recent = block.recent
+                    recent.append(text)
+                    if len(recent) >= 512:
+                        block.chunk()
                     step.events.append((kind, {"text": text, "message_id": message_id}))
             elif dtype == "input_json_delta":
                 block.fragments.append(str(delta.get("partial_json", "")))

@@ -3,7 +3,8 @@ whole turns offline in tests.
 
 Each test queues replies; every main-loop request (one that offers tools to the model) takes the next queued
 reply. Side requests the CLI makes on its own (titles, quota probes: requests without tools)
-get a short canned text and never consume the script. Every request body is recorded for assertions.
+get a short canned text and never consume the script. Every request body is recorded for assertions; `fail_with`
+answers every request with an HTTP error (tests/fakes/scripted_server.py).
 
     server = AnthropicServer()
     server.start()
@@ -17,13 +18,13 @@ get a short canned text and never consume the script. Every request body is reco
 from __future__ import annotations
 
 import json
-import threading
 import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+
+from tests.fakes.scripted_server import ScriptedHandler, ScriptedServer
 
 ERRORS = {
     401: ("authentication_error", "invalid x-api-key"),
@@ -76,89 +77,8 @@ def _chunks(text: str, size: int) -> Iterator[str]:
         yield text[i : i + size]
 
 
-class AnthropicServer:
-    """The server on 127.0.0.1 with a random port, run in a daemon thread."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Condition()
-        self._script: list[Reply] = []
-        self.requests: list[dict[str, Any]] = []
-        """Bodies of main-loop requests, in order."""
-        self.side_requests: list[dict[str, Any]] = []
-        self.streams_cut = 0
-        """How many streamed replies ended early because the client went away (an interrupt)."""
-        self.fail_with = 0
-        """Non-zero: every /v1/messages request is answered with this HTTP error (retries too): 401, 429."""
-        self._httpd: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
-
-    # --- scripting ------------------------------------------------------------------------------------------
-
-    def queue(self, *replies: Reply) -> None:
-        with self._lock:
-            self._script.extend(replies)
-            self._lock.notify_all()
-
-    def pending(self) -> int:
-        with self._lock:
-            return len(self._script)
-
-    def wait_requests(self, count: int, timeout: float = 60.0) -> list[dict[str, Any]]:
-        """Wait until at least `count` main-loop requests have arrived."""
-        deadline = time.monotonic() + timeout
-        with self._lock:
-            while len(self.requests) < count:
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    raise TimeoutError(f"only {len(self.requests)} of {count} requests arrived")
-                self._lock.wait(left)
-            return list(self.requests)
-
-    def _take(self, body: dict[str, Any]) -> Reply | None:
-        with self._lock:
-            self.requests.append(body)
-            self._lock.notify_all()
-            return self._script.pop(0) if self._script else None
-
-    # --- lifecycle ------------------------------------------------------------------------------------------
-
-    @property
-    def url(self) -> str:
-        assert self._httpd is not None
-        host, port = self._httpd.server_address[:2]
-        return f"http://{host}:{port}"
-
-    def start(self) -> None:
-        server = self
-
-        class Handler(_Handler):
-            owner = server
-
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._httpd.daemon_threads = True
-        self._thread = threading.Thread(target=self._httpd.serve_forever, name="anthropic-fake", daemon=True)
-        self._thread.start()
-
-    def stop(self) -> None:
-        if self._httpd is not None:
-            self._httpd.shutdown()
-            self._httpd.server_close()
-            self._httpd = None
-
-    def __enter__(self) -> AnthropicServer:
-        self.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-
-class _Handler(BaseHTTPRequestHandler):
-    owner: AnthropicServer
-    protocol_version = "HTTP/1.1"
-
-    def log_message(self, format: str, *args: Any) -> None:  # quiet; pytest shows failures anyway
-        pass
+class _Handler(ScriptedHandler):
+    server_owner: AnthropicServer
 
     def do_HEAD(self) -> None:
         self.send_response(200)
@@ -167,63 +87,35 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_GET(self) -> None:
         # The CLI may probe a few GET endpoints (models, account settings); an empty answer satisfies it.
-        self._json(200, {"data": [], "has_more": False})
+        self.send_json(200, {"data": [], "has_more": False})
 
     def do_POST(self) -> None:
-        length = int(self.headers.get("Content-Length") or 0)
-        raw = self.rfile.read(length) if length else b""
         try:
-            body = json.loads(raw or b"{}")
+            body = json.loads(self.read_body() or b"{}")
         except json.JSONDecodeError:
-            self._json(
-                400, {"type": "error", "error": {"type": "invalid_request_error", "message": "bad json"}}
-            )
+            self.send_json(400, {"type": "error", "error": {"type": "invalid_request_error", "message": "bad json"}})
             return
         path = self.path.split("?", 1)[0]
         if path.endswith("/count_tokens"):
-            self._json(200, {"input_tokens": 10})
+            self.send_json(200, {"input_tokens": 10})
             return
         if not path.endswith("/v1/messages"):
-            self._json(200, {})
+            self.send_json(200, {})
             return
-        if self.owner.fail_with:
-            with self.owner._lock:
-                self.owner.requests.append(body)
-            self._error(self.owner.fail_with)
+        if self.fail_if_asked(body):
             return
         if body.get("tools"):
-            reply = self.owner._take(body) or Reply.text("(no scripted reply)")
+            reply = self.server_owner.take(body) or Reply.text("(no scripted reply)")
         else:
-            with self.owner._lock:
-                self.owner.side_requests.append(body)
+            self.server_owner.record(body, side=True)
             reply = Reply.text("Scripted title")
         model = str(body.get("model", "claude-test"))
         if body.get("stream"):
-            self._stream(reply, model)
+            self.stream(self._paced(reply, model))
         else:
             self._whole(reply, model)
 
     # --- replies --------------------------------------------------------------------------------------------
-
-    def _error(self, status: int) -> None:
-        # The bodies the real API sends for a bad key and for a rate limit.
-        kind, message = ERRORS.get(status, ("api_error", "scripted error"))
-        data = json.dumps({"type": "error", "error": {"type": kind, "message": message}}).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        if status == 429:
-            self.send_header("retry-after", "1")  # as the API does; clients that honour it retry quickly
-        self.end_headers()
-        self.wfile.write(data)
-
-    def _json(self, status: int, obj: Any) -> None:
-        data = json.dumps(obj).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
 
     @staticmethod
     def _usage(output_tokens: int) -> dict[str, int]:
@@ -243,7 +135,7 @@ class _Handler(BaseHTTPRequestHandler):
                 content.append({"type": "thinking", "thinking": b.text, "signature": "sig"})
             else:
                 content.append({"type": "tool_use", "id": b.tool_id, "name": b.name, "input": b.input})
-        self._json(
+        self.send_json(
             200,
             {
                 "id": f"msg_{uuid.uuid4().hex[:24]}",
@@ -257,22 +149,12 @@ class _Handler(BaseHTTPRequestHandler):
             },
         )
 
-    def _stream(self, reply: Reply, model: str) -> None:
-        self.send_response(200)
-        self.send_header("Content-Type", "text/event-stream")
-        self.send_header("Cache-Control", "no-cache")
-        self.send_header("Connection", "close")
-        self.end_headers()
-        self.close_connection = True
-        try:
-            for name, data in self._events(reply, model):
-                self.wfile.write(f"event: {name}\ndata: {json.dumps(data)}\n\n".encode())
-                self.wfile.flush()
-                if reply.chunk_delay and name == "content_block_delta":
-                    time.sleep(reply.chunk_delay)
-        except (BrokenPipeError, ConnectionResetError):
-            with self.owner._lock:
-                self.owner.streams_cut += 1
+    def _paced(self, reply: Reply, model: str) -> Iterator[tuple[str, dict[str, Any]]]:
+        """The reply's events, with `chunk_delay` after each delta."""
+        for name, data in self._events(reply, model):
+            yield name, data
+            if reply.chunk_delay and name == "content_block_delta":
+                time.sleep(reply.chunk_delay)
 
     def _events(self, reply: Reply, model: str) -> Iterator[tuple[str, dict[str, Any]]]:
         msg_id = f"msg_{uuid.uuid4().hex[:24]}"
@@ -369,6 +251,28 @@ class _Handler(BaseHTTPRequestHandler):
             },
         )
         yield "message_stop", {"type": "message_stop"}
+
+
+
+class AnthropicServer(ScriptedServer[Reply]):
+    """The server on 127.0.0.1 with a random port, run in a daemon thread."""
+
+    handler = _Handler
+    thread_name = "anthropic-fake"
+
+    @property
+    def url(self) -> str:
+        return self.address
+
+    @staticmethod
+    def error_body(status: int) -> dict[str, Any]:
+        # The bodies the real API sends for a bad key and for a rate limit.
+        kind, message = ERRORS.get(status, ("api_error", "scripted error"))
+        return {"type": "error", "error": {"type": kind, "message": message}}
+
+    @staticmethod
+    def text_reply(text: str) -> Reply:
+        return Reply.text(text)
 
 
 if __name__ == "__main__":

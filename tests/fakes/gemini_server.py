@@ -5,18 +5,19 @@ The CLI is pointed here with GOOGLE_GEMINI_BASE_URL, GEMINI_API_KEY and a settin
 (see `settings()`). Each streamed request that offers tools to the model takes the next queued reply: text
 (streamed in chunks, optionally slowly) or a `run_shell_command` function call the CLI runs and answers in its next
 request. Other requests (session summaries, the model router) get a short canned answer and never consume the
-script. `fail_with` makes every request fail with an HTTP error (401, 429). Request bodies are recorded.
+script. `fail_with` makes every request fail with an HTTP error (401, 429). Request bodies are recorded
+(tests/fakes/scripted_server.py).
 """
 
 from __future__ import annotations
 
 import json
-import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+
+from tests.fakes.scripted_server import ScriptedHandler, ScriptedServer
 
 # What the Gemini API answers for a bad key and for an exhausted quota (google.rpc.Status in an "error" object).
 ERRORS = {
@@ -60,32 +61,49 @@ def texts_sent(body: dict[str, Any]) -> list[str]:
     return out
 
 
-class GeminiServer:
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._script: list[GeminiReply] = []
-        self.requests: list[dict[str, Any]] = []
-        """Bodies of the scripted (streamed, with tools) requests, in order."""
-        self.side_requests: list[dict[str, Any]] = []
-        self.streams_cut = 0
-        self.fail_with = 0
-        """Non-zero: every generate request is answered with this HTTP error (401, 429), retries included."""
-        self._httpd: ThreadingHTTPServer | None = None
+class _Handler(ScriptedHandler):
+    server_owner: GeminiServer
+    retry_after_on_429 = False  # the CLI is set to make one attempt (settings()), so no header to honour
 
-    def queue(self, *replies: GeminiReply) -> None:
-        with self._lock:
-            self._script.extend(replies)
+    def do_GET(self) -> None:
+        self.send_json(200, {"models": []})
 
-    def _take(self, body: dict[str, Any]) -> GeminiReply:
-        with self._lock:
-            self.requests.append(body)
-            return self._script.pop(0) if self._script else GeminiReply.message("(no scripted reply)")
+    def do_POST(self) -> None:
+        try:
+            body = json.loads(self.read_body() or b"{}")
+        except json.JSONDecodeError:
+            self.send_json(400, {"error": {"code": 400, "message": "bad json", "status": "INVALID_ARGUMENT"}})
+            return
+        path = self.path.split("?", 1)[0]
+        if path.endswith(":countTokens"):
+            self.send_json(200, {"totalTokens": 10})
+            return
+        if self.fail_if_asked(body):
+            return
+        if not (path.endswith(":streamGenerateContent") and body.get("tools")):
+            self.server_owner.record(body, side=True)
+            self.send_json(200, _whole("Scripted summary"))
+            return
+        reply = self.server_owner.take(body) or GeminiReply.message("(no scripted reply)")
+        self.stream((None, chunk) for chunk in _chunks(reply))
+
+
+class GeminiServer(ScriptedServer[GeminiReply]):
+    handler = _Handler
+    thread_name = "gemini-fake"
 
     @property
     def url(self) -> str:
-        assert self._httpd is not None
-        host, port = self._httpd.server_address[:2]
-        return f"http://{host}:{port}"
+        return self.address
+
+    @staticmethod
+    def error_body(status: int) -> dict[str, Any]:
+        status_name, message = ERRORS.get(status, ("UNKNOWN", "scripted error"))
+        return {"error": {"code": status, "message": message, "status": status_name}}
+
+    @staticmethod
+    def text_reply(text: str) -> GeminiReply:
+        return GeminiReply.message(text)
 
     @staticmethod
     def settings() -> dict[str, Any]:
@@ -103,80 +121,6 @@ class GeminiServer:
                 "retryFetchErrors": False,
             },
         }
-
-    def start(self) -> None:
-        server = self
-
-        class Handler(_Handler):
-            owner = server
-
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._httpd.daemon_threads = True
-        threading.Thread(target=self._httpd.serve_forever, name="gemini-fake", daemon=True).start()
-
-    def stop(self) -> None:
-        if self._httpd is not None:
-            self._httpd.shutdown()
-            self._httpd.server_close()
-            self._httpd = None
-
-
-class _Handler(BaseHTTPRequestHandler):
-    owner: GeminiServer
-    protocol_version = "HTTP/1.1"
-
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
-
-    def _json(self, status: int, obj: Any) -> None:
-        data = json.dumps(obj).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
-    def do_GET(self) -> None:
-        self._json(200, {"models": []})
-
-    def do_POST(self) -> None:
-        raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-        try:
-            body = json.loads(raw or b"{}")
-        except json.JSONDecodeError:
-            self._json(400, {"error": {"code": 400, "message": "bad json", "status": "INVALID_ARGUMENT"}})
-            return
-        path = self.path.split("?", 1)[0]
-        if path.endswith(":countTokens"):
-            self._json(200, {"totalTokens": 10})
-            return
-        if self.owner.fail_with:
-            with self.owner._lock:
-                self.owner.requests.append(body)
-            status = self.owner.fail_with
-            status_name, message = ERRORS.get(status, ("UNKNOWN", "scripted error"))
-            self._json(status, {"error": {"code": status, "message": message, "status": status_name}})
-            return
-        if not (path.endswith(":streamGenerateContent") and body.get("tools")):
-            with self.owner._lock:
-                self.owner.side_requests.append(body)
-            self._json(200, _whole("Scripted summary"))
-            return
-        reply = self.owner._take(body)
-        self.send_response(200)
-        self.send_header("Content-Type", "text/event-stream")
-        self.send_header("Connection", "close")
-        self.end_headers()
-        self.close_connection = True
-        try:
-            for chunk in _chunks(reply):
-                self.wfile.write(f"data: {json.dumps(chunk)}\n\n".encode())
-                self.wfile.flush()
-                if reply.chunk_delay:
-                    time.sleep(reply.chunk_delay)
-        except (BrokenPipeError, ConnectionResetError):
-            with self.owner._lock:
-                self.owner.streams_cut += 1
 
 
 def _whole(text: str) -> dict[str, Any]:
@@ -202,3 +146,5 @@ def _chunks(reply: GeminiReply) -> Iterator[dict[str, Any]]:
             chunk["usageMetadata"] = {"promptTokenCount": 11, "candidatesTokenCount": 5, "totalTokenCount": 16}
             chunk["modelVersion"] = "fake-gemini"
         yield chunk
+        if reply.chunk_delay:
+            time.sleep(reply.chunk_delay)

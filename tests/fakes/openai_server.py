@@ -3,19 +3,20 @@ offline in tests (tests/runner/agents/test_codex_real.py).
 
 Codex reads its provider from $CODEX_HOME/config.toml; `config_toml()` writes one pointing here. Each POST to
 /v1/responses takes the next queued reply (a text message, or an `exec_command` function call the CLI runs and
-answers with a function_call_output in its next request). Request bodies are recorded for assertions.
+answers with a function_call_output in its next request). Request bodies are recorded for assertions; `fail_with`
+answers every request with an HTTP error (tests/fakes/scripted_server.py).
 """
 
 from __future__ import annotations
 
 import json
-import threading
 import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+
+from tests.fakes.scripted_server import ScriptedHandler, ScriptedServer
 
 ERRORS = {
     401: ("invalid_api_key", "Incorrect API key provided: dummy. You can find your API key at https://platform.openai.com/account/api-keys."),
@@ -39,57 +40,6 @@ class ResponseReply:
         return cls("exec", command=command)
 
 
-class OpenAIServer:
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._script: list[ResponseReply] = []
-        self.requests: list[dict[str, Any]] = []
-        self.fail_with = 0
-        """Non-zero: every /responses request is answered with this HTTP error (retries too): 401, 429."""
-        self._httpd: ThreadingHTTPServer | None = None
-
-    def queue(self, *replies: ResponseReply) -> None:
-        with self._lock:
-            self._script.extend(replies)
-
-    def _take(self, body: dict[str, Any]) -> ResponseReply:
-        with self._lock:
-            self.requests.append(body)
-            return self._script.pop(0) if self._script else ResponseReply.message("(no scripted reply)")
-
-    @property
-    def url(self) -> str:
-        assert self._httpd is not None
-        host, port = self._httpd.server_address[:2]
-        return f"http://{host}:{port}/v1"
-
-    def config_toml(self, model: str = "gpt-5-codex", retries: int | None = None) -> str:
-        """A CODEX_HOME/config.toml pointing here; `retries` caps the CLI's request and stream retries."""
-        text = (
-            f'model_provider = "mock"\nmodel = "{model}"\n\n[model_providers.mock]\nname = "mock"\n'
-            f'base_url = "{self.url}"\nenv_key = "OPENAI_API_KEY"\nwire_api = "responses"\n'
-        )
-        if retries is not None:
-            text += f"request_max_retries = {retries}\nstream_max_retries = {retries}\n"
-        return text
-
-    def start(self) -> None:
-        server = self
-
-        class Handler(_Handler):
-            owner = server
-
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._httpd.daemon_threads = True
-        threading.Thread(target=self._httpd.serve_forever, name="openai-fake", daemon=True).start()
-
-    def stop(self) -> None:
-        if self._httpd is not None:
-            self._httpd.shutdown()
-            self._httpd.server_close()
-            self._httpd = None
-
-
 def texts_sent(body: dict[str, Any]) -> list[str]:
     """The user texts and function outputs in one request's input, in order."""
     out: list[str] = []
@@ -102,59 +52,21 @@ def texts_sent(body: dict[str, Any]) -> list[str]:
     return out
 
 
-class _Handler(BaseHTTPRequestHandler):
-    owner: OpenAIServer
-    protocol_version = "HTTP/1.1"
-
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
-
-    def _json(self, obj: Any) -> None:
-        data = json.dumps(obj).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
-    def _error(self, status: int) -> None:
-        # The bodies the real API sends for a bad key and for a rate limit.
-        code, message = ERRORS.get(status, ("server_error", "scripted error"))
-        data = json.dumps({"error": {"message": message, "type": code, "param": None, "code": code}}).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        if status == 429:
-            self.send_header("retry-after", "1")
-        self.end_headers()
-        self.wfile.write(data)
+class _Handler(ScriptedHandler):
+    server_owner: OpenAIServer
 
     def do_GET(self) -> None:
-        self._json({"object": "list", "data": [], "models": []})
+        self.send_json(200, {"object": "list", "data": [], "models": []})
 
     def do_POST(self) -> None:
-        raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-        body = json.loads(raw or b"{}")
+        body = json.loads(self.read_body() or b"{}")
         if not self.path.split("?")[0].endswith("/responses"):
-            self._json({})
+            self.send_json(200, {})
             return
-        if self.owner.fail_with:
-            with self.owner._lock:
-                self.owner.requests.append(body)
-            self._error(self.owner.fail_with)
+        if self.fail_if_asked(body):
             return
-        reply = self.owner._take(body)
-        self.send_response(200)
-        self.send_header("Content-Type", "text/event-stream")
-        self.send_header("Connection", "close")
-        self.end_headers()
-        self.close_connection = True
-        try:
-            for event in self._events(reply):
-                self.wfile.write(f"event: {event['type']}\ndata: {json.dumps(event)}\n\n".encode())
-                self.wfile.flush()
-        except (BrokenPipeError, ConnectionResetError):
-            pass
+        reply = self.server_owner.take(body) or ResponseReply.message("(no scripted reply)")
+        self.stream((event["type"], event) for event in self._events(reply))
 
     @staticmethod
     def _events(reply: ResponseReply) -> Iterator[dict[str, Any]]:
@@ -212,3 +124,32 @@ class _Handler(BaseHTTPRequestHandler):
                 },
             },
         }
+
+
+class OpenAIServer(ScriptedServer[ResponseReply]):
+    handler = _Handler
+    thread_name = "openai-fake"
+
+    @property
+    def url(self) -> str:
+        return f"{self.address}/v1"
+
+    @staticmethod
+    def error_body(status: int) -> dict[str, Any]:
+        # The bodies the real API sends for a bad key and for a rate limit.
+        code, message = ERRORS.get(status, ("server_error", "scripted error"))
+        return {"error": {"message": message, "type": code, "param": None, "code": code}}
+
+    @staticmethod
+    def text_reply(text: str) -> ResponseReply:
+        return ResponseReply.message(text)
+
+    def config_toml(self, model: str = "gpt-5-codex", retries: int | None = None) -> str:
+        """A CODEX_HOME/config.toml pointing here; `retries` caps the CLI's request and stream retries."""
+        text = (
+            f'model_provider = "mock"\nmodel = "{model}"\n\n[model_providers.mock]\nname = "mock"\n'
+            f'base_url = "{self.url}"\nenv_key = "OPENAI_API_KEY"\nwire_api = "responses"\n'
+        )
+        if retries is not None:
+            text += f"request_max_retries = {retries}\nstream_max_retries = {retries}\n"
+        return text

@@ -239,7 +239,6 @@ async def test_permission_allow(fake_clis: ArgvLog, workdir: str) -> None:
         assert request["tool_name"] == "Bash" and request["input"] == {"command": "touch made-by-fake"}
         await host.wait_status("needs_approval")
         assert list(host.state["pending_permissions"]) == [request["request_id"]]
-        assert agent.pending_permissions == 1
         await asyncio.sleep(0.3)
         assert host.of("turn_end") == []  # it waits: no auto-deny, no timeout
         with pytest.raises(AgentError) as bad:
@@ -252,7 +251,7 @@ async def test_permission_allow(fake_clis: ArgvLog, workdir: str) -> None:
             {**host.of("permission_answer")[0], "request_id": request["request_id"], "behavior": "allow"}
         ]
         assert host.of("tool_result")[0]["output"] == "ran touch made-by-fake"
-        assert host.state["pending_permissions"] == {} and agent.pending_permissions == 0
+        assert host.state["pending_permissions"] == {}
         assert host.statuses() == ["running", "needs_approval", "running", "idle"]
     finally:
         await agent.stop()

@@ -2,14 +2,12 @@
 and through the runner, against the scripted local Messages API server (tests/fakes/anthropic_server.py).
 Offline: HOME is a temporary folder, the API is on loopback, non-essential traffic is off.
 
-When the CLI cannot be installed at all (no npm, no registry) the tests are skipped with the reason, except in CI
-(CI=true), where that is a failure.
+The CLI is found (or installed) by tests/runner/agents/real_cli.py.
 """
 
 from __future__ import annotations
 
 import os
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -17,13 +15,11 @@ from typing import Any
 import pytest
 
 from runner.agents.claude import ClaudeAgent
-from tests.conftest import missing
 from tests.fakes.anthropic_server import AnthropicServer, Reply
 from tests.fakes.recording_host import RecordingHost
 from tests.fakes.view_client import ViewClient
+from tests.runner.agents.real_cli import REPO, real_cli
 
-REPO = Path(__file__).resolve().parents[3]
-INSTALLER = REPO / "tests" / "fakes" / "install_claude.sh"
 DEFAULT_BIN = REPO / ".cache" / "claude-code" / "node_modules" / ".bin" / "claude"
 
 pytestmark = pytest.mark.slow
@@ -32,27 +28,9 @@ pytestmark = pytest.mark.slow
 @pytest.fixture(scope="session")
 def claude_bin() -> str:
     """The CLI scripts/setup.sh installed and exported as NIGHTSHIFT_CLAUDE_PATH, else the one in .cache, installed
-    now if need be. Missing: a skip on a developer's machine, a failure in CI (tests/conftest.py missing())."""
-    for var in ("NIGHTSHIFT_CLAUDE_PATH", "NIGHTSHIFT_REAL_CLAUDE"):
-        override = os.environ.get(var)
-        if override:
-            if not os.access(override, os.X_OK):
-                missing(f"{var}={override} is not an executable")
-            return override
-    if DEFAULT_BIN.exists():
-        return str(DEFAULT_BIN)
-    try:
-        done = subprocess.run(
-            ["sh", str(INSTALLER)], capture_output=True, text=True, timeout=600, check=False
-        )
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        reason = f"Claude Code CLI cannot be installed: {exc}"
-    else:
-        if done.returncode == 0 and DEFAULT_BIN.exists():
-            return str(DEFAULT_BIN)
-        reason = f"Claude Code CLI cannot be installed (exit {done.returncode}): {done.stderr.strip()[-500:]}"
-    print(reason)
-    missing(reason)
+    now if need be (tests/runner/agents/real_cli.py)."""
+    overrides = ("NIGHTSHIFT_CLAUDE_PATH", "NIGHTSHIFT_REAL_CLAUDE")
+    return real_cli("Claude Code CLI", overrides, "install_claude.sh", DEFAULT_BIN)
 
 
 @pytest.fixture
@@ -190,9 +168,7 @@ async def test_permission_denied_then_allowed(api: AnthropicServer, workdir: str
         assert request["tool_name"] == "Bash" and request["input"]["command"] == "touch denied-file"
         assert request["tool_id"] == host.of("tool_call")[0]["tool_id"]  # a view can show it on the call
         await host.wait_status("needs_approval")
-        assert agent.pending_permissions == 1 and list(host.state["pending_permissions"]) == [
-            request["request_id"]
-        ]
+        assert list(host.state["pending_permissions"]) == [request["request_id"]]
         await agent.answer(request["request_id"], "deny", "Please do not create files.")
         end = await host.wait_event("turn_end", timeout=120)
         assert end["status"] == "success"

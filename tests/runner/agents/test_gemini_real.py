@@ -4,75 +4,51 @@ a resumed second turn, a shell command the CLI runs, an interrupt, and the API's
 
 How the CLI is pointed at loopback: GOOGLE_GEMINI_BASE_URL (http is allowed for 127.0.0.1), GEMINI_API_KEY, and a
 ~/.gemini/settings.json under a temporary HOME that selects API-key auth and turns off usage statistics, update
-checks and retries. Skipped when the CLI cannot be installed, except under CI=true, where that fails.
+checks and retries. The CLI is found (or installed) by tests/runner/agents/real_cli.py.
 """
 
 from __future__ import annotations
 
-import asyncio
 import json
 import signal
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from runner.agents.gemini import GeminiAgent
-from tests.conftest import TOKEN, HeadlessRunner
+from tests.conftest import HeadlessRunner
 from tests.fakes.gemini_server import GeminiReply, GeminiServer, texts_sent
-from tests.fakes.recording_host import RecordingHost
-from tests.fakes.view_client import ViewClient
-from tests.runner.agents.real_cli import REPO, real_cli
+from tests.runner.agents.real_cli import REFUSALS, RealCli
 
-DEFAULT_BIN = REPO / ".cache" / "gemini-cli" / "node_modules" / ".bin" / "gemini"
+CLI = RealCli(GeminiAgent, "install_gemini.sh", "gemini-cli", login_words="GEMINI_API_KEY",
+              options={"model": "gemini-2.5-flash"})
+make, turn = CLI.make, CLI.turn
 
 pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="session")
 def gemini_bin() -> str:
-    return real_cli("Gemini CLI", "NIGHTSHIFT_REAL_GEMINI", "install_gemini.sh", DEFAULT_BIN)
+    return CLI.path()
 
 
 @pytest.fixture
 def api(
     gemini_bin: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, request: pytest.FixtureRequest
 ) -> Iterator[GeminiServer]:
-    server = GeminiServer()
-    server.start()
-    home = tmp_path / "home"
-    (home / ".gemini").mkdir(parents=True)
-    (home / ".gemini" / "settings.json").write_text(json.dumps(server.settings()))
-    monkeypatch.setenv("NIGHTSHIFT_GEMINI_PATH", gemini_bin)
-    monkeypatch.setenv("HOME", str(home))
-    monkeypatch.setenv("GOOGLE_GEMINI_BASE_URL", server.url)
-    monkeypatch.setenv("GEMINI_API_KEY", "dummy")
-    for var in ("GEMINI_CLI_HOME", "GOOGLE_API_KEY", "GOOGLE_GENAI_USE_VERTEXAI", "GOOGLE_CLOUD_PROJECT"):
-        monkeypatch.delenv(var, raising=False)
-    # A failure after a CLI update then says which version broke what.
-    info = GeminiAgent.detect()
-    request.node.add_report_section(
-        "setup", "real CLI", f"Gemini CLI {info.version} at {info.path}. {info.warning or 'A tested version.'}"
-    )
-    try:
+    with GeminiServer() as server:
+        home = tmp_path / "home"
+        (home / ".gemini").mkdir(parents=True)
+        (home / ".gemini" / "settings.json").write_text(json.dumps(server.settings()))
+        monkeypatch.setenv("NIGHTSHIFT_GEMINI_PATH", gemini_bin)
+        monkeypatch.setenv("HOME", str(home))
+        monkeypatch.setenv("GOOGLE_GEMINI_BASE_URL", server.url)
+        monkeypatch.setenv("GEMINI_API_KEY", "dummy")
+        for var in ("GEMINI_CLI_HOME", "GOOGLE_API_KEY", "GOOGLE_GENAI_USE_VERTEXAI", "GOOGLE_CLOUD_PROJECT"):
+            monkeypatch.delenv(var, raising=False)
+        CLI.describe(request)
         yield server
-    finally:
-        server.stop()
-
-
-def make(workdir: str, **options: Any) -> tuple[GeminiAgent, RecordingHost]:
-    host = RecordingHost(workdir, options=GeminiAgent.check_options({"model": "gemini-2.5-flash", **options}))
-    return GeminiAgent(host), host
-
-
-async def turn(agent: GeminiAgent, host: RecordingHost, text: str) -> dict[str, Any]:
-    n = len(host.of("turn_end")) + 1
-    host.emit("user", text=text)
-    await agent.send(text)
-    end = await host.wait_event("turn_end", count=n, timeout=180)
-    await host.wait_for(lambda: not agent.busy, timeout=60, what="the turn's process to end")
-    return end
 
 
 async def test_turn_then_resumed_turn(api: GeminiServer, workdir: str) -> None:
@@ -134,59 +110,17 @@ async def test_interrupt_then_next_turn(api: GeminiServer, workdir: str) -> None
 
 
 async def test_resume_of_a_session_the_cli_does_not_have(api: GeminiServer, workdir: str) -> None:
-    api.queue(GeminiReply.message("A new session."))
-    lost = "3f2a9c1d-0000-4000-8000-00000000dead"
-    host = RecordingHost(workdir, options=GeminiAgent.check_options({}), state={"agent_session_id": lost})
-    agent = GeminiAgent(host)
-    await turn(agent, host, "hello?")
-    assert host.of("error", code="resume_failed"), host.brief()
-    assert host.state["agent_session_id"] is None
-    end = await turn(agent, host, "hello again")
-    assert end["status"] == "success" and host.messages()[-1][1] == "A new session."
-    assert host.state["agent_session_id"] not in (None, lost)
+    await CLI.check_lost_session(api, workdir)
 
 
 async def test_through_a_headless_runner(api: GeminiServer, headless: HeadlessRunner, workdir: str) -> None:
-    api.queue(GeminiReply.message("Hi over the wire."), GeminiReply.message("Again over the wire."))
-    client = await ViewClient.open(headless.start(), TOKEN)
-    try:
-        await client.request({"type": "hello", "protocol": 1})
-        info = {a["name"]: a for a in (await client.request({"type": "agents"}))["agents"]}["gemini"]
-        assert info["available"] and info["version"], info["reason"]
-        reply = await client.request(
-            {"type": "create", "agent": "gemini", "cwd": workdir, "model": "gemini-2.5-flash"}
-        )
-        sid = reply["session"]["id"]
-        await client.request({"type": "attach", "session": sid})
-
-        def kinds(kind: str) -> list[dict[str, Any]]:
-            return [e for e in client.events.get(sid, []) if e["kind"] == kind]
-
-        for n, text in enumerate(("hello", "again"), 1):
-            await client.request({"type": "send", "session": sid, "text": text, "client_msg_id": f"w{n}"})
-            await client.wait_for(lambda n=n: len(kinds("turn_end")) >= n, timeout=180)
-        assert [e["status"] for e in kinds("turn_end")] == ["success", "success"]
-        assert "".join(e["text"] for e in kinds("assistant")) == "Hi over the wire.Again over the wire."
-        assert len(kinds("agent_session")) == 1  # the second turn resumed the first's session
-        await client.request({"type": "stop", "session": sid})
-    finally:
-        await client.close()
-        await asyncio.sleep(0)
+    await CLI.check_over_a_headless_runner(api, headless, workdir)
 
 
-@pytest.mark.parametrize(
-    ("status", "code", "words"), [(401, "auth_required", "GEMINI_API_KEY"), (429, "rate_limited", "rate limit")]
-)
-async def test_refused_key_and_rate_limit_in_words(
-    api: GeminiServer, workdir: str, status: int, code: str, words: str
-) -> None:
-    api.fail_with = status
-    agent, host = make(workdir)
-    end = await turn(agent, host, "hello")
-    assert end["status"] == "error"
-    (error,) = host.of("error", code=code)
-    assert words in error["message"] and "Gemini CLI" in error["message"], error
-    assert host.of("status")[-1]["reason"] == code
+@pytest.mark.parametrize(("status", "code"), REFUSALS)
+async def test_refused_key_and_rate_limit_in_words(api: GeminiServer, workdir: str, status: int, code: str) -> None:
+    host = await CLI.check_refusal(api, workdir, status, code)
+    assert host.of("turn_end")[-1]["status"] == "error"
     # The raw stderr (a stack trace) stays in the output, not in the errors a user reads.
     assert all("    at " not in e["message"] for e in host.of("error"))
 

@@ -5,8 +5,8 @@ a text turn, a resumed second turn, a shell command the CLI runs, an interrupt, 
 How the CLI is pointed at loopback: OPENCODE_CONFIG_CONTENT defines a custom provider (the bundled
 `@ai-sdk/anthropic` SDK with `options.baseURL` on 127.0.0.1 and a model of our own, so nothing depends on the model
 list embedded in the binary). State goes to temporary XDG folders; OPENCODE_DISABLE_MODELS_FETCH stops the model
-list download, and a seeded config folder stops the background `npm install` of its plugin package. Skipped when the
-CLI cannot be installed, except under CI=true, where that fails.
+list download, and a seeded config folder stops the background `npm install` of its plugin package. The CLI is found
+(or installed) by tests/runner/agents/real_cli.py.
 """
 
 from __future__ import annotations
@@ -20,21 +20,21 @@ from typing import Any
 import pytest
 
 from runner.agents.opencode import OpenCodeAgent
-from tests.conftest import TOKEN, HeadlessRunner
+from tests.conftest import HeadlessRunner
 from tests.fakes.anthropic_server import AnthropicServer, Reply
-from tests.fakes.recording_host import RecordingHost
-from tests.fakes.view_client import ViewClient
-from tests.runner.agents.real_cli import REPO, real_cli
+from tests.runner.agents.real_cli import REFUSALS, RealCli
 
-DEFAULT_BIN = REPO / ".cache" / "opencode" / "node_modules" / ".bin" / "opencode"
 MODEL = "scripted/scripted-model"
+CLI = RealCli(OpenCodeAgent, "install_opencode.sh", "opencode", login_words="opencode auth login",
+              options={"model": MODEL})
+make, turn = CLI.make, CLI.turn
 
 pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="session")
 def opencode_bin() -> str:
-    return real_cli("OpenCode", "NIGHTSHIFT_REAL_OPENCODE", "install_opencode.sh", DEFAULT_BIN)
+    return CLI.path()
 
 
 def offline_env(root: Path, api_url: str) -> dict[str, str]:
@@ -79,35 +79,14 @@ def offline_env(root: Path, api_url: str) -> dict[str, str]:
 def api(
     opencode_bin: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, request: pytest.FixtureRequest
 ) -> Iterator[AnthropicServer]:
-    server = AnthropicServer()
-    server.start()
-    for var, value in offline_env(tmp_path / "oc", server.url).items():
-        monkeypatch.setenv(var, value)
-    monkeypatch.setenv("NIGHTSHIFT_OPENCODE_PATH", opencode_bin)
-    for var in ("OPENCODE_CONFIG", "OPENCODE_CONFIG_DIR", "ANTHROPIC_API_KEY", "ANTHROPIC_BASE_URL"):
-        monkeypatch.delenv(var, raising=False)
-    info = OpenCodeAgent.detect()
-    request.node.add_report_section(
-        "setup", "real CLI", f"OpenCode {info.version} at {info.path}. {info.warning or 'A tested version.'}"
-    )
-    try:
+    with AnthropicServer() as server:
+        for var, value in offline_env(tmp_path / "oc", server.url).items():
+            monkeypatch.setenv(var, value)
+        monkeypatch.setenv("NIGHTSHIFT_OPENCODE_PATH", opencode_bin)
+        for var in ("OPENCODE_CONFIG", "OPENCODE_CONFIG_DIR", "ANTHROPIC_API_KEY", "ANTHROPIC_BASE_URL"):
+            monkeypatch.delenv(var, raising=False)
+        CLI.describe(request)
         yield server
-    finally:
-        server.stop()
-
-
-def make(workdir: str, **options: Any) -> tuple[OpenCodeAgent, RecordingHost]:
-    host = RecordingHost(workdir, options=OpenCodeAgent.check_options({"model": MODEL, **options}))
-    return OpenCodeAgent(host), host
-
-
-async def turn(agent: OpenCodeAgent, host: RecordingHost, text: str) -> dict[str, Any]:
-    n = len(host.of("turn_end")) + 1
-    host.emit("user", text=text)
-    await agent.send(text)
-    end = await host.wait_event("turn_end", count=n, timeout=180)
-    await host.wait_for(lambda: not agent.busy, timeout=60, what="the turn's process to end")
-    return end
 
 
 def user_texts(body: dict[str, Any]) -> list[str]:
@@ -186,53 +165,13 @@ async def test_interrupt_then_next_turn(api: AnthropicServer, workdir: str) -> N
 
 
 async def test_resume_of_a_session_the_cli_does_not_have(api: AnthropicServer, workdir: str) -> None:
-    api.queue(Reply.text("A new session."))
-    lost = "ses_0000000000000000000dead"
-    options = OpenCodeAgent.check_options({"model": MODEL})
-    host = RecordingHost(workdir, options=options, state={"agent_session_id": lost})
-    agent = OpenCodeAgent(host)
-    await turn(agent, host, "hello?")
-    assert host.of("error", code="resume_failed"), host.brief()
-    assert host.state["agent_session_id"] is None
-    end = await turn(agent, host, "hello again")
-    assert end["status"] == "success" and host.messages()[-1][1] == "A new session."
-    assert host.state["agent_session_id"] not in (None, lost)
+    await CLI.check_lost_session(api, workdir, lost="ses_0000000000000000000dead")
 
 
 async def test_through_a_headless_runner(api: AnthropicServer, headless: HeadlessRunner, workdir: str) -> None:
-    api.queue(Reply.text("Hi over the wire."), Reply.text("Again over the wire."))
-    client = await ViewClient.open(headless.start(), TOKEN)
-    try:
-        await client.request({"type": "hello", "protocol": 1})
-        info = {a["name"]: a for a in (await client.request({"type": "agents"}))["agents"]}["opencode"]
-        assert info["available"] and info["version"], info["reason"]
-        reply = await client.request({"type": "create", "agent": "opencode", "cwd": workdir, "model": MODEL})
-        sid = reply["session"]["id"]
-        await client.request({"type": "attach", "session": sid})
-
-        def kinds(kind: str) -> list[dict[str, Any]]:
-            return [e for e in client.events.get(sid, []) if e["kind"] == kind]
-
-        for n, text in enumerate(("hello", "again"), 1):
-            await client.request({"type": "send", "session": sid, "text": text, "client_msg_id": f"w{n}"})
-            await client.wait_for(lambda n=n: len(kinds("turn_end")) >= n, timeout=180)
-        assert [e["status"] for e in kinds("turn_end")] == ["success", "success"]
-        assert "".join(e["text"] for e in kinds("assistant")) == "Hi over the wire.Again over the wire."
-        assert len(kinds("agent_session")) == 1  # the second turn resumed the first's session
-        await client.request({"type": "stop", "session": sid})
-    finally:
-        await client.close()
+    await CLI.check_over_a_headless_runner(api, headless, workdir)
 
 
-@pytest.mark.parametrize(
-    ("status", "code", "words"), [(401, "auth_required", "opencode auth login"), (429, "rate_limited", "rate limit")]
-)
-async def test_refused_key_and_rate_limit_in_words(
-    api: AnthropicServer, workdir: str, status: int, code: str, words: str
-) -> None:
-    api.fail_with = status  # 429 comes with retry-after: 1, so the CLI's retries end within a minute
-    agent, host = make(workdir)
-    await turn(agent, host, "hello")
-    (error,) = host.of("error", code=code)
-    assert words in error["message"] and "OpenCode" in error["message"], error
-    assert host.of("status")[-1]["reason"] == code
+@pytest.mark.parametrize(("status", "code"), REFUSALS)
+async def test_refused_key_and_rate_limit_in_words(api: AnthropicServer, workdir: str, status: int, code: str) -> None:
+    await CLI.check_refusal(api, workdir, status, code)  # 429 comes with retry-after: 1: the retries end soon
