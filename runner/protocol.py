@@ -70,6 +70,7 @@ REQUESTS: dict[str, dict[str, tuple[str, bool]]] = {
         "updated_permissions": ("objlist", False),
     },
     "configure": {**_SESSION, "model": ("str", False), "permission_mode": ("str", False)},
+    "list_dir": {"path": ("str", False)},
 }
 
 

@@ -24,7 +24,7 @@ from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
-from runner import __version__
+from runner import __version__, files
 from runner.agents import detect_agents
 from runner.journal import JournalError
 from runner.protocol import (
@@ -393,6 +393,9 @@ class ViewConnection:
         options = {k: request[k] for k in ("model", "permission_mode") if k in request}
         session = await self.manager.configure(request["session"], options)
         self._when_saved(request, {"type": "session", "session": session.to_json()})
+
+    async def _on_list_dir(self, request: dict[str, Any]) -> None:
+        self._reply_with(request, files.list_dir(request.get("path", "")))
 
     async def _on_attach(self, request: dict[str, Any]) -> None:
         session = self.manager.get(request["session"])
