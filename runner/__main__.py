@@ -15,6 +15,7 @@ from runner import __version__
 from runner.journal import JournalError
 from runner.logredact import redact_in_logs
 from runner.runner import Runner, TokenFileError, default_data_dir, load_or_create_token, log_loop_exception
+from runner.tls import certificate_file_fingerprint
 
 
 def _is_loopback(host: str) -> bool:
@@ -53,6 +54,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--tls-key", help="TLS private key (PEM)")
     p.add_argument("--insecure", action="store_true", help="allow a non-loopback bind without TLS")
     p.add_argument(
+        "--fingerprint",
+        action="store_true",
+        help="print the SHA-256 fingerprint of the --tls-cert certificate (what views are asked to confirm) and exit",
+    )
+    p.add_argument(
         "--allow-origin",
         action="append",
         default=[],
@@ -73,6 +79,8 @@ def main(argv: list[str] | None = None) -> int:
 
     if args.agents:
         return _print_agents()
+    if args.fingerprint:
+        return _print_fingerprint(args.tls_cert)
 
     if not _is_loopback(args.host):
         if not args.allow_remote:
@@ -137,6 +145,10 @@ async def _serve(
         data_dir, token, args.host, args.port, allowed_origins=args.allow_origin, ssl_context=ssl_context
     )
     print(f"listening on {runner.url}", flush=True)
+    if args.tls_cert:
+        # Views ask their user to confirm this on first connection (trust on first use); printed after the
+        # `listening on` line, which scripts read first.
+        print(f"TLS certificate SHA-256 fingerprint: {certificate_file_fingerprint(args.tls_cert)}", flush=True)
     try:
         await stop.wait()
     finally:
@@ -144,6 +156,18 @@ async def _serve(
     if unsaved:
         print(f"error: {unsaved} events could not be saved (the journal could not be written)", file=sys.stderr)
         return 1
+    return 0
+
+
+def _print_fingerprint(cert: str | None) -> int:
+    if not cert:
+        print("error: --fingerprint needs --tls-cert", file=sys.stderr)
+        return 2
+    try:
+        print(certificate_file_fingerprint(cert))
+    except (OSError, ValueError) as exc:
+        print(f"error: cannot read the certificate {cert}: {exc}", file=sys.stderr)
+        return 2
     return 0
 
 
