@@ -12,6 +12,7 @@ import ssl
 import sys
 
 from runner import __version__
+from runner.endpoint import ENDPOINT_FILE, bootstrap_main, remove_endpoint, write_endpoint
 from runner.journal import JournalError
 from runner.logredact import redact_in_logs
 from runner.runner import Runner, TokenFileError, default_data_dir, load_or_create_token, log_loop_exception
@@ -59,6 +60,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="print the SHA-256 fingerprint of the --tls-cert certificate (what views are asked to confirm) and exit",
     )
     p.add_argument(
+        "--ssh-bootstrap",
+        action="store_true",
+        help="for the desktop, over SSH: start a runner in the background unless one is running for this data "
+        "folder, then print its port and token as one JSON line and exit",
+    )
+    p.add_argument(
         "--allow-origin",
         action="append",
         default=[],
@@ -97,7 +104,10 @@ def main(argv: list[str] | None = None) -> int:
         return 2
 
     data_dir = args.data_dir or default_data_dir()
+    if args.ssh_bootstrap:
+        return bootstrap_main(data_dir, ["--token-file", args.token_file] if args.token_file else [])
     token = os.environ.get("NIGHTSHIFT_TOKEN", "").strip()
+    token_file = None
     if not token:
         token_file = args.token_file or os.path.join(data_dir, "token")
         try:
@@ -121,7 +131,7 @@ def main(argv: list[str] | None = None) -> int:
             return 2
 
     try:
-        return asyncio.run(_serve(data_dir, token, args, ssl_context))
+        return asyncio.run(_serve(data_dir, token, token_file, args, ssl_context))
     except JournalError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
@@ -131,7 +141,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 async def _serve(
-    data_dir: str, token: str, args: argparse.Namespace, ssl_context: ssl.SSLContext | None
+    data_dir: str, token: str, token_file: str | None, args: argparse.Namespace, ssl_context: ssl.SSLContext | None
 ) -> int:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -145,13 +155,21 @@ async def _serve(
         data_dir, token, args.host, args.port, allowed_origins=args.allow_origin, ssl_context=ssl_context
     )
     print(f"listening on {runner.url}", flush=True)
-    if args.tls_cert:
+    fingerprint = certificate_file_fingerprint(args.tls_cert) if args.tls_cert else None
+    if fingerprint:
         # Views ask their user to confirm this on first connection (trust on first use); printed after the
         # `listening on` line, which scripts read first.
-        print(f"TLS certificate SHA-256 fingerprint: {certificate_file_fingerprint(args.tls_cert)}", flush=True)
+        print(f"TLS certificate SHA-256 fingerprint: {fingerprint}", flush=True)
+    # For `--ssh-bootstrap` (the desktop's SSH runners): where this runner listens, not its token.
+    try:
+        write_endpoint(data_dir, runner.server.host, runner.server.port, "wss" if ssl_context else "ws",
+                       token_file, fingerprint)
+    except OSError as exc:  # only SSH views need it; the runner serves without
+        logging.getLogger("runner").warning("cannot write %s: %s", ENDPOINT_FILE, exc)
     try:
         await stop.wait()
     finally:
+        remove_endpoint(data_dir)
         unsaved = await runner.shutdown()
     if unsaved:
         print(f"error: {unsaved} events could not be saved (the journal could not be written)", file=sys.stderr)

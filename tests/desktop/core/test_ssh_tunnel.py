@@ -1,0 +1,285 @@
+"""ssh:// runners against a real sshd on loopback, started by the test with its own config, host key and user key.
+
+The remote command is this checkout's runner: the bootstrap starts it detached on the "remote" host (this machine,
+through sshd), and the desktop's RunnerConnection reaches it through the tunnel.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import pwd
+import shlex
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+
+from desktop.connection import RunnerConnection
+from desktop.core.ssh_tunnel import SshError, SshTarget, SshTunnel
+from desktop.core.status import Color, Phase
+from desktop.core.view import ViewCore, ViewListener
+from tests.conftest import missing
+from tests.desktop.qt.helpers import until
+
+REPO = Path(__file__).resolve().parents[3]
+
+
+def _sshd_path() -> str:
+    found = shutil.which("sshd") or next((p for p in ("/usr/sbin/sshd", "/usr/local/sbin/sshd") if os.path.exists(p)),
+                                         None)
+    if found is None:
+        missing("needs sshd (Debian package openssh-server)")
+    for tool in ("ssh", "ssh-keygen"):
+        if shutil.which(tool) is None:
+            missing(f"needs {tool} (Debian package openssh-client)")
+    return found
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class Sshd:
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.port = _free_port()
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.user = pwd.getpwuid(os.getuid()).pw_name
+
+    def start(self) -> None:
+        sshd = _sshd_path()
+        f = self.folder
+        for name in ("host_key", "user_key", "other_key"):
+            subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(f / name)], check=True,
+                           timeout=60)
+        (f / "authorized_keys").write_text((f / "user_key.pub").read_text())
+        (f / "sshd_config").write_text(
+            f"Port {self.port}\nListenAddress 127.0.0.1\nHostKey {f / 'host_key'}\n"
+            f"AuthorizedKeysFile {f / 'authorized_keys'}\nPidFile {f / 'sshd.pid'}\n"
+            "UsePAM no\nStrictModes no\nPermitRootLogin prohibit-password\nPasswordAuthentication no\n"
+            "KbdInteractiveAuthentication no\nAllowTcpForwarding yes\nLogLevel VERBOSE\n"
+        )
+        (f / "known_hosts").write_text(f"[127.0.0.1]:{self.port} {(f / 'host_key.pub').read_text()}")
+        for key in ("user_key", "other_key"):
+            # -F: the user's own ~/.ssh/config stays out of the test (in real use it applies).
+            (f / f"ssh_config_{key}").write_text(
+                f"Host *\n  IdentityFile {f / key}\n  IdentitiesOnly yes\n  IdentityAgent none\n"
+                f"  UserKnownHostsFile {f / 'known_hosts'}\n  StrictHostKeyChecking yes\n"
+            )
+        if os.geteuid() == 0:
+            # sshd run by root wants its privilege separation folder (the openssh-server service makes it at boot).
+            os.makedirs("/run/sshd", mode=0o755, exist_ok=True)
+        self.log = open(f / "sshd.log", "wb")  # closed in stop()
+        self.proc = subprocess.Popen([sshd, "-D", "-e", "-f", str(f / "sshd_config")], stdout=self.log,
+                                     stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=5).close()
+                return
+            except OSError:
+                if self.proc.poll() is not None or time.monotonic() > deadline:
+                    raise AssertionError("sshd did not start: " + (f / "sshd.log").read_text()) from None
+                time.sleep(0.05)
+
+    def options(self, key: str = "user_key") -> list[str]:
+        return ["-F", str(self.folder / f"ssh_config_{key}")]
+
+    @property
+    def url(self) -> str:
+        return f"ssh://{self.user}@127.0.0.1:{self.port}"
+
+    def session_processes(self) -> list[int]:
+        """sshd's per-connection processes (children of the listening daemon)."""
+        assert self.proc is not None
+        out = subprocess.run(["pgrep", "-P", str(self.proc.pid)], capture_output=True, text=True).stdout
+        return [int(p) for p in out.split()]
+
+    def stop(self) -> None:
+        if self.proc is not None:
+            for pid in self.session_processes():
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
+            self.proc.terminate()
+            self.proc.wait(30)
+            self.log.close()
+
+
+@pytest.fixture(scope="module")
+def sshd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sshd]:
+    server = Sshd(tmp_path_factory.mktemp("sshd"))
+    try:
+        server.start()
+        yield server
+    finally:
+        server.stop()
+
+
+def runner_command(data_dir: Path) -> str:
+    """This checkout's runner, run by the remote login shell, with a data folder of the test's own."""
+    return (f"cd {shlex.quote(str(REPO))} && PYTHONPATH={shlex.quote(str(REPO))} {shlex.quote(sys.executable)}"
+            f" -m runner --data-dir {shlex.quote(str(data_dir))}")
+
+
+def running(pid: int) -> bool:
+    """Alive and not a zombie (a detached runner may end up our child: reap it if so)."""
+    try:
+        if os.waitpid(pid, os.WNOHANG)[0] == pid:
+            return False
+    except ChildProcessError:
+        pass
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+def endpoint_pid(data_dir: Path) -> int:
+    return int(json.loads((data_dir / "endpoint.json").read_text())["pid"])
+
+
+@pytest.fixture
+def remote_data(tmp_path: Path) -> Iterator[Path]:
+    data = tmp_path / "remote-data"
+    try:
+        yield data
+    finally:
+        # The runner was started detached on purpose; the test stops it.
+        with contextlib.suppress(ProcessLookupError):
+            if (data / "endpoint.json").exists():
+                pid = endpoint_pid(data)
+                os.kill(pid, signal.SIGTERM)
+                deadline = time.monotonic() + 60
+                while running(pid) and time.monotonic() < deadline:
+                    time.sleep(0.05)
+
+
+class Nothing(ViewListener):
+    pass
+
+
+@pytest.fixture
+async def ssh_connection(sshd: Sshd, remote_data: Path) -> AsyncIterator[tuple[RunnerConnection, SshTunnel, list[str]]]:
+    deaths: list[str] = []
+    tunnel = SshTunnel(sshd.url, runner_command=runner_command(remote_data), ssh_options=sshd.options(),
+                       on_dead=deaths.append)
+    conn = RunnerConnection(sshd.url, None, ViewCore(Nothing()), opener=tunnel.connect)
+    try:
+        yield conn, tunnel, deaths
+    finally:
+        await conn.close()
+        await tunnel.close()
+
+
+def processes_showing(secret: str) -> list[str]:
+    """Every process whose command line or environment holds `secret`."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        for what in ("cmdline", "environ"):
+            with contextlib.suppress(OSError):
+                if secret.encode() in (entry / what).read_bytes():
+                    found.append(f"{entry.name} {what}: {(entry / 'cmdline').read_bytes()[:200]!r}")
+    return found
+
+
+@pytest.mark.slow
+async def test_the_runner_is_started_over_ssh_detached_and_reached_through_the_tunnel(
+    sshd: Sshd, remote_data: Path, ssh_connection: tuple[RunnerConnection, SshTunnel, list[str]]
+) -> None:
+    conn, tunnel, deaths = ssh_connection
+    conn.start()
+    await until(lambda: conn.core.status.phase is Phase.LIVE, 90, "live through the SSH tunnel")
+    assert tunnel.endpoint is not None and tunnel.endpoint.started
+    assert tunnel.endpoint.url.startswith("ws://127.0.0.1:")
+    token = (remote_data / "token").read_text().strip()
+    assert tunnel.endpoint.token == token
+
+    # The runner is detached: its own session, still running after the bootstrap's SSH session ended.
+    pid = endpoint_pid(remote_data)
+    assert running(pid) and os.getsid(pid) == pid
+    # Requests go through: the remote folder picker lists the remote host's folders.
+    listing = await conn.request({"type": "list_dir", "path": str(remote_data)})
+    assert "token" in [e["name"] for e in listing["entries"]]
+
+    # The token is on no command line and in no environment, local or "remote".
+    assert processes_showing(token) == []
+    assert deaths == []
+
+
+@pytest.mark.slow
+async def test_reconnect_makes_a_new_tunnel_and_a_dead_ssh_is_reported_with_its_words(
+    sshd: Sshd, remote_data: Path, ssh_connection: tuple[RunnerConnection, SshTunnel, list[str]]
+) -> None:
+    conn, tunnel, deaths = ssh_connection
+    conn.start()
+    await until(lambda: conn.core.status.phase is Phase.LIVE, 90, "live")
+    first_ssh, runner_pid = tunnel.pid, endpoint_pid(remote_data)
+
+    # The host ends the SSH connection (sshd's session process dies): ssh exits, saying why.
+    for pid in sshd.session_processes():
+        os.kill(pid, signal.SIGTERM)
+    await until(lambda: bool(deaths), 60, "the dead ssh reported")
+    assert deaths[0].startswith("ssh to 127.0.0.1 exited (code 255): ")
+    assert "closed by remote host" in deaths[0].lower() or "connection" in deaths[0].lower(), deaths[0]
+    await until(lambda: conn.connections_made == 2 and conn.core.status.phase is Phase.LIVE, 90, "reconnected")
+    assert tunnel.pid != first_ssh and tunnel.alive
+    assert tunnel.endpoint is not None and not tunnel.endpoint.started  # the same runner, found again
+    assert endpoint_pid(remote_data) == runner_pid
+
+    # The runner itself stops on the host: the next tunnel's bootstrap starts another one.
+    os.kill(runner_pid, signal.SIGTERM)
+    await until(lambda: not running(runner_pid), 60, "the runner stopped")
+    await until(lambda: conn.connections_made == 3 and conn.core.status.phase is Phase.LIVE, 120, "reconnected")
+    assert tunnel.endpoint is not None and tunnel.endpoint.started
+    assert endpoint_pid(remote_data) != runner_pid
+
+
+@pytest.mark.slow
+async def test_ssh_failures_are_reported_in_ssh_s_words(sshd: Sshd, remote_data: Path, tmp_path: Path) -> None:
+    wrong_key = SshTunnel(sshd.url, runner_command=runner_command(remote_data), ssh_options=sshd.options("other_key"))
+    with pytest.raises(SshError, match=r"ssh to 127\.0\.0\.1 failed: .*Permission denied \(publickey\)"):
+        await wrong_key.open()
+
+    nowhere = SshTunnel(sshd.url, runner_command="/no/such/nightshift-runner", ssh_options=sshd.options())
+    with pytest.raises(SshError, match=r"/no/such/nightshift-runner was not found on 127\.0\.0\.1"):
+        await nowhere.open()
+
+    blocked = tmp_path / "a-file"
+    blocked.write_text("not a folder")
+    broken = SshTunnel(sshd.url, runner_command=runner_command(blocked / "data"), ssh_options=sshd.options())
+    with pytest.raises(SshError, match="could not be started"):
+        await broken.open()
+    assert not wrong_key.alive and not nowhere.alive and not broken.alive
+
+    # Through a RunnerConnection: the dot shows ssh's reason.
+    conn = RunnerConnection(sshd.url, None, ViewCore(Nothing()), opener=wrong_key.connect)
+    conn.start()
+    try:
+        await until(lambda: conn.core.status.reason is not None, 60, "a reason")
+        assert "Permission denied (publickey)" in conn.core.status.reason
+        assert conn.core.status.color in (Color.YELLOW, Color.RED)
+    finally:
+        await conn.close()
+
+
+def test_ssh_urls() -> None:
+    assert SshTarget.parse("ssh://box") == SshTarget("box")
+    assert SshTarget.parse("ssh://me@box:2222") == SshTarget("box", "me", 2222)
+    assert SshTarget.parse("ssh://me@[::1]:22/").destination() == ["-p", "22", "me@::1"]
+    for bad in ("ws://box", "ssh://", "ssh://box/path", "ssh://me:pw@box", "ssh://-oProxyCommand=x", "ssh://box:99999",
+                "ssh://-x@box"):
+        with pytest.raises(ValueError):
+            SshTarget.parse(bad)
