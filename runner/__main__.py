@@ -154,12 +154,12 @@ async def _serve(
     runner = await Runner.start(
         data_dir, token, args.host, args.port, allowed_origins=args.allow_origin, ssl_context=ssl_context
     )
-    print(f"listening on {runner.url}", flush=True)
     fingerprint = certificate_file_fingerprint(args.tls_cert) if args.tls_cert else None
-    if fingerprint:
-        # Views ask their user to confirm this on first connection (trust on first use); printed after the
-        # `listening on` line, which scripts read first.
-        print(f"TLS certificate SHA-256 fingerprint: {fingerprint}", flush=True)
+    # Views ask their user to confirm the fingerprint on first connection (trust on first use). It follows the
+    # `listening on` line, which scripts read first, in the same write: a reader that stops after that line
+    # must not make a later write fail.
+    print(f"listening on {runner.url}"
+          + (f"\nTLS certificate SHA-256 fingerprint: {fingerprint}" if fingerprint else ""), flush=True)
     # For `--ssh-bootstrap` (the desktop's SSH runners): where this runner listens, not its token.
     try:
         write_endpoint(data_dir, runner.server.host, runner.server.port, "wss" if ssl_context else "ws",

@@ -23,7 +23,6 @@ import contextlib
 import json
 import logging
 import re
-import shlex
 import signal
 import socket
 from collections import deque
@@ -45,7 +44,11 @@ SSH_OPTIONS = (
     "-o", "ServerAliveInterval=15",
     "-o", "ServerAliveCountMax=3",
 )
-DEFAULT_RUNNER_COMMAND = "nightshift-runner"
+DEFAULT_RUNNER_COMMAND = (
+    """sh -c 'PATH="$PATH:$HOME/.local/bin"; exec nightshift-runner "$@"' nightshift-runner"""
+)
+"""nightshift-runner on the host. A non-interactive SSH session's PATH often lacks ~/.local/bin (where pipx puts it),
+so it is added; `sh -c '...'` reads the same in every login shell (bash, zsh, fish, tcsh)."""
 _LISTENING = re.compile(r"Local forwarding listening on \S+ port (\d+)\.")
 PORT_ATTEMPTS = 3
 
@@ -205,10 +208,10 @@ class SshTunnel:
         if proc.returncode == 255:  # ssh's own failure: could not connect or authenticate
             raise SshError(f"ssh to {self.target.host} failed: {stderr or 'exit code 255'}")
         if proc.returncode == 127:
+            what = "nightshift-runner" if self.runner_command == DEFAULT_RUNNER_COMMAND else self.runner_command
             raise SshError(
-                f"{shlex.split(self.runner_command)[0] if self.runner_command.strip() else 'the runner'} was not "
-                f"found on {self.target.host} (a non-interactive SSH session's PATH); install nightshift there or "
-                f"give the runner command's full path. ssh said: {stderr}"
+                f"{what} was not found on {self.target.host} (on the PATH of a non-interactive SSH session, or in "
+                f"~/.local/bin); install nightshift there or give the runner command's full path. It said: {stderr}"
             )
         # A login shell may print a banner first: the endpoint is the last line carrying the mark.
         for line in reversed(out.decode(errors="replace").splitlines()):

@@ -25,8 +25,11 @@ import pytest
 from desktop.connection import RunnerConnection
 from desktop.core.ssh_tunnel import SshError, SshTarget, SshTunnel
 from desktop.core.status import Color, Phase
+from desktop.core.trust import PinStore, TrustOnFirstUse
 from desktop.core.view import ViewCore, ViewListener
+from runner.tls import certificate_file_fingerprint
 from tests.conftest import missing
+from tests.desktop.core.test_trust import make_certificate
 from tests.desktop.qt.helpers import until
 
 REPO = Path(__file__).resolve().parents[3]
@@ -182,6 +185,11 @@ async def ssh_connection(sshd: Sshd, remote_data: Path) -> AsyncIterator[tuple[R
         await tunnel.close()
 
 
+async def _sessions_end(sshd: Sshd) -> bool:
+    await until(lambda: sshd.session_processes() == [], 60, "sshd's sessions to end")
+    return True
+
+
 def processes_showing(secret: str) -> list[str]:
     """Every process whose command line or environment holds `secret`."""
     found = []
@@ -217,6 +225,11 @@ async def test_the_runner_is_started_over_ssh_detached_and_reached_through_the_t
     # The token is on no command line and in no environment, local or "remote".
     assert processes_showing(token) == []
     assert deaths == []
+    # With every SSH connection gone, the runner (and its agents) keep running.
+    await conn.close()
+    await tunnel.close()
+    assert sshd.session_processes() == [] or await _sessions_end(sshd)
+    assert running(pid)
 
 
 @pytest.mark.slow
@@ -256,6 +269,15 @@ async def test_ssh_failures_are_reported_in_ssh_s_words(sshd: Sshd, remote_data:
     nowhere = SshTunnel(sshd.url, runner_command="/no/such/nightshift-runner", ssh_options=sshd.options())
     with pytest.raises(SshError, match=r"/no/such/nightshift-runner was not found on 127\.0\.0\.1"):
         await nowhere.open()
+    # The default command looks on PATH and in ~/.local/bin; with neither holding it, it says so.
+    default = SshTunnel(sshd.url, ssh_options=sshd.options())
+    installed = subprocess.run(
+        ["ssh", *sshd.options(), "-p", str(sshd.port), f"{sshd.user}@127.0.0.1",
+         'PATH="$PATH:$HOME/.local/bin" command -v nightshift-runner'], capture_output=True, timeout=60,
+    ).returncode == 0
+    if not installed:  # where it is installed, the default would start the real one on the user's data: not here
+        with pytest.raises(SshError, match=r"^nightshift-runner was not found on 127\.0\.0\.1"):
+            await default.open()
 
     blocked = tmp_path / "a-file"
     blocked.write_text("not a folder")
@@ -283,3 +305,37 @@ def test_ssh_urls() -> None:
                 "ssh://-x@box"):
         with pytest.raises(ValueError):
             SshTarget.parse(bad)
+
+
+@pytest.mark.slow
+async def test_a_tls_runner_over_ssh_is_pinned_from_what_ssh_vouched_for(
+    sshd: Sshd, remote_data: Path, tmp_path: Path
+) -> None:
+    cert, key = make_certificate(tmp_path, "remote")
+    runner = subprocess.Popen(
+        [sys.executable, "-m", "runner", "--port", "0", "--data-dir", str(remote_data), "--tls-cert", str(cert),
+         "--tls-key", str(key)],
+        stdout=subprocess.PIPE, text=True, cwd=REPO, env={k: v for k, v in os.environ.items()
+                                                          if k != "NIGHTSHIFT_TOKEN"},
+    )
+    assert runner.stdout is not None and runner.stdout.readline().startswith("listening on wss://")
+
+    def never_asked(url: str, fingerprint: str) -> bool:
+        raise AssertionError("the fingerprint came over SSH: the user must not be asked")
+
+    pins = PinStore(tmp_path / "pins.json")
+    tunnel = SshTunnel(sshd.url, runner_command=runner_command(remote_data), ssh_options=sshd.options(),
+                       trust=TrustOnFirstUse(pins, never_asked))
+    conn = RunnerConnection(sshd.url, None, ViewCore(Nothing()), opener=tunnel.connect)
+    conn.start()
+    try:
+        await until(lambda: conn.core.status.phase is Phase.LIVE, 90, "live over SSH and TLS")
+        assert tunnel.endpoint is not None and tunnel.endpoint.url.startswith("wss://127.0.0.1:")
+        assert not tunnel.endpoint.started and endpoint_pid(remote_data) == runner.pid
+        assert pins.get(sshd.url) == certificate_file_fingerprint(str(cert))
+    finally:
+        await conn.close()
+        await tunnel.close()
+        runner.terminate()
+        assert runner.wait(60) == 0
+        runner.stdout.close()

@@ -231,7 +231,8 @@ def test_the_runner_prints_the_fingerprint_openssl_computes(
         assert same_fingerprint(line.rsplit(" ", 1)[1].lower().replace(":", ""), by_openssl)
     finally:
         proc.terminate()
-        assert proc.wait(60) == 0
+        _, errors = proc.communicate(timeout=60)
+    assert proc.returncode == 0, errors
     missing_cert = subprocess.run([sys.executable, "-m", "runner", "--fingerprint"], capture_output=True, text=True,
                                   timeout=60, cwd=REPO)
     assert missing_cert.returncode == 2 and "--tls-cert" in missing_cert.stderr
