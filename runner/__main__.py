@@ -16,7 +16,7 @@ from runner.endpoint import ENDPOINT_FILE, bootstrap_main, remove_endpoint, writ
 from runner.journal import JournalError
 from runner.logredact import redact_in_logs
 from runner.runner import Runner, TokenFileError, default_data_dir, load_or_create_token, log_loop_exception
-from runner.tls import certificate_file_fingerprint
+from runner.tls import CertificateCreationError, certificate_file_fingerprint, self_signed_certificate
 
 
 def _is_loopback(host: str) -> bool:
@@ -55,6 +55,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--tls-key", help="TLS private key (PEM)")
     p.add_argument("--insecure", action="store_true", help="allow a non-loopback bind without TLS")
     p.add_argument(
+        "--tls-self-signed",
+        action="store_true",
+        help="serve wss:// with a self-signed certificate kept in DATA_DIR/tls (made with openssl the first time); "
+        "views confirm its fingerprint on first connection",
+    )
+    p.add_argument(
         "--fingerprint",
         action="store_true",
         help="print the SHA-256 fingerprint of the --tls-cert certificate (what views are asked to confirm) and exit",
@@ -86,8 +92,18 @@ def main(argv: list[str] | None = None) -> int:
 
     if args.agents:
         return _print_agents()
+    if args.tls_self_signed:
+        if args.tls_cert or args.tls_key:
+            print("error: --tls-self-signed or --tls-cert and --tls-key, not both", file=sys.stderr)
+            return 2
+        try:
+            args.tls_cert, args.tls_key = self_signed_certificate(args.data_dir or default_data_dir())
+        except (CertificateCreationError, OSError) as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
     if args.fingerprint:
-        return _print_fingerprint(args.tls_cert)
+        kept = os.path.join(args.data_dir or default_data_dir(), "tls", "cert.pem")  # --tls-self-signed's
+        return _print_fingerprint(args.tls_cert or (kept if os.path.exists(kept) else None))
 
     if not _is_loopback(args.host):
         if not args.allow_remote:
@@ -97,7 +113,8 @@ def main(argv: list[str] | None = None) -> int:
             )
             return 2
         if not (args.tls_cert and args.tls_key) and not args.insecure:
-            print("error: a non-loopback bind needs --tls-cert and --tls-key, or --insecure", file=sys.stderr)
+            print("error: a non-loopback bind needs --tls-cert and --tls-key (or --tls-self-signed), or --insecure",
+                  file=sys.stderr)
             return 2
     if bool(args.tls_cert) != bool(args.tls_key):
         print("error: --tls-cert and --tls-key go together", file=sys.stderr)
@@ -179,7 +196,7 @@ async def _serve(
 
 def _print_fingerprint(cert: str | None) -> int:
     if not cert:
-        print("error: --fingerprint needs --tls-cert", file=sys.stderr)
+        print("error: --fingerprint needs --tls-cert (or --tls-self-signed)", file=sys.stderr)
         return 2
     try:
         print(certificate_file_fingerprint(cert))

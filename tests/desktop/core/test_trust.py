@@ -236,3 +236,30 @@ def test_the_runner_prints_the_fingerprint_openssl_computes(
     missing_cert = subprocess.run([sys.executable, "-m", "runner", "--fingerprint"], capture_output=True, text=True,
                                   timeout=60, cwd=REPO)
     assert missing_cert.returncode == 2 and "--tls-cert" in missing_cert.stderr
+
+
+def test_a_self_signed_runner_keeps_its_certificate_across_restarts(tmp_path: Path) -> None:
+    if shutil.which("openssl") is None:
+        missing("the openssl command is not installed (needed to make the certificate)")
+    data = tmp_path / "d"
+    printed = []
+    for _ in range(2):
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "runner", "--port", "0", "--data-dir", str(data), "--tls-self-signed"],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO,
+            env={**os.environ, "NIGHTSHIFT_TOKEN": TOKEN},
+        )
+        assert proc.stdout is not None
+        try:
+            assert proc.stdout.readline().startswith("listening on wss://127.0.0.1:")
+            printed.append(proc.stdout.readline().strip().rsplit(" ", 1)[1])
+        finally:
+            proc.terminate()
+            _, errors = proc.communicate(timeout=60)
+        assert proc.returncode == 0, errors
+    assert printed[0] == printed[1] == certificate_file_fingerprint(str(data / "tls" / "cert.pem"))
+    assert stat.S_IMODE(os.stat(data / "tls" / "key.pem").st_mode) == 0o600
+    assert sorted(p.name for p in (data / "tls").iterdir()) == ["cert.pem", "key.pem"]
+    again = subprocess.run([sys.executable, "-m", "runner", "--fingerprint", "--data-dir", str(data)],
+                           capture_output=True, text=True, timeout=60, cwd=REPO)
+    assert again.stdout.strip() == printed[0], again.stderr
