@@ -231,7 +231,10 @@ class SshTunnel:
         self._stderr.clear()
         proc = await asyncio.create_subprocess_exec(
             *self._ssh_argv(
-                "-v", "-N", "-o", "ExitOnForwardFailure=yes", "-L", f"127.0.0.1:{local}:{remote}:{remote_port}"
+                # Its own connection, not a shared master's (ControlMaster in ~/.ssh/config): the forward is then
+                # this process's, it says when it listens, and it dies with the tunnel.
+                "-v", "-N", "-o", "ExitOnForwardFailure=yes", "-o", "ControlMaster=no", "-o", "ControlPath=none",
+                "-L", f"127.0.0.1:{local}:{remote}:{remote_port}",
             ),
             stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,
         )

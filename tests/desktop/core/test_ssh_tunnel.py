@@ -79,6 +79,11 @@ class Sshd:
                 f"Host *\n  IdentityFile {f / key}\n  IdentitiesOnly yes\n  IdentityAgent none\n"
                 f"  UserKnownHostsFile {f / 'known_hosts'}\n  StrictHostKeyChecking yes\n"
             )
+        # A user who shares one connection per host (ControlMaster), a common ~/.ssh/config.
+        (f / "ssh_config_mux").write_text(
+            (f / "ssh_config_user_key").read_text()
+            + f"  ControlMaster auto\n  ControlPath {f}/mux-%C\n  ControlPersist 120\n"
+        )
         if os.geteuid() == 0:
             # sshd run by root wants its privilege separation folder (the openssh-server service makes it at boot).
             os.makedirs("/run/sshd", mode=0o755, exist_ok=True)
@@ -95,8 +100,8 @@ class Sshd:
                     raise AssertionError("sshd did not start: " + (f / "sshd.log").read_text()) from None
                 time.sleep(0.05)
 
-    def options(self, key: str = "user_key") -> list[str]:
-        return ["-F", str(self.folder / f"ssh_config_{key}")]
+    def options(self, config: str = "user_key") -> list[str]:
+        return ["-F", str(self.folder / f"ssh_config_{config}")]
 
     @property
     def url(self) -> str:
@@ -339,3 +344,20 @@ async def test_a_tls_runner_over_ssh_is_pinned_from_what_ssh_vouched_for(
         runner.terminate()
         assert runner.wait(60) == 0
         runner.stdout.close()
+
+
+@pytest.mark.slow
+async def test_a_shared_master_connection_in_the_user_s_config_does_not_get_in_the_way(
+    sshd: Sshd, remote_data: Path
+) -> None:
+    tunnel = SshTunnel(sshd.url, runner_command=runner_command(remote_data), ssh_options=sshd.options("mux"))
+    conn = RunnerConnection(sshd.url, None, ViewCore(Nothing()), opener=tunnel.connect)
+    conn.start()
+    try:
+        await until(lambda: conn.core.status.phase is Phase.LIVE, 90, "live with ControlMaster auto")
+        assert tunnel.alive
+    finally:
+        await conn.close()
+        await tunnel.close()
+        subprocess.run(["ssh", *sshd.options("mux"), "-p", str(sshd.port), "-O", "exit", f"{sshd.user}@127.0.0.1"],
+                       capture_output=True, timeout=60)
