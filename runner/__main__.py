@@ -186,8 +186,11 @@ async def _serve(
     try:
         await stop.wait()
     finally:
-        remove_endpoint(data_dir)
-        unsaved = await runner.shutdown()
+        try:
+            unsaved = await runner.shutdown()
+        finally:
+            # Only now: while this process may still write the journal, a bootstrap must not start another runner.
+            remove_endpoint(data_dir)
     if unsaved:
         print(f"error: {unsaved} events could not be saved (the journal could not be written)", file=sys.stderr)
         return 1

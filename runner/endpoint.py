@@ -87,19 +87,45 @@ def _loopback_for(host: str) -> str:
     return host
 
 
-def _alive(record: dict[str, Any]) -> bool:
-    """The recorded runner is running (a process of ours with that pid) and accepts connections on its port."""
+def _process_exists(pid: int) -> bool:
     try:
-        os.kill(record["pid"], 0)
+        os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:  # another user's process took the pid over: not our runner
         return False
+    # A runner that died but was not reaped yet (its parent is an init that is slow to, in a container say) is a
+    # zombie: gone for our purposes.
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            return f.read().rsplit(b")", 1)[1].split()[0] != b"Z"
+    except (OSError, IndexError):
+        return True  # no /proc (macOS): the signal test is all there is
+
+
+def _answers(record: dict[str, Any]) -> bool:
     try:
         with socket.create_connection((_loopback_for(record.get("host", "")), record["port"]), timeout=5):
             return True
     except OSError:
         return False
+
+
+def _alive(record: dict[str, Any], timeout: float) -> bool:
+    """The recorded runner is running and accepts connections. A runner whose process lives on without answering
+    is shutting down (it removes the record last): wait for it to end, since two runners must never share a
+    journal, then say it is gone."""
+    deadline = time.monotonic() + timeout
+    while _process_exists(record["pid"]):
+        if _answers(record):
+            return True
+        if time.monotonic() > deadline:
+            raise BootstrapError(
+                f"the runner (pid {record['pid']}) neither answers on port {record['port']} nor stops; "
+                f"stop it, then connect again"
+            )
+        time.sleep(0.1)
+    return False
 
 
 @contextlib.contextmanager
@@ -155,7 +181,7 @@ def find_or_start(data_dir: str, runner_args: list[str], timeout: float = START_
     with _bootstrap_lock(data_dir):
         record = read_endpoint(data_dir)
         started = False
-        if record is None or not _alive(record):
+        if record is None or not _alive(record, timeout):
             proc = _start_detached(data_dir, runner_args)
             deadline = time.monotonic() + timeout
             while True:

@@ -162,7 +162,14 @@ class SshTunnel:
                 # Learned over SSH, which authenticated the host: as good as the user comparing it by eye.
                 self.trust.store.pin(self.url, endpoint.tls_fingerprint)
             return await self.trust.connect(endpoint.url, runner=self.url, **kwargs)
-        return await connect(endpoint.url, **kwargs)
+        try:
+            return await connect(endpoint.url, **kwargs)
+        except ConnectionRefusedError:
+            # ssh said it listens: nothing there means it has just gone; say what it said.
+            raise SshError(
+                f"the tunnel's local port refused the connection (ssh {'running' if self.alive else 'exited'}: "
+                f"{self._stderr_text()})"
+            ) from None
 
     async def open(self) -> Endpoint:
         """Close any previous tunnel, then bootstrap the runner and forward a local port to it."""
@@ -182,6 +189,8 @@ class SshTunnel:
         except BaseException:
             await self.close()
             raise
+        log.info("ssh tunnel to %s: runner pid %s on port %s (%s), local port %s", self.target.host,
+                 found.get("pid"), found.get("port"), "started" if found.get("started") else "running", local)
         self.endpoint = Endpoint(
             url=f"{found.get('scheme', 'ws')}://127.0.0.1:{local}",
             token=found.get("token") if isinstance(found.get("token"), str) else None,

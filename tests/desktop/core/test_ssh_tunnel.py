@@ -60,8 +60,13 @@ def running(pid: int) -> bool:
     return state != "Z"
 
 
-def endpoint_pid(data_dir: Path) -> int:
-    return int(json.loads((data_dir / "endpoint.json").read_text())["pid"])
+def endpoint_pid(data_dir: Path, missing_ok: bool = False) -> int | None:
+    try:
+        return int(json.loads((data_dir / "endpoint.json").read_text())["pid"])
+    except FileNotFoundError:
+        if missing_ok:
+            return None
+        raise
 
 
 @pytest.fixture
@@ -176,8 +181,11 @@ async def test_reconnect_makes_a_new_tunnel_and_a_dead_ssh_is_reported_with_its_
     # The runner itself stops on the host: the next tunnel's bootstrap starts another one.
     os.kill(runner_pid, signal.SIGTERM)
     await until(lambda: not running(runner_pid), 60, "the runner stopped")
-    await until(lambda: conn.connections_made == 3 and conn.core.status.phase is Phase.LIVE, 120, "reconnected")
-    assert tunnel.endpoint is not None and tunnel.endpoint.started
+    await until(lambda: conn.connections_made >= 3 and conn.core.status.phase is Phase.LIVE
+                and endpoint_pid(remote_data, missing_ok=True) not in (None, runner_pid),
+                120, "reconnected to a new runner")
+    assert tunnel.endpoint is not None and (tunnel.endpoint.started or conn.core.listener.reasons)
+    assert (remote_data / "runner.log").read_text().count("listening on") == 2
     assert endpoint_pid(remote_data) != runner_pid
 
 
