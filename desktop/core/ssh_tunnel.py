@@ -26,7 +26,7 @@ import re
 import signal
 import socket
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote, urlsplit
@@ -51,6 +51,7 @@ DEFAULT_RUNNER_COMMAND = (
 so it is added; `sh -c '...'` reads the same in every login shell (bash, zsh, fish, tcsh)."""
 _LISTENING = re.compile(r"Local forwarding listening on \S+ port (\d+)\.")
 PORT_ATTEMPTS = 3
+REFUSED_RETRY_S = 2.0
 
 
 class SshError(ConnectionError):
@@ -161,15 +162,24 @@ class SshTunnel:
             if endpoint.tls_fingerprint:
                 # Learned over SSH, which authenticated the host: as good as the user comparing it by eye.
                 self.trust.store.pin(self.url, endpoint.tls_fingerprint)
-            return await self.trust.connect(endpoint.url, runner=self.url, **kwargs)
-        try:
-            return await connect(endpoint.url, **kwargs)
-        except ConnectionRefusedError:
-            # ssh said it listens: nothing there means it has just gone; say what it said.
-            raise SshError(
-                f"the tunnel's local port refused the connection (ssh {'running' if self.alive else 'exited'}: "
-                f"{self._stderr_text()})"
-            ) from None
+            trust = self.trust
+            return await self._through_tunnel(lambda: trust.connect(endpoint.url, runner=self.url, **kwargs))
+        return await self._through_tunnel(lambda: connect(endpoint.url, **kwargs))
+
+    async def _through_tunnel(self, open_ws: Callable[[], Awaitable[ClientConnection]]) -> ClientConnection:
+        # ssh prints its "listening" line a moment before its listen() call (OpenSSH 9.2: one connection in
+        # several was refused within 3 ms of the line): a refusal while ssh lives is retried, briefly.
+        deadline = asyncio.get_running_loop().time() + REFUSED_RETRY_S
+        while True:
+            try:
+                return await open_ws()
+            except ConnectionRefusedError:
+                if not self.alive or asyncio.get_running_loop().time() > deadline:
+                    raise SshError(
+                        f"the tunnel's local port refused the connection (ssh "
+                        f"{'running' if self.alive else 'exited'}: {self._stderr_text()})"
+                    ) from None
+                await asyncio.sleep(0.01)
 
     async def open(self) -> Endpoint:
         """Close any previous tunnel, then bootstrap the runner and forward a local port to it."""
