@@ -12,7 +12,7 @@ import contextlib
 import json
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from websockets.asyncio.client import ClientConnection, connect
@@ -20,6 +20,7 @@ from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidSta
 
 from desktop.core.backoff import Backoff
 from desktop.core.outbox import OutboxItem
+from desktop.core.trust import CertificateError
 from desktop.core.view import ViewCore
 from runner.vocabulary import RequestError
 
@@ -46,8 +47,12 @@ class RunnerConnection:
                  backoff: Backoff | None = None,
                  ping_interval: float | None = 20.0, ping_timeout: float | None = 20.0,
                  open_timeout: float = 10.0, wall_clock: Callable[[], float] = time.time,
-                 observer: Observer | None = None) -> None:
+                 observer: Observer | None = None,
+                 opener: Callable[..., Awaitable[ClientConnection]] | None = None) -> None:
         self.url = url
+        self.connect = opener or connect
+        """Opens the WebSocket, called like websockets' `connect`: TrustOnFirstUse.connect (certificate pinning) or
+        SshTunnel.connect (a tunnel to a runner over SSH) where the plain one is not enough."""
         self.token = token
         self.core = core
         self.backoff = backoff or Backoff()
@@ -258,13 +263,16 @@ class RunnerConnection:
         self._observe("connecting")
         headers = {"Authorization": f"Bearer {self.token}"} if self.token else {}
         try:
-            ws = await connect(
+            ws = await self.connect(
                 self.url, additional_headers=headers, proxy=None, max_size=MAX_FRAME,
                 ping_interval=self.ping_interval, ping_timeout=self.ping_timeout,
                 # A keepalive timeout closes politely first; a half-open peer never answers that close, so
                 # keep the wait short: the dead socket is then replaced about ping_interval + ping_timeout in.
                 open_timeout=self.open_timeout, close_timeout=0.5,
             )
+        except CertificateError as exc:
+            # Not retried on its own: only the user can settle it (trust the certificate, or find out why it changed).
+            return str(exc), True
         except InvalidStatus as exc:
             code = exc.response.status_code
             if code == 401:

@@ -12,10 +12,12 @@ import ssl
 import sys
 
 from runner import __version__
+from runner.endpoint import ENDPOINT_FILE, bootstrap_main, remove_endpoint, write_endpoint
 from runner.environment import default_data_dir, token_from_env
 from runner.journal import JournalError
 from runner.logredact import redact_in_logs
 from runner.runner import Runner, TokenFileError, load_or_create_token, log_loop_exception
+from runner.tls import CertificateCreationError, certificate_file_fingerprint, self_signed_certificate
 
 
 def _is_loopback(host: str) -> bool:
@@ -54,6 +56,23 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--tls-key", help="TLS private key (PEM)")
     p.add_argument("--insecure", action="store_true", help="allow a non-loopback bind without TLS")
     p.add_argument(
+        "--tls-self-signed",
+        action="store_true",
+        help="serve wss:// with a self-signed certificate kept in DATA_DIR/tls (made with openssl the first time); "
+        "views confirm its fingerprint on first connection",
+    )
+    p.add_argument(
+        "--fingerprint",
+        action="store_true",
+        help="print the SHA-256 fingerprint of the --tls-cert certificate (what views are asked to confirm) and exit",
+    )
+    p.add_argument(
+        "--ssh-bootstrap",
+        action="store_true",
+        help="for the desktop, over SSH: start a runner in the background unless one is running for this data "
+        "folder, then print its port and token as one JSON line and exit",
+    )
+    p.add_argument(
         "--allow-origin",
         action="append",
         default=[],
@@ -74,6 +93,18 @@ def main(argv: list[str] | None = None) -> int:
 
     if args.agents:
         return _print_agents()
+    if args.tls_self_signed:
+        if args.tls_cert or args.tls_key:
+            print("error: --tls-self-signed or --tls-cert and --tls-key, not both", file=sys.stderr)
+            return 2
+        try:
+            args.tls_cert, args.tls_key = self_signed_certificate(args.data_dir or default_data_dir())
+        except (CertificateCreationError, OSError) as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+    if args.fingerprint:
+        kept = os.path.join(args.data_dir or default_data_dir(), "tls", "cert.pem")  # --tls-self-signed's
+        return _print_fingerprint(args.tls_cert or (kept if os.path.exists(kept) else None))
 
     if not _is_loopback(args.host):
         if not args.allow_remote:
@@ -83,14 +114,18 @@ def main(argv: list[str] | None = None) -> int:
             )
             return 2
         if not (args.tls_cert and args.tls_key) and not args.insecure:
-            print("error: a non-loopback bind needs --tls-cert and --tls-key, or --insecure", file=sys.stderr)
+            print("error: a non-loopback bind needs --tls-cert and --tls-key (or --tls-self-signed), or --insecure",
+                  file=sys.stderr)
             return 2
     if bool(args.tls_cert) != bool(args.tls_key):
         print("error: --tls-cert and --tls-key go together", file=sys.stderr)
         return 2
 
     data_dir = args.data_dir or default_data_dir()
+    if args.ssh_bootstrap:
+        return bootstrap_main(data_dir, ["--token-file", args.token_file] if args.token_file else [])
     token = token_from_env()
+    token_file = None
     if not token:
         token_file = args.token_file or os.path.join(data_dir, "token")
         try:
@@ -114,7 +149,7 @@ def main(argv: list[str] | None = None) -> int:
             return 2
 
     try:
-        return asyncio.run(_serve(data_dir, token, args, ssl_context))
+        return asyncio.run(_serve(data_dir, token, token_file, args, ssl_context))
     except JournalError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
@@ -124,7 +159,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 async def _serve(
-    data_dir: str, token: str, args: argparse.Namespace, ssl_context: ssl.SSLContext | None
+    data_dir: str, token: str, token_file: str | None, args: argparse.Namespace, ssl_context: ssl.SSLContext | None
 ) -> int:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -137,14 +172,41 @@ async def _serve(
     runner = await Runner.start(
         data_dir, token, args.host, args.port, allowed_origins=args.allow_origin, ssl_context=ssl_context
     )
-    print(f"listening on {runner.url}", flush=True)
+    fingerprint = certificate_file_fingerprint(args.tls_cert) if args.tls_cert else None
+    # Views ask their user to confirm the fingerprint on first connection (trust on first use). It follows the
+    # `listening on` line, which scripts read first, in the same write: a reader that stops after that line
+    # must not make a later write fail.
+    print(f"listening on {runner.url}"
+          + (f"\nTLS certificate SHA-256 fingerprint: {fingerprint}" if fingerprint else ""), flush=True)
+    # For `--ssh-bootstrap` (the desktop's SSH runners): where this runner listens, not its token.
+    try:
+        write_endpoint(data_dir, runner.server.host, runner.server.port, "wss" if ssl_context else "ws",
+                       token_file, fingerprint)
+    except OSError as exc:  # only SSH views need it; the runner serves without
+        logging.getLogger("runner").warning("cannot write %s: %s", ENDPOINT_FILE, exc)
     try:
         await stop.wait()
     finally:
-        unsaved = await runner.shutdown()
+        try:
+            unsaved = await runner.shutdown()
+        finally:
+            # Only now: while this process may still write the journal, a bootstrap must not start another runner.
+            remove_endpoint(data_dir)
     if unsaved:
         print(f"error: {unsaved} events could not be saved (the journal could not be written)", file=sys.stderr)
         return 1
+    return 0
+
+
+def _print_fingerprint(cert: str | None) -> int:
+    if not cert:
+        print("error: --fingerprint needs --tls-cert (or --tls-self-signed)", file=sys.stderr)
+        return 2
+    try:
+        print(certificate_file_fingerprint(cert))
+    except (OSError, ValueError) as exc:
+        print(f"error: cannot read the certificate {cert}: {exc}", file=sys.stderr)
+        return 2
     return 0
 
 

@@ -29,7 +29,7 @@ from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
-from runner import __version__
+from runner import __version__, files
 from runner.agents import detect_agents
 from runner.journal import JournalError
 from runner.protocol import BATCH_BYTES, BATCH_EVENTS, MAX_INCOMING_FRAME, events_frame, parse_request, reply
@@ -475,6 +475,9 @@ class ViewConnection:
             return {"type": "search_results", "session": session.id, "query": request["query"], **found}
 
         self._reply_with(request, run())
+
+    async def _on_list_dir(self, request: dict[str, Any]) -> None:
+        self._reply_with(request, files.list_dir(request.get("path", "")))
 
     async def _on_attach(self, request: dict[str, Any]) -> None:
         session = self.manager.get(request["session"])

@@ -68,6 +68,12 @@ class ErrorCode:
     WOULD_LOSE_WORK: Final = "would_lose_work"
     GIT_UNAVAILABLE: Final = "git_unavailable"
     GIT_FAILED: Final = "git_failed"
+    # Folders (PROTOCOL.md, "Browsing the runner's folders").
+    NOT_FOUND: Final = "not_found"
+    PERMISSION_DENIED: Final = "permission_denied"
+    NOT_A_DIRECTORY: Final = "not_a_directory"
+    BAD_PATH: Final = "bad_path"
+    IO_ERROR: Final = "io_error"
     # `error` events only (EVENTS.md, `error`).
     SPAWN_FAILED: Final = "spawn_failed"
     AGENT_EXITED: Final = "agent_exited"
@@ -154,6 +160,7 @@ REQUEST_FIELDS: Final[dict[str, dict[str, tuple[FieldKind, bool]]]] = {
     "configure": {**_SESSION, "model": ("str", False), "permission_mode": ("str", False)},
     "resize": {**_SESSION, "cols": ("int", True), "rows": ("int", True)},
     "search": {**_SESSION, "query": ("str", True), "limit": ("int", False), "before_seq": ("int", False)},
+    "list_dir": {"path": ("str", False)},
 }
 ANSWER_BEHAVIORS: Final = ("allow", "deny")
 """What a view may answer; a `permission_answer` event may also say "cancelled" (the agent withdrew the request)."""
@@ -462,6 +469,23 @@ class SearchResults(_Reply):
     next_before: NotRequired[int | None]
 
 
+class DirEntry(TypedDict):
+    name: str
+    is_dir: bool
+    hidden: bool
+    is_link: NotRequired[bool]
+    undecodable: NotRequired[bool]
+
+
+class Dir(_Reply):
+    path: str
+    parent: str | None
+    home: str
+    sep: str
+    truncated: bool
+    entries: list[DirEntry]
+
+
 REPLIES: Final[dict[str, type]] = {
     "error": ErrorReply,
     "welcome": Welcome,
@@ -478,6 +502,7 @@ REPLIES: Final[dict[str, type]] = {
     "committed": Committed,
     "merged": Merged,
     "search_results": SearchResults,
+    "dir": Dir,
     "event": EventFrame,
     "events": EventsFrame,
     # Pushed to every view, unasked:

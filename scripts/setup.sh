@@ -19,11 +19,13 @@ esac
 cd "$(dirname "$0")/.."
 
 # Libraries Qt's xcb and offscreen platforms load, D-Bus (tests run a private bus; the app listens for sleep/wake),
-# and what the tests use to run the real Claude Code CLI (node, npm).
+# what the tests use to run the real Claude Code CLI (node, npm), and OpenSSH (the ssh:// runner tests start their
+# own sshd on loopback).
 APT_RUNTIME=(libegl1 libgl1 libxkbcommon0 libxkbcommon-x11-0 libfontconfig1 libfreetype6 libdbus-1-3
              libxcb-cursor0 libxcb-icccm4 libxcb-keysyms1 libxcb-shape0 libxcb-xinerama0 libxcb-randr0
              libxcb-render-util0 libxcb-image0 libxcb-xkb1 libx11-xcb1 libglib2.0-0 fonts-dejavu-core)
-APT_TEST=(dbus xvfb xauth procps openssl nodejs npm desktop-file-utils dpkg-dev binutils git)
+APT_TEST=(dbus xvfb xauth procps openssl nodejs npm desktop-file-utils dpkg-dev binutils git
+          openssh-client openssh-server)
 # The .deb's Depends are computed from what the bundle links: those libraries must be installed to build it.
 APT_PACKAGE=(dpkg-dev binutils desktop-file-utils xvfb libxcb-sync1 libxcb-xfixes0
              libwayland-client0 libwayland-cursor0 libwayland-egl1)
@@ -70,7 +72,14 @@ if [ "$mode" = package ]; then
     exec "$python" packaging/build.py linux --runs 3 "${@:2}"
 fi
 
+had_sshd=1; command -v dpkg-query >/dev/null 2>&1 && had_sshd=$(dpkg-query -W -f='${Status}' openssh-server 2>/dev/null | grep -c "install ok installed" || true)
 apt_install "${APT_RUNTIME[@]}" "${APT_TEST[@]}"
+# Debian starts the ssh service when openssh-server is installed; the tests only need the sshd program (they run
+# their own on loopback), so a machine that had no SSH server does not get one listening because of this script.
+if [ "$had_sshd" = 0 ] && [ -d /run/systemd/system ] && command -v systemctl >/dev/null 2>&1; then
+    sudo_cmd=""; [ "$(id -u)" = 0 ] || sudo_cmd="sudo"
+    $sudo_cmd systemctl disable --now ssh.service >/dev/null 2>&1 || true
+fi
 [ -x .venv/bin/python ] || "$python" -m venv .venv
 .venv/bin/python -m pip install -q --upgrade pip >/dev/null
 .venv/bin/python -m pip install -q -e ".[test]"
