@@ -111,10 +111,10 @@ def test_a_folder_the_runner_user_cannot_read_is_permission_denied(tmp_path: Pat
     code = (
         "import json, os, sys\n"
         "from runner.files import list_dir_sync\n"
-        "from runner.sessions import SessionError\n"
+        "from runner.vocabulary import RequestError\n"
         "if os.geteuid() == 0: os.setgid(65534); os.setuid(65534)\n"
         "try: list_dir_sync(sys.argv[1])\n"
-        "except SessionError as e: print(json.dumps([e.code, e.message]))\n"
+        "except RequestError as e: print(json.dumps([e.code, e.message]))\n"
     )
     try:
         out = subprocess.run(
