@@ -101,7 +101,10 @@ async def ssh_connection(sshd: Sshd, remote_data: Path) -> AsyncIterator[tuple[R
     deaths: list[str] = []
     tunnel = SshTunnel(sshd.url, runner_command=runner_command(remote_data), ssh_options=sshd.options(),
                        on_dead=deaths.append)
-    conn = RunnerConnection(sshd.url, None, ViewCore(Nothing()), opener=tunnel.connect, open_timeout=60)
+    opened: list[str] = []  # one "opened" per WebSocket that came up
+    conn = RunnerConnection(sshd.url, None, ViewCore(Nothing()), opener=tunnel.connect, open_timeout=60,
+                            observer=lambda what: opened.append(what) if what == "opened" else None)
+    conn.opened = opened  # type: ignore[attr-defined]
     try:
         yield conn, tunnel, deaths
     finally:
@@ -173,7 +176,7 @@ async def test_reconnect_makes_a_new_tunnel_and_a_dead_ssh_is_reported_with_its_
     await until(lambda: bool(deaths), 60, "the dead ssh reported")
     assert deaths[0].startswith("ssh to 127.0.0.1 exited (code 255): ")
     assert "closed by remote host" in deaths[0].lower() or "connection" in deaths[0].lower(), deaths[0]
-    await until(lambda: conn.connections_made == 2 and conn.core.status.phase is Phase.LIVE, 90, "reconnected")
+    await until(lambda: len(conn.opened) == 2 and conn.core.status.phase is Phase.LIVE, 90, "reconnected")
     assert tunnel.pid != first_ssh and tunnel.alive
     assert tunnel.endpoint is not None and not tunnel.endpoint.started  # the same runner, found again
     assert endpoint_pid(remote_data) == runner_pid
@@ -181,7 +184,7 @@ async def test_reconnect_makes_a_new_tunnel_and_a_dead_ssh_is_reported_with_its_
     # The runner itself stops on the host: the next tunnel's bootstrap starts another one.
     os.kill(runner_pid, signal.SIGTERM)
     await until(lambda: not running(runner_pid), 60, "the runner stopped")
-    await until(lambda: conn.connections_made >= 3 and conn.core.status.phase is Phase.LIVE
+    await until(lambda: len(conn.opened) >= 3 and conn.core.status.phase is Phase.LIVE
                 and endpoint_pid(remote_data, missing_ok=True) not in (None, runner_pid),
                 120, "reconnected to a new runner")
     assert tunnel.endpoint is not None and (tunnel.endpoint.started or conn.core.listener.reasons)
