@@ -106,6 +106,7 @@ def private_bus() -> Iterator[str]:
         finally:
             proc.terminate()
             proc.wait(10)
+            proc.stdout.close()  # type: ignore[union-attr]  (unclosed pipes fail tests)
 
 
 class FakeLogindProcess:
@@ -152,6 +153,8 @@ class FakeLogindProcess:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
+        if self.proc.stdout is not None:
+            self.proc.stdout.close()  # unclosed pipes fail tests
 
 
 def main(argv: list[str] | None = None) -> int:
