@@ -52,7 +52,7 @@ def test_error_carries_the_request_id() -> None:
 
 
 def test_every_documented_request_type_is_known() -> None:
-    doc = Path("runner/PROTOCOL.md").read_text()
+    doc = (Path(__file__).resolve().parents[2] / "runner" / "PROTOCOL.md").read_text()
     for kind in REQUEST_FIELDS:
         assert f'"type":"{kind}"' in doc.replace(" ", "") or f"### {kind}" in doc, kind
 
