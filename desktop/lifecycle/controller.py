@@ -23,7 +23,7 @@ import time
 from collections.abc import Coroutine
 from typing import Any, Protocol
 
-from PySide6.QtCore import QObject
+from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QWindow
 from PySide6.QtWidgets import QWidget
 
@@ -56,6 +56,10 @@ class Reconnectable(Protocol):
 
 
 class LifecycleController(QObject):
+    acted = Signal(str)
+    """What it did: "probe" (a probe started), "probe failed" (no answer: the socket was replaced) or
+    "wake reconnect" (the connection replaced at once after a wake). For logs, diagnostics and tests."""
+
     def __init__(
         self,
         watcher: LifecycleWatcher,
@@ -71,11 +75,6 @@ class LifecycleController(QObject):
         self.probe_timeout = probe_timeout
         self._loop = loop
         self._probe: asyncio.Task[bool] | None = None
-        self.probes = 0
-        """Probes started (tests and diagnostics)."""
-        self.failed_probes = 0
-        self.wake_reconnects = 0
-        """Connections replaced at once because the machine woke up."""
         self.last_trigger: tuple[str, float] | None = None
         """The latest reason to check the connection, with its time.monotonic()."""
         watcher.hidden.connect(self._on_hidden)
@@ -107,7 +106,7 @@ class LifecycleController(QObject):
             self.connection.retry_now()
             return
         log.info("%s: replacing the connection at once", reason)
-        self.wake_reconnects += 1
+        self.acted.emit("wake reconnect")
         if self._probe is not None and not self._probe.done():
             self._probe.cancel()  # it would only report on the socket being dropped now
         self.connection.reconnect_now(reason)
@@ -138,7 +137,7 @@ class LifecycleController(QObject):
         if self.probing:
             return
         log.info("%s: probing the connection", reason)
-        self.probes += 1
+        self.acted.emit("probe")
         self._probe = self._spawn(self._run_probe(reason))
 
     def _connected(self) -> bool | None:
@@ -150,7 +149,7 @@ class LifecycleController(QObject):
         # RunnerConnection.probe replaces the socket itself when no pong arrives in time.
         alive = await self.connection.probe(self.probe_timeout)
         if not alive:
-            self.failed_probes += 1
+            self.acted.emit("probe failed")
             log.info("%s: the connection did not answer; it was replaced", reason)
         return alive
 

@@ -4,6 +4,7 @@ the lifecycle watcher and controller on top: everything the lifecycle tests and 
 from __future__ import annotations
 
 import asyncio
+import collections
 import os
 import sys
 import time
@@ -105,6 +106,9 @@ class Harness:
         self.clock = clock or ManualClock()
         self.watcher = LifecycleWatcher(clock=self.clock)
         self.controller = LifecycleController(self.watcher, self.connection, probe_timeout=probe_timeout)
+        self.actions: collections.Counter[str] = collections.Counter()
+        """How often the controller did each thing it reports through `acted` ("probe", "probe failed", ...)."""
+        self.controller.acted.connect(lambda what: self.actions.update([what]))
         self.resumed_at: list[float] = []
         self.watcher.resumed.connect(lambda _seconds: self.resumed_at.append(time.monotonic()))
         self.stop_file = tmp / "stop-streaming"

@@ -75,7 +75,7 @@ def test_minimized_window_renders_nothing_and_restore_catches_up_in_one_batch(
             first_after = next(b for t, _, b in h.recorder.deliveries if t >= restored_at)
             assert first_after[0]["seq"] == h.recorder.deliveries[rendered_before - 1][2][-1]["seq"] + 1
             assert first_after[-1]["seq"] > head_before + 2000
-            assert h.controller.probes == 1  # shown: one probe, it answered
+            assert h.actions["probe"] == 1  # shown: one probe, it answered
             assert h.log.opened == 1
 
             await h.finish_streamer(sid)
@@ -95,11 +95,11 @@ async def wake_scenario(
     (pid,) = {int(e["text"].split()[0]) for e in h.recorder.delivered(sid) if e["kind"] == "output"}
     assert h.proxy.freeze() == 1
     frozen_at = time.monotonic()
-    probes = h.controller.probes
+    probes = h.actions["probe"]
     sleep()  # type: ignore[operator]
     await asyncio.sleep(0.3)  # the agent goes on writing; the view hears nothing
     # Before the sleep nothing is stopped, probed or interrupted.
-    assert h.controller.probes == probes
+    assert h.actions["probe"] == probes
     assert h.connection.connected and h.log.opened == 1
     assert h.core.sessions[sid].status == "running"
     head_at_sleep = h.head(sid)
@@ -114,7 +114,7 @@ async def wake_scenario(
     assert h.recorder.colors_since(frozen_at) == [GREEN, YELLOW, GREEN]
     assert h.log.max_live == 1
     # Replaced at once on the wake, not after a probe of the old socket timed out.
-    assert h.controller.wake_reconnects == 1 and h.controller.failed_probes == 0
+    assert h.actions["wake reconnect"] == 1 and h.actions["probe failed"] == 0
     assert pid_alive(pid)
     if expect_seconds is not None:
         assert len(h.resumed_at) == 1
@@ -191,7 +191,7 @@ def test_keepalive_alone_notices_a_dead_connection_within_interval_plus_timeout(
             frozen = time.monotonic()
             await until(lambda: h.log.opened == 2 and h.color is GREEN, GENEROUS, "keepalive")
             assert time.monotonic() - frozen < GENEROUS
-            assert h.controller.probes == 0
+            assert h.actions["probe"] == 0
             await h.finish_streamer(sid)
             assert await h.assert_exact_catch_up(sid) == {pid}
         finally:
@@ -235,14 +235,14 @@ def test_focus_changes_never_probe_or_reconnect(qloop: asyncio.AbstractEventLoop
                 app.applicationStateChanged.emit(Qt.ApplicationState.ApplicationInactive)
                 app.applicationStateChanged.emit(Qt.ApplicationState.ApplicationActive)
             await asyncio.sleep(0.3)
-            assert h.controller.probes == 0
+            assert h.actions["probe"] == 0
             assert h.log.opened == 1
             # A real return from the background does check the connection, once.
             app.applicationStateChanged.emit(Qt.ApplicationState.ApplicationHidden)
             app.applicationStateChanged.emit(Qt.ApplicationState.ApplicationActive)
             await until(lambda: not h.controller.probing, 10, "the probe")
-            assert h.controller.probes == 1
-            assert h.controller.failed_probes == 0
+            assert h.actions["probe"] == 1
+            assert h.actions["probe failed"] == 0
             assert h.log.opened == 1
         finally:
             await h.close()
