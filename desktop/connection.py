@@ -13,7 +13,7 @@ import json
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, Literal
 
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus, InvalidURI
@@ -232,7 +232,7 @@ class RunnerConnection:
                 failure = await self._connect_once()
             except Exception as exc:  # never let the supervisor die: the view would stay offline for good
                 log.exception("connection attempt failed unexpectedly")
-                failure = (f"internal error: {exc}", False)
+                failure = (f"internal error: {exc}", None)
             if failure is None:
                 # A connection ended after working: the first retry is immediate.
                 self.backoff.reset()
@@ -240,11 +240,12 @@ class RunnerConnection:
                 self.core.closed(self._drop_reason, self._wall() + delay)
                 self._observe("closed")
             else:
-                reason, auth = failure
+                reason, blocked = failure
                 delay = self.backoff.next_delay()
-                self._auth_blocked = auth
-                retry_at = None if auth else self._wall() + delay
-                self.core.connect_failed(reason, auth=auth, next_retry_at=retry_at)
+                self._auth_blocked = blocked is not None
+                retry_at = None if blocked else self._wall() + delay
+                self.core.connect_failed(reason, auth=blocked == "token", untrusted=blocked == "certificate",
+                                         next_retry_at=retry_at)
                 self._observe("connect_failed")
             self.flush()
 
@@ -256,8 +257,9 @@ class RunnerConnection:
         finally:
             waiter.cancel()
 
-    async def _connect_once(self) -> tuple[str, bool] | None:
-        """Open one connection and serve it until it ends; (reason, auth_refused) if it never opened."""
+    async def _connect_once(self) -> tuple[str, Literal["token", "certificate"] | None] | None:
+        """Open one connection and serve it until it ends. If it never opened: (reason, what only the user can
+        fix: "token" refused, "certificate" not trusted, or None when retrying may help)."""
         self._attempt += 1
         self.core.connecting(self._attempt)
         self._observe("connecting")
@@ -272,14 +274,14 @@ class RunnerConnection:
             )
         except CertificateError as exc:
             # Not retried on its own: only the user can settle it (trust the certificate, or find out why it changed).
-            return str(exc), True
+            return str(exc), "certificate"
         except InvalidStatus as exc:
             code = exc.response.status_code
             if code == 401:
-                return "the runner refused the token (HTTP 401)", True
-            return f"the runner refused the connection (HTTP {code})", False
+                return "the runner refused the token (HTTP 401)", "token"
+            return f"the runner refused the connection (HTTP {code})", None
         except (OSError, TimeoutError, InvalidHandshake, InvalidURI) as exc:
-            return _describe(exc), False
+            return _describe(exc), None
         log.info("connected to %s", self.url)
         self._ws = ws
         self._drop_reason = "connection lost"

@@ -21,6 +21,7 @@ class Phase(StrEnum):
     RECONNECTING = "reconnecting"  # yellow: trying again
     UNREACHABLE = "unreachable"  # red: several attempts failed (still retrying)
     TOKEN_REFUSED = "token_refused"  # red: the runner answered 401; waits for the user
+    UNTRUSTED = "untrusted"  # red: a certificate not pinned or not confirmed; waits for the user
 
 
 PHASE_COLOR = {
@@ -30,6 +31,7 @@ PHASE_COLOR = {
     Phase.RECONNECTING: Color.YELLOW,
     Phase.UNREACHABLE: Color.RED,
     Phase.TOKEN_REFUSED: Color.RED,
+    Phase.UNTRUSTED: Color.RED,
 }
 
 
@@ -50,7 +52,7 @@ class ConnectionStatus:
 
     @property
     def retry_possible(self) -> bool:
-        return self.phase in (Phase.RECONNECTING, Phase.UNREACHABLE, Phase.TOKEN_REFUSED)
+        return self.phase in (Phase.RECONNECTING, Phase.UNREACHABLE, Phase.TOKEN_REFUSED, Phase.UNTRUSTED)
 
     def label(self) -> str:
         return {
@@ -60,6 +62,7 @@ class ConnectionStatus:
             Phase.RECONNECTING: "Reconnecting",
             Phase.UNREACHABLE: "Offline",
             Phase.TOKEN_REFUSED: "Token refused",
+            Phase.UNTRUSTED: "Certificate not trusted",
         }[self.phase]
 
     def tooltip(self, now: float | None = None) -> str:
@@ -77,6 +80,8 @@ class ConnectionStatus:
             lines.append(f"Reconnecting{where} (attempt {self.attempt})")
         elif self.phase is Phase.UNREACHABLE:
             lines.append(f"Runner unreachable{where} (attempt {self.attempt})")
+        elif self.phase is Phase.UNTRUSTED:
+            lines.append(f"The certificate of the runner{where} is not trusted; the token was not sent")
         else:
             lines.append(f"The runner{where} refused the token")
         if self.reason:
@@ -87,4 +92,6 @@ class ConnectionStatus:
             lines.append(f"Next retry at {clock} (in {wait:.0f} s)" if wait >= 1 else "Retrying now")
         elif self.phase is Phase.TOKEN_REFUSED:
             lines.append("Fix the token in Settings, then Retry now")
+        elif self.phase is Phase.UNTRUSTED:
+            lines.append("Compare it with `nightshift-runner --fingerprint` on its machine, then Retry now")
         return "\n".join(lines)

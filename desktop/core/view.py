@@ -123,6 +123,7 @@ class ViewCore:
         self.attempt = 0
         self.failures = 0
         self.auth_refused = False
+        self.untrusted = False
         self.reason: str | None = None
         self.next_retry_at: float | None = None
         self._ids = itertools.count(1)
@@ -176,9 +177,13 @@ class ViewCore:
         self.next_retry_at = None
         self._update_status()
 
-    def connect_failed(self, reason: str, *, auth: bool = False, next_retry_at: float | None = None) -> None:
+    def connect_failed(self, reason: str, *, auth: bool = False, untrusted: bool = False,
+                       next_retry_at: float | None = None) -> None:
+        """`auth`: the token was refused; `untrusted`: the certificate was (the token was never sent). Both wait
+        for the user."""
         self.failures += 1
         self.auth_refused = auth
+        self.untrusted = untrusted
         self.reason = reason
         self.next_retry_at = next_retry_at
         self._update_status()
@@ -189,6 +194,7 @@ class ViewCore:
         self.listed = False
         self.failures = 0
         self.auth_refused = False
+        self.untrusted = False
         self.reason = None
         self.next_retry_at = None
         self.outgoing.clear()
@@ -585,6 +591,8 @@ class ViewCore:
                 return ConnectionStatus(Phase.CATCHING_UP, behind=behind, **base)
             return ConnectionStatus(Phase.LIVE, **base)
         extra = {"reason": self.reason, "next_retry_at": self.next_retry_at}
+        if self.untrusted:
+            return ConnectionStatus(Phase.UNTRUSTED, **base, **extra)
         if self.auth_refused:
             return ConnectionStatus(Phase.TOKEN_REFUSED, **base, **extra)
         if self.failures >= RED_AFTER_FAILURES:

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from desktop.connection import RunnerConnection
-from desktop.core.status import Color
+from desktop.core.status import Color, Phase
 from desktop.core.trust import CertificateChanged, CertificateRejected, PinStore, TrustOnFirstUse
 from desktop.core.view import ViewCore, ViewListener
 from runner.runner import Runner
@@ -185,6 +185,8 @@ async def test_the_connection_turns_red_with_the_reason_and_does_not_retry_on_it
             f"certificate changed: expected {genuine} got "
         )
         assert core.status.next_retry_at is None  # waits for the user
+        assert core.status.phase is Phase.UNTRUSTED and core.status.label() == "Certificate not trusted"
+        assert "the token was not sent" in core.status.tooltip()
     finally:
         await conn.close()
     assert recorder.handshakes == 1 and recorder.received == b""
