@@ -383,8 +383,10 @@ class NightshiftApp(QObject):
             return
         try:
             await self.connection.request({"type": "resize", "session": session_id, "cols": cols, "rows": rows})
-        except (RunnerRequestError, NotConnected, TimeoutError) as exc:
-            log.debug("resize of %s to %dx%d not applied: %s", session_id, cols, rows, exc)
+        except RunnerRequestError as exc:
+            log.debug("resize of %s to %dx%d not applied: %s (%s)", session_id, cols, rows, exc.message, exc.code)
+        except (NotConnected, TimeoutError) as exc:
+            log.debug("resize of %s to %dx%d not applied: %r", session_id, cols, rows, exc)
 
     async def create_session(self, request: dict[str, Any]) -> str | None:
         reply = await self.request({**request, "type": "create"})

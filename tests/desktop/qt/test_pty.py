@@ -128,3 +128,27 @@ def test_pty_terminal_follows_the_views_width(run: Any, make_app: Any, embedded:
         await until(lambda: reported()[-1:] == [cols()], 60, f"the program seeing {cols()} columns")
 
     run(scenario())
+
+
+def test_pty_resize_only_for_command_sessions_and_refusals_are_quiet(run: Any, make_app: Any, embedded: Any,
+                                                                     qtbot: Any, caplog: Any) -> None:
+    async def scenario() -> None:
+        app = await live_app(make_app, embedded)
+        asked: list[tuple[str, int, int]] = []
+        app.window.terminal_sizer.resize_requested.connect(lambda *args: asked.append(args))
+        notices: list[str] = []
+        app.window.show_notice = lambda level, message: notices.append(message)
+        sid = await app.create_session({"agent": "claude", "title": "agent", "cwd": embedded.data_dir})
+        assert sid is not None and app.window.current == sid
+        await until(lambda: app.core.sessions.get(sid) is not None
+                    and app.core.sessions[sid].agent == "claude", 60, "the agent session listed")
+        app.window.resize(app.window.width() - 200, app.window.height())
+        app.window.terminal_sizer.update()
+        assert asked == []  # an agent session has no terminal
+        # Were it asked anyway (an older runner, an agent session), the refusal is logged, not shown.
+        with caplog.at_level("DEBUG", logger="desktop.app"):
+            await app.resize_terminal(sid, 100, 30)
+        assert notices == []
+        assert any("not applied" in r.getMessage() and "bad_request" in r.getMessage() for r in caplog.records)
+
+    run(scenario())
