@@ -316,6 +316,8 @@ class NightshiftApp(QObject):
         w.quit_requested.connect(self.request_quit)
         w.close_requested.connect(self._close_window)
         w.session_selected.connect(self._session_selected)
+        w.terminal_sizer.resize_requested.connect(
+            lambda sid, cols, rows: self._spawn(self.resize_terminal(sid, cols, rows)))
 
     def _session_selected(self, sid: str | None) -> None:
         if self.core is None or self.connection is None:
@@ -373,6 +375,18 @@ class NightshiftApp(QObject):
         except TimeoutError:
             self._notice("error", f"The runner did not answer the {message.get('type')} request in time.")
         return None
+
+    async def resize_terminal(self, session_id: str, cols: int, rows: int) -> None:
+        """Best effort, never shown to the user: a runner without terminals refuses (bad_request, or
+        unknown_type from an older runner), and a program may end before the size reaches it."""
+        if self.connection is None:
+            return
+        try:
+            await self.connection.request({"type": "resize", "session": session_id, "cols": cols, "rows": rows})
+        except RunnerRequestError as exc:
+            log.debug("resize of %s to %dx%d not applied: %s (%s)", session_id, cols, rows, exc.message, exc.code)
+        except (NotConnected, TimeoutError) as exc:
+            log.debug("resize of %s to %dx%d not applied: %r", session_id, cols, rows, exc)
 
     async def create_session(self, request: dict[str, Any]) -> str | None:
         reply = await self.request({**request, "type": "create"})

@@ -17,6 +17,7 @@ Each character takes one column (no wide-character or combining-mark widths).
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass, replace
 from typing import TypeAlias
@@ -398,3 +399,26 @@ def _merge(spans: list[Span]) -> list[Span]:
         else:
             out.append(span)
     return out
+
+
+def has_terminal_codes(text: str) -> bool:
+    """Whether a line needs interpreting: escape sequences or carriage returns. Plain lines (nearly all) do not,
+    so they skip the interpreter and its cache."""
+    return "\x1b" in text or "\r" in text
+
+
+@functools.lru_cache(maxsize=1024)
+def interpret_line(text: str) -> tuple[Line, ...]:
+    """One output row's text (a line, its parts joined) as a terminal shows it. Cached: a row is painted and
+    measured many times, and a str keeps its hash, so a hit costs one lookup."""
+    terminal = Terminal(max_lines=1_000, max_line_chars=len(text) + 1)
+    terminal.feed(text)
+    return tuple(terminal.lines) or (Line(),)
+
+
+def shown_text(text: str) -> str:
+    """What a row with this text shows (and Copy gives): the text without its escape codes, carriage-return
+    redraws applied."""
+    if not has_terminal_codes(text):
+        return text
+    return "\n".join(line.text for line in interpret_line(text))

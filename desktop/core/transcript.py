@@ -24,6 +24,7 @@ from typing import Any
 
 from desktop.core.plan import Plan, is_plan_tool
 from desktop.core.questions import is_question, question_summary
+from desktop.core.terminal import shown_text
 from desktop.core.totals import Totals, usage_tokens
 
 
@@ -74,6 +75,8 @@ class Row:
             tail = f" ({answer})" if answer else ""
             body = format_value(self.data.get("input"))
             return f"Permission request: {self.data.get('tool_name')}{tail}\n{body}"
+        if self.kind is RowKind.OUTPUT:
+            return shown_text(self.text)  # a terminal's text as it shows it, without escape codes
         return self.text
 
 

@@ -31,6 +31,7 @@ from desktop.qt import theme
 from desktop.qt.bridge import ViewBridge
 from desktop.qt.dialogs import TextViewer
 from desktop.qt.sessions import ID_ROLE, STATUS_LABEL, SessionListModel, SessionListView, agent_label
+from desktop.qt.terminal_size import TerminalSizer
 from desktop.qt.transcript_view import TranscriptView
 from desktop.qt.widgets import Badge, Composer, ElidedLabel, StatusIndicator
 from runner.vocabulary import LIVE_STATUSES
@@ -249,6 +250,9 @@ class MainWindow(QMainWindow):
         self.transcript.outbox_action.connect(self.outbox_action)
         self.transcript.view_text.connect(self._view_text)
         self.transcript.totals_changed.connect(self.session_totals.setText)
+        # The shown command session's terminal is as wide as the transcript (the app sends `resize`).
+        self.terminal_sizer = TerminalSizer(
+            self.transcript, lambda sid: self.bridge.session(sid) if self.bridge is not None else None)
         pl.addWidget(self.transcript, 1)
         self.banner = QLabel(pane)
         self.banner.setObjectName("banner")
@@ -328,6 +332,7 @@ class MainWindow(QMainWindow):
         self.sessions_model.upsert(info)
         if info.id == self.current:
             self._update_header(info)
+            self.terminal_sizer.update()  # a command session that just started gets the view's size
 
     def _session_removed(self, session_id: str) -> None:
         self.sessions_model.remove(session_id)
@@ -366,6 +371,7 @@ class MainWindow(QMainWindow):
             self.composer.edit.setFocus()
         if changed:
             self.session_selected.emit(session_id)
+        self.terminal_sizer.show(session_id)
 
     def _update_header(self, info: SessionInfo) -> None:
         t = theme.current()
