@@ -55,10 +55,11 @@ def _loop_classes() -> list[type]:
 
 
 @pytest.fixture(autouse=True)
-def fail_on_unretrieved_task_exceptions(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+def fail_on_unretrieved_task_exceptions(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[int, str]]:
     """Any exception an event loop reports (a task that died with nobody awaiting it, garbage-collected or still
     referenced; a failing callback) fails the test that caused it: no task may die silently, in the product or in
-    the tests. Covers every loop of the process (the embedded runner's thread, qasync's loop)."""
+    the tests. Covers every loop of the process (the embedded runner's thread, qasync's loop). A test that makes
+    such an exception on purpose asks for this fixture and clears what it expected from the dict it yields."""
     import gc
 
     reported: dict[int, str] = {}  # by context: a handler that calls its base class reports once
@@ -69,7 +70,7 @@ def fail_on_unretrieved_task_exceptions(monkeypatch: pytest.MonkeyPatch) -> Iter
             _original(loop, context)
 
         monkeypatch.setattr(cls, "call_exception_handler", record)
-    yield
+    yield reported
     gc.collect()  # unretrieved task exceptions are reported when the task is collected
     assert not reported, "exceptions left in asyncio tasks or callbacks:\n" + "\n".join(reported.values())
 

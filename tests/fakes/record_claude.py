@@ -57,7 +57,8 @@ class Session:
         )
         self.transcript: list[dict[str, Any]] = []
         self._lines: queue.Queue[dict[str, Any] | None] = queue.Queue()
-        threading.Thread(target=self._read, daemon=True).start()
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
 
     def _read(self) -> None:
         assert self.proc.stdout is not None
@@ -101,6 +102,9 @@ class Session:
         except subprocess.TimeoutExpired:
             self.proc.kill()
             self.proc.wait()
+        self._reader.join(30)  # it reads stdout to its end; close the pipe only after that
+        if self.proc.stdout is not None:
+            self.proc.stdout.close()
 
 
 def response_to(request_id: str) -> Any:

@@ -128,8 +128,10 @@ def test_a_request_that_cannot_be_written_fails_at_once_and_leaves_the_connectio
     run(scenario())
 
 
-def test_the_app_logs_every_task_exception_nobody_retrieved(run: Any, make_app: Any, embedded: Any,
-                                                            fail_on_unhandled_exceptions: list[Any]) -> None:
+def test_the_app_logs_every_task_exception_nobody_retrieved(
+    run: Any, make_app: Any, embedded: Any, fail_on_unhandled_exceptions: list[Any],
+    fail_on_unretrieved_task_exceptions: dict[int, str],
+) -> None:
     async def scenario() -> None:
         app = make_app(embedded.url, embedded.token)
         await app.start()
@@ -149,6 +151,9 @@ def test_the_app_logs_every_task_exception_nobody_retrieved(run: Any, make_app: 
     assert len(logged) == 1 and "never retrieved" in logged[0].getMessage()
     assert logged[0].exc_info and str(logged[0].exc_info[1]) == "nobody waits for me"
     fail_on_unhandled_exceptions.clear()  # expected here; any other test would fail on it
+    gc.collect()
+    assert len(fail_on_unretrieved_task_exceptions) == 1  # the loop reported it too (to the app's handler)
+    fail_on_unretrieved_task_exceptions.clear()
 
 
 @pytest.mark.qt_no_exception_capture
