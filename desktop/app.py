@@ -316,6 +316,7 @@ class NightshiftApp(QObject):
         w.quit_requested.connect(self.request_quit)
         w.close_requested.connect(self._close_window)
         w.session_selected.connect(self._session_selected)
+        w.find_bar.request = self.request  # Ctrl+F searches the shown runner's journal
 
     def _session_selected(self, sid: str | None) -> None:
         if self.core is None or self.connection is None:

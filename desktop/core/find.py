@@ -132,3 +132,17 @@ def session_matches(query: str, *fields: str) -> bool:
     title, folder, agent), ignoring case. A blank query shows every session."""
     haystack = "\n".join(fields).casefold()
     return all(word in haystack for word in query.casefold().split())
+
+
+def row_index_for_seq(rows: Any, seq: int) -> int:
+    """The index of the row holding event `seq` in `rows` (ordered by seq, each row at its first event's seq):
+    the last row starting at or before it. -1 when every row starts after it. A binary search: `rows` may be a
+    RowStore whose older rows are packed, and each look unpacks a chunk."""
+    lo, hi = 0, len(rows)
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if rows[mid].seq <= seq:
+            lo = mid + 1
+        else:
+            hi = mid
+    return lo - 1
