@@ -81,9 +81,14 @@ def test_find_counts_moves_and_highlights_matches_out_of_the_window(run: Any, ma
         without = view.viewport().grab(rect).toImage()
         assert with_highlight != without
         QTest.keyClick(bar.edit, Qt.Key.Key_Return, Qt.KeyboardModifier.ShiftModifier)  # previous: newer
-        assert found_row(app).text == "a second NEEDLE in the middle" and bar.count.text() == "2 of 3"
+        row = found_row(app)
+        assert row.text == "a second NEEDLE in the middle" and bar.count.text() == "2 of 3"
+        # 400 rows below the one shown: only scrolling to it shows it.
+        qtbot.waitUntil(lambda: row_shown(view, row), timeout=10_000)
         QTest.keyClick(bar.edit, Qt.Key.Key_F3, Qt.KeyboardModifier.ShiftModifier)
-        assert found_row(app).text == "a late needle" and bar.count.text() == "1 of 3"
+        row = found_row(app)
+        assert row.text == "a late needle" and bar.count.text() == "1 of 3"
+        qtbot.waitUntil(lambda: row_shown(view, row), timeout=10_000)
 
         QTest.keyClick(bar.edit, Qt.Key.Key_Escape)
         assert not bar.isVisible() and view.delegate.found == -1
