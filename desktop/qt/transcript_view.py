@@ -499,6 +499,8 @@ class TranscriptView(QListView):
         self.delegate.found = i
         self.selectionModel().setCurrentIndex(index, QItemSelectionModel.SelectionFlag.NoUpdate)
         self.scrollTo(index, QAbstractItemView.ScrollHint.PositionAtCenter)
+        # A match in the last screen (or a transcript that fits) leaves the view at the bottom: following again.
+        self._on_value(self.verticalScrollBar().value())
         self._update_jump()
         self.viewport().update()
         return row
