@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from typing import Any
 
 PAGE = 100
+LOOK_BACK = 2000
+"""Rows searched back from a tool result's seq for the tool row that holds it."""
 """Matches asked for per request: enough for the count most searches need in one round trip."""
 
 
@@ -146,3 +148,17 @@ def row_index_for_seq(rows: Any, seq: int) -> int:
         else:
             hi = mid
     return lo - 1
+
+
+def row_index_for_match(rows: Any, match: Match, query: str) -> int:
+    """The index of the row showing `match`. A tool result is shown in its call's row, which starts earlier
+    (other rows may come between): the nearest tool row before it that holds the query."""
+    i = row_index_for_seq(rows, match.seq)
+    if match.kind != "tool_result" or i < 0:
+        return i
+    folded = query.casefold()
+    for j in range(i, max(-1, i - LOOK_BACK), -1):
+        row = rows[j]
+        if row.kind == "tool" and folded in row.copy_text().casefold():
+            return j
+    return i

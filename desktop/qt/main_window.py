@@ -494,7 +494,8 @@ class MainWindow(QMainWindow):
             self.send_requested.emit(self.current, text)
 
     def _show_match(self, match: Match) -> None:
-        self.transcript.show_match(match.seq)
+        find = self.find_bar.find
+        self.transcript.show_match(match, find.query if find is not None else "")
 
     def _find_next(self) -> None:
         if self.find_bar.isVisible():

@@ -42,7 +42,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from desktop.core.find import row_index_for_seq
+from desktop.core.find import Match, row_index_for_match
 from desktop.core.transcript import Row, RowKind
 from desktop.qt import theme
 from desktop.qt.plan_bar import PlanBar
@@ -479,13 +479,13 @@ class TranscriptView(QListView):
 
     # ---------------------------------------------------------------- actions
 
-    def show_match(self, seq: int) -> Row | None:
-        """Find: scroll to the row holding event `seq` and highlight it, bringing it into the model's window
-        if it had left. None when no row holds it (not received yet)."""
+    def show_match(self, match: Match, query: str) -> Row | None:
+        """Find: scroll to the row showing `match` (of `query`) and highlight it, bringing it into the model's
+        window if it had left. None when no row shows it (not received yet)."""
         model = self.transcript_model()
         if model is None:
             return None
-        i = row_index_for_seq(model.transcript.rows, seq)
+        i = row_index_for_match(model.transcript.rows, match, query)
         if i < 0:
             return None
         # Off the tail: a trim of the window must not drop the match, nor new rows scroll it away.

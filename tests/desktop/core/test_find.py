@@ -69,3 +69,19 @@ def test_session_filter_matches_every_word_in_title_folder_or_agent() -> None:
     assert session_matches("code", *fields)
     assert not session_matches("login codex", *fields)
     assert not session_matches("web", *fields)
+
+
+def test_a_match_is_shown_in_the_row_holding_its_event() -> None:
+    from desktop.core.find import Match, row_index_for_match
+    from desktop.core.transcript import Row, RowKind
+
+    rows = [Row(RowKind.USER, 1, text="list the files"),
+            Row(RowKind.TOOL, 2, text="ls", data={"name": "Bash", "input": {"command": "ls"},
+                                                   "output": "notes.txt\nsecret-plan.md"}),
+            Row(RowKind.PERMISSION, 3, data={"tool_name": "Bash", "input": {}}),
+            Row(RowKind.OUTPUT, 5, text="the plan"), Row(RowKind.ASSISTANT, 9, text="done")]
+    assert row_index_for_match(rows, Match(5, "output", "", 0, 0), "plan") == 3  # exactly its seq
+    assert row_index_for_match(rows, Match(9, "assistant", "", 0, 0), "done") == 4
+    # A tool result (seq 4, after the permission prompt) is shown in its call's row.
+    assert row_index_for_match(rows, Match(4, "tool_result", "", 0, 0), "SECRET-plan") == 1
+    assert row_index_for_match(rows, Match(0, "user", "", 0, 0), "x") == -1  # before every row
