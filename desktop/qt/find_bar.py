@@ -83,6 +83,8 @@ class FindBar(QFrame):
         self.show()
         self.edit.setFocus(Qt.FocusReason.ShortcutFocusReason)
         self.edit.selectAll()
+        if self.find is not None and self.edit.text().strip() and self.find.query != self.edit.text():
+            self.search_now()  # reopened with the last query: its matches again
 
     def close_bar(self) -> None:
         self._typing.stop()

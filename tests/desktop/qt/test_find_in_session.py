@@ -92,6 +92,11 @@ def test_find_counts_moves_and_highlights_matches_out_of_the_window(run: Any, ma
 
         QTest.keyClick(bar.edit, Qt.Key.Key_Escape)
         assert not bar.isVisible() and view.delegate.found == -1
+        # Reopened: the last query, searched again.
+        QTest.keyClick(view, Qt.Key.Key_F, Qt.KeyboardModifier.ControlModifier)
+        assert bar.isVisible() and bar.edit.selectedText() == "needle"
+        await until(lambda: bar.count.text() == "1 of 3", 60, "the count again")
+        assert found_row(app).text == "a late needle"
 
     run(scenario())
 
