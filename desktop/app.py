@@ -318,6 +318,7 @@ class NightshiftApp(QObject):
         w.session_selected.connect(self._session_selected)
         w.terminal_sizer.resize_requested.connect(
             lambda sid, cols, rows: self._spawn(self.resize_terminal(sid, cols, rows)))
+        w.find_bar.request = self.request  # Ctrl+F searches the shown runner's journal
 
     def _session_selected(self, sid: str | None) -> None:
         if self.core is None or self.connection is None:

@@ -14,6 +14,7 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QInputDialog,
     QLabel,
+    QLineEdit,
     QMainWindow,
     QMenu,
     QMessageBox,
@@ -25,11 +26,13 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from desktop.core.find import Match
 from desktop.core.status import Color, ConnectionStatus, Phase
 from desktop.core.view import SessionInfo
 from desktop.qt import theme
 from desktop.qt.bridge import ViewBridge
 from desktop.qt.dialogs import TextViewer
+from desktop.qt.find_bar import FindBar
 from desktop.qt.sessions import ID_ROLE, STATUS_LABEL, SessionListModel, SessionListView, agent_label
 from desktop.qt.terminal_size import TerminalSizer
 from desktop.qt.transcript_view import TranscriptView
@@ -65,6 +68,13 @@ def stylesheet(t: theme.Theme) -> str:
     #composerEdit:disabled {{ background: {c['window']}; }}
     #jumpToLatest {{ background: {c['accent']}; color: {c['accent_text']}; border: none;
                      border-radius: 15px; padding: 6px 16px; font-weight: 600; }}
+    #sessionFilter {{ margin: 2px 12px 6px 12px; border: 1px solid {c['border']}; border-radius: 6px;
+                      padding: 3px 6px; background: {c['window']}; color: {c['text']}; }}
+    #findBar {{ background: {c['surface']}; border-bottom: 1px solid {c['border']}; }}
+    #findEdit {{ border: 1px solid {c['border']}; border-radius: 6px; padding: 3px 6px;
+                 background: {c['window']}; color: {c['text']}; }}
+    #findEdit:focus {{ border: 1px solid {c['accent']}; }}
+    #findCount {{ color: {c['muted']}; }}
     #sessionHeader {{ background: {c['window']}; border-bottom: 1px solid {c['border']}; }}
     #sessionTitle {{ font-size: 13pt; font-weight: 700; color: {c['text']}; }}
     #sessionSubtitle {{ color: {c['muted']}; }}
@@ -150,9 +160,15 @@ class MainWindow(QMainWindow):
         section.setObjectName("sectionLabel")
         section.setContentsMargins(18, 6, 0, 4)
         side.addWidget(section)
+        self.session_filter = QLineEdit(sidebar)
+        self.session_filter.setObjectName("sessionFilter")
+        self.session_filter.setPlaceholderText("Filter by title, folder or agent")
+        self.session_filter.setClearButtonEnabled(True)
+        side.addWidget(self.session_filter)
         self.sessions_model = SessionListModel(self)
         self.sessions_view = SessionListView(sidebar)
         self.sessions_view.setModel(self.sessions_model)
+        self.session_filter.textChanged.connect(self.sessions_view.set_filter)
         self.sessions_view.selectionModel().currentChanged.connect(self._current_changed)
         self.sessions_view.customContextMenuRequested.connect(self._session_menu)
         side.addWidget(self.sessions_view, 1)
@@ -244,6 +260,8 @@ class MainWindow(QMainWindow):
         self._notice_timer.setSingleShot(True)
         self._notice_timer.timeout.connect(self.notice_label.hide)
         pl.addWidget(self.notice_label)
+        self.find_bar = FindBar(pane)
+        pl.addWidget(self.find_bar)
         self.transcript = TranscriptView(pane)
         self.transcript.permission_answered.connect(self.answer_requested)
         self.transcript.question_requested.connect(self.question_requested)
@@ -254,6 +272,8 @@ class MainWindow(QMainWindow):
         self.terminal_sizer = TerminalSizer(
             self.transcript, lambda sid: self.bridge.session(sid) if self.bridge is not None else None)
         pl.addWidget(self.transcript, 1)
+        self.find_bar.match_selected.connect(self._show_match)
+        self.find_bar.match_cleared.connect(self.transcript.clear_match)
         self.banner = QLabel(pane)
         self.banner.setObjectName("banner")
         self.banner.setWordWrap(True)
@@ -261,6 +281,7 @@ class MainWindow(QMainWindow):
         pl.addWidget(self.banner)
         self.composer = Composer(pane)
         self.composer.send_requested.connect(self._send_current)
+        self.find_bar.closed.connect(self.composer.edit.setFocus)
         pl.addWidget(self.composer)
         self.stack.addWidget(pane)
 
@@ -280,6 +301,9 @@ class MainWindow(QMainWindow):
             ("Interrupt", QKeySequence("Ctrl+."), self._interrupt_current),
             ("Interrupt the running turn", QKeySequence(Qt.Key.Key_Escape), self._interrupt_running),
             ("Close window", QKeySequence.StandardKey.Close, self.close),
+            ("Find in session", QKeySequence.StandardKey.Find, lambda: self.find_bar.open_bar(self.current)),
+            ("Next match", QKeySequence(Qt.Key.Key_F3), self._find_next),
+            ("Previous match", QKeySequence("Shift+F3"), self._find_previous),
         ):
             action = QAction(text, self)
             action.setShortcut(keys)
@@ -358,6 +382,7 @@ class MainWindow(QMainWindow):
     def _show_session(self, session_id: str | None) -> None:
         changed = session_id != self.current
         self.current = session_id
+        self.find_bar.set_session(session_id)
         if session_id is None:
             self.stack.setCurrentIndex(0)
             self.transcript.setModel(None)
@@ -473,6 +498,18 @@ class MainWindow(QMainWindow):
     def _send_current(self, text: str) -> None:
         if self.current:
             self.send_requested.emit(self.current, text)
+
+    def _show_match(self, match: Match) -> None:
+        find = self.find_bar.find
+        self.transcript.show_match(match, find.query if find is not None else "")
+
+    def _find_next(self) -> None:
+        if self.find_bar.isVisible():
+            self.find_bar.next()
+
+    def _find_previous(self) -> None:
+        if self.find_bar.isVisible():
+            self.find_bar.previous()
 
     def _view_text(self, title: str, text: str, mono: bool) -> None:
         viewer = TextViewer(title, text, mono, self)

@@ -9,6 +9,7 @@ from PySide6.QtCore import QAbstractListModel, QModelIndex, QPersistentModelInde
 from PySide6.QtGui import QFont, QFontMetrics, QPainter
 from PySide6.QtWidgets import QListView, QStyle, QStyledItemDelegate, QStyleOptionViewItem, QWidget
 
+from desktop.core.find import session_matches
 from desktop.core.view import SessionInfo
 from desktop.qt import theme
 
@@ -192,3 +193,25 @@ class SessionListView(QListView):
         self.setUniformItemSizes(True)
         self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        self.filter_text = ""
+
+    def setModel(self, model: Any) -> None:
+        super().setModel(model)
+        # Rows hidden by the filter are hidden in the view, not removed from the model: row numbers stay the
+        # model's (selection, row_of). Any change to the rows applies the filter again.
+        for signal in (model.modelReset, model.rowsInserted, model.dataChanged, model.rowsRemoved):
+            signal.connect(self.apply_filter)
+
+    def set_filter(self, text: str) -> None:
+        """Show only the sessions whose title, folder or agent hold every word of `text`."""
+        self.filter_text = text
+        self.apply_filter()
+
+    def apply_filter(self, *_args: Any) -> None:
+        model = self.model()
+        if not isinstance(model, SessionListModel):
+            return
+        for i, info in enumerate(model.items):
+            cwd = info.data.get("cwd")
+            self.setRowHidden(i, not session_matches(self.filter_text, info.title, str(cwd or ""), info.agent,
+                                                     agent_label(info.agent)))

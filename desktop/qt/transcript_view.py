@@ -6,9 +6,22 @@ from __future__ import annotations
 from collections import OrderedDict
 from typing import Any
 
-from PySide6.QtCore import QEvent, QModelIndex, QPoint, QRect, QRectF, QSize, Qt, QTimer, QUrl, Signal
+from PySide6.QtCore import (
+    QEvent,
+    QItemSelectionModel,
+    QModelIndex,
+    QPoint,
+    QRect,
+    QRectF,
+    QSize,
+    Qt,
+    QTimer,
+    QUrl,
+    Signal,
+)
 from PySide6.QtGui import (
     QAction,
+    QColor,
     QDesktopServices,
     QGuiApplication,
     QKeySequence,
@@ -29,6 +42,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from desktop.core.find import Match, row_index_for_match
 from desktop.core.transcript import Row, RowKind
 from desktop.qt import theme
 from desktop.qt.plan_bar import PlanBar
@@ -43,6 +57,9 @@ MAX_CACHED_HEIGHT = 2000
 """Taller rows are painted directly each time (their pixmap would cost more memory than it saves)."""
 WARM_UP_AFTER_MS = 1500
 """When syntax highlighting is loaded (in a thread) after the view is first shown: after the app's start-up."""
+FOUND_FILL = QColor(255, 196, 0, 64)
+FOUND_EDGE = QColor(230, 160, 0)
+"""The find match's row: a translucent amber over whatever the row's renderer painted, and a bar on its left."""
 
 
 class TranscriptDelegate(QStyledItemDelegate):
@@ -72,6 +89,8 @@ class TranscriptDelegate(QStyledItemDelegate):
         self._pixmap_bytes = 0
         self._painted_once: dict[int, tuple[Any, ...]] = {}
         """Painted rows by transcript index (least recently painted first), with what they were painted for."""
+        self.found = -1
+        """Transcript index of the row holding the current find match (highlighted), -1 for none."""
 
     def set_model(self, model: TranscriptModel | None) -> None:
         self.model = model
@@ -79,6 +98,7 @@ class TranscriptDelegate(QStyledItemDelegate):
         self._pixmaps.clear()
         self._pixmap_bytes = 0
         self._painted_once = {}
+        self.found = -1
 
     def renderer(self, row: Row) -> RowRenderer:
         return self.renderers[row.kind]
@@ -137,13 +157,14 @@ class TranscriptDelegate(QStyledItemDelegate):
 
     def paint_row(self, p: QPainter, row: Row, rect: QRect, selected: bool, model_row: int) -> None:
         renderer = self.renderers[row.kind]
-        if not selected and renderer.quick_paint(p, row, rect):
+        found = row.index >= 0 and row.index == self.found
+        if not selected and not found and renderer.quick_paint(p, row, rect):
             return
         state = self.state(row, None, selected, model_row)
         if row.index < 0 or rect.height() > MAX_CACHED_HEIGHT:
             p.save()
             p.translate(rect.topLeft())
-            self._paint_row(p, renderer, row, rect.width(), rect.height(), state)
+            self._paint_row(p, renderer, row, rect.width(), rect.height(), state, found)
             p.restore()
             return
         # Rows are painted once into a pixmap and blitted afterwards: while a session streams, the view
@@ -152,7 +173,7 @@ class TranscriptDelegate(QStyledItemDelegate):
         t = theme.current()
         ratio = p.device().devicePixelRatioF()
         key = (id(row), row.version, rect.width(), rect.height(), selected, state.hover, state.expanded,
-               t.window.rgba(), ratio)
+               t.window.rgba(), ratio, found)
         cached = self._pixmaps.get(row.index)
         if cached is not None and cached[0] == key:
             self._pixmaps.move_to_end(row.index)
@@ -166,14 +187,14 @@ class TranscriptDelegate(QStyledItemDelegate):
                 self._painted_once.clear()
             p.save()
             p.translate(rect.topLeft())
-            self._paint_row(p, renderer, row, rect.width(), rect.height(), state)
+            self._paint_row(p, renderer, row, rect.width(), rect.height(), state, found)
             p.restore()
             return
         pixmap = QPixmap(int(rect.width() * ratio), int(rect.height() * ratio))
         pixmap.setDevicePixelRatio(ratio)
         pixmap.fill(t.window)
         painter = QPainter(pixmap)
-        self._paint_row(painter, renderer, row, rect.width(), rect.height(), state)
+        self._paint_row(painter, renderer, row, rect.width(), rect.height(), state, found)
         painter.end()
         old = self._pixmaps.pop(row.index, None)
         if old is not None:
@@ -186,7 +207,7 @@ class TranscriptDelegate(QStyledItemDelegate):
         p.drawPixmap(rect.topLeft(), pixmap)
 
     def _paint_row(self, p: QPainter, renderer: RowRenderer, row: Row, width: int, height: int,
-                   state: RowState) -> None:
+                   state: RowState, found: bool = False) -> None:
         lay = renderer.layout(row, width, state)
         p.setRenderHint(QPainter.RenderHint.Antialiasing)
         if state.selected:
@@ -194,6 +215,13 @@ class TranscriptDelegate(QStyledItemDelegate):
             p.setBrush(theme.current().selection)
             p.drawRoundedRect(QRectF(6, 1, width - 12, height - 2), 6, 6)
         renderer.paint(p, row, lay, width, state)
+        if found:
+            # Over the row, not under it: renderers paint their own backgrounds (bubbles, cards).
+            p.setPen(Qt.PenStyle.NoPen)
+            p.setBrush(FOUND_FILL)
+            p.drawRoundedRect(QRectF(4, 1, width - 8, height - 2), 6, 6)
+            p.setBrush(FOUND_EDGE)
+            p.drawRoundedRect(QRectF(4, 3, 3, height - 6), 1.5, 1.5)
 
     # ---------------------------------------------------------------- clicks
 
@@ -450,6 +478,37 @@ class TranscriptView(QListView):
             delegate.width = self.viewport().width()
 
     # ---------------------------------------------------------------- actions
+
+    def show_match(self, match: Match, query: str) -> Row | None:
+        """Find: scroll to the row showing `match` (of `query`) and highlight it, bringing it into the model's
+        window if it had left. None when no row shows it (not received yet)."""
+        model = self.transcript_model()
+        if model is None:
+            return None
+        i = row_index_for_match(model.transcript.rows, match, query)
+        if i < 0:
+            return None
+        # Off the tail: a trim of the window must not drop the match, nor new rows scroll it away.
+        self.follow = False
+        model.follow_tail = False
+        if i < model.offset:
+            model.show_earlier(model.offset - i)
+            self.doItemsLayout()
+        row = model.transcript.rows[i]
+        index = model.index(model.model_row(row))
+        self.delegate.found = i
+        self.selectionModel().setCurrentIndex(index, QItemSelectionModel.SelectionFlag.NoUpdate)
+        self.scrollTo(index, QAbstractItemView.ScrollHint.PositionAtCenter)
+        # A match in the last screen (or a transcript that fits) leaves the view at the bottom: following again.
+        self._on_value(self.verticalScrollBar().value())
+        self._update_jump()
+        self.viewport().update()
+        return row
+
+    def clear_match(self) -> None:
+        if self.delegate.found >= 0:
+            self.delegate.found = -1
+            self.viewport().update()
 
     def _show_earlier(self) -> None:
         model = self.transcript_model()

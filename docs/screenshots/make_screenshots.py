@@ -115,6 +115,19 @@ async def markdown_and_diff_scene(app: NightshiftApp, suffix: str) -> None:
     shot(app, "markdown-and-diff", suffix)
 
 
+async def find_scene(app: NightshiftApp, suffix: str) -> None:
+    """Ctrl+F in the shown session: the find bar, its count and the highlighted match."""
+    w = app.window
+    w.find_bar.open_bar(w.current)
+    w.find_bar.edit.setText("module")
+    w.find_bar.search_now()
+    await wait(lambda: w.find_bar.count.text().startswith("1 of"), what="find count")
+    w.find_bar.next()
+    await settle(0.6)
+    shot(app, "find", suffix)
+    w.find_bar.close_bar()
+
+
 async def main(dark: bool) -> None:
     suffix = "-dark" if dark else ""
     data = tempfile.mkdtemp(prefix="nightshift-shots-")
@@ -169,6 +182,7 @@ async def main(dark: bool) -> None:
     w.select_session(build)
     await settle(0.6)
     shot(app, "command-output", suffix)
+    await find_scene(app, suffix)
     # A session in its own git worktree: the changes panel with a diff.
     git = ["git", "-c", "user.name=Nightshift", "-c", "user.email=shots@localhost"]
     parser_py = ("def parse_args(argv):\n    opts = {}\n    for arg in argv:\n        opts[arg] = True\n"
