@@ -23,7 +23,7 @@ from PySide6.QtWidgets import QApplication, QMessageBox
 
 from desktop.connection import NotConnected, RunnerConnection, RunnerRequestError
 from desktop.core.backoff import Backoff
-from desktop.core.notifications import NotificationPolicy
+from desktop.core.notifications import FileNotifiedStore, NotificationPolicy
 from desktop.core.outbox import Outbox
 from desktop.core.status import ConnectionStatus
 from desktop.core.view import RELEASE_AFTER_S, SessionInfo, ViewCore
@@ -78,7 +78,10 @@ class NightshiftApp(QObject):
         self.use_lifecycle = bool(lifecycle)
         self.lifecycle_options: dict[str, Any] = lifecycle if isinstance(lifecycle, dict) else {}
         self.lifecycle: Any = None
-        self.notifications = notifications or NotificationPolicy()
+        # What was seen and told, per runner and session, next to the settings: a change that happened while
+        # the app was closed is told once on the next start, and never again.
+        self.notifications = notifications or NotificationPolicy(
+            FileNotifiedStore(self.settings.path.parent / "notified.json"))
         self.quit_box: QMessageBox | None = None
         self.closed = False
         self._shutdown: asyncio.Future[None] | None = None
@@ -202,7 +205,7 @@ class NightshiftApp(QObject):
         bridge = handle.bridge
         bridge.status_changed.connect(lambda status: self._status_changed(handle, status))
         bridge.session_updated.connect(lambda info, previous: self._session_updated(handle, info, previous))
-        bridge.sessions_listed.connect(self._update_tray)
+        bridge.sessions_listed.connect(lambda: self._sessions_listed(handle))
         bridge.session_removed.connect(lambda sid: self._session_removed(handle, sid))
         bridge.notice.connect(self._notice)
         self.runners[key] = handle
@@ -544,12 +547,27 @@ class NightshiftApp(QObject):
         if dialog is not None and previous in LIVE_STATUSES and info.status != previous:
             self._spawn(dialog.refresh())  # a turn ended: show what it changed
         watching = handle is self.shown and self._window_active()
-        notification = self.notifications.consider(handle.key, info, previous, user_watching=watching)
+        notification = self.notifications.consider(self._journal_key(handle), info, previous,
+                                                   user_watching=watching)
         if notification is not None:
             self.notify(notification.title, notification.body)
 
+    def _sessions_listed(self, handle: RunnerHandle) -> None:
+        """The whole list, after each connect: what changed while the app was away is told now, once."""
+        self._update_tray()
+        watching = handle is self.shown and self._window_active()
+        for notification in self.notifications.listed(self._journal_key(handle), handle.core.sessions.values(),
+                                                      user_watching=watching):
+            self.notify(notification.title, notification.body)
+
+    @staticmethod
+    def _journal_key(handle: RunnerHandle) -> str:
+        """Seqs are per journal: what was notified is remembered per runner id (the same journal behind
+        another URL is the same history; another journal behind the same URL is not)."""
+        return handle.core.runner_id or handle.key
+
     def _session_removed(self, handle: RunnerHandle, session_id: str) -> None:
-        self.notifications.session_removed(handle.key, session_id)
+        self.notifications.session_removed(self._journal_key(handle), session_id)
         self._update_tray()
 
     def _window_active(self) -> bool:
