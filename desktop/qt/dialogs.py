@@ -332,6 +332,7 @@ class SettingsDialog(QDialog):
     """Remote runners (name, URL) with tokens in the keyring; connect to one of them or the embedded one."""
 
     connect_requested = Signal(str)  # EMBEDDED or a runner URL
+    runners_changed = Signal()  # a runner was added, edited or removed (and saved)
 
     def __init__(self, settings: SettingsStore, tokens: TokenStore, current: str,
                  parent: QWidget | None = None) -> None:
@@ -461,6 +462,7 @@ class SettingsDialog(QDialog):
             self.tokens.set(url, self.token.text())
         self.settings.save()
         self._reload(url)
+        self.runners_changed.emit()
         return url
 
     def _remove(self) -> None:
@@ -471,6 +473,7 @@ class SettingsDialog(QDialog):
         self.tokens.delete(key)
         self.settings.save()
         self._reload(EMBEDDED)
+        self.runners_changed.emit()
 
     def _connect(self) -> None:
         key = self._current_key()
