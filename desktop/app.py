@@ -27,7 +27,9 @@ from desktop.connection import NotConnected, RunnerConnection, RunnerRequestErro
 from desktop.core.backoff import Backoff
 from desktop.core.notifications import FileNotifiedStore, NotificationPolicy
 from desktop.core.outbox import Outbox
+from desktop.core.ssh_tunnel import SshTunnel
 from desktop.core.status import ConnectionStatus, worst
+from desktop.core.trust import PINS_FILE, PinStore, TrustOnFirstUse
 from desktop.core.view import RELEASE_AFTER_S, SessionInfo, ViewCore
 from desktop.outbox_store import FileOutboxStore
 from desktop.qt.bridge import ViewBridge
@@ -90,6 +92,8 @@ class NightshiftApp(QObject):
         self.notifications = notifications or NotificationPolicy(
             FileNotifiedStore(self.settings.path.parent / "notified.json"))
         self.quit_box: QMessageBox | None = None
+        self.trust_box: QMessageBox | None = None
+        self.trust = TrustOnFirstUse(PinStore(self.settings.path.parent / PINS_FILE), self.ask_trust)
         self.closed = False
         self._shutdown: asyncio.Future[None] | None = None
         self._done: asyncio.Future[int] | None = None
@@ -241,9 +245,16 @@ class NightshiftApp(QObject):
     def _open_handle(self, key: str, url: str, token: str | None, embedded: Any) -> RunnerHandle:
         outbox = Outbox(FileOutboxStore(self.outbox_dir, self.outbox_key(key)),
                         on_store_error=lambda problem: self._notice("warning", problem.capitalize()))
+        options = dict(self.connection_options)
+        tunnel = None
+        if url.startswith("ssh://"):
+            # The system ssh carries it (the user's keys and ~/.ssh/config); a certificate behind it is pinned too.
+            tunnel = SshTunnel(url, trust=self.trust, on_dead=lambda why: log.warning("ssh to %s: %s", url, why))
+        elif url.startswith("wss://"):
+            options.setdefault("opener", self.trust.connect)  # trust on first use for a self-signed runner
         handle = RunnerHandle(key, self._label(key), url, token, outbox=outbox, parent=self, embedded=embedded,
                               rendering=self.rendering, backoff=self.backoff or Backoff(),
-                              connection_options=self.connection_options, release_after_s=self.release_after_s)
+                              connection_options=options, release_after_s=self.release_after_s, tunnel=tunnel)
         bridge = handle.bridge
         bridge.status_changed.connect(lambda status: self._status_changed(handle, status))
         bridge.session_updated.connect(lambda info, previous: self._session_updated(handle, info, previous))
@@ -641,6 +652,28 @@ class NightshiftApp(QObject):
         self.notified.emit(title, body)
         if self.tray is not None:
             self.tray.show_message(title, body)
+
+    async def ask_trust(self, runner: str, fingerprint: str) -> bool:
+        """First connection to a wss:// runner whose certificate no authority vouches for: the user compares the
+        fingerprint with the one `nightshift-runner` printed, and trusts it (pinned) or not (nothing is sent)."""
+        box = QMessageBox(QMessageBox.Icon.Question, "Trust this runner?",
+                          f"First connection to {self._label(runner)}. Its certificate's SHA-256 fingerprint is:"
+                          f"\n\n{fingerprint}", parent=self.window)
+        box.setInformativeText("Trust it only if it is the fingerprint nightshift-runner printed on that machine "
+                               "(nightshift-runner --fingerprint). If it ever changes, Nightshift will refuse "
+                               "the connection and not send the token.")
+        trust = box.addButton("Trust", QMessageBox.ButtonRole.AcceptRole)
+        box.addButton(QMessageBox.StandardButton.Cancel)
+        answer: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        box.buttonClicked.connect(lambda button: answer.done() or answer.set_result(button is trust))
+        box.finished.connect(lambda _r: answer.done() or answer.set_result(False))
+        self.trust_box = box
+        box.open()
+        try:
+            return await answer
+        finally:
+            self.trust_box = None
+            box.deleteLater()
 
     def _notice(self, level: str, message: str) -> None:
         log.warning("%s: %s", level, message)
