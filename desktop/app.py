@@ -59,7 +59,7 @@ class NightshiftApp(QObject):
                  backoff: Backoff | None = None, connection_options: dict[str, Any] | None = None,
                  lifecycle: bool | dict[str, Any] = True, outbox_dir: Path | None = None,
                  notifications: NotificationPolicy | None = None,
-                 release_after_s: float = RELEASE_AFTER_S) -> None:
+                 release_after_s: float = RELEASE_AFTER_S, tunnel_options: dict[str, Any] | None = None) -> None:
         super().__init__()
         self.qapp = qapp
         self.settings = settings or SettingsStore()
@@ -83,6 +83,8 @@ class NightshiftApp(QObject):
         self.rendering = True
         self.backoff = backoff
         self.connection_options = connection_options or {}
+        self.tunnel_options = tunnel_options or {}
+        """Extra SshTunnel arguments for ssh:// runners (a test's sshd: its ssh options, the runner command)."""
         self.release_after_s = release_after_s
         self.use_lifecycle = bool(lifecycle)
         self.lifecycle_options: dict[str, Any] = lifecycle if isinstance(lifecycle, dict) else {}
@@ -249,7 +251,8 @@ class NightshiftApp(QObject):
         tunnel = None
         if url.startswith("ssh://"):
             # The system ssh carries it (the user's keys and ~/.ssh/config); a certificate behind it is pinned too.
-            tunnel = SshTunnel(url, trust=self.trust, on_dead=lambda why: log.warning("ssh to %s: %s", url, why))
+            tunnel = SshTunnel(url, trust=self.trust, on_dead=lambda why: log.warning("ssh to %s: %s", url, why),
+                               **self.tunnel_options)
         elif url.startswith("wss://"):
             options.setdefault("opener", self.trust.connect)  # trust on first use for a self-signed runner
         handle = RunnerHandle(key, self._label(key), url, token, outbox=outbox, parent=self, embedded=embedded,
