@@ -221,6 +221,9 @@ class NightshiftApp(QObject):
                 return
             handle = await self._ensure_handle(key)
             if switch != self._switches or self.closed or handle is None:
+                # Superseded meanwhile: a runner opened only to be shown is not kept.
+                if handle is not None and handle is not self.shown and key not in self.configured_runners():
+                    await self._close_handle(handle)
                 return
             previous = self.shown
             self._show(handle)
