@@ -20,8 +20,9 @@ def build_parser() -> argparse.ArgumentParser:
     from desktop import __version__
 
     p = argparse.ArgumentParser(prog="nightshift", description="Nightshift: coding agents that keep running.")
-    p.add_argument("--runner", metavar="URL", help="connect to a remote runner (ws://HOST:PORT) instead of "
-                                                   "starting the embedded one")
+    p.add_argument("--runner", metavar="URL", action="append",
+                   help="connect to this runner (ws://HOST:PORT, or `embedded`) instead of the embedded one and "
+                        "the saved ones; repeat it for several")
     p.add_argument("--data-dir", metavar="DIR", help="data folder of the embedded runner "
                                                      "(default $NIGHTSHIFT_DATA_DIR or the user data folder)")
     p.add_argument("--smoke-test", action="store_true",
@@ -164,8 +165,8 @@ def main(argv: list[str] | None = None) -> int:
         # Never touch the user's own sessions from a smoke test.
         smoke_dir = tempfile.TemporaryDirectory(prefix="nightshift-smoke-")
         data_dir = smoke_dir.name
-    # A smoke test always checks the embedded runner; otherwise --runner, else the runner shown last time.
-    app = NightshiftApp(qapp, runner_url=EMBEDDED if args.smoke_test else args.runner, data_dir=data_dir,
+    # A smoke test always checks the embedded runner only; otherwise the --runner ones, else every saved one.
+    app = NightshiftApp(qapp, runner_urls=[EMBEDDED] if args.smoke_test else args.runner, data_dir=data_dir,
                         tokens=TokenStore(), use_tray=not args.smoke_test)
     keep_alive_timer(app)
     _quit_on_signals(app, loop)

@@ -1,7 +1,9 @@
 """NightshiftApp: wires the runners, the window, the tray, notifications and settings together.
 
 Each runner it is connected to is a `RunnerHandle` (view core + connection + bridge + the embedded runner when
-there is one), created and disposed as a unit; the window shows one of them. What is worth a notification is
+there is one), created and disposed as a unit. Every configured runner is connected at once and stays connected
+(the embedded one and the saved remote ones, or the runners given with `--runner`); the sidebar lists them with
+a dot each, and the window shows one runner's sessions at a time. What is worth a notification is
 decided by `NotificationPolicy` (desktop/core, no Qt); the tray is `Tray`.
 
 The lifecycle helper (desktop/lifecycle) drives it through `set_rendering`, `reconnect_now`, `probe`,
@@ -23,9 +25,11 @@ from PySide6.QtWidgets import QApplication, QMessageBox
 
 from desktop.connection import NotConnected, RunnerConnection, RunnerRequestError
 from desktop.core.backoff import Backoff
-from desktop.core.notifications import NotificationPolicy
+from desktop.core.notifications import FileNotifiedStore, NotificationPolicy
 from desktop.core.outbox import Outbox
-from desktop.core.status import ConnectionStatus
+from desktop.core.ssh_tunnel import SshTunnel
+from desktop.core.status import ConnectionStatus, worst
+from desktop.core.trust import PINS_FILE, PinStore, TrustOnFirstUse
 from desktop.core.view import RELEASE_AFTER_S, SessionInfo, ViewCore
 from desktop.outbox_store import FileOutboxStore
 from desktop.qt.bridge import ViewBridge
@@ -48,22 +52,27 @@ class NightshiftApp(QObject):
     noticed = Signal(str, str)  # level, message: shown under the session header
     status_changed = Signal(object)  # ConnectionStatus of the runner shown
 
-    def __init__(self, qapp: QApplication, *, runner_url: str | None = None, token: str | None = None,
+    def __init__(self, qapp: QApplication, *, runner_url: str | None = None, runner_urls: list[str] | None = None,
+                 token: str | None = None,
                  data_dir: str | None = None, settings: SettingsStore | None = None,
                  tokens: TokenStore | None = None, use_tray: bool = True,
                  backoff: Backoff | None = None, connection_options: dict[str, Any] | None = None,
                  lifecycle: bool | dict[str, Any] = True, outbox_dir: Path | None = None,
                  notifications: NotificationPolicy | None = None,
-                 release_after_s: float = RELEASE_AFTER_S) -> None:
+                 release_after_s: float = RELEASE_AFTER_S, tunnel_options: dict[str, Any] | None = None) -> None:
         super().__init__()
         self.qapp = qapp
         self.settings = settings or SettingsStore()
         self.tokens = tokens or TokenStore()
         self.data_dir = data_dir or data_dir_from_env()
         self.explicit_token = token
-        # Without --runner, the runner shown when the app last quit (if it is still in the settings).
+        # --runner (repeatable): exactly those runners. Otherwise the embedded runner and every saved one, showing
+        # first the one shown when the app last quit.
+        self.given_runners = list(dict.fromkeys([*(runner_urls or []), *([runner_url] if runner_url else [])]))
         last = self.settings.last_runner
-        self.first_runner = runner_url or (last if last == EMBEDDED or self.settings.find(last) else EMBEDDED)
+        self.first_runner = (self.given_runners[0] if self.given_runners
+                             else last if last == EMBEDDED or self.settings.find(last) else EMBEDDED)
+        self._opening: dict[str, asyncio.Future[RunnerHandle | None]] = {}
         # Unsent messages live next to the settings (a test's settings in a temporary folder take them along).
         self.outbox_dir = outbox_dir or self.settings.path.parent / "outbox"
         self.runners: dict[str, RunnerHandle] = {}
@@ -74,12 +83,19 @@ class NightshiftApp(QObject):
         self.rendering = True
         self.backoff = backoff
         self.connection_options = connection_options or {}
+        self.tunnel_options = tunnel_options or {}
+        """Extra SshTunnel arguments for ssh:// runners (a test's sshd: its ssh options, the runner command)."""
         self.release_after_s = release_after_s
         self.use_lifecycle = bool(lifecycle)
         self.lifecycle_options: dict[str, Any] = lifecycle if isinstance(lifecycle, dict) else {}
         self.lifecycle: Any = None
-        self.notifications = notifications or NotificationPolicy()
+        # What was seen and told, per runner and session, next to the settings: a change that happened while
+        # the app was closed is told once on the next start, and never again.
+        self.notifications = notifications or NotificationPolicy(
+            FileNotifiedStore(self.settings.path.parent / "notified.json"))
         self.quit_box: QMessageBox | None = None
+        self.trust_box: QMessageBox | None = None
+        self.trust = TrustOnFirstUse(PinStore(self.settings.path.parent / PINS_FILE), self.ask_trust)
         self.closed = False
         self._shutdown: asyncio.Future[None] | None = None
         self._done: asyncio.Future[int] | None = None
@@ -121,6 +137,7 @@ class NightshiftApp(QObject):
         loop = asyncio.get_running_loop()
         install_loop_handler(loop)
         self._done = loop.create_future()
+        self._sync_runners()
         await self._connect_to(self.first_runner)
         if self.use_lifecycle and self.lifecycle is None:
             self._install_lifecycle()
@@ -147,34 +164,71 @@ class NightshiftApp(QObject):
         assert self._done is not None
         return await self._done
 
+    def configured_runners(self) -> list[str]:
+        """The keys of the runners this app keeps connected, in sidebar order."""
+        if self.given_runners:
+            return list(self.given_runners)
+        return [EMBEDDED, *(r.url for r in self.settings.runners)]
+
+    def _sync_runners(self) -> None:
+        """Connect every configured runner not connected yet (all at once: a remote one connects while the
+        embedded one starts), disconnect those removed from the settings, and list them in the sidebar."""
+        keys = self.configured_runners()
+        for key in keys:
+            if key not in self.runners and key not in self._opening:
+                self._spawn(self._ensure_handle(key))
+        for key, handle in list(self.runners.items()):
+            if key not in keys and key != EMBEDDED:
+                if handle is self.shown:
+                    self._show(None)
+                    self._spawn(self._connect_to(keys[0]))
+                self._spawn(self._close_handle(handle))
+        for key, handle in self.runners.items():
+            handle.label = self._label(key)
+        self.window.runner_list.set_runners([(k, self._label(k)) for k in keys])
+        for handle in self.runners.values():
+            self._runner_status_shown(handle)
+
+    async def _ensure_handle(self, key: str) -> RunnerHandle | None:
+        """The runner's handle, opened (and the embedded runner started) once, however many ask at once."""
+        handle = self.runners.get(key)
+        if handle is not None or self.closed:
+            return handle
+        opening = self._opening.get(key)
+        if opening is None:
+            opening = self._opening[key] = asyncio.ensure_future(self._open(key))
+            opening.add_done_callback(lambda _f: self._opening.pop(key, None))
+        return await asyncio.shield(opening)
+
+    async def _open(self, key: str) -> RunnerHandle | None:
+        if key != EMBEDDED:
+            return self._open_handle(key, key, self._token_for(key), None)
+        embedded = await self._start_embedded_runner()
+        if self.closed:
+            await asyncio.get_running_loop().run_in_executor(None, embedded.stop)
+            return None
+        return self._open_handle(key, embedded.url, embedded.token, embedded)
+
     async def _connect_to(self, key: str) -> None:
         """Show runner `key`, connecting to it unless already connected. Switches are serialized, and one
-        superseded by a later switch while it waited does nothing: whatever happens, one connection per runner
-        feeds the view. A remote runner switched away from is disconnected; the embedded runner stays (its
-        agents run in it) until the app quits."""
+        superseded by a later switch while it waited does nothing. Configured runners switched away from stay
+        connected (their statuses, notifications and agents carry on) until removed from the settings or the
+        app quits; a runner that is not configured (not saved) is disconnected when switched away from."""
         self._switches += 1
         switch = self._switches
         async with self._switch_lock:
             if switch != self._switches or self.closed:
                 return
+            handle = await self._ensure_handle(key)
+            if switch != self._switches or self.closed or handle is None:
+                # Superseded meanwhile: a runner opened only to be shown is not kept.
+                if handle is not None and handle is not self.shown and key not in self.configured_runners():
+                    await self._close_handle(handle)
+                return
             previous = self.shown
-            if previous is not None and previous.key != key:
-                self._show(None)
-                if previous.key != EMBEDDED:
-                    await self._close_handle(previous)
-            handle = self.runners.get(key)
-            if handle is None:
-                if key == EMBEDDED:
-                    embedded = await self._start_embedded_runner()
-                    url, token = embedded.url, embedded.token
-                else:
-                    embedded, url, token = None, key, self._token_for(key)
-                if switch != self._switches or self.closed:
-                    if embedded is not None:
-                        await asyncio.get_running_loop().run_in_executor(None, embedded.stop)
-                    return
-                handle = self._open_handle(key, url, token, embedded)
             self._show(handle)
+            if previous is not None and previous is not handle and previous.key not in self.configured_runners():
+                await self._close_handle(previous)
 
     async def _close_handle(self, handle: RunnerHandle) -> None:
         await handle.close()
@@ -196,17 +250,29 @@ class NightshiftApp(QObject):
     def _open_handle(self, key: str, url: str, token: str | None, embedded: Any) -> RunnerHandle:
         outbox = Outbox(FileOutboxStore(self.outbox_dir, self.outbox_key(key)),
                         on_store_error=lambda problem: self._notice("warning", problem.capitalize()))
+        options = dict(self.connection_options)
+        tunnel = None
+        if url.startswith("ssh://"):
+            # The system ssh carries it (the user's keys and ~/.ssh/config); a certificate behind it is pinned too.
+            tunnel = SshTunnel(url, trust=self.trust, on_dead=lambda why: log.warning("ssh to %s: %s", url, why),
+                               **self.tunnel_options)
+        elif url.startswith("wss://"):
+            options.setdefault("opener", self.trust.connect)  # trust on first use for a self-signed runner
         handle = RunnerHandle(key, self._label(key), url, token, outbox=outbox, parent=self, embedded=embedded,
                               rendering=self.rendering, backoff=self.backoff or Backoff(),
-                              connection_options=self.connection_options, release_after_s=self.release_after_s)
+                              connection_options=options, release_after_s=self.release_after_s, tunnel=tunnel)
         bridge = handle.bridge
         bridge.status_changed.connect(lambda status: self._status_changed(handle, status))
         bridge.session_updated.connect(lambda info, previous: self._session_updated(handle, info, previous))
-        bridge.sessions_listed.connect(self._update_tray)
+        bridge.sessions_listed.connect(lambda: self._sessions_listed(handle))
         bridge.session_removed.connect(lambda sid: self._session_removed(handle, sid))
         bridge.notice.connect(self._notice)
+        bridge.sessions_listed.connect(lambda: self._runner_status_shown(handle))
+        bridge.session_updated.connect(lambda *_: self._runner_status_shown(handle))
+        bridge.session_removed.connect(lambda *_: self._runner_status_shown(handle))
         self.runners[key] = handle
         handle.start()
+        self._runner_status_shown(handle)
         return handle
 
     def _show(self, handle: RunnerHandle | None) -> None:
@@ -217,6 +283,7 @@ class NightshiftApp(QObject):
             self.window.show_runner(None, "")
             return
         self.window.show_runner(handle.bridge, handle.label)
+        self.window.runner_list.set_shown(handle.key)
         self._status_changed(handle, handle.core.status)
 
     async def _start_embedded_runner(self) -> Any:
@@ -250,6 +317,8 @@ class NightshiftApp(QObject):
             except Exception:
                 log.exception("stopping the lifecycle watcher failed")
         self._switches += 1  # a switch still waiting must not open a connection after this
+        # A runner still starting stops as soon as it has started (`closed` is set).
+        await asyncio.gather(*(asyncio.shield(f) for f in list(self._opening.values())), return_exceptions=True)
         async with self._switch_lock:
             self._show(None)
             await asyncio.gather(*(self._close_handle(h) for h in list(self.runners.values())))
@@ -319,6 +388,7 @@ class NightshiftApp(QObject):
         w.terminal_sizer.resize_requested.connect(
             lambda sid, cols, rows: self._spawn(self.resize_terminal(sid, cols, rows)))
         w.find_bar.request = self.request  # Ctrl+F searches the shown runner's journal
+        w.runner_list.runner_chosen.connect(self.switch_runner)
 
     def _session_selected(self, sid: str | None) -> None:
         if self.core is None or self.connection is None:
@@ -442,6 +512,7 @@ class NightshiftApp(QObject):
         dialog = SettingsDialog(self.settings, self.tokens, self.runner_key, self.window)
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         dialog.connect_requested.connect(self.switch_runner)
+        dialog.runners_changed.connect(self._sync_runners)
         if self.runner_key != EMBEDDED and self.settings.find(self.runner_key) is None:
             # Started with --runner: offer to save this runner (and its token) right away.
             dialog.prefill_new(self.runner_key)
@@ -450,10 +521,12 @@ class NightshiftApp(QObject):
         self.settings_dialog = dialog
 
     def _token_maybe_changed(self) -> None:
-        if self.runner_key != EMBEDDED and self.connection is not None and not self.explicit_token:
-            token = self._token_for(self.runner_key)
-            if token != self.connection.token:
-                self.connection.set_token(token)
+        if self.explicit_token:
+            return
+        for key, handle in self.runners.items():
+            token = self._token_for(key) if key != EMBEDDED else handle.connection.token
+            if token != handle.connection.token:
+                handle.connection.set_token(token)
 
     def switch_runner(self, key: str) -> None:
         self.settings.last_runner = key
@@ -545,13 +618,23 @@ class NightshiftApp(QObject):
     def _status_changed(self, handle: RunnerHandle, status: ConnectionStatus) -> None:
         if handle is self.shown:
             self.status_changed.emit(status)
+        self._runner_status_shown(handle)
         self._update_tray()
+
+    def _runner_status_shown(self, handle: RunnerHandle) -> None:
+        """The runner's own dot in the sidebar, and the window's overall dot (the worst of all)."""
+        if handle.closed:
+            return
+        self.window.runner_list.set_status(handle.key, handle.core.status, len(handle.core.sessions))
+        self.window.set_overall_status(self.overall_status())
+
+    def overall_status(self) -> ConnectionStatus:
+        return worst([h.core.status for h in self.runners.values() if not h.closed])
 
     def _update_tray(self) -> None:
         if self.tray is None:
             return
-        status = self.shown.core.status if self.shown is not None else ConnectionStatus()
-        self.tray.update(status, self.running_count())
+        self.tray.update(self.overall_status(), self.running_count())
 
     def _session_updated(self, handle: RunnerHandle, info: SessionInfo, previous: str | None) -> None:
         self._update_tray()
@@ -559,12 +642,27 @@ class NightshiftApp(QObject):
         if dialog is not None and previous in LIVE_STATUSES and info.status != previous:
             self._spawn(dialog.refresh())  # a turn ended: show what it changed
         watching = handle is self.shown and self._window_active()
-        notification = self.notifications.consider(handle.key, info, previous, user_watching=watching)
+        notification = self.notifications.consider(self._journal_key(handle), info, previous,
+                                                   user_watching=watching)
         if notification is not None:
             self.notify(notification.title, notification.body)
 
+    def _sessions_listed(self, handle: RunnerHandle) -> None:
+        """The whole list, after each connect: what changed while the app was away is told now, once."""
+        self._update_tray()
+        watching = handle is self.shown and self._window_active()
+        for notification in self.notifications.listed(self._journal_key(handle), handle.core.sessions.values(),
+                                                      user_watching=watching):
+            self.notify(notification.title, notification.body)
+
+    @staticmethod
+    def _journal_key(handle: RunnerHandle) -> str:
+        """Seqs are per journal: what was notified is remembered per runner id (the same journal behind
+        another URL is the same history; another journal behind the same URL is not)."""
+        return handle.core.runner_id or handle.key
+
     def _session_removed(self, handle: RunnerHandle, session_id: str) -> None:
-        self.notifications.session_removed(handle.key, session_id)
+        self.notifications.session_removed(self._journal_key(handle), session_id)
         self._update_tray()
 
     def _window_active(self) -> bool:
@@ -575,6 +673,28 @@ class NightshiftApp(QObject):
         self.notified.emit(title, body)
         if self.tray is not None:
             self.tray.show_message(title, body)
+
+    async def ask_trust(self, runner: str, fingerprint: str) -> bool:
+        """First connection to a wss:// runner whose certificate no authority vouches for: the user compares the
+        fingerprint with the one `nightshift-runner` printed, and trusts it (pinned) or not (nothing is sent)."""
+        box = QMessageBox(QMessageBox.Icon.Question, "Trust this runner?",
+                          f"First connection to {self._label(runner)}. Its certificate's SHA-256 fingerprint is:"
+                          f"\n\n{fingerprint}", parent=self.window)
+        box.setInformativeText("Trust it only if it is the fingerprint nightshift-runner printed on that machine "
+                               "(nightshift-runner --fingerprint). If it ever changes, Nightshift will refuse "
+                               "the connection and not send the token.")
+        trust = box.addButton("Trust", QMessageBox.ButtonRole.AcceptRole)
+        box.addButton(QMessageBox.StandardButton.Cancel)
+        answer: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        box.buttonClicked.connect(lambda button: answer.done() or answer.set_result(button is trust))
+        box.finished.connect(lambda _r: answer.done() or answer.set_result(False))
+        self.trust_box = box
+        box.open()
+        try:
+            return await answer
+        finally:
+            self.trust_box = None
+            box.deleteLater()
 
     def _notice(self, level: str, message: str) -> None:
         log.warning("%s: %s", level, message)

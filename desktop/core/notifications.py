@@ -1,18 +1,26 @@
 """What the user is told about, without Qt: a session that needs approval, failed, finished its turn or ended.
 
 Each notification is keyed by the session's seq when it happened (its head), and a session is never notified
-twice for the same change: the policy remembers, per runner and session, the last (seq, status) it notified.
-The memory sits behind `NotifiedStore`, so a store that persists it can make "notified once" hold across app
-restarts and reconnects (notifying what happened while away builds on this).
+twice for the same change: the policy remembers, per runner and session, the last (seq, status) it saw (every
+change it was shown, notified or not). The memory sits behind `NotifiedStore`; `FileNotifiedStore` keeps it in a
+JSON file, so a change that happened while the app was away (asleep, offline, closed) is told once when the
+session list comes back (`NotificationPolicy.listed`), and never again after the next reconnect or restart.
 """
 
 from __future__ import annotations
 
+import json
+import logging
+import os
+from collections.abc import Iterable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Protocol
 
 from desktop.core.view import SessionInfo
 from runner.vocabulary import LIVE_STATUSES
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -26,7 +34,8 @@ class Notification:
 
 
 class NotifiedStore(Protocol):
-    """Per (runner, session): the (seq, status) last notified."""
+    """Per (runner, session): the (seq, status) last seen. `flush` makes what was remembered durable (the policy
+    calls it before it returns a notification, so a notification shown is never shown again after a crash)."""
 
     def last(self, runner: str, session_id: str) -> tuple[int, str] | None: ...
 
@@ -34,24 +43,87 @@ class NotifiedStore(Protocol):
 
     def forget(self, runner: str, session_id: str) -> None: ...
 
+    def keep_only(self, runner: str, session_ids: Iterable[str]) -> None:
+        """Forget this runner's sessions other than these (deleted while the app was away)."""
+
+    def flush(self) -> None: ...
+
 
 class MemoryNotifiedStore:
     """Remembers for this run only."""
 
     def __init__(self) -> None:
         self._last: dict[tuple[str, str], tuple[int, str]] = {}
+        self.dirty = False
 
     def last(self, runner: str, session_id: str) -> tuple[int, str] | None:
         return self._last.get((runner, session_id))
 
     def remember(self, runner: str, session_id: str, seq: int, status: str) -> None:
-        self._last[(runner, session_id)] = (seq, status)
+        if self._last.get((runner, session_id)) != (seq, status):
+            self._last[(runner, session_id)] = (seq, status)
+            self.dirty = True
 
     def forget(self, runner: str, session_id: str) -> None:
-        self._last.pop((runner, session_id), None)
+        if self._last.pop((runner, session_id), None) is not None:
+            self.dirty = True
+
+    def keep_only(self, runner: str, session_ids: Iterable[str]) -> None:
+        keep = set(session_ids)
+        for key in [k for k in self._last if k[0] == runner and k[1] not in keep]:
+            del self._last[key]
+            self.dirty = True
+
+    def flush(self) -> None:
+        self.dirty = False
 
     def __len__(self) -> int:
         return len(self._last)
+
+
+class FileNotifiedStore(MemoryNotifiedStore):
+    """What was seen, in a JSON file (`{"runners": {runner: {session: [seq, status]}}}`), replaced atomically on
+    each flush that has something new. An unreadable file is set aside (`.bad`) and the store starts empty: at
+    worst a change is told once more, never lost. A failed write is logged and retried at the next flush."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__()
+        self.path = path
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+            runners = data["runners"]
+            for runner, sessions in runners.items():
+                for session_id, (seq, status) in sessions.items():
+                    if isinstance(seq, int) and isinstance(status, str):
+                        self._last[(str(runner), str(session_id))] = (seq, status)
+        except FileNotFoundError:
+            pass
+        except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+            log.warning("cannot read %s (%s): set aside, starting with nothing seen", path, exc)
+            self._last.clear()
+            try:
+                os.replace(path, path.with_suffix(".bad"))
+            except OSError:
+                pass
+
+    def flush(self) -> None:
+        if not self.dirty:
+            return
+        runners: dict[str, dict[str, list[object]]] = {}
+        for (runner, session_id), (seq, status) in sorted(self._last.items()):
+            runners.setdefault(runner, {})[session_id] = [seq, status]
+        tmp = self.path.with_suffix(".tmp")
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            with open(tmp, "w", encoding="utf-8") as f:
+                json.dump({"runners": runners}, f)
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, self.path)
+        except OSError as exc:
+            log.warning("cannot save what was notified to %s: %s", self.path, exc)
+            return
+        self.dirty = False
 
 
 def describe(info: SessionInfo, previous: str | None) -> tuple[str, str] | None:
@@ -77,20 +149,38 @@ class NotificationPolicy:
 
     def consider(self, runner: str, info: SessionInfo, previous: str | None, *,
                  user_watching: bool) -> Notification | None:
-        """A session changed from `previous` to `info.status`. Returns what to show, or None: not worth it, the
-        user is looking at the window already (then it counts as seen: never shown later), or already
-        notified at this seq."""
-        text = describe(info, previous)
-        if text is None:
-            return None
+        """A session changed from `previous` to `info.status` (None: `previous` unknown here, as in a session
+        list after a reconnect; then the status last seen, remembered in the store, is the one it changed from).
+        Returns what to show, or None: not worth it, the user is looking at the window already (then it counts
+        as seen: never shown later), or already seen at this seq."""
+        notification = self._consider(runner, info, previous, user_watching)
+        self.store.flush()
+        return notification
+
+    def listed(self, runner: str, sessions: Iterable[SessionInfo], *,
+               user_watching: bool) -> list[Notification]:
+        """The runner's whole session list (after a connect or reconnect): one notification per session that
+        changed, while nobody saw it, to a state worth telling; sessions no longer listed are forgotten."""
+        sessions = list(sessions)
+        self.store.keep_only(runner, (s.id for s in sessions))
+        told = [n for info in sessions if (n := self._consider(runner, info, None, user_watching)) is not None]
+        self.store.flush()
+        return told
+
+    def _consider(self, runner: str, info: SessionInfo, previous: str | None,
+                  user_watching: bool) -> Notification | None:
         last = self.store.last(runner, info.id)
         if last is not None and (info.head < last[0] or (info.head, info.status) == last):
             return None
+        if previous is None and last is not None:
+            previous = last[1]
         self.store.remember(runner, info.id, info.head, info.status)
-        if user_watching:
+        text = describe(info, previous)
+        if text is None or user_watching:
             return None
         return Notification(runner, info.id, info.head, *text)
 
     def session_removed(self, runner: str, session_id: str) -> None:
         """A deleted session is never notified again: nothing to remember for it."""
         self.store.forget(runner, session_id)
+        self.store.flush()

@@ -95,3 +95,12 @@ class ConnectionStatus:
         elif self.phase is Phase.UNTRUSTED:
             lines.append("Compare it with `nightshift-runner --fingerprint` on its machine, then Retry now")
         return "\n".join(lines)
+
+
+# How much a colour asks for attention: the overall dot of several runners is the one that asks most.
+_ATTENTION = {Color.GREEN: 0, Color.GREY: 1, Color.YELLOW: 2, Color.RED: 3}
+
+
+def worst(statuses: list[ConnectionStatus]) -> ConnectionStatus:
+    """The status that needs the user most among several runners' (the first of equals); grey when none."""
+    return max(statuses, key=lambda s: _ATTENTION[s.color], default=ConnectionStatus())

@@ -28,6 +28,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from desktop.core.ssh_tunnel import SshTarget
 from desktop.core.worktree import repository_root
 from desktop.qt import theme
 from desktop.qt.sessions import agent_label
@@ -332,6 +333,7 @@ class SettingsDialog(QDialog):
     """Remote runners (name, URL) with tokens in the keyring; connect to one of them or the embedded one."""
 
     connect_requested = Signal(str)  # EMBEDDED or a runner URL
+    runners_changed = Signal()  # a runner was added, edited or removed (and saved)
 
     def __init__(self, settings: SettingsStore, tokens: TokenStore, current: str,
                  parent: QWidget | None = None) -> None:
@@ -344,7 +346,7 @@ class SettingsDialog(QDialog):
         self.list.setMinimumWidth(200)
         self.name = QLineEdit(self)
         self.url = QLineEdit(self)
-        self.url.setPlaceholderText("ws://host:8765")
+        self.url.setPlaceholderText("ws://host:8765, wss://host:8765 or ssh://user@host")
         self.token = QLineEdit(self)
         self.token.setEchoMode(QLineEdit.EchoMode.Password)
         self.token.setPlaceholderText("Unchanged" if tokens.persistent else "Kept for this run only")
@@ -445,9 +447,15 @@ class SettingsDialog(QDialog):
 
     def _save(self) -> str | None:
         url = self.url.text().strip()
-        if not url.startswith(("ws://", "wss://")):
-            self.keyring_note.setText("The URL must start with ws:// or wss://")
+        if not url.startswith(("ws://", "wss://", "ssh://")):
+            self.keyring_note.setText("The URL must start with ws://, wss:// or ssh:// (ssh://[user@]host[:port])")
             return None
+        if url.startswith("ssh://"):
+            try:
+                SshTarget.parse(url)
+            except ValueError as exc:
+                self.keyring_note.setText(f"Not an SSH address: {exc}")
+                return None
         item = self.list.currentItem()
         old = item.data(Qt.ItemDataRole.UserRole) if item is not None else None
         old_url = old if isinstance(old, str) and old != EMBEDDED else None
@@ -461,6 +469,7 @@ class SettingsDialog(QDialog):
             self.tokens.set(url, self.token.text())
         self.settings.save()
         self._reload(url)
+        self.runners_changed.emit()
         return url
 
     def _remove(self) -> None:
@@ -471,6 +480,7 @@ class SettingsDialog(QDialog):
         self.tokens.delete(key)
         self.settings.save()
         self._reload(EMBEDDED)
+        self.runners_changed.emit()
 
     def _connect(self) -> None:
         key = self._current_key()

@@ -33,10 +33,11 @@ from desktop.qt import theme
 from desktop.qt.bridge import ViewBridge
 from desktop.qt.dialogs import TextViewer
 from desktop.qt.find_bar import FindBar
+from desktop.qt.runner_list import RunnerList
 from desktop.qt.sessions import ID_ROLE, STATUS_LABEL, SessionListModel, SessionListView, agent_label
 from desktop.qt.terminal_size import TerminalSizer
 from desktop.qt.transcript_view import TranscriptView
-from desktop.qt.widgets import Badge, Composer, ElidedLabel, StatusIndicator
+from desktop.qt.widgets import Badge, Composer, ElidedLabel, StatusDot, StatusIndicator
 from runner.vocabulary import LIVE_STATUSES
 
 
@@ -152,10 +153,17 @@ class MainWindow(QMainWindow):
         settings.setText("⚙")
         settings.setToolTip("Runners and settings")
         settings.clicked.connect(self.settings_requested)
+        # The worst of every runner's status (each runner's own dot is in the runner list).
+        self.overall_dot = StatusDot(10, sidebar)
+        self.overall_dot.set_color(theme.current().status_color(Color.GREY))
+        top.addWidget(self.overall_dot)
+        top.addSpacing(6)
         top.addWidget(title, 1)
         top.addWidget(settings)
         top.addWidget(self.new_button)
         side.addLayout(top)
+        self.runner_list = RunnerList(sidebar)
+        side.addWidget(self.runner_list)
         section = QLabel("SESSIONS", sidebar)
         section.setObjectName("sectionLabel")
         section.setContentsMargins(18, 6, 0, 4)
@@ -534,6 +542,10 @@ class MainWindow(QMainWindow):
             self.banner.show()
         else:
             self.banner.hide()
+
+    def set_overall_status(self, status: ConnectionStatus) -> None:
+        self.overall_dot.set_color(theme.current().status_color(status.color))
+        self.overall_dot.setToolTip(f"{status.label()}: {status.tooltip()}")
 
     def show_notice(self, level: str, message: str) -> None:
         """A message under the session header for a few seconds (errors in red)."""

@@ -15,6 +15,7 @@ from PySide6.QtCore import QObject, QTimer
 from desktop.connection import RunnerConnection
 from desktop.core.backoff import Backoff
 from desktop.core.outbox import Outbox
+from desktop.core.ssh_tunnel import SshTunnel
 from desktop.core.view import RELEASE_AFTER_S, ViewCore
 from desktop.qt.bridge import ViewBridge
 from runner.vocabulary import LIVE_STATUSES
@@ -26,18 +27,22 @@ class RunnerHandle:
     def __init__(self, key: str, label: str, url: str, token: str | None, *, outbox: Outbox,
                  parent: QObject | None = None, embedded: Any = None, rendering: bool = True,
                  backoff: Backoff | None = None, connection_options: dict[str, Any] | None = None,
-                 release_after_s: float = RELEASE_AFTER_S) -> None:
+                 release_after_s: float = RELEASE_AFTER_S, tunnel: SshTunnel | None = None) -> None:
         self.key = key
         """EMBEDDED or the runner's URL (settings.py)."""
         self.label = label
         self.embedded = embedded
         """The EmbeddedRunner this handle started and stops, or None for a remote runner."""
+        self.tunnel = tunnel
+        """The SSH tunnel of an ssh:// runner (its `connect` opens each connection), stopped with the handle."""
         self.bridge = ViewBridge(parent)
         self.core = ViewCore(self.bridge.listener, runner_label=label, outbox=outbox)
         self.core.rendering = rendering
         self.bridge.bind(self.core)
-        self.connection = RunnerConnection(url, token, self.core, backoff=backoff or Backoff(),
-                                           **(connection_options or {}))
+        options = dict(connection_options or {})
+        if tunnel is not None:
+            options["opener"] = tunnel.connect
+        self.connection = RunnerConnection(url, token, self.core, backoff=backoff or Backoff(), **options)
         self.release_after_s = release_after_s
         # Sessions nobody has shown for a while are detached and their transcripts freed.
         self._release_timer = QTimer(self.bridge)
@@ -69,6 +74,8 @@ class RunnerHandle:
         self.closed = True
         self._release_timer.stop()
         await self.connection.close()
+        if self.tunnel is not None:
+            await self.tunnel.close()  # the remote runner keeps running: its agents outlive this view
         self.core.outbox.flush()
         self.bridge.dispose()
         self.bridge.deleteLater()

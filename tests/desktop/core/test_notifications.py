@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from desktop.core.notifications import MemoryNotifiedStore, NotificationPolicy
+from pathlib import Path
+
+from desktop.core.notifications import FileNotifiedStore, MemoryNotifiedStore, NotificationPolicy
 from desktop.core.view import SessionInfo
 
 
@@ -58,3 +60,41 @@ def test_a_deleted_session_is_forgotten() -> None:
     assert len(store) == 1
     policy.session_removed("r", "s1")
     assert len(store) == 0
+
+
+def test_a_change_while_away_is_told_once_from_the_list_across_restarts(tmp_path: Path) -> None:
+    path = tmp_path / "notified.json"
+    policy = NotificationPolicy(FileNotifiedStore(path))
+    # The app saw the session running, then went away (closed, asleep, offline).
+    assert policy.listed("r", [session("running", 4)], user_watching=False) == []
+    # Back: the list says it ended meanwhile. One notification, from the status last seen.
+    policy = NotificationPolicy(FileNotifiedStore(path))
+    told = policy.listed("r", [session("exited", 9, exit_code=0)], user_watching=False)
+    assert [(n.title, n.seq) for n in told] == [("job finished", 9)]
+    # The next reconnect, and the next restart, tell nothing more.
+    assert policy.listed("r", [session("exited", 9, exit_code=0)], user_watching=False) == []
+    policy = NotificationPolicy(FileNotifiedStore(path))
+    assert policy.listed("r", [session("exited", 9, exit_code=0)], user_watching=False) == []
+
+
+def test_a_session_never_seen_before_is_not_told_and_a_deleted_one_is_forgotten(tmp_path: Path) -> None:
+    path = tmp_path / "notified.json"
+    policy = NotificationPolicy(FileNotifiedStore(path))
+    # First start against a runner: its sessions' states are history, not news.
+    assert policy.listed("r", [session("error", 9, reason="crash")], user_watching=False) == []
+    assert policy.listed("r", [], user_watching=False) == []
+    assert len(FileNotifiedStore(path)) == 0
+
+
+def test_an_unreadable_file_is_set_aside_and_a_failed_write_is_retried(tmp_path: Path) -> None:
+    path = tmp_path / "notified.json"
+    path.write_text("{not json", encoding="utf-8")
+    store = FileNotifiedStore(path)
+    assert len(store) == 0 and path.with_suffix(".bad").read_text(encoding="utf-8") == "{not json"
+    path.mkdir()  # a folder where the file goes: the write fails
+    policy = NotificationPolicy(store)
+    policy.listed("r", [session("running", 4)], user_watching=False)
+    assert store.dirty
+    path.rmdir()
+    policy.listed("r", [session("running", 4)], user_watching=False)
+    assert not store.dirty and FileNotifiedStore(path).last("r", "s1") == (4, "running")

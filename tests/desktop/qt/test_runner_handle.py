@@ -77,12 +77,16 @@ def test_the_runner_shown_last_time_is_shown_on_start(run: Any, make_app: Any, e
         settings.runners.append(RemoteRunner("workstation", embedded.url))
         settings.last_runner = embedded.url
         settings.save()
-        app = make_app(settings=SettingsStore(tmp_path / "settings.json"))
+        app = make_app(settings=SettingsStore(tmp_path / "settings.json"), data_dir=str(tmp_path / "mine"))
         app.tokens.set(embedded.url, embedded.token)
         await app.start()
         await until(lambda: app.core.status.phase is Phase.LIVE, 60, "live")
-        assert app.runner_key == embedded.url and app.embedded is None  # no embedded runner was started
+        assert app.runner_key == embedded.url
         assert app.core.status.runner == "workstation"
+        # Every configured runner is connected, the embedded one too (it starts meanwhile).
+        await until(lambda: set(app.runners) == {EMBEDDED, embedded.url}
+                    and app.runners[EMBEDDED].core.status.phase is Phase.LIVE, 60, "both runners live")
+        assert app.runner_key == embedded.url
         # A runner removed from the settings meanwhile is not looked for: the embedded runner is shown.
         settings.remove(embedded.url)
         settings.last_runner = embedded.url
