@@ -79,6 +79,12 @@ class ChaosRunner:
         self.proc.wait()
         self.proc.stdout.close()  # type: ignore[union-attr]
 
+    def stop(self) -> None:
+        assert self.proc is not None
+        self.proc.terminate()
+        self.proc.wait(30)
+        self.proc.stdout.close()  # type: ignore[union-attr]
+
     def fds(self) -> int:
         assert self.proc is not None
         return len(os.listdir(f"/proc/{self.proc.pid}/fd"))
@@ -274,8 +280,7 @@ async def test_random_kill_9_during_random_operations_keeps_every_promise(tmp_pa
         await view.close()
         await wait_until(lambda: runner.fds() <= fresh_fds, timeout=30)
     finally:
-        runner.proc.terminate()  # type: ignore[union-attr]
-        runner.proc.wait(30)  # type: ignore[union-attr]
+        runner.stop()
     print(f"chaos: seed {seed}, {kills} kills, {len(expected.sessions)} sessions, "
           f"{sum(map(len, expected.sent.values()))} messages, {sum(map(len, expected.answered.values()))} answers, "
           "0 lost, 0 duplicated")
