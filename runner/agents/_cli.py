@@ -15,7 +15,7 @@ import asyncio
 import collections
 import re
 from abc import abstractmethod
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any, ClassVar
 
 import orjson
@@ -115,6 +115,28 @@ class CliAgent(Agent):
             permission_modes=list(cls.permission_modes),
             warning=untested_version_warning(cls.label, version, cls.tested_versions),
         )
+
+    @classmethod
+    def check_permission_mode(cls, value: object) -> str | None:
+        """Validate a `permission_mode` option (None or "" means the CLI's default)."""
+        if value is None or value == "":
+            return None
+        if value not in cls.permission_modes:
+            raise AgentError("bad_request", f"'permission_mode' must be one of {cls.permission_modes}")
+        return str(value)
+
+    def checked_changes(self, options: Mapping[str, Any]) -> dict[str, Any]:
+        """A `configure` request's options, validated: only those this agent has."""
+        known = {"model", "permission_mode"} if self.permission_modes else {"model"}
+        unknown = set(options) - known
+        if unknown:
+            raise AgentError("bad_request", f"the {self.name} agent has no option(s) {sorted(unknown)}")
+        changes: dict[str, Any] = {}
+        if "model" in options:
+            changes["model"] = check_model(options.get("model"))
+        if "permission_mode" in options:
+            changes["permission_mode"] = self.check_permission_mode(options.get("permission_mode"))
+        return changes
 
     @property
     def running(self) -> bool:

@@ -52,6 +52,7 @@ class ClaudeAgent(CliAgent):
     login_hint = LOGIN_HINT
     models = MODELS
     permission_modes = PERMISSION_MODES
+    check_permission_mode = staticmethod(check_permission_mode)  # also the CLI's other names for its modes
     resume_gone_markers = ("No conversation found",)
     conversation = "conversation"
 
@@ -228,14 +229,7 @@ class ClaudeAgent(CliAgent):
         self._update_status()
 
     async def configure(self, options: Mapping[str, Any]) -> None:
-        unknown = set(options) - {"model", "permission_mode"}
-        if unknown:
-            raise AgentError("bad_request", f"the claude agent has no option(s) {sorted(unknown)}")
-        changes: dict[str, Any] = {}
-        if "model" in options:
-            changes["model"] = check_model(options.get("model"))
-        if "permission_mode" in options:
-            changes["permission_mode"] = check_permission_mode(options.get("permission_mode"))
+        changes = self.checked_changes(options)
         translator = self._translator
         if self.running and translator is not None:
             failure = None

@@ -76,15 +76,6 @@ class TurnCliAgent(CliAgent):
             options["permission_mode"] = cls.check_permission_mode(request.get("permission_mode"))
         return options
 
-    @classmethod
-    def check_permission_mode(cls, value: object) -> str | None:
-        """Validate a `permission_mode` option (None or "" means the CLI's default)."""
-        if value is None or value == "":
-            return None
-        if value not in cls.permission_modes:
-            raise AgentError("bad_request", f"'permission_mode' must be one of {cls.permission_modes}")
-        return str(value)
-
     @abstractmethod
     def make_translator(self, known_session_id: str | None) -> TurnTranslator: ...
 
@@ -192,13 +183,5 @@ class TurnCliAgent(CliAgent):
 
     async def configure(self, options: Mapping[str, Any]) -> None:
         # Each turn is a new process, so new options simply apply from the next turn on.
-        known = {"model", "permission_mode"} if self.permission_modes else {"model"}
-        unknown = set(options) - known
-        if unknown:
-            raise AgentError("bad_request", f"the {self.name} agent has no option(s) {sorted(unknown)}")
-        changes: dict[str, Any] = {}
-        if "model" in options:
-            changes["model"] = check_model(options.get("model"))
-        if "permission_mode" in options:
-            changes["permission_mode"] = self.check_permission_mode(options.get("permission_mode"))
+        changes = self.checked_changes(options)
         self.host.options.update(changes)
