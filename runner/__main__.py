@@ -3,21 +3,22 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import ipaddress
 import logging
 import os
-import signal
-import ssl
 import sys
+from typing import TYPE_CHECKING
 
 from runner import __version__
-from runner.endpoint import ENDPOINT_FILE, bootstrap_main, remove_endpoint, write_endpoint
-from runner.environment import default_data_dir, token_from_env
-from runner.journal import JournalError
-from runner.logredact import redact_in_logs
-from runner.runner import Runner, TokenFileError, load_or_create_token, log_loop_exception
-from runner.tls import CertificateCreationError, certificate_file_fingerprint, self_signed_certificate
+from runner.endpoint import bootstrap_main
+from runner.environment import default_data_dir
+
+if TYPE_CHECKING:
+    import ssl
+
+# The rest of the runner (asyncio, websockets, the agents, the journal) is imported only once it is needed:
+# `--ssh-bootstrap`, which the desktop runs over SSH on every reconnect of an ssh:// runner, and `--version` or
+# `--fingerprint` then start in a fraction of the time.
 
 
 def _is_loopback(host: str) -> bool:
@@ -91,8 +92,13 @@ def main(argv: list[str] | None = None) -> int:
         level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
 
+    if args.ssh_bootstrap:
+        return bootstrap_main(args.data_dir or default_data_dir(),
+                              ["--token-file", args.token_file] if args.token_file else [])
     if args.agents:
         return _print_agents()
+    from runner.tls import CertificateCreationError, self_signed_certificate
+
     if args.tls_self_signed:
         if args.tls_cert or args.tls_key:
             print("error: --tls-self-signed or --tls-cert and --tls-key, not both", file=sys.stderr)
@@ -121,9 +127,15 @@ def main(argv: list[str] | None = None) -> int:
         print("error: --tls-cert and --tls-key go together", file=sys.stderr)
         return 2
 
+    import asyncio
+    import ssl
+
+    from runner.environment import token_from_env
+    from runner.journal import JournalError
+    from runner.logredact import redact_in_logs
+    from runner.runner import TokenFileError, load_or_create_token
+
     data_dir = args.data_dir or default_data_dir()
-    if args.ssh_bootstrap:
-        return bootstrap_main(data_dir, ["--token-file", args.token_file] if args.token_file else [])
     token = token_from_env()
     token_file = None
     if not token:
@@ -161,6 +173,13 @@ def main(argv: list[str] | None = None) -> int:
 async def _serve(
     data_dir: str, token: str, token_file: str | None, args: argparse.Namespace, ssl_context: ssl.SSLContext | None
 ) -> int:
+    import asyncio
+    import signal
+
+    from runner.endpoint import ENDPOINT_FILE, remove_endpoint, write_endpoint
+    from runner.runner import Runner, log_loop_exception
+    from runner.tls import certificate_file_fingerprint
+
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     loop.set_exception_handler(log_loop_exception)
@@ -199,6 +218,8 @@ async def _serve(
 
 
 def _print_fingerprint(cert: str | None) -> int:
+    from runner.tls import certificate_file_fingerprint
+
     if not cert:
         print("error: --fingerprint needs --tls-cert (or --tls-self-signed)", file=sys.stderr)
         return 2
@@ -211,6 +232,8 @@ def _print_fingerprint(cert: str | None) -> int:
 
 
 def _print_agents() -> int:
+    import asyncio
+
     from runner.agents import detect_agents
 
     for info in asyncio.run(detect_agents()):

@@ -138,6 +138,8 @@ class SshTunnel:
         self._watch: asyncio.Task[None] | None = None
         self._stderr: deque[str] = deque(maxlen=20)
         self._stopping: set[int] = set()
+        self._last_remote: tuple[str, int] | None = None
+        """Where the last bootstrap found the runner: the next tunnel forwards there while the bootstrap runs."""
 
     def _ssh_argv(self, *extra: str) -> list[str]:
         return [self.ssh, *SSH_OPTIONS, *self.ssh_options, *extra, *self.target.destination()]
@@ -186,11 +188,11 @@ class SshTunnel:
         await self.close()
         try:
             async with asyncio.timeout(self.timeout):
-                found = await self._bootstrap()
+                found, local = await self._bootstrap_and_guess()
                 for _ in range(PORT_ATTEMPTS):
-                    local = await self._forward(str(found["host"]), int(found["port"]))
                     if local is not None:
                         break
+                    local = await self._forward(str(found["host"]), int(found["port"]))
                 else:
                     raise SshError(f"ssh could not listen on a local port: {self._stderr_text()}")
         except TimeoutError:
@@ -209,6 +211,31 @@ class SshTunnel:
         )
         self.last_error = None
         return self.endpoint
+
+    async def _bootstrap_and_guess(self) -> tuple[dict[str, Any], int | None]:
+        """The bootstrap's endpoint, and the local port of a forward already made to it, or None.
+
+        Each SSH connection costs a key exchange and a login (about half a second here). A reconnect usually finds
+        the runner where the last bootstrap found it, so the forward to that port starts beside the bootstrap
+        instead of after it; if the runner moved (it was restarted), that forward is dropped and a new one made.
+        """
+        guess = self._last_remote
+        bootstrap = asyncio.ensure_future(self._bootstrap())
+        local = None
+        try:
+            if guess is not None:
+                with contextlib.suppress(SshError):  # the bootstrap, awaited next, says what is wrong
+                    local = await self._forward(*guess)
+            found = await bootstrap
+        except BaseException:
+            bootstrap.cancel()
+            await asyncio.gather(bootstrap, return_exceptions=True)
+            raise
+        self._last_remote = (str(found["host"]), int(found["port"]))
+        if local is not None and self._last_remote != guess:
+            await self.close()
+            local = None
+        return found, local
 
     async def _bootstrap(self) -> dict[str, Any]:
         command = f"{self.runner_command} --ssh-bootstrap"

@@ -301,3 +301,37 @@ async def test_every_fresh_tunnel_connects_at_once(sshd: Sshd, remote_data: Path
             await ws.close()
     finally:
         await tunnel.close()
+
+
+@pytest.mark.slow
+async def test_a_reconnect_forwards_beside_the_bootstrap_and_follows_a_runner_that_moved(
+    sshd: Sshd, remote_data: Path
+) -> None:
+    """A reconnect forwards to the runner's last port while the bootstrap runs (one SSH login's wait instead of
+    two); when the runner was restarted on another port meanwhile, that guess is dropped and the very next
+    connection still reaches the new runner."""
+    tunnel = SshTunnel(sshd.url, runner_command=runner_command(remote_data), ssh_options=sshd.options())
+    try:
+        ws = await tunnel.connect(proxy=None, open_timeout=60)
+        await ws.close()
+        first_pid, first = endpoint_pid(remote_data), tunnel.endpoint
+        assert first is not None
+
+        ws = await tunnel.connect(proxy=None, open_timeout=60)  # same runner: the guess is used
+        await ws.send(json.dumps({"type": "ping", "id": 1}))
+        assert json.loads(await ws.recv())["type"] == "pong"
+        await ws.close()
+        assert endpoint_pid(remote_data) == first_pid
+
+        await tunnel.close()
+        os.kill(first_pid, signal.SIGTERM)
+        await until(lambda: not running(first_pid), 60, "the runner stopped")
+        # The next bootstrap starts a new runner on another port (port 0: the system picks a free one).
+        ws = await tunnel.connect(proxy=None, open_timeout=60)
+        await ws.send(json.dumps({"type": "ping", "id": 2}))
+        assert json.loads(await ws.recv())["type"] == "pong"
+        await ws.close()
+        assert tunnel.endpoint is not None and tunnel.endpoint.started
+        assert endpoint_pid(remote_data) != first_pid
+    finally:
+        await tunnel.close()
