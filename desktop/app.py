@@ -35,6 +35,7 @@ from desktop.outbox_store import FileOutboxStore
 from desktop.qt.bridge import ViewBridge
 from desktop.qt.changes import ChangesDialog
 from desktop.qt.dialogs import NewSessionDialog, SessionOptionsDialog, SettingsDialog
+from desktop.qt.first_paint import first_paint
 from desktop.qt.main_window import MainWindow
 from desktop.qt.questions import QuestionDialog
 from desktop.qt.runner_handle import RunnerHandle
@@ -154,8 +155,11 @@ class NightshiftApp(QObject):
             log.exception("lifecycle watcher unavailable; reconnects rely on keepalives and backoff only")
 
     async def run(self) -> int:
-        await self.start()
+        # The window first, then the runners: it is painted while the embedded runner starts and the
+        # connections open (its dots say "connecting" until they are live).
         self.window.show()
+        await first_paint(self.window)
+        await self.start()
         assert self._done is not None
         return await self._done
 

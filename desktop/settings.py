@@ -101,16 +101,26 @@ class TokenStore:
 
     def __init__(self) -> None:
         self._memory: dict[str, str] = {}
-        self.problem: str | None = None
-        try:
-            import keyring
-            from keyring.backends import fail
+        self._problem: str | None = None
+        # The keyring (and its backend's discovery, about 0.2 s) is loaded on first use, not at start-up: the
+        # embedded runner needs no token from it.
+        self._probed = False
 
-            backend = keyring.get_keyring()
-            if isinstance(backend, fail.Keyring) or type(backend).__module__.endswith("null"):
-                self.problem = "no usable keyring backend was found"
-        except Exception as exc:  # keyring raises many kinds of errors when it cannot load a backend
-            self.problem = f"the keyring cannot be used: {exc}"
+    @property
+    def problem(self) -> str | None:
+        """Why tokens cannot be kept in the keyring, or None when they can."""
+        if not self._probed:
+            self._probed = True
+            try:
+                import keyring
+                from keyring.backends import fail
+
+                backend = keyring.get_keyring()
+                if isinstance(backend, fail.Keyring) or type(backend).__module__.endswith("null"):
+                    self._problem = "no usable keyring backend was found"
+            except Exception as exc:  # keyring raises many kinds of errors when it cannot load a backend
+                self._problem = f"the keyring cannot be used: {exc}"
+        return self._problem
 
     @property
     def persistent(self) -> bool:
@@ -160,4 +170,5 @@ class TokenStore:
 
     def _fail(self, exc: Exception) -> None:
         log.warning("keyring failed, tokens are kept for this run only: %s", exc)
-        self.problem = f"the keyring failed: {exc}"
+        self._probed = True
+        self._problem = f"the keyring failed: {exc}"

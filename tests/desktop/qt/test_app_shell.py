@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import subprocess
 import sys
@@ -53,6 +54,35 @@ def test_quit_asks_while_agents_run_and_cancel_keeps_them(run: Any, make_app: An
         await until(lambda: app.closed and app.embedded is None, 60, "shutdown")
 
     run(scenario())
+
+
+def test_the_window_is_painted_before_the_embedded_runner_starts(run: Any, make_app: Any, tmp_path: Path) -> None:
+    """Start-up: the user sees the window at once; the runner starts and connects while it is on screen."""
+    from PySide6.QtCore import QEvent, QObject
+
+    app = make_app(data_dir=str(tmp_path / "embedded"))
+    at_first_paint: list[tuple[int, Phase | None]] = []
+
+    class Watch(QObject):
+        def eventFilter(self, _obj: QObject, event: QEvent) -> bool:
+            if event.type() == QEvent.Type.Paint and not at_first_paint:
+                at_first_paint.append((len(app.runners), app.core.status.phase if app.core else None))
+            return False
+
+    watch = Watch()
+    app.window.installEventFilter(watch)
+
+    async def scenario() -> None:
+        running = asyncio.ensure_future(app.run())
+        await until(lambda: app.core is not None and app.core.status.phase is Phase.LIVE, 60, "live")
+        assert at_first_paint == [(0, None)]  # painted while no runner was open yet
+        app.quit_now()
+        assert await asyncio.wait_for(running, 60) == 0
+
+    try:
+        run(scenario())
+    finally:
+        app.window.removeEventFilter(watch)
 
 
 def test_new_session_dialog_builds_requests(qtbot: Any) -> None:
