@@ -13,16 +13,16 @@ import json
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any, Literal
-
-from websockets.asyncio.client import ClientConnection, connect
-from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus, InvalidURI
+from typing import TYPE_CHECKING, Any, Literal
 
 from desktop.core.backoff import Backoff
 from desktop.core.outbox import OutboxItem
 from desktop.core.trust import CertificateError
 from desktop.core.view import ViewCore
 from runner.vocabulary import RequestError
+
+if TYPE_CHECKING:
+    from websockets.asyncio.client import ClientConnection
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +49,10 @@ class RunnerConnection:
                  open_timeout: float = 10.0, wall_clock: Callable[[], float] = time.time,
                  observer: Observer | None = None,
                  opener: Callable[..., Awaitable[ClientConnection]] | None = None) -> None:
+        # websockets is imported here, when the first connection is made, not when the app starts: the window is
+        # painted before (the import is about a tenth of the app's start-up).
+        from websockets.asyncio.client import connect
+
         self.url = url
         self.connect = opener or connect
         """Opens the WebSocket, called like websockets' `connect`: TrustOnFirstUse.connect (certificate pinning) or
@@ -260,6 +264,8 @@ class RunnerConnection:
     async def _connect_once(self) -> tuple[str, Literal["token", "certificate"] | None] | None:
         """Open one connection and serve it until it ends. If it never opened: (reason, what only the user can
         fix: "token" refused, "certificate" not trusted, or None when retrying may help)."""
+        from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus, InvalidURI
+
         self._attempt += 1
         self.core.connecting(self._attempt)
         self._observe("connecting")
@@ -327,6 +333,8 @@ class RunnerConnection:
         self.flush()
 
     async def _write(self, ws: ClientConnection, queue: asyncio.Queue[tuple[str, str]]) -> None:
+        from websockets.exceptions import ConnectionClosed
+
         try:
             while True:
                 kind, frame = await queue.get()

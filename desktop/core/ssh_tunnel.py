@@ -28,13 +28,14 @@ import socket
 from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlsplit
-
-from websockets.asyncio.client import ClientConnection, connect
 
 from desktop.core.trust import TrustOnFirstUse
 from runner.endpoint import BOOTSTRAP_MARK
+
+if TYPE_CHECKING:
+    from websockets.asyncio.client import ClientConnection
 
 log = logging.getLogger(__name__)
 
@@ -166,6 +167,8 @@ class SshTunnel:
                 self.trust.store.pin(self.url, endpoint.tls_fingerprint)
             trust = self.trust
             return await self._through_tunnel(lambda: trust.connect(endpoint.url, runner=self.url, **kwargs))
+        from websockets.asyncio.client import connect  # imported on first use: see desktop/connection.py
+
         return await self._through_tunnel(lambda: connect(endpoint.url, **kwargs))
 
     async def _through_tunnel(self, open_ws: Callable[[], Awaitable[ClientConnection]]) -> ClientConnection:

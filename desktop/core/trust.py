@@ -19,11 +19,10 @@ import secrets
 import ssl
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from websockets.asyncio.client import ClientConnection, connect
-
-from runner.tls import fingerprint, same_fingerprint
+if TYPE_CHECKING:
+    from websockets.asyncio.client import ClientConnection
 
 log = logging.getLogger(__name__)
 
@@ -51,7 +50,7 @@ class CertificateRejected(CertificateError):
     """The user did not trust a certificate seen for the first time."""
 
 
-class _FirstSight(Exception):
+class FirstSight(Exception):
     """No pin yet: the connection is dropped before the request, the user is asked, then it is made again."""
 
     def __init__(self, fingerprint: str) -> None:
@@ -110,27 +109,6 @@ class PinStore:
             raise
 
 
-class _PinnedConnection(ClientConnection):
-    """Checks the peer certificate before the opening handshake's request (which carries the token) is written."""
-
-    def __init__(self, *args: Any, runner: str, expected: str | None, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self._runner = runner
-        self._expected = expected
-
-    async def handshake(self, *args: Any, **kwargs: Any) -> None:
-        tls = self.transport.get_extra_info("ssl_object")
-        der = tls.getpeercert(binary_form=True) if tls is not None else None
-        if not der:
-            raise CertificateError("the runner presented no TLS certificate; the token was not sent")
-        got = fingerprint(der)
-        if self._expected is None:
-            raise _FirstSight(got)
-        if not same_fingerprint(got, self._expected):
-            raise CertificateChanged(self._runner, self._expected, got)
-        await super().handshake(*args, **kwargs)
-
-
 def _any_certificate_context() -> ssl.SSLContext:
     """TLS that accepts any certificate: the pin, checked right after the TLS handshake, is what trusts it."""
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
@@ -153,7 +131,7 @@ class TrustOnFirstUse:
         runner = runner or url
         try:
             return await self._connect(url, runner, self.store.get(runner), kwargs)
-        except _FirstSight as seen:
+        except FirstSight as seen:
             got = seen.fingerprint
         # Asked outside the connection's open timeout: the user may take a while to compare fingerprints.
         answer = self.ask(runner, got)
@@ -167,16 +145,21 @@ class TrustOnFirstUse:
         log.info("pinned the certificate of %s: %s", runner, got)
         try:
             return await self._connect(url, runner, got, kwargs)
-        except _FirstSight as never:  # pragma: no cover - a pin was just given
+        except FirstSight as never:  # pragma: no cover - a pin was just given
             raise AssertionError("pinned connection found no pin") from never
 
     @staticmethod
     async def _connect(url: str, runner: str, expected: str | None, kwargs: dict[str, Any]) -> ClientConnection:
+        # websockets loads on the first connection, not at start-up (it is a tenth of the app's start).
+        from websockets.asyncio.client import connect
+
+        from desktop.core.pinned import PinnedConnection
+
         return await connect(
             url,
             ssl=_any_certificate_context(),
             create_connection=functools.partial(  # type: ignore[arg-type]  # a factory, as websockets calls it
-                _PinnedConnection, runner=runner, expected=expected
+                PinnedConnection, runner=runner, expected=expected
             ),
             **kwargs,
         )
