@@ -15,6 +15,8 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, Literal
 
+import orjson
+
 from desktop.core.backoff import Backoff
 from desktop.core.outbox import OutboxItem
 from desktop.core.trust import CertificateError
@@ -317,10 +319,15 @@ class RunnerConnection:
     def _dispatch(self, frame: str | bytes) -> None:
         """Every message from the runner, of every type, on every connection, goes through here."""
         try:
-            msg = json.loads(frame)
-        except ValueError:
-            log.warning("runner sent a frame that is not JSON")
-            return
+            msg = orjson.loads(frame)
+        except orjson.JSONDecodeError:
+            # orjson refuses lone surrogates (\ud800), which the runner may have to send for an agent's hostile
+            # text; the standard parser takes them.
+            try:
+                msg = json.loads(frame)
+            except ValueError:
+                log.warning("runner sent a frame that is not JSON")
+                return
         if not isinstance(msg, dict):
             return
         self._observe(f"recv:{msg.get('type')}")

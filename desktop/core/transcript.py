@@ -161,6 +161,22 @@ class RowStore:
         last.append(row)
         self._len += 1
 
+    def extend(self, rows: list[Row]) -> None:
+        """append() for many rows: whole slices per chunk."""
+        i, n = 0, len(rows)
+        while i < n:
+            last = self._chunks[-1]
+            assert isinstance(last, list)
+            if len(last) == CHUNK:
+                last = []
+                self._chunks.append(last)
+            part = rows[i:i + CHUNK - len(last)]
+            for index, row in enumerate(part, self._len):
+                row.index = index
+            last.extend(part)
+            self._len += len(part)
+            i += len(part)
+
     def _chunk(self, c: int) -> list[Row]:
         chunk = self._chunks[c]
         if isinstance(chunk, list):
@@ -336,9 +352,7 @@ class Transcript:
         return batch
 
     def commit(self, batch: Batch) -> None:
-        append = self.rows.append
-        for row in batch.new_rows:
-            append(row)
+        self.rows.extend(batch.new_rows)
         self.last_seq = self._prepared_seq
         self.event_count += batch.events
 

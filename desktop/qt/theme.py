@@ -163,7 +163,20 @@ def mono_font(size_delta: float = -0.5) -> QFont:
     return font
 
 
+_dots: dict[tuple[int, int, bool], QPixmap] = {}
+
+
 def dot_pixmap(color: QColor, size: int = 12, ring: bool = True) -> QPixmap:
+    # Drawn once per colour and size: a status dot is set on every status change (each frame of a catch-up
+    # changes the count to go), and antialiased painting cost a third of the GUI's time there.
+    key = (QColor(color).rgba(), size, ring)
+    cached = _dots.get(key)
+    if cached is None:
+        cached = _dots[key] = _draw_dot(QColor(color), size, ring)
+    return cached
+
+
+def _draw_dot(color: QColor, size: int, ring: bool) -> QPixmap:
     pm = QPixmap(size * 2, size * 2)
     pm.setDevicePixelRatio(2.0)
     pm.fill(Qt.GlobalColor.transparent)

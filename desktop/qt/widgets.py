@@ -167,7 +167,9 @@ class StatusDot(QLabel):
         self.setFixedSize(QSize(size, size))
 
     def set_color(self, color: object) -> None:
-        self.setPixmap(theme.dot_pixmap(color, self._size))  # type: ignore[arg-type]
+        pixmap = theme.dot_pixmap(color, self._size)  # type: ignore[arg-type]
+        if self.pixmap().cacheKey() != pixmap.cacheKey():  # most status changes keep the colour
+            self.setPixmap(pixmap)
 
 
 class StatusIndicator(QWidget):

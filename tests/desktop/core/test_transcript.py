@@ -43,3 +43,16 @@ def test_a_result_reaches_its_call_after_the_call_was_packed_and_unpacked() -> N
     assert t.rows[1].data["output"] == "text" and t.rows[1].data["is_error"] is True
     assert t.rows[0].data["output"] == "files"
     assert len(t.rows) == 2 + 3 * CHUNK and t.last_seq == 4 + 3 * CHUNK and t.out_of_order == 0
+
+
+def test_batches_of_any_size_land_in_order_with_their_positions_across_chunks() -> None:
+    t = Transcript()
+    seq = 0
+    for size in (1, CHUNK - 2, 3, 2 * CHUNK + 5, 0, CHUNK):  # batches that end inside, at and across chunk ends
+        t.apply([output(s) for s in range(seq + 1, seq + 1 + size)])
+        seq += size
+    assert len(t.rows) == seq and t.last_seq == seq
+    assert [r.seq for r in t.rows] == list(range(1, seq + 1))
+    assert all(t.rows[i].index == i for i in range(seq))
+    t.rows.objects_from(seq - 3)
+    assert [r.text for r in t.rows][CHUNK - 1:CHUNK + 1] == [f"line {CHUNK}", f"line {CHUNK + 1}"]
