@@ -128,6 +128,26 @@ async def find_scene(app: NightshiftApp, suffix: str) -> None:
     w.find_bar.close_bar()
 
 
+BUILD_SCRIPT = """\
+import sys, time
+B, DIM, G, R, Y, C, X = "\\033[1m", "\\033[2m", "\\033[32m", "\\033[31m", "\\033[33m", "\\033[36m", "\\033[0m"
+print(f"{B}Building nightshift 0.1.0{X} {DIM}(8 modules){X}")
+for i in range(0, 101, 4):
+    bar = "#" * (i // 5)
+    sys.stdout.write(f"\\r{C}[{bar:<20}]{X} {i:3d}% compiling module_{1 + i * 7 // 100}.c")
+    sys.stdout.flush()
+    time.sleep(0.02)
+print()
+print(f"{Y}warning:{X} unused variable {B}tmp{X} in module_5.c")
+print(f"{B}Running tests{X}")
+for name, ok in [("test_parse_flags", True), ("test_parse_empty", True), ("test_merge_options", False),
+                 ("test_help_text", True)]:
+    print(f"  {G + 'PASS' if ok else R + 'FAIL'}{X} {name}")
+print(f"{R}1 failed{X}, {G}3 passed{X} in 0.42 s")
+sys.exit(1)
+"""
+
+
 async def main(dark: bool) -> None:
     suffix = "-dark" if dark else ""
     data = tempfile.mkdtemp(prefix="nightshift-shots-")
@@ -142,10 +162,9 @@ async def main(dark: bool) -> None:
     w.show()
     await wait(lambda: app.core.status.phase is Phase.LIVE, what="live")
 
-    script = ("echo 'Building nightshift 0.1.0'; for i in 1 2 3 4 5 6 7 8; do echo \"[$i/8] Compiling "
-              "module_$i.c\"; done; echo 'warning: unused variable tmp in module_5.c' >&2; "
-              "echo 'Linking nightshift'; echo 'Build finished in 4.2 s'")
-    build = await app.create_session({"argv": ["/bin/sh", "-c", script], "title": "make release",
+    # A terminal session: colours (SGR) and a progress line redrawn in place with carriage returns.
+    (work / "build.py").write_text(BUILD_SCRIPT)
+    build = await app.create_session({"argv": ["python3", "build.py"], "title": "make test",
                                       "cwd": str(work)})
     await app.create_session({"argv": ["/bin/sh", "-c", "echo Serving on http://127.0.0.1:8000; sleep 600"],
                               "title": "dev server", "cwd": str(work)})
@@ -181,7 +200,7 @@ async def main(dark: bool) -> None:
     await markdown_and_diff_scene(app, suffix)
     w.select_session(build)
     await settle(0.6)
-    shot(app, "command-output", suffix)
+    shot(app, "terminal-session", suffix)
     await find_scene(app, suffix)
     # A session in its own git worktree: the changes panel with a diff.
     git = ["git", "-c", "user.name=Nightshift", "-c", "user.email=shots@localhost"]
