@@ -207,7 +207,12 @@ class NightshiftApp(QObject):
     async def _open(self, key: str) -> RunnerHandle | None:
         if key != EMBEDDED:
             return self._open_handle(key, key, self._token_for(key), None)
-        embedded = await self._start_embedded_runner()
+        try:
+            embedded = await self._start_embedded_runner()
+        except Exception as exc:  # its data folder taken by another runner, unwritable, a port refused...
+            log.error("the embedded runner could not start: %s", exc)
+            self._notice("error", f"The embedded runner could not start: {exc}")
+            return None
         if self.closed:
             await asyncio.get_running_loop().run_in_executor(None, embedded.stop)
             return None

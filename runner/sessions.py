@@ -30,6 +30,7 @@ import orjson
 
 from runner import worktrees
 from runner.agents import AGENT_TYPES, Agent
+from runner.datalock import DataFolderLock
 from runner.journal import Journal, StoredSession
 from runner.process import proc_stat
 from runner.protocol import scrub_surrogates
@@ -297,14 +298,20 @@ class SessionManager:
         self._heads_task: asyncio.Task[None] | None = None
         self._background: set[asyncio.Task[Any]] = set()
         self.journal: Journal
+        self._lock = DataFolderLock(data_dir)
 
     @classmethod
     async def open(cls, data_dir: str) -> SessionManager:
         manager = cls(data_dir)
         os.makedirs(data_dir, exist_ok=True)
-        manager.journal = await Journal.open(
-            os.path.join(data_dir, "journal.sqlite3"), manager._on_commit, manager._on_journal_error
-        )
+        manager._lock.acquire()
+        try:
+            manager.journal = await Journal.open(
+                os.path.join(data_dir, "journal.sqlite3"), manager._on_commit, manager._on_journal_error
+            )
+        except BaseException:
+            manager._lock.release()
+            raise
         for stored in await manager.journal.load():
             manager._restore(stored)
         # Worktrees removed by hand leave administrative files behind in their repository: tidy them.
@@ -550,7 +557,10 @@ class SessionManager:
             task.cancel()
         if leftovers:
             await asyncio.wait(leftovers, timeout=max(1.0, deadline - time.monotonic()) / 2)
-        await self.journal.close(timeout=max(1.0, deadline - time.monotonic()))
+        try:
+            await self.journal.close(timeout=max(1.0, deadline - time.monotonic()))
+        finally:
+            self._lock.release()
         return self.journal.unsaved
 
 

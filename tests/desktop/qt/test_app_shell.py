@@ -85,6 +85,31 @@ def test_the_window_is_painted_before_the_embedded_runner_starts(run: Any, make_
         app.window.removeEventFilter(watch)
 
 
+def test_an_embedded_runner_that_cannot_start_says_why(run: Any, make_app: Any, tmp_path: Path) -> None:
+    """Its data folder held by another runner: the window says so, and the app keeps running."""
+    from runner.sessions import SessionManager
+
+    data = str(tmp_path / "embedded")
+    app = make_app(data_dir=data)
+    notices: list[tuple[str, str]] = []
+    app.noticed.connect(lambda level, message: notices.append((level, message)))
+
+    async def scenario() -> None:
+        holder = await SessionManager.open(data)
+        try:
+            await app.start()
+            await until(lambda: bool(notices), 60, "a notice")
+            level, message = notices[0]
+            assert level == "error"
+            assert message.startswith("The embedded runner could not start: the data folder")
+            assert "in use by another runner" in message
+            assert not app.closed and app.embedded is None
+        finally:
+            await holder.shutdown()
+
+    run(scenario())
+
+
 def test_new_session_dialog_builds_requests(qtbot: Any) -> None:
     agents = [
         {"name": "command", "label": "Command", "available": True},
