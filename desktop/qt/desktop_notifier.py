@@ -130,9 +130,8 @@ class FreedesktopNotifier(Notifier):
             reply = await self._call(notify)
             if reply.header.message_type == MessageType.error:
                 raise ConnectionError(f"the notification service refused it: {reply.body}")
-        except (OSError, EOFError, KeyError, ValueError, TimeoutError) as exc:
-            # KeyError/ValueError: no session bus address, or one jeepney cannot use.
-            log.warning("desktop notification not shown (%s)", exc)
+        except Exception as exc:  # no bus, refused, timed out, an address jeepney cannot use: the log has it
+            log.warning("desktop notification not shown (%r)", exc)
             self.fallback.show(title, body, runner, session_id)
             return
         self.shown[int(reply.body[0])] = (runner, session_id)
@@ -192,9 +191,9 @@ class FreedesktopNotifier(Notifier):
         try:
             while True:
                 self._dispatch(await conn.receive())
-        except (OSError, EOFError) as exc:
+        except Exception as exc:  # the bus went away (EOFError, OSError) or sent what jeepney cannot parse
             if not self.closed:
-                log.warning("the session bus connection for notifications ended (%s)", exc)
+                log.warning("the session bus connection for notifications ended (%r)", exc)
         finally:
             for reply in self._replies.values():
                 if not reply.done():
