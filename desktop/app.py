@@ -25,7 +25,7 @@ from PySide6.QtWidgets import QApplication, QMessageBox
 
 from desktop.connection import NotConnected, RunnerConnection, RunnerRequestError
 from desktop.core.backoff import Backoff
-from desktop.core.notifications import FileNotifiedStore, NotificationPolicy
+from desktop.core.notifications import FileNotifiedStore, Notification, NotificationPolicy
 from desktop.core.outbox import Outbox
 from desktop.core.ssh_tunnel import SshTunnel
 from desktop.core.status import ConnectionStatus, worst
@@ -34,6 +34,7 @@ from desktop.core.view import RELEASE_AFTER_S, SessionInfo, ViewCore
 from desktop.outbox_store import FileOutboxStore
 from desktop.qt.bridge import ViewBridge
 from desktop.qt.changes import ChangesDialog
+from desktop.qt.desktop_notifier import Notifier, make_notifier
 from desktop.qt.dialogs import NewSessionDialog, SessionOptionsDialog, SettingsDialog
 from desktop.qt.first_paint import first_paint
 from desktop.qt.main_window import MainWindow
@@ -49,7 +50,7 @@ log = logging.getLogger(__name__)
 
 
 class NightshiftApp(QObject):
-    notified = Signal(str, str)  # title, body (also shown by the tray where there is one)
+    notified = Signal(str, str)  # title, body (also shown by `notifier`: the tray, the desktop's service or the log)
     noticed = Signal(str, str)  # level, message: shown under the session header
     status_changed = Signal(object)  # ConnectionStatus of the runner shown
 
@@ -59,7 +60,7 @@ class NightshiftApp(QObject):
                  tokens: TokenStore | None = None, use_tray: bool = True,
                  backoff: Backoff | None = None, connection_options: dict[str, Any] | None = None,
                  lifecycle: bool | dict[str, Any] = True, outbox_dir: Path | None = None,
-                 notifications: NotificationPolicy | None = None,
+                 notifications: NotificationPolicy | None = None, notifier: Notifier | None = None,
                  release_after_s: float = RELEASE_AFTER_S, tunnel_options: dict[str, Any] | None = None) -> None:
         super().__init__()
         self.qapp = qapp
@@ -106,6 +107,7 @@ class NightshiftApp(QObject):
         self.tray: Tray | None = None
         if use_tray and Tray.available():
             self.install_tray()
+        self.set_notifier(notifier or make_notifier(self.tray, parent=self))
         self.changes_dialogs: dict[str, ChangesDialog] = {}
 
     # ------------------------------------------------------------------ the runner shown
@@ -331,6 +333,7 @@ class NightshiftApp(QObject):
         async with self._switch_lock:
             self._show(None)
             await asyncio.gather(*(self._close_handle(h) for h in list(self.runners.values())))
+        await self.notifier.close()
         if self.tray is not None:
             self.tray.hide()
         self.window.hide()
@@ -654,7 +657,7 @@ class NightshiftApp(QObject):
         notification = self.notifications.consider(self._journal_key(handle), info, previous,
                                                    user_watching=watching)
         if notification is not None:
-            self.notify(notification.title, notification.body)
+            self.notify(notification)
 
     def _sessions_listed(self, handle: RunnerHandle) -> None:
         """The whole list, after each connect: what changed while the app was away is told now, once."""
@@ -662,7 +665,7 @@ class NightshiftApp(QObject):
         watching = handle is self.shown and self._window_active()
         for notification in self.notifications.listed(self._journal_key(handle), handle.core.sessions.values(),
                                                       user_watching=watching):
-            self.notify(notification.title, notification.body)
+            self.notify(notification)
 
     @staticmethod
     def _journal_key(handle: RunnerHandle) -> str:
@@ -678,10 +681,26 @@ class NightshiftApp(QObject):
         w = self.window
         return w.isVisible() and not w.isMinimized() and w.isActiveWindow()
 
-    def notify(self, title: str, body: str) -> None:
-        self.notified.emit(title, body)
-        if self.tray is not None:
-            self.tray.show_message(title, body)
+    def notify(self, notification: Notification) -> None:
+        self.notified.emit(notification.title, notification.body)
+        self.notifier.show(notification.title, notification.body, notification.runner, notification.session_id)
+
+    def set_notifier(self, notifier: Notifier) -> None:
+        """Where notifications go (desktop/qt/desktop_notifier.py); a click on one opens its session."""
+        self.notifier = notifier
+        notifier.clicked.connect(lambda runner, sid: self._spawn(self.open_session(runner, sid)))
+
+    async def open_session(self, runner: str, session_id: str) -> None:
+        """A click on a notification: the window shown and raised, with the session's runner shown and the
+        session selected. `runner` is the notification's runner: its journal id (or its key)."""
+        self.show_window()
+        handle = next((h for h in self.runners.values() if runner in (self._journal_key(h), h.key)), None)
+        if handle is None:
+            return  # removed from the settings since
+        if handle is not self.shown:
+            await self._connect_to(handle.key)
+        if self.shown is handle and session_id in handle.core.sessions:
+            self.window.select_session(session_id)
 
     async def ask_trust(self, runner: str, fingerprint: str) -> bool:
         """First connection to a wss:// runner whose certificate no authority vouches for: the user compares the

@@ -132,7 +132,8 @@ class Session:
     def set_status(self, status: str, **fields: Any) -> None:
         if status not in STATUSES:
             raise ValueError(f"unknown status {status!r}")
-        if self.status in LIVE_STATUSES and status not in LIVE_STATUSES:
+        ends_turn = self.status in LIVE_STATUSES and status not in LIVE_STATUSES
+        if ends_turn:
             if self.worktree is not None:
                 self.spawn(self.refresh_changes())  # a turn ended: the header's "N files changed" follows it
             # What a long turn's output needed is free now: give it back to the OS (glibc keeps it otherwise).
@@ -149,6 +150,10 @@ class Session:
             pid = fields["pid"]
             self.state.update(pid=pid, pid_start=_process_start_time(pid))
         self.emit(Kind.STATUS, status=status, **fields)
+        if ends_turn:
+            # Its seq, in the session object: a view away during a whole turn (idle before and after) still
+            # sees that one ended (PROTOCOL.md, `turn_ended`).
+            self.state["turn_ended"] = self.assigned
         self.persist()
         self._manager.notify_changed(self)
 
@@ -198,6 +203,7 @@ class Session:
             "exit_code": self.exit_code,
             "options": {k: v for k, v in self.options.items()},
             "pending_permissions": len(self.state.get("pending_permissions", {})),
+            "turn_ended": self.state.get("turn_ended"),
         }
         if "argv" in self.options:
             info["argv"] = self.options["argv"]

@@ -194,6 +194,8 @@ class SessionInfo(TypedDict):
     exit_code: int | None
     options: dict[str, Any]
     pending_permissions: int
+    turn_ended: int | None
+    """The seq of the newest status event that ended a turn or process (from running/needs_approval), or None."""
     argv: NotRequired[list[str]]
     worktree: NotRequired[WorktreeInfo]
 

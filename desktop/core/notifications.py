@@ -1,10 +1,12 @@
 """What the user is told about, without Qt: a session that needs approval, failed, finished its turn or ended.
 
 Each notification is keyed by the session's seq when it happened (its head), and a session is never notified
-twice for the same change: the policy remembers, per runner and session, the last (seq, status) it saw (every
-change it was shown, notified or not). The memory sits behind `NotifiedStore`; `FileNotifiedStore` keeps it in a
-JSON file, so a change that happened while the app was away (asleep, offline, closed) is told once when the
-session list comes back (`NotificationPolicy.listed`), and never again after the next reconnect or restart.
+twice for the same change: the policy remembers, per runner and session, the last (seq, status, turn ended) it saw
+(every change it was shown, notified or not). The runner's `turn_ended` (the seq of the status event that last
+ended a turn) tells a turn that ran whole while the app was away, idle before and after. The memory sits behind
+`NotifiedStore`; `FileNotifiedStore` keeps it in a JSON file, so a change that happened while the app was away
+(asleep, offline, closed) is told once when the session list comes back (`NotificationPolicy.listed`), and never
+again after the next reconnect or restart.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import os
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 from desktop.core.view import SessionInfo
 from runner.vocabulary import LIVE_STATUSES
@@ -33,13 +35,25 @@ class Notification:
     body: str
 
 
+UNKNOWN_TURN = -1
+"""`Seen.turn_ended` of a session remembered before turns were (a file of an older version): whether a turn ended
+since is unknown, and not told."""
+
+
+class Seen(NamedTuple):
+    seq: int
+    status: str
+    turn_ended: int | None = None
+    """The runner's `turn_ended` then (None: no turn had ended, or a runner that does not say)."""
+
+
 class NotifiedStore(Protocol):
-    """Per (runner, session): the (seq, status) last seen. `flush` makes what was remembered durable (the policy
+    """Per (runner, session): what was last seen. `flush` makes what was remembered durable (the policy
     calls it before it returns a notification, so a notification shown is never shown again after a crash)."""
 
-    def last(self, runner: str, session_id: str) -> tuple[int, str] | None: ...
+    def last(self, runner: str, session_id: str) -> Seen | None: ...
 
-    def remember(self, runner: str, session_id: str, seq: int, status: str) -> None: ...
+    def remember(self, runner: str, session_id: str, seen: Seen) -> None: ...
 
     def forget(self, runner: str, session_id: str) -> None: ...
 
@@ -53,15 +67,15 @@ class MemoryNotifiedStore:
     """Remembers for this run only."""
 
     def __init__(self) -> None:
-        self._last: dict[tuple[str, str], tuple[int, str]] = {}
+        self._last: dict[tuple[str, str], Seen] = {}
         self.dirty = False
 
-    def last(self, runner: str, session_id: str) -> tuple[int, str] | None:
+    def last(self, runner: str, session_id: str) -> Seen | None:
         return self._last.get((runner, session_id))
 
-    def remember(self, runner: str, session_id: str, seq: int, status: str) -> None:
-        if self._last.get((runner, session_id)) != (seq, status):
-            self._last[(runner, session_id)] = (seq, status)
+    def remember(self, runner: str, session_id: str, seen: Seen) -> None:
+        if self._last.get((runner, session_id)) != seen:
+            self._last[(runner, session_id)] = seen
             self.dirty = True
 
     def forget(self, runner: str, session_id: str) -> None:
@@ -82,7 +96,8 @@ class MemoryNotifiedStore:
 
 
 class FileNotifiedStore(MemoryNotifiedStore):
-    """What was seen, in a JSON file (`{"runners": {runner: {session: [seq, status]}}}`), replaced atomically on
+    """What was seen, in a JSON file (`{"runners": {runner: {session: [seq, status, turn_ended]}}}`; a file
+    written before turns were remembered has [seq, status]: UNKNOWN_TURN), replaced atomically on
     each flush that has something new. An unreadable file is set aside (`.bad`) and the store starts empty: at
     worst a change is told once more, never lost. A failed write is logged and retried at the next flush."""
 
@@ -93,9 +108,10 @@ class FileNotifiedStore(MemoryNotifiedStore):
             data = json.loads(path.read_text(encoding="utf-8"))
             runners = data["runners"]
             for runner, sessions in runners.items():
-                for session_id, (seq, status) in sessions.items():
-                    if isinstance(seq, int) and isinstance(status, str):
-                        self._last[(str(runner), str(session_id))] = (seq, status)
+                for session_id, (seq, status, *turn) in sessions.items():
+                    turn_ended = turn[0] if turn else UNKNOWN_TURN
+                    if isinstance(seq, int) and isinstance(status, str) and isinstance(turn_ended, int | None):
+                        self._last[(str(runner), str(session_id))] = Seen(seq, status, turn_ended)
         except FileNotFoundError:
             pass
         except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
@@ -110,8 +126,8 @@ class FileNotifiedStore(MemoryNotifiedStore):
         if not self.dirty:
             return
         runners: dict[str, dict[str, list[object]]] = {}
-        for (runner, session_id), (seq, status) in sorted(self._last.items()):
-            runners.setdefault(runner, {})[session_id] = [seq, status]
+        for (runner, session_id), seen in sorted(self._last.items()):
+            runners.setdefault(runner, {})[session_id] = list(seen)
         tmp = self.path.with_suffix(".tmp")
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -143,6 +159,11 @@ def describe(info: SessionInfo, previous: str | None) -> tuple[str, str] | None:
     return None
 
 
+def turn_ended_since(last: Seen, now: Seen) -> bool:
+    return (last.turn_ended != UNKNOWN_TURN and now.turn_ended is not None
+            and now.turn_ended > (last.turn_ended or 0))
+
+
 class NotificationPolicy:
     def __init__(self, store: NotifiedStore | None = None) -> None:
         self.store: NotifiedStore = store if store is not None else MemoryNotifiedStore()
@@ -170,11 +191,15 @@ class NotificationPolicy:
     def _consider(self, runner: str, info: SessionInfo, previous: str | None,
                   user_watching: bool) -> Notification | None:
         last = self.store.last(runner, info.id)
-        if last is not None and (info.head < last[0] or (info.head, info.status) == last):
+        turn_ended = info.data.get("turn_ended")
+        seen = Seen(info.head, info.status, turn_ended if isinstance(turn_ended, int) else None)
+        if last is not None and (info.head < last.seq or seen == last):
             return None
         if previous is None and last is not None:
-            previous = last[1]
-        self.store.remember(runner, info.id, info.head, info.status)
+            previous = last.status
+            if previous not in LIVE_STATUSES and turn_ended_since(last, seen):
+                previous = "running"  # a whole turn ran while the app was away: told as if seen ending
+        self.store.remember(runner, info.id, seen)
         text = describe(info, previous)
         if text is None or user_watching:
             return None

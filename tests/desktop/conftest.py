@@ -14,6 +14,8 @@ import pytest
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ.setdefault("QT_API", "pyside6")
+# Apps under test never reach the developer's own notification service (tests start a session bus of their own).
+os.environ.pop("DBUS_SESSION_BUS_ADDRESS", None)
 
 T = TypeVar("T")
 REPO = Path(__file__).resolve().parents[2]

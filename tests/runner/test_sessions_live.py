@@ -6,6 +6,7 @@ import os
 import sys
 
 from runner.process import TERMINALS_SUPPORTED
+from tests.conftest import HeadlessRunner
 from tests.fakes.view_client import ViewClient
 
 PY = sys.executable
@@ -171,3 +172,34 @@ async def test_disconnecting_view_never_stops_the_agent(runner, client: ViewClie
     finally:
         await later.close()
     assert os.path.exists(os.path.join(runner.manager.data_dir, "journal.sqlite3"))
+
+
+async def test_turn_ended_is_the_seq_of_the_status_event_that_ended_the_run_and_survives_a_restart(
+        headless: HeadlessRunner) -> None:
+    from tests.conftest import TOKEN
+
+    url = headless.start()
+    view = await ViewClient.open(url, TOKEN)
+    try:
+        sid = await create(view, [PY, "-u", "-c", "import sys\nprint('up')\nsys.stdin.readline()"])
+        listed = await view.request({"type": "get", "session": sid})
+        assert listed["session"]["turn_ended"] is None  # running: nothing has ended yet
+        await view.request({"type": "attach", "session": sid})
+        await view.wait_for(lambda: "up" in view.texts(sid))
+        await view.request({"type": "send", "session": sid, "text": "\n", "client_msg_id": "m1"})
+        ended = await view.wait_status(sid, "exited")
+        session = (await view.request({"type": "get", "session": sid}))["session"]
+        assert session["turn_ended"] == ended["seq"] and session["head"] >= ended["seq"]
+        renamed = await view.request({"type": "rename", "session": sid, "title": "later"})
+        assert renamed["type"] == "ok"
+    finally:
+        await view.close()
+    assert headless.stop() == 0
+    url = headless.start()
+    view = await ViewClient.open(url, TOKEN)
+    try:
+        listed = {s["id"]: s for s in (await view.request({"type": "list"}))["sessions"]}
+        assert listed[sid]["turn_ended"] == ended["seq"]
+    finally:
+        await view.close()
+        headless.stop()

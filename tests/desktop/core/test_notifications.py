@@ -97,4 +97,47 @@ def test_an_unreadable_file_is_set_aside_and_a_failed_write_is_retried(tmp_path:
     assert store.dirty
     path.rmdir()
     policy.listed("r", [session("running", 4)], user_watching=False)
-    assert not store.dirty and FileNotifiedStore(path).last("r", "s1") == (4, "running")
+    assert not store.dirty and FileNotifiedStore(path).last("r", "s1") == (4, "running", None)
+
+
+def test_a_turn_that_ran_whole_while_away_is_told_once_and_a_watched_one_never(tmp_path: Path) -> None:
+    path = tmp_path / "notified.json"
+    policy = NotificationPolicy(FileNotifiedStore(path))
+    # A turn the user watched end: seen (not told), and its session object's head may lag behind the status
+    # event that ended it (the push is sent before the journal commits it).
+    assert policy.consider("r", session("running", 5, turn_ended=None), "idle", user_watching=True) is None
+    assert policy.consider("r", session("idle", 8, turn_ended=9), "running", user_watching=True) is None
+    # Reconnects and restarts later: the head moved on (committed), the turn is the same: nothing to tell.
+    assert policy.listed("r", [session("idle", 9, turn_ended=9)], user_watching=False) == []
+    # Nor for an idle session whose head moved without a turn (a rename).
+    assert policy.listed("r", [session("idle", 11, turn_ended=9)], user_watching=False) == []
+    # Away while a whole turn ran (another view sent a message): idle before and after, a newer turn ended.
+    policy = NotificationPolicy(FileNotifiedStore(path))
+    told = policy.listed("r", [session("idle", 20, turn_ended=19)], user_watching=False)
+    assert [(n.title, n.body, n.seq) for n in told] == [
+        ("job finished its turn", "The agent is waiting for your next message.", 20)]
+    # Once: not on the next reconnect, nor after a restart.
+    assert policy.listed("r", [session("idle", 20, turn_ended=19)], user_watching=False) == []
+    assert NotificationPolicy(FileNotifiedStore(path)).listed(
+        "r", [session("idle", 20, turn_ended=19)], user_watching=False) == []
+    # The first turn of a session seen before any had ended is news too; a runner that does not say is not.
+    policy.consider("r", SessionInfo("s2", title="fresh"), "idle", user_watching=False)
+    fresh = SessionInfo("s2")
+    fresh.update({"title": "fresh", "status": "idle", "head": 6, "turn_ended": 5})
+    assert [n.title for n in policy.listed("r", [fresh], user_watching=False)] == ["fresh finished its turn"]
+    older = SessionInfo("s3")
+    older.update({"title": "older", "status": "idle", "head": 1})
+    policy.consider("r", older, "idle", user_watching=False)
+    older.update({"title": "older", "status": "idle", "head": 7})
+    assert policy.listed("r", [older], user_watching=False) == []
+
+
+def test_sessions_remembered_by_an_older_version_are_not_told_a_turn_they_may_have_seen(tmp_path: Path) -> None:
+    path = tmp_path / "notified.json"
+    path.write_text('{"runners": {"r": {"s1": [9, "idle"]}}}', encoding="utf-8")
+    policy = NotificationPolicy(FileNotifiedStore(path))
+    # Whether the turn that ended at 12 was seen is unknown: not told, but remembered from now on.
+    assert policy.listed("r", [session("idle", 13, turn_ended=12)], user_watching=False) == []
+    assert FileNotifiedStore(path).last("r", "s1") == (13, "idle", 12)
+    told = policy.listed("r", [session("idle", 20, turn_ended=19)], user_watching=False)
+    assert [n.title for n in told] == ["job finished its turn"]
