@@ -425,19 +425,13 @@ class Journal:
         """Index what the journal held before it had a search index, a slice at a time between commits (the
         writer thread runs one thing at a time), so opening stays fast and commits wait at most one slice."""
         loop = asyncio.get_running_loop()
-        started = time.monotonic()
-        steps = 0
         try:
             while not self._closing:
                 assert self._wconn is not None
                 if not await loop.run_in_executor(self._writer, self._index.migrate_step, self._wconn):
                     break
-                steps += 1
         except Exception:
             log.exception("journal: indexing for search stopped; unindexed sessions are searched by a scan")
-            return
-        if steps:
-            log.info("journal: search index built in %.1f s", time.monotonic() - started)
 
     # --- reading -----------------------------------------------------------------------------------------------
 

@@ -85,6 +85,7 @@ class _Row:
     kind: str
     seq: int
     parts: list[str] = field(default_factory=list)
+    stream: Any = None
 
 
 # Output that is searched after interpretation: parts of a line, escape sequences, carriage returns, backspaces.
@@ -135,9 +136,7 @@ class _Scan:
         """Rows of (seq, payload), newest first."""
         needle = self.needle
         for seq, payload in rows:
-            # The first `"kind":"` is the key (inside a string value its quotes would be escaped).
-            at = payload.find('"kind":"') + 8
-            kind = payload[at:payload.find('"', at)]
+            kind = kind_of(payload)
             if kind == "assistant" or kind == "thinking":
                 event = loads(payload)
                 message_id = event.get("message_id")
@@ -151,15 +150,15 @@ class _Scan:
                 if self.line is None and needle not in payload.casefold() and not _TERMINAL.search(payload):
                     continue  # a whole plain line without the query
                 event = loads(payload)
-                text, part = _text(event), event.get("part")
-                if self.line is not None:
+                text, part, stream = _text(event), event.get("part"), event.get("stream")
+                if self.line is not None and stream == self.line.stream:
                     self.line.parts.append(text)
                     self.line.seq = seq
                     if not part:  # part 0: the line is complete
                         self.close_line()
                 elif part:  # the last part of a line: the earlier ones follow
-                    self.line = _Row("output", seq, [text])
-                else:
+                    self.line = _Row("output", seq, [text], stream)
+                else:  # a whole line (the other stream's lines may come between the parts of one)
                     self.match(kind, seq, plain_terminal_line(text))
             elif kind in _SEARCHED_KINDS and needle in payload.casefold():
                 self.match(kind, seq, searchable(loads(payload)))

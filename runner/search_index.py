@@ -24,8 +24,11 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import sqlite3
+import time
 from dataclasses import dataclass, field
+from operator import itemgetter
 from typing import Any
 
 import orjson
@@ -71,10 +74,23 @@ SIMPLE_KINDS = frozenset({"user", "tool_call", "tool_result", "error", "permissi
 MESSAGE_KINDS = frozenset({"assistant", "thinking"})
 
 
+_SEPARATORS = str.maketrans(dict.fromkeys('\x00"{}:,', " "))
+
+
 def fold(text: str) -> str:
-    """Text as the index holds it: case-folded as search folds; NUL (which ends FTS5's text) as a space."""
-    folded = text.casefold()
-    return folded.replace("\x00", " ") if "\x00" in folded else folded
+    """Text as the index holds it: case-folded as search folds, and JSON's punctuation (with NUL, which ends FTS5's
+    text) as spaces, so a payload's own text stands for the words it holds (see `_index`). Applied alike to text
+    and queries, so a query's words still lie inside the text's."""
+    # ASCII folds as it lowers, and lower() is much cheaper (isascii() is a flag check).
+    return (text.lower() if text.isascii() else text.casefold()).translate(_SEPARATORS)
+
+
+_KIND = re.compile(r'"kind":"([^"]*)"')
+_MESSAGE_ID = re.compile(r'"message_id":"([^"]*)"')
+_TEXT = re.compile(r'"text":"([^"]*)"')
+_ENVELOPE = re.compile(r'\{"seq":\d+,"ts":[^,]*,')
+"""Each event's seq and time: words of no use to a search (and distinct per event, so costly to index)."""
+_SESSION_OF, _PAYLOAD_OF = itemgetter(0), itemgetter(2)
 
 
 def storable(text: str) -> str:
@@ -99,9 +115,13 @@ def loads(payload: str) -> dict[str, Any]:
 
 
 def kind_of(payload: str) -> str:
-    """The event's kind without parsing it: the first `"kind":"` is the key (a string value's quotes are escaped)."""
+    """The event's kind, without parsing it for payloads as the runner writes them (compact JSON: the first
+    `"kind":"` is the key, since a string value's quotes are escaped)."""
     at = payload.find('"kind":"') + 8
-    return payload[at:payload.find('"', at)] if at >= 8 else ""
+    if at >= 8:
+        return payload[at:payload.find('"', at)]
+    kind = loads(payload).get("kind") if '"kind"' in payload else None  # JSON written some other way
+    return kind if isinstance(kind, str) else ""
 
 
 def searchable(event: dict[str, Any]) -> str:
@@ -157,15 +177,19 @@ class _State:
 
     messages: dict[tuple[str, str, str], _Message] = field(default_factory=dict)
     lines: dict[tuple[str, str], int] = field(default_factory=dict)  # (session, stream) -> seq of part 0
+    staged: list[tuple[dict[Any, Any], Any, Any]] = field(default_factory=list)
+    """(dict, key, new value or None to remove): changes made once the batch's documents are stored."""
     undo: list[tuple[dict[Any, Any], Any, Any]] = field(default_factory=list)
     """(dict, key, value before) of the last batch's changes: what a rolled-back transaction takes back."""
 
-    def change(self, table: dict[Any, Any], key: Any, value: Any) -> None:
-        self.undo.append((table, key, table.get(key)))
-        if value is None:
-            table.pop(key, None)
-        else:
-            table[key] = value
+    def apply(self) -> None:
+        for table, key, value in self.staged:
+            self.undo.append((table, key, table.get(key)))
+            if value is None:
+                table.pop(key, None)
+            else:
+                table[key] = value
+        self.staged.clear()
 
     def rollback(self) -> None:
         for table, key, before in reversed(self.undo):
@@ -179,6 +203,11 @@ class _State:
         self.messages = {k: m for k, m in self.messages.items() if k[0] != session_id}
         self.lines = {k: v for k, v in self.lines.items() if k[0] != session_id}
         self.undo.clear()
+        self.staged.clear()
+
+
+_Doc = tuple[str, int, int, int, str | None]
+"""(session_id, lo, hi, row, words) of a document."""
 
 
 def _tail(text: str) -> str:
@@ -194,6 +223,7 @@ class SearchIndex:
         self._live = _State()
         self._saved: _State | None = None
         self._migration = _State()
+        self._migration_started = time.monotonic()
 
     # --- schema and migration ----------------------------------------------------------------------------------
 
@@ -218,6 +248,7 @@ class SearchIndex:
                 conn.execute("ROLLBACK")
             raise
         backlog = conn.execute("SELECT count(*), coalesce(sum(upto), 0) FROM search_backlog").fetchone()
+        self._migration_started = time.monotonic()
         if backlog[0]:
             log.info("search index: %d sessions (up to %d events) to index", backlog[0], backlog[1])
 
@@ -253,6 +284,8 @@ class SearchIndex:
             self._migration.forget(sid)
             left = conn.execute("SELECT count(*) FROM search_backlog WHERE done >= 0").fetchone()[0]
             log.info("search index: session %s indexed (%d events); %d sessions left", sid, upto, left)
+            if not left:
+                log.info("search index built in %.1f s", time.monotonic() - self._migration_started)
         return True
 
     # --- commits -----------------------------------------------------------------------------------------------
@@ -270,6 +303,7 @@ class SearchIndex:
         # Nothing here may stop a commit: a failure takes the index part back and leaves the sessions to a scan
         # (retried at the next start). Whether the events themselves are stored is the caller's business.
         state.undo.clear()
+        state.staged.clear()
         conn.execute("SAVEPOINT search_index")
         try:
             self._index(conn, events, state)
@@ -299,61 +333,11 @@ class SearchIndex:
             self._migration.forget(session_id)
 
     def _index(self, conn: sqlite3.Connection, events: list[tuple[str, int, str]], state: _State) -> None:
-        docs: list[tuple[str, int, int, int, str | None]] = []
-        group: set[str] = set()
-        group_sid, group_lo, group_hi, group_n = "", 0, 0, 0
-        # Changes to the carried state are made on copies and applied once the documents are stored.
-        messages: dict[tuple[str, str, str], _Message] = {}
-        chunks: dict[tuple[str, str, str], list[str]] = {}
-        lines: dict[tuple[str, str], int | None] = {}
-        newest: dict[str, int] = {}
-
-        def close_group() -> None:
-            nonlocal group_n
-            if group_n:
-                docs.append((group_sid, group_lo, group_hi, ROW_GROUP, " ".join(group)))
-                group.clear()
-                group_n = 0
-
-        for sid, seq, payload in events:
-            kind = kind_of(payload)
-            if kind in MESSAGE_KINDS:
-                event = loads(payload)
-                message_id = event.get("message_id")
-                key = (sid, kind, str(message_id) if message_id is not None else f"#{seq}")
-                message = messages.get(key)
-                if message is None:
-                    known = state.messages.get(key)
-                    message = messages[key] = _Message(seq, seq) if known is None else _Message(
-                        known.lo, seq, known.tail)
-                    chunks[key] = []
-                message.last = seq
-                chunks[key].append(text_of(event))
-                newest[sid] = seq
-                continue
-            if kind == "output" and '"part":' in payload:
-                event = loads(payload)
-                if isinstance(event.get("part"), int):
-                    line_key = (sid, str(event.get("stream")))
-                    first = lines.get(line_key, state.lines.get(line_key))
-                    if event["part"] == 0 or first is None:
-                        first = seq
-                    docs.append((sid, first, seq, ROW_PARTS, None))
-                    lines[line_key] = first if event.get("truncated") else None
-                    continue
-            elif kind not in SIMPLE_KINDS and kind != "output":
-                continue
-            if sid != group_sid or group_n >= GROUP_EVENTS:
-                close_group()
-                group_sid, group_lo = sid, seq
-            group.update(fold(searchable(loads(payload))).split())
-            group_hi = seq
-            group_n += 1
-        close_group()
-        for key, message in messages.items():
-            text = message.tail + "".join(chunks[key])
-            docs.append((key[0], message.lo, message.last, ROW_MESSAGE, " ".join(set(fold(text).split()))))
-            message.tail = _tail(text)
+        if not events:
+            return
+        docs = _bulk(events, state)
+        if docs is None:
+            docs = self._per_event(events, state)
         if docs:
             docs = [d if d[4] is None else (*d[:4], storable(d[4])) for d in docs]
             first_id = conn.execute("SELECT coalesce(max(docid), 0) + 1 FROM search_docs").fetchone()[0]
@@ -361,12 +345,123 @@ class SearchIndex:
                              [(first_id + i, *doc) for i, doc in enumerate(docs)])
             conn.executemany("INSERT INTO search_words(rowid, words) VALUES (?, ?)",
                              [(first_id + i, doc[4]) for i, doc in enumerate(docs) if doc[4] is not None])
+        state.apply()
+
+    def _per_event(self, events: list[tuple[str, int, str]], state: _State) -> list[_Doc]:
+        # Per event only string scans: a payload written by the runner (compact JSON) without a backslash holds its
+        # strings as they are, so from its kind on it is a superset of the event's searchable text (the keys, seen
+        # as words, only make the index match more), folded and split in bulk per group. Escaped characters
+        # (quotes, newlines, terminal controls) and DEL (removed by the terminal rendering) take the slow path:
+        # the event parsed and its text rendered as search shows it.
+        docs: list[_Doc] = []
+        group: list[str] = []
+        group_sid, group_lo, group_hi = "", 0, 0
+        # Changes to the carried state are made on copies and applied once the documents are stored.
+        messages: dict[tuple[str, str, str], _Message] = {}
+        chunks: dict[tuple[str, str, str], list[str]] = {}
+        lines: dict[tuple[str, str], int | None] = {}
+        newest: dict[str, int] = {}
+
+        def close_group() -> None:
+            if group:
+                docs.append((group_sid, group_lo, group_hi, ROW_GROUP, " ".join(set(fold(" ".join(group)).split()))))
+                group.clear()
+
+        for sid, seq, payload in events:
+            at = payload.find('"kind":"') + 8
+            if at >= 8:
+                kind = payload[at:payload.find('"', at)]
+                plain = "\\" not in payload
+            else:
+                kind, plain = kind_of(payload), False
+            if kind in MESSAGE_KINDS:
+                start = payload.find('"message_id":"') + 14
+                text_at = payload.find('"text":"') + 8
+                if plain and start >= 14 and text_at >= 8:
+                    message_id = payload[start:payload.find('"', start)]
+                    text = payload[text_at:payload.find('"', text_at)]
+                else:
+                    event = loads(payload)
+                    raw_id = event.get("message_id")
+                    message_id = str(raw_id) if raw_id is not None else f"#{seq}"
+                    text = text_of(event)
+                key = (sid, kind, message_id)
+                message = messages.get(key)
+                if message is None:
+                    known = state.messages.get(key)
+                    message = messages[key] = _Message(seq, seq) if known is None else _Message(
+                        known.lo, seq, known.tail)
+                    chunks[key] = []
+                message.last = seq
+                chunks[key].append(text)
+                newest[sid] = seq
+                continue
+            if kind == "output":
+                if '"part":' in payload:
+                    event = loads(payload)
+                    if isinstance(event.get("part"), int):
+                        line_key = (sid, str(event.get("stream")))
+                        first = lines.get(line_key, state.lines.get(line_key))
+                        if event["part"] == 0 or first is None:
+                            first = seq
+                        docs.append((sid, first, seq, ROW_PARTS, None))
+                        lines[line_key] = first if event.get("truncated") else None
+                        continue
+                plain = plain and "\x7f" not in payload
+            elif kind not in SIMPLE_KINDS:
+                continue
+            if sid != group_sid or len(group) >= GROUP_EVENTS:
+                close_group()
+                group_sid, group_lo = sid, seq
+            group.append(payload[at:] if plain else searchable(loads(payload)))
+            group_hi = seq
+        close_group()
         for key, message in messages.items():
-            state.change(state.messages, key, message)
+            text = message.tail + "".join(chunks[key])
+            docs.append((key[0], message.lo, message.last, ROW_MESSAGE, " ".join(set(fold(text).split()))))
+            message.tail = _tail(text)
+        for key, message in messages.items():
+            state.staged.append((state.messages, key, message))
         for line_key, first in lines.items():
-            state.change(state.lines, line_key, first)
+            state.staged.append((state.lines, line_key, first))
         if len(state.messages) > 64:
             # Messages long finished: their deltas come close together, so nothing more will join them.
-            for key, message in list(state.messages.items()):
+            for key, message in state.messages.items():
                 if message.last < newest.get(key[0], message.last) - STALE_GAP:
-                    state.change(state.messages, key, None)
+                    state.staged.append((state.messages, key, None))
+        return docs
+
+
+def _bulk(events: list[tuple[str, int, str]], state: _State) -> list[_Doc] | None:
+    """The documents of a batch of one session that is all plain lines (a command's flood) or all deltas of one
+    message (an agent's), found by scans of the whole batch in C instead of a Python step per event; None for any
+    other batch."""
+    sid = events[0][0]
+    if not all(map(sid.__eq__, map(_SESSION_OF, events))):
+        return None
+    payloads = list(map(_PAYLOAD_OF, events))
+    batch = "\n".join(payloads)  # compact JSON holds no raw newline
+    kinds = _KIND.findall(batch)
+    if len(kinds) != len(events):
+        return None
+    kind_set = set(kinds)
+    if not kind_set & MESSAGE_KINDS:
+        if "\\" in batch or "\x7f" in batch or '"part":' in batch:
+            return None
+        # Events of kinds not searched only add a few words to their group.
+        return [(sid, events[i][1], events[min(i + GROUP_EVENTS, len(events)) - 1][1], ROW_GROUP,
+                 " ".join(set(fold(_ENVELOPE.sub(" ", "\n".join(payloads[i:i + GROUP_EVENTS]))).split())))
+                for i in range(0, len(events), GROUP_EVENTS)]
+    if len(kind_set) != 1 or "\\" in batch:
+        return None
+    message_ids = _MESSAGE_ID.findall(batch)
+    texts = _TEXT.findall(batch)
+    if len(message_ids) != len(events) or len(set(message_ids)) != 1 or len(texts) != len(events):
+        return None
+    key = (sid, kinds[0], message_ids[0])
+    known = state.messages.get(key)
+    message = _Message(events[0][1], events[-1][1]) if known is None else _Message(known.lo, events[-1][1], known.tail)
+    text = message.tail + "".join(texts)
+    message.tail = _tail(text)
+    state.staged.append((state.messages, key, message))
+    return [(sid, message.lo, message.last, ROW_MESSAGE, " ".join(set(fold(text).split())))]
