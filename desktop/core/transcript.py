@@ -410,6 +410,8 @@ class Transcript:
             if existing is not None:
                 existing.data["output"] = event.get("output")
                 existing.data["is_error"] = bool(event.get("is_error"))
+                if event.get("patch"):
+                    existing.data["patch"] = event["patch"]  # the edit's hunks, numbered as in the file
                 name = str(existing.data.get("name"))
                 if is_plan_tool(name) and self.plan.update_result(name, tool_id, event.get("output"),
                                                                   bool(event.get("is_error"))):
