@@ -14,7 +14,9 @@ Documents (`search_docs`), per session:
 - a message: the deltas of one `assistant`/`thinking` message in one commit, `lo` the seq of the message's first
   delta (the seq its row has in results), `row` 1. A word cut between two commits' deltas is kept whole by starting
   each document with the last word of the message so far;
-- a line over the reader's limit, in `part`s: not indexed (`words` NULL, `row` 2): always a candidate (rare).
+- a line handed out in `part`s (a terminal's unfinished line: a prompt, a progress bar; or a line over the
+  reader's limit): per part, the words of the whole line so far as the terminal shows it, `lo` the seq of its first
+  part, `row` 2. A line longer than LINE_CHARS is not indexed (`words` NULL): always a candidate (rare).
 
 Journals written before the index existed are indexed after open in bounded slices between commits
 (`search_backlog` lists the sessions still to do); until a session is done, search scans it as before.
@@ -66,6 +68,8 @@ TAIL_CHARS = 4000
 """Characters of a message's unfinished last word carried into its next document (more than any query word)."""
 STALE_GAP = 10_000
 """Seqs after its last delta at which an open message's carried state is dropped."""
+LINE_CHARS = 65_536
+"""Characters of a line in parts kept to index it whole; a longer one is checked at every search instead."""
 MIGRATION_SLICE = 5_000
 """Events indexed per migration step: one step holds the writer for about as long as a large commit."""
 
@@ -171,12 +175,18 @@ class _Message:
     tail: str = ""  # the message's unfinished last word (raw text)
 
 
+@dataclass(frozen=True)
+class _Line:
+    first: int  # seq of its first part
+    text: str | None  # its parts so far, joined; None past LINE_CHARS
+
+
 @dataclass
 class _State:
     """What indexing carries from one commit to the next: open messages, and long lines' first parts."""
 
     messages: dict[tuple[str, str, str], _Message] = field(default_factory=dict)
-    lines: dict[tuple[str, str], int] = field(default_factory=dict)  # (session, stream) -> seq of part 0
+    lines: dict[tuple[str, str], _Line] = field(default_factory=dict)  # by (session, stream)
     staged: list[tuple[dict[Any, Any], Any, Any]] = field(default_factory=list)
     """(dict, key, new value or None to remove): changes made once the batch's documents are stored."""
     undo: list[tuple[dict[Any, Any], Any, Any]] = field(default_factory=list)
@@ -359,7 +369,7 @@ class SearchIndex:
         # Changes to the carried state are made on copies and applied once the documents are stored.
         messages: dict[tuple[str, str, str], _Message] = {}
         chunks: dict[tuple[str, str, str], list[str]] = {}
-        lines: dict[tuple[str, str], int | None] = {}
+        lines: dict[tuple[str, str], _Line | None] = {}
         newest: dict[str, int] = {}
 
         def close_group() -> None:
@@ -401,11 +411,19 @@ class SearchIndex:
                     event = loads(payload)
                     if isinstance(event.get("part"), int):
                         line_key = (sid, str(event.get("stream")))
-                        first = lines.get(line_key, state.lines.get(line_key))
-                        if event["part"] == 0 or first is None:
-                            first = seq
-                        docs.append((sid, first, seq, ROW_PARTS, None))
-                        lines[line_key] = first if event.get("truncated") else None
+                        line = lines.get(line_key, state.lines.get(line_key))
+                        if event["part"] == 0 or line is None:
+                            line = _Line(seq, "")
+                        text = text_of(event)
+                        if line.text is not None and len(line.text) + len(text) <= LINE_CHARS:
+                            line = _Line(line.first, line.text + text)
+                            # The whole line so far: a carriage return may have redrawn what earlier parts showed.
+                            words = " ".join(set(fold(plain_terminal_line(line.text)).split()))
+                            docs.append((sid, line.first, seq, ROW_PARTS, words))
+                        else:
+                            line = _Line(line.first, None)
+                            docs.append((sid, line.first, seq, ROW_PARTS, None))
+                        lines[line_key] = line if event.get("truncated") else None
                         continue
                 plain = plain and "\x7f" not in payload
             elif kind not in SIMPLE_KINDS:

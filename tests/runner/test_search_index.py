@@ -200,6 +200,11 @@ async def test_hostile_text_never_stops_a_commit(tmp_path: Path) -> None:
     assert [seq for seq, _ in found(path, "SEP")] == [101, 4]
     assert [seq for seq, _ in found(path, "😀 END")] == [101, 5]
     assert found(path, "after them") == [(201, "after them")]
+    conn = sqlite3.connect(path)
+    try:  # found through the index, not by a scan after indexing failed
+        assert conn.execute("SELECT count(*) FROM search_backlog").fetchone() == (0,)
+    finally:
+        conn.close()
 
 
 async def _unindexed_journal(path: str, events: list[dict[str, Any]]) -> None:
@@ -293,7 +298,7 @@ async def test_an_interrupted_migration_starts_the_session_over(tmp_path: Path) 
                 await asyncio.sleep(0.01)
             # Each message indexed once, from its first delta (none left half-indexed by the first run).
             los = [lo for (lo,) in conn.execute("SELECT lo FROM search_docs WHERE row=1")]
-            assert sorted(set(los)) == [4 * i + 2 for i in range(40)]
+            assert sorted(los) == [4 * i + 2 for i in range(40)]
         finally:
             conn.close()
     finally:
@@ -327,3 +332,39 @@ async def test_a_failure_to_index_leaves_the_session_to_a_scan(
         assert conn.execute("SELECT session_id, upto, done FROM search_backlog").fetchall() == [("s1", 2, -1)]
     finally:
         conn.close()
+
+
+@pytest.mark.parametrize("line_chars", [runner.search_index.LINE_CHARS, 10])
+async def test_a_line_in_parts_is_found_as_the_terminal_shows_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, line_chars: int
+) -> None:
+    """A terminal's unfinished line (a progress bar redrawn with CR) comes in parts over several commits; it is
+    indexed as shown so far (or, past LINE_CHARS, checked at every search)."""
+    monkeypatch.setattr(runner.search_index, "LINE_CHARS", line_chars)
+    path = str(tmp_path / "j.sqlite3")
+    journal = await Journal.open(path, lambda committed: None)
+    try:
+        w = Writer(journal)
+        first = w.add(kind="output", stream="stdout", text="Downloading 10%\r", part=0, truncated=True)
+        await w.commit()
+        w.add(kind="output", stream="stderr", text="a warning")
+        w.add(kind="output", stream="stdout", text="Downloading 99%\rDown", part=1, truncated=True)
+        await w.commit()
+        assert found(path, "downloading 99") == [(first, "Downloading 99%")]
+        w.add(kind="output", stream="stdout", text="loaded all", part=2)
+        w.add(kind="output", stream="stdout", text="next line")
+        await w.commit()
+    finally:
+        await journal.close()
+    assert found(path, "downloaded all") == [(first, "Downloaded all%")]
+    assert found(path, "downloading") == []  # redrawn: no longer shown
+    assert found(path, "warning") == [(first + 1, "a warning")]
+    conn = sqlite3.connect(path)
+    try:
+        words = [w for (w,) in conn.execute("SELECT words FROM search_docs WHERE row=2 ORDER BY hi")]
+    finally:
+        conn.close()
+    if line_chars > 100:
+        assert "downloaded" in words[-1].split()
+    else:
+        assert words[-1] is None
