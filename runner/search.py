@@ -25,10 +25,12 @@ import orjson
 
 from runner.export import plain_terminal_line
 from runner.search_index import (
+    MESSAGE_ID,
     MESSAGE_KINDS,
     ROW_GROUP,
     ROW_MESSAGE,
     SIMPLE_KINDS,
+    TEXT,
     kind_of,
     loads,
     match_expression,
@@ -283,18 +285,27 @@ def _check_row(conn: sqlite3.Connection, session_id: str, scan: _Scan, row: int,
         return
     kind = kind_of(rows[0][0])
     first = loads(rows[0][0])
-    # Only events of the row's kind can be part of it: the others are not parsed.
-    events = [first] + [loads(payload) for payload, in rows[1:] if kind_of(payload) == kind]
     if row == ROW_MESSAGE and kind in MESSAGE_KINDS:
         message_id = first.get("message_id")
-        if message_id is None:
-            parts = [first]
-        else:
-            parts = [e for e in events if e.get("kind") == kind and e.get("message_id") == message_id]
-        scan.match(str(kind), lo, "".join(text_of(e) for e in parts))
+        texts = [] if message_id is not None else [text_of(first)]
+        for (payload,) in rows if message_id is not None else ():
+            if kind_of(payload) != kind:
+                continue  # only events of the row's kind can be part of it: the others are not parsed
+            if "\\" not in payload and isinstance(message_id, str):
+                # Compact JSON without escapes holds its strings as they are: no need to parse it.
+                found_id, found_text = MESSAGE_ID.search(payload), TEXT.search(payload)
+                if found_id is not None and found_text is not None:
+                    if found_id.group(1) == message_id:
+                        texts.append(found_text.group(1))
+                    continue
+            event = loads(payload)
+            if event.get("message_id") == message_id:
+                texts.append(text_of(event))
+        scan.match(str(kind), lo, "".join(texts))
     elif kind == "output":
         stream = first.get("stream")
-        parts = [e for e in events if e.get("kind") == "output" and e.get("stream") == stream and "part" in e]
+        parts = [event for event in map(loads, (payload for payload, in rows if kind_of(payload) == "output"))
+                 if event.get("stream") == stream and "part" in event]
         scan.match("output", lo, plain_terminal_line("".join(text_of(e) for e in parts)))
 
 

@@ -90,8 +90,8 @@ def fold(text: str) -> str:
 
 
 _KIND = re.compile(r'"kind":"([^"]*)"')
-_MESSAGE_ID = re.compile(r'"message_id":"([^"]*)"')
-_TEXT = re.compile(r'"text":"([^"]*)"')
+MESSAGE_ID = re.compile(r'"message_id":"([^"]*)"')
+TEXT = re.compile(r'"text":"([^"]*)"')
 _ENVELOPE = re.compile(r'\{"seq":\d+,"ts":[^,]*,')
 """Each event's seq and time: words of no use to a search (and distinct per event, so costly to index)."""
 _SESSION_OF, _PAYLOAD_OF = itemgetter(0), itemgetter(2)
@@ -472,8 +472,8 @@ def _bulk(events: list[tuple[str, int, str]], state: _State) -> list[_Doc] | Non
                 for i in range(0, len(events), GROUP_EVENTS)]
     if len(kind_set) != 1 or "\\" in batch:
         return None
-    message_ids = _MESSAGE_ID.findall(batch)
-    texts = _TEXT.findall(batch)
+    message_ids = MESSAGE_ID.findall(batch)
+    texts = TEXT.findall(batch)
     if len(message_ids) != len(events) or len(set(message_ids)) != 1 or len(texts) != len(events):
         return None
     key = (sid, kinds[0], message_ids[0])

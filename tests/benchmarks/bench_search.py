@@ -5,8 +5,9 @@ Claude Code session has (mostly streamed deltas, tool calls and results, some te
 
 Baseline, measured on the same file in the same run: SQLite alone scanning the session's payloads with
 `LIKE '%word%'` (C, no JSON parsing, no merging, ASCII-only case folding), what the simplest search would cost.
-Cases: a word that is absent (the whole session is read), a rare word near the start (also a whole read), a word
-in every assistant message (the first 50 newest matches are enough), a non-ASCII word. Best of three each.
+Beside it, the scan search used before the full-text index (and still used for a session the index has not caught
+up with yet): `_scan_journal`. Cases: a word that is absent, a rare word near the start, a word in every assistant
+message (the first 50 newest matches are enough), a non-ASCII word. Best of three each.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 import orjson
 
 from runner.journal import Journal
-from runner.search import search_journal
+from runner.search import _Scan, _scan_journal, search_journal
 from tests.benchmarks._harness import row
 
 N = 100_000
@@ -78,6 +79,17 @@ def like_scan(path: str, word: str) -> int:
         conn.close()
 
 
+def scan_search(path: str, query: str) -> int:
+    """The search as it was before the index: the session read newest first."""
+    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    try:
+        scan = _Scan(query, 50)
+        _scan_journal(conn, SESSION, scan, None)
+        return len(scan.matches)
+    finally:
+        conn.close()
+
+
 def measure(smoke: bool = False) -> list[dict[str, Any]]:
     n = SMOKE_N if smoke else N
     rows = []
@@ -92,9 +104,11 @@ def measure(smoke: bool = False) -> list[dict[str, Any]]:
         ):
             took, found = timed(lambda q=query: search_journal(path, SESSION, q, 50, None))
             base, _ = timed(lambda q=query: like_scan(path, q))
+            before, _ = timed(lambda q=query: scan_search(path, q))
             assert bool(found["matches"]) == expect_some, (label, found)
-            rows.append(row(f"search: {n:,} events, {label}", f"{took * 1000:.0f} ms", "≤ 1000 ms",
-                            took <= 1.0, f"{base * 1000:.0f} ms (SQLite LIKE scan)", f"{took / base:.1f}"))
+            rows.append(row(f"search: {n:,} events, {label}", f"{took * 1000:.0f} ms", "≤ 100 ms",
+                            took <= 0.1, f"{base * 1000:.0f} ms (SQLite LIKE scan); scan without the index "
+                            f"{before * 1000:.0f} ms", f"{took / base:.2f}"))
     return rows
 
 
