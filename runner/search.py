@@ -243,6 +243,7 @@ def _search_index(conn: sqlite3.Connection, session_id: str, scan: _Scan, before
             "AND (words IS NULL OR instr(words, ?)>0) ORDER BY newest DESC",
             (before - 1, session_id, before, max(words, key=len)))
     seen: set[tuple[int, int]] = set()
+    checked: set[int] = set()
     kth = 0  # seq of the limit-th newest match so far
     for lo, row, newest_seq in docs:
         if newest_seq < kth:
@@ -252,7 +253,7 @@ def _search_index(conn: sqlite3.Connection, session_id: str, scan: _Scan, before
             continue
         seen.add((row, lo))
         if row == ROW_GROUP:
-            _check_group(conn, session_id, scan, lo, newest_seq)
+            _check_group(conn, session_id, scan, lo, newest_seq, checked)
         else:
             _check_row(conn, session_id, scan, row, lo, before - 1)
         if len(scan.matches) >= scan.limit:
@@ -260,11 +261,16 @@ def _search_index(conn: sqlite3.Connection, session_id: str, scan: _Scan, before
     return False
 
 
-def _check_group(conn: sqlite3.Connection, session_id: str, scan: _Scan, lo: int, hi: int) -> None:
-    """The events of a group that match (messages and parts of lines are candidates of their own)."""
+def _check_group(conn: sqlite3.Connection, session_id: str, scan: _Scan, lo: int, hi: int, checked: set[int]
+                 ) -> None:
+    """The events of a group that match (messages and parts of lines are candidates of their own); `checked`: the
+    seqs of events checked already (groups of events journaled out of seq order may overlap)."""
     needle = scan.needle
     for seq, payload in conn.execute("SELECT seq, payload FROM events WHERE session_id=? AND seq>=? AND seq<=? "
                                      "ORDER BY seq DESC", (session_id, lo, hi)):
+        if seq in checked:
+            continue
+        checked.add(seq)
         kind = kind_of(payload)
         if kind == "output":
             if needle not in payload.casefold() and not _TERMINAL.search(payload):
