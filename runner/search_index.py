@@ -459,17 +459,22 @@ def _bulk(events: list[tuple[str, int, str]], state: _State) -> list[_Doc] | Non
         return None
     payloads = list(map(_PAYLOAD_OF, events))
     batch = "\n".join(payloads)  # compact JSON holds no raw newline
-    kinds = _KIND.findall(batch)
-    if len(kinds) != len(events):
+    if batch.count('"kind":"') != len(events):
         return None
-    kind_set = set(kinds)
-    if not kind_set & MESSAGE_KINDS:
+    if '"kind":"assistant"' not in batch and '"kind":"thinking"' not in batch:
         if "\\" in batch or "\x7f" in batch or '"part":' in batch:
             return None
-        # Events of kinds not searched only add a few words to their group.
+        # Lines from their text on (seq, time, kind and stream are of no use to a search); other events whole
+        # (those of kinds not searched only add a few words to their group).
+        if batch.count('"kind":"output"') == len(events):
+            texts = [payload[payload.find('"text":"'):] for payload in payloads]
+        else:
+            texts = payloads
         return [(sid, events[i][1], events[min(i + GROUP_EVENTS, len(events)) - 1][1], ROW_GROUP,
-                 " ".join(set(fold(_ENVELOPE.sub(" ", "\n".join(payloads[i:i + GROUP_EVENTS]))).split())))
+                 " ".join(set(fold("\n".join(texts[i:i + GROUP_EVENTS])).split())))
                 for i in range(0, len(events), GROUP_EVENTS)]
+    kinds = _KIND.findall(batch)
+    kind_set = set(kinds)
     if len(kind_set) != 1 or "\\" in batch:
         return None
     message_ids = MESSAGE_ID.findall(batch)

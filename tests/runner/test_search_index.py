@@ -368,3 +368,32 @@ async def test_a_line_in_parts_is_found_as_the_terminal_shows_it(
         assert "downloaded" in words[-1].split()
     else:
         assert words[-1] is None
+
+
+async def test_batches_of_one_kind_are_indexed_whole(tmp_path: Path) -> None:
+    """A commit of plain lines only, of tool events only, or of one message's deltas only (the flood cases indexed
+    by scanning the whole batch at once): each event is found by any of its words, the name of a tool included
+    when its input has a `text` of its own."""
+    path = str(tmp_path / "j.sqlite3")
+    journal = await Journal.open(path, lambda committed: None)
+    try:
+        w = Writer(journal)
+        for i in range(300):
+            w.add(kind="output", stream="stdout", text=f"line {i} of the flood")
+        await w.commit()
+        call = w.add(kind="tool_call", tool_id="t1", name="Notepad", input={"text": "jot this down", "n": 1})
+        result = w.add(kind="tool_result", tool_id="t1", output="noted", is_error=False)
+        w.add(kind="status", status="running")
+        await w.commit()
+        first = w.add(kind="assistant", message_id="m1", text="a streamed ")
+        for word in ("mes", "sage ", "ends"):
+            w.add(kind="assistant", message_id="m1", text=word)
+        await w.commit()
+    finally:
+        await journal.close()
+    assert found(path, "line 257 of") == [(258, "line 257 of the flood")]
+    assert [seq for seq, _ in found(path, "flood", limit=500)] == list(range(300, 0, -1))
+    assert [seq for seq, _ in found(path, "notepad")] == [call]
+    assert [seq for seq, _ in found(path, "jot this")] == [call]
+    assert [seq for seq, _ in found(path, "noted")] == [result]
+    assert found(path, "message ends") == [(first, "a streamed message ends")]
