@@ -28,6 +28,8 @@ from dataclasses import dataclass, field
 from operator import itemgetter
 from typing import Any
 
+from runner.search_index import SearchIndex
+
 log = logging.getLogger(__name__)
 
 FLUSH_INTERVAL = 0.010
@@ -188,6 +190,8 @@ class Journal:
         self._releasing = False
         self.failing: str | None = None
         self.commits = 0
+        self._index = SearchIndex()
+        self._migration: asyncio.Task[None] | None = None
         self.unsaved = 0
         """Events that could not be committed before `close()` gave up (a full or read-only disk)."""
 
@@ -201,6 +205,7 @@ class Journal:
         await loop.run_in_executor(journal._reader, journal._open_reader)
         journal._flusher = asyncio.create_task(journal._flush_loop(), name="journal-flusher")
         journal._flusher.add_done_callback(_report_flusher_end)
+        journal._migration = asyncio.create_task(journal._migrate(), name="journal-search-migration")
         return journal
 
     def _open_writer(self) -> None:
@@ -211,6 +216,7 @@ class Journal:
         try:
             conn = _connect(self.path)
             conn.executescript(SCHEMA)
+            self._index.create(conn)
             row = conn.execute("SELECT value FROM meta WHERE key='runner_id'").fetchone()
             if row is None:
                 self.runner_id = uuid.uuid4().hex
@@ -396,11 +402,13 @@ class Journal:
         try:
             if batch.events:
                 conn.executemany("INSERT OR REPLACE INTO events VALUES (?, ?, ?)", batch.events)
+                self._index.add(conn, batch.events)
             if batch.client_msgs:
                 conn.executemany("INSERT OR IGNORE INTO client_msgs VALUES (?, ?)", batch.client_msgs)
             for sid, record in batch.sessions.items():
                 if record is None:
                     conn.execute("DELETE FROM events WHERE session_id=?", (sid,))
+                    self._index.forget(conn, sid)
                     conn.execute("DELETE FROM client_msgs WHERE session_id=?", (sid,))
                     conn.execute("DELETE FROM sessions WHERE id=?", (sid,))
                 else:
@@ -410,7 +418,20 @@ class Journal:
             # SQLite rolls back by itself on some errors (SQLITE_FULL among them); don't mask the real error.
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
+            self._index.rollback()
             raise
+
+    async def _migrate(self) -> None:
+        """Index what the journal held before it had a search index, a slice at a time between commits (the
+        writer thread runs one thing at a time), so opening stays fast and commits wait at most one slice."""
+        loop = asyncio.get_running_loop()
+        try:
+            while not self._closing:
+                assert self._wconn is not None
+                if not await loop.run_in_executor(self._writer, self._index.migrate_step, self._wconn):
+                    break
+        except Exception:
+            log.exception("journal: indexing for search stopped; unindexed sessions are searched by a scan")
 
     # --- reading -----------------------------------------------------------------------------------------------
 
@@ -442,6 +463,11 @@ class Journal:
         JournalError; the caller decides how loudly to fail."""
         self._closing = True
         self._kick()
+        if self._migration is not None:
+            # A step in progress finishes on the writer thread before the connection is closed there.
+            self._migration.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._migration
         deadline = time.monotonic() + timeout
         while self._flusher is not None and not self._flusher.done():
             if time.monotonic() > deadline:

@@ -24,6 +24,20 @@ from typing import Any
 import orjson
 
 from runner.export import plain_terminal_line
+from runner.search_index import (
+    MESSAGE_ID,
+    MESSAGE_KINDS,
+    ROW_GROUP,
+    ROW_MESSAGE,
+    SIMPLE_KINDS,
+    TEXT,
+    kind_of,
+    loads,
+    match_expression,
+    query_words,
+    searchable,
+    text_of,
+)
 from runner.vocabulary import RequestError
 
 DEFAULT_LIMIT = 50
@@ -73,22 +87,7 @@ class _Row:
     kind: str
     seq: int
     parts: list[str] = field(default_factory=list)
-
-
-def _searchable(event: dict[str, Any]) -> str:
-    kind = event.get("kind")
-    if kind == "tool_call":
-        tool_input = event.get("input")
-        shown = tool_input if isinstance(tool_input, str) else orjson.dumps(tool_input).decode()
-        return f"{event.get('name', '')} {shown}"
-    if kind == "tool_result":
-        return str(event.get("output", ""))
-    if kind == "error":
-        return str(event.get("message", ""))
-    if kind == "permission_request":
-        return f"{event.get('tool_name', '')} {orjson.dumps(event.get('input')).decode()}"
-    text = event.get("text")
-    return text if isinstance(text, str) else ""
+    stream: Any = None
 
 
 # Output that is searched after interpretation: parts of a line, escape sequences, carriage returns, backspaces.
@@ -106,6 +105,7 @@ _SEARCHED_KINDS = {"user", "assistant", "thinking", "tool_call", "tool_result", 
 
 class _Scan:
     def __init__(self, query: str, limit: int) -> None:
+        self.query = query
         self.folded = query.casefold()
         # The query as the journal's JSON holds it (quotes, backslashes and control characters escaped).
         self.needle = orjson.dumps(query).decode()[1:-1].casefold()
@@ -137,11 +137,8 @@ class _Scan:
     def feed(self, rows: list[tuple[int, str]]) -> None:
         """Rows of (seq, payload), newest first."""
         needle = self.needle
-        loads = orjson.loads
         for seq, payload in rows:
-            # The first `"kind":"` is the key (inside a string value its quotes would be escaped).
-            at = payload.find('"kind":"') + 8
-            kind = payload[at:payload.find('"', at)]
+            kind = kind_of(payload)
             if kind == "assistant" or kind == "thinking":
                 event = loads(payload)
                 message_id = event.get("message_id")
@@ -155,18 +152,18 @@ class _Scan:
                 if self.line is None and needle not in payload.casefold() and not _TERMINAL.search(payload):
                     continue  # a whole plain line without the query
                 event = loads(payload)
-                text, part = _text(event), event.get("part")
-                if self.line is not None:
+                text, part, stream = _text(event), event.get("part"), event.get("stream")
+                if self.line is not None and stream == self.line.stream:
                     self.line.parts.append(text)
                     self.line.seq = seq
                     if not part:  # part 0: the line is complete
                         self.close_line()
                 elif part:  # the last part of a line: the earlier ones follow
-                    self.line = _Row("output", seq, [text])
-                else:
+                    self.line = _Row("output", seq, [text], stream)
+                else:  # a whole line (the other stream's lines may come between the parts of one)
                     self.match(kind, seq, plain_terminal_line(text))
             elif kind in _SEARCHED_KINDS and needle in payload.casefold():
-                self.match(kind, seq, _searchable(loads(payload)))
+                self.match(kind, seq, searchable(loads(payload)))
         # A message with no delta among the last events read has been read whole (its deltas come close together:
         # a message left open at the end of a batch is finished by the next one).
         bottom = rows[-1][0] + DELTA_GAP if rows else 0
@@ -202,40 +199,144 @@ def search_journal(path: str, session_id: str, query: str, limit: int, before_se
     conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, check_same_thread=False)
     try:
         conn.execute("PRAGMA busy_timeout=5000")
+        try:
+            indexed = conn.execute("SELECT 1 FROM search_backlog WHERE session_id=?", (session_id,)).fetchone() is None
+        except sqlite3.OperationalError:
+            indexed = False  # a journal no runner with an index has opened yet
         scan = _Scan(query, limit)
-        cursor = before_seq if before_seq is not None else 2**63 - 1
-        scanned = 0
-        exhausted = False
-        while True:
-            rows = conn.execute(
-                "SELECT seq, payload FROM events WHERE session_id=? AND seq<? ORDER BY seq DESC LIMIT ?",
-                (session_id, cursor, BATCH),
-            ).fetchall()
-            if not rows:
-                exhausted = True
-                break
-            scan.feed(rows)
-            cursor = rows[-1][0]
-            scanned += len(rows)
-            if scan.settled():
-                break
-            if scanned >= SCAN_BUDGET:
-                scan.close_all()
-                break
-        if exhausted:
-            scan.close_all()
+        if indexed:
+            more, cursor = _search_index(conn, session_id, scan, before_seq), None
+        else:
+            more, cursor = _scan_journal(conn, session_id, scan, before_seq)
     finally:
         conn.close()
     matches = sorted(scan.matches, key=lambda m: m["seq"], reverse=True)
-    more = len(matches) > limit or not exhausted
+    more = more or len(matches) > limit
     matches = matches[:limit]
     if len(matches) == limit and more:
         next_before: int | None = matches[-1]["seq"]
-    elif not exhausted:
+    elif cursor is not None:
         next_before = cursor  # the budget ran out before `limit` matches: go on below what was examined
     else:
         next_before = None
     return {"matches": matches, "complete": next_before is None, "next_before": next_before}
+
+
+def _search_index(conn: sqlite3.Connection, session_id: str, scan: _Scan, before_seq: int | None) -> bool:
+    """Find the matches through the index (runner/search_index.py): its candidates, newest first, each checked
+    against its events as a scan would, until the `limit` newest are known. Whether candidates were left."""
+    before = before_seq if before_seq is not None else 2**63 - 1
+    words = query_words(scan.query)
+    expression = match_expression(words)
+    newest = f"CASE WHEN row={ROW_GROUP} THEN min(hi, ?) ELSE lo END"
+    if expression is not None:
+        docs = conn.execute(
+            # CROSS JOIN: the index's few matches first, not every document of the session probed in the index.
+            f"SELECT d.lo, d.row, {newest} AS newest FROM search_words CROSS JOIN search_docs d "
+            "ON d.docid = search_words.rowid WHERE search_words MATCH ? AND d.session_id=? AND d.lo<? "
+            f"UNION ALL SELECT lo, row, {newest} FROM search_docs WHERE session_id=? AND lo<? AND words IS NULL "
+            "ORDER BY newest DESC",
+            (before - 1, expression, session_id, before, before - 1, session_id, before))
+    else:  # words too short for trigrams: look for the longest in each document's words
+        docs = conn.execute(
+            f"SELECT lo, row, {newest} AS newest FROM search_docs WHERE session_id=? AND lo<? "
+            "AND (words IS NULL OR instr(words, ?)>0) ORDER BY newest DESC",
+            (before - 1, session_id, before, max(words, key=len)))
+    seen: set[tuple[int, int]] = set()
+    checked: set[int] = set()
+    kth = 0  # seq of the limit-th newest match so far
+    for lo, row, newest_seq in docs:
+        if newest_seq < kth:
+            docs.close()
+            return True
+        if (row, lo) in seen:  # a message's documents share their `lo`
+            continue
+        seen.add((row, lo))
+        if row == ROW_GROUP:
+            _check_group(conn, session_id, scan, lo, newest_seq, checked)
+        else:
+            _check_row(conn, session_id, scan, row, lo, before - 1)
+        if len(scan.matches) >= scan.limit:
+            kth = sorted((m["seq"] for m in scan.matches), reverse=True)[scan.limit - 1]
+    return False
+
+
+def _check_group(conn: sqlite3.Connection, session_id: str, scan: _Scan, lo: int, hi: int, checked: set[int]
+                 ) -> None:
+    """The events of a group that match (messages and parts of lines are candidates of their own); `checked`: the
+    seqs of events checked already (groups of events journaled out of seq order may overlap)."""
+    needle = scan.needle
+    for seq, payload in conn.execute("SELECT seq, payload FROM events WHERE session_id=? AND seq>=? AND seq<=? "
+                                     "ORDER BY seq DESC", (session_id, lo, hi)):
+        if seq in checked:
+            continue
+        checked.add(seq)
+        kind = kind_of(payload)
+        if kind == "output":
+            if needle not in payload.casefold() and not _TERMINAL.search(payload):
+                continue
+            event = loads(payload)
+            if "part" not in event:
+                scan.match(kind, seq, plain_terminal_line(text_of(event)))
+        elif kind in SIMPLE_KINDS and needle in payload.casefold():
+            scan.match(kind, seq, searchable(loads(payload)))
+
+
+def _check_row(conn: sqlite3.Connection, session_id: str, scan: _Scan, row: int, lo: int, end: int) -> None:
+    """A message (its deltas joined) or a line in parts (joined, then as the terminal shows it) starting at `lo`."""
+    rows = conn.execute(
+        "SELECT payload FROM events WHERE session_id=? AND seq>=? AND seq<=min(?, (SELECT max(hi) FROM search_docs "
+        "WHERE session_id=? AND lo=? AND row=?)) ORDER BY seq", (session_id, lo, end, session_id, lo, row)).fetchall()
+    if not rows:
+        return
+    kind = kind_of(rows[0][0])
+    first = loads(rows[0][0])
+    if row == ROW_MESSAGE and kind in MESSAGE_KINDS:
+        message_id = first.get("message_id")
+        texts = [] if message_id is not None else [text_of(first)]
+        for (payload,) in rows if message_id is not None else ():
+            if kind_of(payload) != kind:
+                continue  # only events of the row's kind can be part of it: the others are not parsed
+            if "\\" not in payload and isinstance(message_id, str):
+                # Compact JSON without escapes holds its strings as they are: no need to parse it.
+                found_id, found_text = MESSAGE_ID.search(payload), TEXT.search(payload)
+                if found_id is not None and found_text is not None:
+                    if found_id.group(1) == message_id:
+                        texts.append(found_text.group(1))
+                    continue
+            event = loads(payload)
+            if event.get("message_id") == message_id:
+                texts.append(text_of(event))
+        scan.match(str(kind), lo, "".join(texts))
+    elif kind == "output":
+        stream = first.get("stream")
+        parts = [event for event in map(loads, (payload for payload, in rows if kind_of(payload) == "output"))
+                 if event.get("stream") == stream and "part" in event]
+        scan.match("output", lo, plain_terminal_line("".join(text_of(e) for e in parts)))
+
+
+def _scan_journal(conn: sqlite3.Connection, session_id: str, scan: _Scan, before_seq: int | None
+                  ) -> tuple[bool, int | None]:
+    """Find the matches by reading the session newest first (a session not indexed yet). Whether more may be
+    left, and where to go on if the budget ran out first."""
+    cursor = before_seq if before_seq is not None else 2**63 - 1
+    scanned = 0
+    while True:
+        rows = conn.execute(
+            "SELECT seq, payload FROM events WHERE session_id=? AND seq<? ORDER BY seq DESC LIMIT ?",
+            (session_id, cursor, BATCH),
+        ).fetchall()
+        if not rows:
+            scan.close_all()
+            return False, None
+        scan.feed(rows)
+        cursor = rows[-1][0]
+        scanned += len(rows)
+        if scan.settled():
+            return True, None
+        if scanned >= SCAN_BUDGET:
+            scan.close_all()
+            return True, cursor if len(scan.matches) < scan.limit else None
 
 
 async def search(path: str, session_id: str, query: Any, limit: Any = None, before_seq: Any = None

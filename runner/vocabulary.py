@@ -268,11 +268,20 @@ class ToolCallEvent(_Event):
     input: Any
 
 
+class PatchHunk(TypedDict):
+    old_start: int
+    old_lines: int
+    new_start: int
+    new_lines: int
+    lines: list[str]
+
+
 class ToolResultEvent(_Event):
     tool_id: str
     output: str
     is_error: bool
     exit_code: NotRequired[int | None]
+    patch: NotRequired[list[PatchHunk]]
 
 
 class TurnEndEvent(_Event):

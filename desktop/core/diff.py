@@ -2,7 +2,11 @@
 
 Which tools edit files, and where their inputs keep the path and the text (see /work/shared/reference): Claude
 Code's Edit, MultiEdit (1.x), Write and NotebookEdit; Gemini CLI's replace and write_file; OpenCode's edit and
-write; Codex's file_change (paths and kinds only: its JSON output carries no diff text)."""
+write; Codex's file_change (paths and kinds only: its JSON output carries no diff text).
+
+Claude Code's results also carry the hunks it applied, numbered as in the file (the tool_result's `patch`,
+runner/EVENTS.md): with them a diff shows the file's line numbers; without, a diff of the tool's input strings
+shows none (they would count from the start of the snippet)."""
 
 from __future__ import annotations
 
@@ -74,12 +78,63 @@ def _path(value: dict[str, Any], *keys: str) -> str | None:
     return None
 
 
-def file_edits(tool_name: str, tool_input: Any) -> list[FileEdit] | None:
+def patch_lines(patch: Any) -> list[DiffLine] | None:
+    """A tool_result's `patch` (hunks with the file's line numbers) as typed, numbered lines; None unless it has
+    that shape."""
+    if not isinstance(patch, list) or not patch:
+        return None
+    out: list[DiffLine] = []
+    for hunk in patch:
+        if not isinstance(hunk, dict) or not isinstance(hunk.get("lines"), list):
+            return None
+        starts = hunk.get("old_start"), hunk.get("old_lines"), hunk.get("new_start"), hunk.get("new_lines")
+        if not all(isinstance(n, int) for n in starts):
+            return None
+        old, old_count, new, new_count = starts
+        out.append(DiffLine(DiffLineKind.HUNK, f"@@ -{old},{old_count} +{new},{new_count} @@"))
+        for line in hunk["lines"]:
+            text = str(line)
+            if text.startswith("+"):
+                out.append(DiffLine(DiffLineKind.ADDED, text, None, new))
+                new += 1
+            elif text.startswith("-"):
+                out.append(DiffLine(DiffLineKind.REMOVED, text, old, None))
+                old += 1
+            elif text.startswith("\\"):  # "\ No newline at end of file": about the line before
+                out.append(DiffLine(DiffLineKind.HUNK, text))
+            else:
+                out.append(DiffLine(DiffLineKind.CONTEXT, text, old, new))
+                old += 1
+                new += 1
+    return out
+
+
+def numbered(edit: FileEdit) -> list[tuple[str, DiffLineKind]]:
+    """An edit's lines as shown: where the file's numbers are known, a gutter of the old and new line numbers
+    before each line."""
+    widest = max((n for line in edit.lines for n in (line.old, line.new) if n is not None), default=None)
+    if widest is None:
+        return [(line.text, line.kind) for line in edit.lines]
+    width = len(str(widest))
+
+    def number(n: int | None) -> str:
+        return str(n).rjust(width) if n is not None else " " * width
+
+    return [(line.text if line.kind is DiffLineKind.HUNK else f"{number(line.old)} {number(line.new)} {line.text}",
+             line.kind) for line in edit.lines]
+
+
+def file_edits(tool_name: str, tool_input: Any, patch: Any = None) -> list[FileEdit] | None:
     """The file edits a tool call makes, or None when the tool does not edit files (or its input is not the
-    shape the agent documents: then the row shows the input as it is)."""
+    shape the agent documents: then the row shows the input as it is). `patch`: its result's hunks, if any."""
     if not isinstance(tool_input, dict):
         return None
     name = tool_name.lower()
+    from_patch = patch_lines(patch) if name in ("edit", "multiedit", "write") else None
+    if from_patch is not None:
+        path = _path(tool_input, "file_path", "filePath", "path")
+        if path is not None:
+            return [FileEdit(path, "write" if name == "write" else "edit", from_patch)]
     if name in ("edit", "replace", "multiedit"):
         path = _path(tool_input, "file_path", "filePath", "path")
         if path is None:

@@ -11,6 +11,9 @@ what line-oriented programs use:
 - everything else (cursor movement across lines, screen clears, modes, window titles, hyperlink markers, other
   escape sequences and control characters) is dropped whole: never shown raw.
 
+A colour set on one line lasts until it is reset, as in a terminal: a view keeps, per output row, the SGR state the
+row starts in (`carried_sgr`, from the rows before it) and interprets that prefix plus the row's text.
+
 Memory is bounded: at most `max_lines` lines (the oldest go first) of at most `max_line_chars` characters each.
 Each character takes one column (no wide-character or combining-mark widths).
 """
@@ -408,12 +411,39 @@ def has_terminal_codes(text: str) -> bool:
 
 
 @functools.lru_cache(maxsize=1024)
+def _interpreted(text: str) -> tuple[tuple[Line, ...], Style]:
+    terminal = Terminal(max_lines=1_000, max_line_chars=len(text) + 1)
+    terminal.feed(text)
+    return tuple(terminal.lines) or (Line(),), terminal.style
+
+
+@functools.lru_cache(maxsize=1024)
 def interpret_line(text: str) -> tuple[Line, ...]:
     """One output row's text (a line, its parts joined) as a terminal shows it. Cached: a row is painted and
     measured many times, and a str keeps its hash, so a hit costs one lookup."""
-    terminal = Terminal(max_lines=1_000, max_line_chars=len(text) + 1)
-    terminal.feed(text)
-    return tuple(terminal.lines) or (Line(),)
+    return _interpreted(text)[0]
+
+
+def carried_sgr(text: str) -> str:
+    """The SGR sequence that sets the style a terminal is left in after `text` (which may start with the
+    sequence a previous row left): "" for the default style. What the next row starts in."""
+    return sgr_of(_interpreted(text)[1])
+
+
+_SGR_FLAG_CODES = (("bold", 1), ("dim", 2), ("italic", 3), ("underline", 4), ("inverse", 7), ("strike", 9))
+
+
+def sgr_of(style: Style) -> str:
+    """An SGR sequence that sets `style` from any state ("" for the default style)."""
+    if style == PLAIN:
+        return ""
+    codes = ["0"] + [str(code) for name, code in _SGR_FLAG_CODES if getattr(style, name)]
+    for color, base in ((style.fg, 38), (style.bg, 48)):
+        if isinstance(color, int):
+            codes.append(f"{base};5;{color}")
+        elif isinstance(color, str):
+            codes.append(f"{base};2;{int(color[1:3], 16)};{int(color[3:5], 16)};{int(color[5:7], 16)}")
+    return "\x1b[" + ";".join(codes) + "m"
 
 
 def shown_text(text: str) -> str:

@@ -24,7 +24,7 @@ from typing import Any
 
 from desktop.core.plan import Plan, is_plan_tool
 from desktop.core.questions import is_question, question_summary
-from desktop.core.terminal import shown_text
+from desktop.core.terminal import carried_sgr, shown_text
 from desktop.core.totals import Totals, usage_tokens
 
 
@@ -283,6 +283,9 @@ class Transcript:
         self._messages: dict[tuple[str, str], Row] = {}
         self._tools: dict[str, Row] = {}
         self._requests: dict[str, Row] = {}
+        self._sgr: dict[str, str] = {}
+        """Per output stream, the SGR sequence of the style its last line left (a colour lasts across lines until
+        reset, as in a terminal): the next output row starts in it (`data["sgr"]`)."""
         self.plan = Plan()
         """The agent's latest plan (todo list), shown at the top of the session."""
         self.totals = Totals()
@@ -336,11 +339,18 @@ class Transcript:
                     # The continuation of a line cut because it was over the runner's line limit.
                     last.text += text
                     last.data["truncated"] = bool(event.get("truncated"))
+                    if "\x1b" in text:
+                        self._sgr[stream] = carried_sgr(last.data.get("sgr", "") + last.text)
                     changed(last)
                     continue
                 ts = event.get("ts")
-                new_rows.append(Row(output_kind, seq, ts if type(ts) is float else _number(ts), text,
-                                    {"stream": stream, "truncated": bool(event.get("truncated"))}))
+                data = {"stream": stream, "truncated": bool(event.get("truncated"))}
+                sgr = self._sgr.get(stream)
+                if sgr:
+                    data["sgr"] = sgr
+                if "\x1b" in text:
+                    self._sgr[stream] = carried_sgr((sgr or "") + text)
+                new_rows.append(Row(output_kind, seq, ts if type(ts) is float else _number(ts), text, data))
                 continue
             row = self._row_for(event, seq, batch, changed)
             if row is not None:
@@ -378,9 +388,16 @@ class Transcript:
                 # The continuation of a line cut because it was over the runner's line limit.
                 last.text += text
                 last.data["truncated"] = bool(event.get("truncated"))
+                if "\x1b" in text:
+                    self._sgr[stream] = carried_sgr(last.data.get("sgr", "") + last.text)
                 changed(last)
                 return None
             data = {"stream": stream, "truncated": bool(event.get("truncated"))}
+            sgr = self._sgr.get(stream)
+            if sgr:
+                data["sgr"] = sgr
+            if "\x1b" in text:
+                self._sgr[stream] = carried_sgr((sgr or "") + text)
             return Row(RowKind.OUTPUT, seq, ts, text, data)
         if kind in ("assistant", "thinking"):
             text = str(event.get("text", ""))
@@ -424,6 +441,8 @@ class Transcript:
             if existing is not None:
                 existing.data["output"] = event.get("output")
                 existing.data["is_error"] = bool(event.get("is_error"))
+                if event.get("patch"):
+                    existing.data["patch"] = event["patch"]  # the edit's hunks, numbered as in the file
                 name = str(existing.data.get("name"))
                 if is_plan_tool(name) and self.plan.update_result(name, tool_id, event.get("output"),
                                                                   bool(event.get("is_error"))):

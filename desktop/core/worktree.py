@@ -53,6 +53,10 @@ class DiffLineKind(StrEnum):
 class DiffLine:
     kind: DiffLineKind
     text: str
+    old: int | None = None
+    """The line's number in the file before the change, where known (context and removed lines)."""
+    new: int | None = None
+    """Its number after the change, where known (context and added lines)."""
 
 
 def diff_lines(diff: str) -> list[DiffLine]:

@@ -421,20 +421,21 @@ class ClaudeTranslator:
             return
         if not isinstance(content, list):
             return
+        # The line's structured result belongs to its tool_result when there is only one (as the CLI sends them).
+        results = sum(1 for block in content if isinstance(block, dict) and block.get("type") == "tool_result")
+        patch = _structured_patch(obj.get("tool_use_result")) if results == 1 else None
         for block in content:
             if not isinstance(block, dict):
                 continue
             if block.get("type") == "tool_result":
-                step.events.append(
-                    (
-                        "tool_result",
-                        {
-                            "tool_id": str(block.get("tool_use_id", "")),
-                            "output": _result_text(block.get("content")),
-                            "is_error": bool(block.get("is_error", False)),
-                        },
-                    )
-                )
+                result = {
+                    "tool_id": str(block.get("tool_use_id", "")),
+                    "output": _result_text(block.get("content")),
+                    "is_error": bool(block.get("is_error", False)),
+                }
+                if patch:
+                    result["patch"] = patch
+                step.events.append(("tool_result", result))
             elif block.get("type") == "text":
                 text = str(block.get("text", ""))
                 if text.startswith("[Request interrupted by user"):
@@ -589,6 +590,30 @@ def _unstreamed_part(msg: _Message | None, btype: str, whole: str) -> str:
                 return whole[len(streamed) :]
             return ""  # differs from the deltas: the deltas were shown already, do not repeat
     return whole
+
+
+MAX_PATCH_CHARS = 1_000_000
+
+
+def _structured_patch(result: Any) -> list[dict[str, Any]] | None:
+    """The hunks of an Edit/Write/MultiEdit result's `structuredPatch`, with the file's line numbers, as EVENTS.md
+    documents `patch`; None when there are none or they are not that shape."""
+    hunks = result.get("structuredPatch") if isinstance(result, dict) else None
+    if not isinstance(hunks, list) or not hunks:
+        return None
+    out = []
+    for hunk in hunks:
+        if not isinstance(hunk, dict):
+            return None
+        numbers = [hunk.get(k) for k in ("oldStart", "oldLines", "newStart", "newLines")]
+        lines = hunk.get("lines")
+        if (not all(isinstance(n, int) and not isinstance(n, bool) and n >= 0 for n in numbers)
+                or not isinstance(lines, list) or not all(isinstance(line, str) for line in lines)):
+            return None
+        out.append(dict(zip(("old_start", "old_lines", "new_start", "new_lines"), numbers, strict=True),
+                        lines=lines))
+    # A huge rewrite's patch would double what the journal holds of it: views diff the input instead.
+    return out if sum(len(line) for hunk in out for line in hunk["lines"]) <= MAX_PATCH_CHARS else None
 
 
 def _result_text(content: Any) -> str:

@@ -121,7 +121,7 @@ class OutputRenderer(RowRenderer):
     def layout(self, row: Row, width: int, state: RowState) -> Layout:
         left = self.ctx.left(row)
         inner_w = width - left - MARGIN_X
-        text = row.text[:MAX_CHARS]
+        text = row.data.get("sgr", "") + row.text[:MAX_CHARS]  # in the colours earlier lines left
         if has_terminal_codes(text):
             h = self.terminal.get(text, inner_w, row.data.get("stream") == "stderr")[1]
         else:
@@ -141,8 +141,8 @@ class OutputRenderer(RowRenderer):
         # carriage returns is not printable, so it never gets here.)
         ctx = self.ctx
         left = ctx.left(row)
-        if not ctx.one_mono_line(row.text, rect.width() - left - MARGIN_X):
-            return False
+        if "sgr" in row.data or not ctx.one_mono_line(row.text, rect.width() - left - MARGIN_X):
+            return False  # in colours an earlier line set, or more than one line
         t = theme.current()
         p.setFont(ctx.mono)
         p.setPen(t.stderr if row.data.get("stream") == "stderr" else t.text)
@@ -152,7 +152,7 @@ class OutputRenderer(RowRenderer):
     def paint(self, p: QPainter, row: Row, lay: Layout, width: int, state: RowState) -> None:
         t = theme.current()
         stderr = row.data.get("stream") == "stderr"
-        text = row.text[:MAX_CHARS]
+        text = row.data.get("sgr", "") + row.text[:MAX_CHARS]  # in the colours earlier lines left
         assert lay.text is not None
         if has_terminal_codes(text):
             layouts, _ = self.terminal.get(text, lay.text.width(), stderr)

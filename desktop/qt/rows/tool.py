@@ -8,7 +8,7 @@ from collections import OrderedDict
 from PySide6.QtCore import QRect, QRectF, Qt
 from PySide6.QtGui import QColor, QPainter
 
-from desktop.core.diff import FileEdit, file_edits
+from desktop.core.diff import FileEdit, file_edits, numbered
 from desktop.core.transcript import Row, RowKind, format_value
 from desktop.core.worktree import DiffLineKind
 from desktop.qt import theme
@@ -70,7 +70,7 @@ class ToolRenderer(RowRenderer):
         if key in self._edits:
             self._edits.move_to_end(key)
             return self._edits[key]
-        found = file_edits(str(row.data.get("name") or ""), row.data.get("input"))
+        found = file_edits(str(row.data.get("name") or ""), row.data.get("input"), row.data.get("patch"))
         self._edits[key] = found
         if len(self._edits) > EDITS_CACHED:
             self._edits.popitem(last=False)
@@ -85,9 +85,9 @@ class ToolRenderer(RowRenderer):
             counts = f"  +{edit.added} -{edit.removed}" if edit.lines else ""
             header = edit.path if edit.action in ("edit", "write", "notebook") else f"{edit.action}  {edit.path}"
             entries.append(("file", header + counts, None))
-            for line in edit.lines:
+            for text, kind in numbered(edit):
                 if shown < limit:
-                    entries.append(("line", line.text, line.kind))
+                    entries.append(("line", text, kind))
                     shown += 1
                 else:
                     hidden += 1

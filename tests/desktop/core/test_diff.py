@@ -50,3 +50,37 @@ def test_write_notebook_and_other_agents() -> None:
     assert [(e.path, e.action, e.lines) for e in codex] == [("/c/a", "update", []), ("/c/b", "add", [])]
     assert file_edits("Bash", {"command": "ls"}) is None
     assert file_edits("Edit", {"old_string": "no path"}) is None
+
+
+PATCH = [{"old_start": 40, "old_lines": 3, "new_start": 41, "new_lines": 3,
+          "lines": [" def f():", "-    return 1", "+    return 2", " "]},
+         {"old_start": 118, "old_lines": 1, "new_start": 119, "new_lines": 2,
+          "lines": [" end", "+extra", "\\ No newline at end of file"]}]
+
+
+def test_an_edit_with_its_results_patch_shows_the_files_line_numbers() -> None:
+    from desktop.core.diff import numbered
+
+    edit_input = {"file_path": "/p/app.py", "old_string": "    return 1", "new_string": "    return 2"}
+    (edit,) = file_edits("Edit", edit_input, PATCH)
+    assert (edit.path, edit.action, edit.added, edit.removed) == ("/p/app.py", "edit", 2, 1)
+    assert [(line.old, line.new) for line in edit.lines if line.kind is not DiffLineKind.HUNK] == [
+        (40, 41), (41, None), (None, 42), (42, 43), (118, 119), (None, 120)]
+    assert [text for text, _kind in numbered(edit)] == [
+        "@@ -40,3 +41,3 @@",
+        " 40  41  def f():",
+        " 41     -    return 1",
+        "     42 +    return 2",
+        " 42  43  ",
+        "@@ -118,1 +119,2 @@",
+        "118 119  end",
+        "    120 +extra",
+        "\\ No newline at end of file",
+    ]
+    # A Write over an existing file: its real changes, not the whole content as added.
+    (write,) = file_edits("Write", {"file_path": "/p/app.py", "content": "whole file"}, PATCH[:1])
+    assert (write.action, write.added, write.removed) == ("write", 1, 1)
+    # Without a patch (or with one that is not that shape): the input's diff, and no numbers to mislead.
+    for patch in (None, [], [{"old_start": "1"}], "x"):
+        (plain,) = file_edits("Edit", edit_input, patch)
+        assert [text for text, _kind in numbered(plain)] == ["-    return 1", "+    return 2"]

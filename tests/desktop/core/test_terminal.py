@@ -195,3 +195,81 @@ def test_styles_are_shared_not_copied_per_span() -> None:
 
 def test_span_equality_is_by_value() -> None:
     assert Span("a", Style(fg=1)) == Span("a", Style(fg=1))
+
+
+# --- colours across lines (rows of a transcript) ----------------------------------------------------------------
+
+
+def row_spans(rows: list) -> list[list[tuple[str, Style]]]:
+    """Each output row's spans as the view interprets it: the SGR state it starts in, then its text."""
+    from desktop.core.terminal import interpret_line
+
+    out = []
+    for row in rows:
+        lines = interpret_line(row.data.get("sgr", "") + row.text)
+        out.append([(s.text, s.style) for line in lines for s in line.spans])
+    return out
+
+
+def output(seq: int, text: str, stream: str = "stdout", **more: object) -> dict:
+    return {"seq": seq, "kind": "output", "stream": stream, "text": text, **more}
+
+
+def test_a_colour_lasts_across_lines_until_reset() -> None:
+    from desktop.core.transcript import Transcript
+
+    transcript = Transcript()
+    transcript.apply([output(1, "\x1b[1;31mred starts"), output(2, "still red"), output(3, "err", "stderr"),
+                      output(4, "also \x1b[0mreset here"), output(5, "plain"),
+                      output(6, "\x1b[42mgreen bg from a part ", truncated=True, part=0),
+                      output(7, "and its end", part=1), output(8, "next line \x1b[49m")])
+    assert row_spans(list(transcript.rows)) == [
+        [("red starts", Style(fg=1, bold=True))],
+        [("still red", Style(fg=1, bold=True))],
+        [("err", PLAIN)],  # stderr keeps its own state
+        [("also ", Style(fg=1, bold=True)), ("reset here", PLAIN)],
+        [("plain", PLAIN)],
+        [("green bg from a part and its end", Style(bg=2))],
+        [("next line ", Style(bg=2))],
+    ]
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_colours_across_lines_match_a_terminal_at_any_catch_up_boundary(seed: int) -> None:
+    """Random SGR over many lines, delivered in random batches (catch-ups): each row shows what one terminal fed
+    the whole output shows on that line."""
+    import random
+
+    from desktop.core.transcript import Transcript
+
+    rng = random.Random(seed)
+    codes = ["0", "1", "2", "3", "4", "7", "9", "22", "31", "39", "44", "49", "38;5;200", "48;2;1;2;3", "93", "",
+             "38:2::10:20:30", "1;32;45"]
+    lines = []
+    for _ in range(120):
+        line = ""
+        for _ in range(rng.randint(0, 3)):
+            line += rng.choice(["x", "word ", "\x1b[" + rng.choice(codes) + "m"])
+        lines.append(line)
+    truth = Terminal()
+    truth.feed("".join(line + "\n" for line in lines))
+    expected = [[(s.text, s.style) for s in line.spans] for line in truth.lines]
+    transcript = Transcript()
+    events = [output(i + 1, line) for i, line in enumerate(lines)]
+    while events:
+        cut = rng.randint(1, 20)
+        transcript.apply(events[:cut])
+        events = events[cut:]
+    assert [[s for s in spans if s[0]] for spans in row_spans(list(transcript.rows))] == expected
+
+
+def test_sgr_of_a_style_sets_it_from_any_state() -> None:
+    from desktop.core.terminal import sgr_of
+
+    assert sgr_of(PLAIN) == ""  # a row in the default style needs no prefix
+    styles = [Style(fg=1), Style(bg=200, bold=True, strike=True), Style(fg="#0a141e", bg=3, dim=True,
+              italic=True, underline=True, inverse=True)]
+    for style in styles:
+        term = Terminal()
+        term.feed("\x1b[1;4;33;44mbefore" + sgr_of(style) + "after")
+        assert term.style == style and term.lines[0].spans[-1].style == style
