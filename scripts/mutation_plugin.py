@@ -21,19 +21,18 @@ import pytest
 RUNNER = (
     "tests/runner/test_journal.py", "tests/runner/test_protocol.py", "tests/runner/test_security_and_bad_input.py",
     "tests/runner/test_sessions_live.py", "tests/runner/test_catchup.py", "tests/runner/test_server.py",
-    "tests/runner/test_mutation_kills.py",
+    "tests/runner/test_sessions_restore.py",
 )
 DESKTOP_CORE = (
     "tests/desktop/core/test_core.py", "tests/desktop/core/test_outbox.py", "tests/desktop/core/test_outbox_basics.py",
     "tests/desktop/core/test_status_worst.py", "tests/desktop/lifecycle/test_core.py",
-    "tests/desktop/core/test_mutation_kills.py",
 )
 CONNECTION = (
     "tests/desktop/test_connection.py", "tests/desktop/test_one_path.py", "tests/desktop/core/test_outbox.py",
     "tests/desktop/core/test_core.py",
 )
 TESTS_BY_MODULE: dict[str, tuple[str, ...]] = {
-    "runner.journal": ("tests/runner/test_journal.py", "tests/runner/test_mutation_kills.py"),
+    "runner.journal": ("tests/runner/test_journal.py",),
     "runner.sessions": RUNNER,
     "runner.server": RUNNER,
     "desktop.connection": CONNECTION,
