@@ -21,7 +21,8 @@ import pytest
 RUNNER = (
     "tests/runner/test_journal.py", "tests/runner/test_protocol.py", "tests/runner/test_security_and_bad_input.py",
     "tests/runner/test_sessions_live.py", "tests/runner/test_catchup.py", "tests/runner/test_server.py",
-    "tests/runner/test_sessions_restore.py",
+    "tests/runner/test_sessions_restore.py", "tests/runner/test_worktrees.py", "tests/runner/test_search.py",
+    "tests/runner/test_files.py",
 )
 DESKTOP_CORE = (
     "tests/desktop/core/test_core.py", "tests/desktop/core/test_outbox.py", "tests/desktop/core/test_outbox_basics.py",
