@@ -47,7 +47,10 @@ PY
 cd "$work"
 export QT_QPA_PLATFORM=offscreen
 started=$(date +%s)
-nice -n 19 "$python" -m mutmut run --max-children 2 "$@" >"$work/mutmut.log" 2>&1 || {
+# SIGINT back to its default first: a shell starts background commands (`... &`) with SIGINT ignored, the agents
+# the tests start inherit that, and the interrupt tests then fail.
+nice -n 19 "$python" -c 'import os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_DFL); os.execv(sys.executable, [sys.executable, *sys.argv[1:]])' \
+    -m mutmut run --max-children 2 "$@" >"$work/mutmut.log" 2>&1 || {
     tail -c 3000 "$work/mutmut.log" >&2
     exit 1
 }
