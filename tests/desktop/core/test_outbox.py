@@ -281,6 +281,7 @@ def test_a_deleted_session_is_forgotten_whether_or_not_it_was_open() -> None:
     attach_live(core, "s1")
     core.select("s1")
     core.send_text("s1", "not sent yet\n")
+    core.open_session("s3")  # followed in the background, not shown
     # s2 was never opened (no cursor, nothing unshown): deleting it must not trip over what it lacks.
     core.receive({"type": "session_deleted", "session": "s2"})
     assert changes.removed == ["s2"] and "s2" not in core.sessions and core.selected == "s1"
@@ -289,4 +290,6 @@ def test_a_deleted_session_is_forgotten_whether_or_not_it_was_open() -> None:
     assert "s1" not in core.sessions and "s1" not in core.cursors and core.selected is None
     assert len(core.outbox) == 0
     assert changes.notices == [("warning", "1 unsent message(s) dropped: the session was deleted")]
-    assert list(core.sessions) == ["s3"]
+    core.receive({"type": "session_deleted", "session": "s3"})
+    # Nothing of a deleted session is left to release later.
+    assert core.release_unshown(older_than=0) == [] and core.sessions == {}
