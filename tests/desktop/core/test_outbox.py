@@ -264,9 +264,10 @@ def test_an_answer_given_while_connected_goes_out_at_once_with_everything_the_us
 def test_a_journaled_answer_settles_only_the_answer_to_that_request_in_that_session() -> None:
     core = ViewCore(Changes())
     connect(core, sessions=[{"id": "s1", "head": 0}, {"id": "s2", "head": 0}])
-    mine = core.answer("s1", "req-1", "allow")
+    # The same request id in another session, and another request of this session, come first in the outbox.
     same_id_elsewhere = core.answer("s2", "req-1", "deny")
     other_request = core.answer("s1", "req-2", "deny")
+    mine = core.answer("s1", "req-1", "allow")
     core.drain()
     attach_live(core, "s1")
     core.receive({"type": "event", "session": "s1", **ev(1, "permission_answer", request_id="req-1", behavior="allow")})
