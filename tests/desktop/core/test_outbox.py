@@ -235,3 +235,62 @@ def test_taking_over_the_file_of_an_instance_still_running_never_deletes_what_it
     taker.flush()
     everything = {i.client_msg_id for i in Outbox(FileOutboxStore(folder, "ws://r/"))}
     assert later.client_msg_id in everything and first.client_msg_id in everything
+
+
+class Removals(Changes):
+    def __init__(self) -> None:
+        super().__init__()
+        self.removed: list[str] = []
+
+    def session_removed(self, session_id: str) -> None:
+        self.removed.append(session_id)
+
+
+def test_an_answer_given_while_connected_goes_out_at_once_with_everything_the_user_said() -> None:
+    core = ViewCore(Changes())
+    connect(core, sessions=[{"id": "s1", "head": 0}])
+    core.answer("s1", "req-1", "allow", "only this once", {"Which file?": "a.txt"},
+                [{"type": "addRules", "rules": [{"toolName": "Bash"}], "behavior": "allow"}])
+    (msg,) = sends(core.drain())
+    del msg["id"]
+    assert msg == {"type": "answer", "session": "s1", "request_id": "req-1", "behavior": "allow",
+                   "message": "only this once", "answers": {"Which file?": "a.txt"},
+                   "updated_permissions": [{"type": "addRules", "rules": [{"toolName": "Bash"}], "behavior": "allow"}]}
+    # Given twice (a double click): one answer, not sent again.
+    core.answer("s1", "req-1", "deny")
+    assert sends(core.drain()) == []
+
+
+def test_a_journaled_answer_settles_only_the_answer_to_that_request_in_that_session() -> None:
+    core = ViewCore(Changes())
+    connect(core, sessions=[{"id": "s1", "head": 0}, {"id": "s2", "head": 0}])
+    # The same request id in another session, and another request of this session, come first in the outbox.
+    same_id_elsewhere = core.answer("s2", "req-1", "deny")
+    other_request = core.answer("s1", "req-2", "deny")
+    mine = core.answer("s1", "req-1", "allow")
+    core.drain()
+    attach_live(core, "s1")
+    core.receive({"type": "event", "session": "s1", **ev(1, "permission_answer", request_id="req-1", behavior="allow")})
+    assert list(core.outbox) == [same_id_elsewhere, other_request]
+    assert mine not in list(core.outbox)
+
+
+def test_a_deleted_session_is_forgotten_whether_or_not_it_was_open() -> None:
+    changes = Removals()
+    core = ViewCore(changes)
+    connect(core, sessions=[{"id": "s1", "head": 0}, {"id": "s2", "head": 0}, {"id": "s3", "head": 0}])
+    attach_live(core, "s1")
+    core.select("s1")
+    core.send_text("s1", "not sent yet\n")
+    core.open_session("s3")  # followed in the background, not shown
+    # s2 was never opened (no cursor, nothing unshown): deleting it must not trip over what it lacks.
+    core.receive({"type": "session_deleted", "session": "s2"})
+    assert changes.removed == ["s2"] and "s2" not in core.sessions and core.selected == "s1"
+    core.receive({"type": "session_deleted", "session": "s1"})
+    assert changes.removed == ["s2", "s1"]
+    assert "s1" not in core.sessions and "s1" not in core.cursors and core.selected is None
+    assert len(core.outbox) == 0
+    assert changes.notices == [("warning", "1 unsent message(s) dropped: the session was deleted")]
+    core.receive({"type": "session_deleted", "session": "s3"})
+    # Nothing of a deleted session is left to release later.
+    assert core.release_unshown(older_than=0) == [] and core.sessions == {}
