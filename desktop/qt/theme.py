@@ -89,6 +89,7 @@ DARK = Theme(
 )
 
 _current: Theme = LIGHT
+_system_palette_dark: bool | None = None
 
 
 def current() -> Theme:
@@ -108,13 +109,18 @@ def system_prefers_dark() -> bool:
         return True
     if scheme == Qt.ColorScheme.Light:
         return False
-    return QGuiApplication.palette().color(QPalette.ColorRole.Window).lightness() < 128
+    global _system_palette_dark
+    if _system_palette_dark is None:
+        # The platform's palette, looked at before ours replaces it (after that it would only echo our choice).
+        _system_palette_dark = QGuiApplication.palette().color(QPalette.ColorRole.Window).lightness() < 128
+    return _system_palette_dark
 
 
 def apply(app: QGuiApplication, dark: bool | None = None) -> Theme:
     """Fusion plus our palette: the same polished look on every platform, light or dark."""
     global _current
-    theme = DARK if (system_prefers_dark() if dark is None else dark) else LIGHT
+    system_dark = system_prefers_dark()  # looked at before our palette replaces the platform's
+    theme = DARK if (system_dark if dark is None else dark) else LIGHT
     _current = theme
     if hasattr(app, "setStyle"):
         app.setStyle(_NoButtonIconsStyle("Fusion"))
