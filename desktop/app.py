@@ -214,12 +214,12 @@ class NightshiftApp(QObject):
     def _runner_opened(self, handle: RunnerHandle) -> None:
         """A runner's handle is open: its group listens to its bridge, and so does the app (notifications, tray)."""
         bridge = handle.bridge
+        self.window.attach_runner(handle.key, bridge)  # first: the app's slots below see the group up to date
         bridge.status_changed.connect(lambda status: self._status_changed(handle, status))
         bridge.session_updated.connect(lambda info, previous: self._session_updated(handle, info, previous))
         bridge.sessions_listed.connect(lambda: self._sessions_listed(handle))
         bridge.session_removed.connect(lambda sid: self._session_removed(handle, sid))
         bridge.notice.connect(self._notice)
-        self.window.attach_runner(handle.key, bridge)
         self._overall_changed()
 
     def _token_for(self, url: str) -> str | None:
