@@ -14,7 +14,7 @@ import os
 from typing import Any
 
 from PySide6.QtCore import QByteArray, QItemSelectionModel, QModelIndex, Qt, QTimer, Signal
-from PySide6.QtGui import QAction, QCloseEvent, QGuiApplication, QKeySequence
+from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
 from PySide6.QtWidgets import (
     QApplication,
     QCheckBox,
@@ -684,21 +684,14 @@ class MainWindow(QMainWindow):
         return base64.b64encode(bytes(self.saveGeometry().data())).decode("ascii")
 
     def restore_saved_geometry(self, saved: str) -> bool:
-        """Back where it was; kept on a screen that still exists (a monitor unplugged since) and no bigger than
-        it. False when `saved` is not a geometry (the default size stays)."""
+        """Back where it was, on a screen that still exists (a monitor unplugged since) and no bigger than it.
+        False when `saved` is not a geometry (the default size stays)."""
         try:
             state = QByteArray(base64.b64decode(saved.encode("ascii"), validate=True))
         except (ValueError, UnicodeError):
             return False
-        if state.isEmpty() or not self.restoreGeometry(state):
-            return False
-        screens = [s.availableGeometry() for s in QGuiApplication.screens()]
-        frame = self.frameGeometry()
-        if screens and not any(screen.intersects(frame) for screen in screens):
-            screen = QGuiApplication.primaryScreen().availableGeometry()
-            self.resize(min(self.width(), screen.width()), min(self.height(), screen.height()))
-            self.move(screen.center() - self.rect().center())
-        return True
+        # Qt puts a window saved on a screen that is gone (or bigger than this one) back on a screen.
+        return not state.isEmpty() and self.restoreGeometry(state)
 
     def closeEvent(self, event: QCloseEvent) -> None:
         # The app decides: hide to the tray (agents keep running) or quit.
