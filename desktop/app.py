@@ -166,7 +166,7 @@ class NightshiftApp(QObject):
         loop = asyncio.get_running_loop()
         install_loop_handler(loop)
         self._done = loop.create_future()
-        self._sync_runners()
+        self.sync_runners()
         await self.runner_set.ensure(self.first_runner)
         if self.use_lifecycle and self.lifecycle is None:
             self._install_lifecycle()
@@ -199,7 +199,7 @@ class NightshiftApp(QObject):
             return list(self.given_runners)
         return [EMBEDDED, *(r.url for r in self.settings.runners)]
 
-    def _sync_runners(self) -> None:
+    def sync_runners(self) -> None:
         """Connect every configured runner not connected yet (all at once), disconnect those removed from the
         settings, and list them, each as a group of the sidebar."""
         keys = self.configured_runners()
@@ -493,7 +493,7 @@ class NightshiftApp(QObject):
         dialog = SettingsDialog(self.settings, self.tokens, self.runner_key, self.window)
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         dialog.connect_requested.connect(self.switch_runner)
-        dialog.runners_changed.connect(self._sync_runners)
+        dialog.runners_changed.connect(self.sync_runners)
         if self.runner_key != EMBEDDED and self.settings.find(self.runner_key) is None:
             # Started with --runner: offer to save this runner (and its token) right away.
             dialog.prefill_new(self.runner_key)
@@ -547,7 +547,7 @@ class NightshiftApp(QObject):
         self._save_settings()
         self.explicit_token = None
         self.transient = key if key not in self.configured_runners() else None
-        self._sync_runners()
+        self.sync_runners()
         self.window.select_runner(key)
         self._restore_for = key
         self._restore_session(key)
