@@ -50,6 +50,21 @@ def group_rows(app: Any) -> dict[str, list[str | None]]:
     return groups
 
 
+async def start_command(app: Any, title: str) -> None:
+    """Fill the new-session dialog the app opened with a command session and accept it."""
+    dialog = app.new_session_dialog
+    dialog.agent.setCurrentIndex(dialog.agent.findData("command"))
+    dialog.command.setText("echo hello")
+    dialog.title.setText(title)
+    dialog.accept()
+
+
+def shows(app: Any, runner: str, title: str) -> bool:
+    """The window shows the session titled so, of that runner (which has it)."""
+    info = app.runners[runner].core.sessions.get(app.window.current or "")
+    return app.runner_key == runner and info is not None and info.title == title
+
+
 def test_every_runners_sessions_are_listed_grouped_and_any_of_them_is_shown_live(
         run: Any, make_app: Any, tmp_path: Path) -> None:
     first, second = HeadlessRunner(str(tmp_path / "one")), HeadlessRunner(str(tmp_path / "two"))
@@ -98,6 +113,20 @@ def test_every_runners_sessions_are_listed_grouped_and_any_of_them_is_shown_live
             app.window.session_filter.setText("on the")
             assert group_rows(app) == {first_url: [None, waiting], second_url: [None, ticking]}
             app.window.session_filter.clear()
+
+            # A new session with two runners and nothing selected: the app asks which runner first.
+            app.window.select_session(None)
+            app.ask_new_session()
+            app.runner_choice_dialog.setTextValue(second_url)  # a --runner runner is labelled by its URL
+            app.runner_choice_dialog.accept()
+            await start_command(app, "asked for")
+            await until(lambda: shows(app, second_url, "asked for"), 30, "created on the runner chosen, and shown")
+            # A group's header selected: no question, the session goes to that runner.
+            app.window.select_runner(first_url)
+            assert app.runner_key == first_url and app.window.current is None
+            app.ask_new_session()
+            await start_command(app, "from the header")
+            await until(lambda: shows(app, first_url, "from the header"), 30, "created on the header's runner")
 
         run(scenario())
     finally:
