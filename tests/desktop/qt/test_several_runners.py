@@ -114,19 +114,21 @@ def test_every_runners_sessions_are_listed_grouped_and_any_of_them_is_shown_live
             assert group_rows(app) == {first_url: [None, waiting], second_url: [None, ticking]}
             app.window.session_filter.clear()
 
-            # A new session with two runners and nothing selected: the app asks which runner first.
+            # A new session with two runners and nothing selected: the app asks which runner first (here not
+            # the current one).
+            assert app.runner_key == second_url
             app.window.select_session(None)
             app.ask_new_session()
-            app.runner_choice_dialog.setTextValue(second_url)  # a --runner runner is labelled by its URL
+            app.runner_choice_dialog.setTextValue(first_url)  # a --runner runner is labelled by its URL
             app.runner_choice_dialog.accept()
             await start_command(app, "asked for")
-            await until(lambda: shows(app, second_url, "asked for"), 30, "created on the runner chosen, and shown")
+            await until(lambda: shows(app, first_url, "asked for"), 30, "created on the runner chosen, and shown")
             # A group's header selected: no question, the session goes to that runner.
-            app.window.select_runner(first_url)
-            assert app.runner_key == first_url and app.window.current is None
+            app.window.select_runner(second_url)
+            assert app.runner_key == second_url and app.window.current is None
             app.ask_new_session()
             await start_command(app, "from the header")
-            await until(lambda: shows(app, first_url, "from the header"), 30, "created on the header's runner")
+            await until(lambda: shows(app, second_url, "from the header"), 30, "created on the header's runner")
 
         run(scenario())
     finally:
