@@ -23,7 +23,7 @@ from typing import Any
 
 from PySide6.QtCore import QObject, Qt, QTimer, Signal
 from PySide6.QtGui import QGuiApplication
-from PySide6.QtWidgets import QApplication, QComboBox, QFormLayout, QInputDialog, QMessageBox
+from PySide6.QtWidgets import QApplication, QBoxLayout, QFormLayout, QMessageBox
 
 from desktop.connection import NotConnected, RunnerConnection, RunnerRequestError
 from desktop.core.backoff import Backoff
@@ -35,7 +35,8 @@ from desktop.qt import theme
 from desktop.qt.bridge import ViewBridge
 from desktop.qt.changes import ChangesDialog
 from desktop.qt.dialogs import NewSessionDialog, SessionOptionsDialog, SettingsDialog
-from desktop.qt.main_window import MainWindow, stylesheet
+from desktop.qt.main_window import MainWindow
+from desktop.qt.prompts import quit_question, runner_question, trust_question
 from desktop.qt.questions import QuestionDialog
 from desktop.qt.runner_handle import RunnerHandle
 from desktop.qt.runner_set import RunnerSet
@@ -105,7 +106,7 @@ class NightshiftApp(QObject):
         self._done: asyncio.Future[int] | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
         if self.settings.theme != "system":
-            theme.apply(qapp, dark=self.settings.theme == "dark")  # "system" is what __main__ applied
+            theme.apply_choice(qapp, self.settings.theme)  # "system" is what __main__ applied
         hints = QGuiApplication.styleHints()
         if hasattr(hints, "colorSchemeChanged"):
             hints.colorSchemeChanged.connect(lambda *_: self.settings.theme == "system" and self.apply_theme())
@@ -152,12 +153,8 @@ class NightshiftApp(QObject):
         return handle.embedded if handle is not None else None
 
     def handle_for(self, session_id: str | None) -> RunnerHandle | None:
-        """The runner a window action about `session_id` goes to: the current runner when it has the session
-        (the same journal may sit behind two addresses), else the runner that has it."""
-        shown = self.shown
-        if session_id is None or (shown is not None and session_id in shown.core.sessions):
-            return shown
-        return next((h for h in self.runners.values() if session_id in h.core.sessions), shown)
+        """The runner a window action about `session_id` goes to (RunnerSet.handle_for)."""
+        return self.runner_set.handle_for(session_id, self.window.current_runner)
 
     # ------------------------------------------------------------------ start and stop
 
@@ -224,10 +221,6 @@ class NightshiftApp(QObject):
 
     def _token_for(self, url: str) -> str | None:
         return self.explicit_token or token_from_env() or self.tokens.get(url)
-
-    def outbox_key(self, key: str) -> str:
-        """Which runner an outbox file belongs to: a remote runner's URL, or the embedded runner's folder."""
-        return self.runner_set.outbox_key(key)
 
     def _label(self, key: str) -> str:
         if key == EMBEDDED:
@@ -448,17 +441,10 @@ class NightshiftApp(QObject):
         self._new_session_on(self.runner_key)
 
     def _ask_runner_then_new_session(self, keys: list[str]) -> None:
-        dialog = QInputDialog(self.window)
-        dialog.setWindowTitle("New session")
-        dialog.setLabelText("Start the session on which runner?")
-        dialog.setComboBoxItems([self._label(k) for k in keys])
-        dialog.setComboBoxEditable(False)
-        current = self.runner_key
-        if current in keys:
-            dialog.setTextValue(self._label(current))
+        labels = {self._label(k): k for k in reversed(keys)}  # the first runner of a label, if two share one
+        dialog = runner_question(self.window, [self._label(k) for k in keys], self._label(self.runner_key))
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
-        labels = {self._label(k): k for k in reversed(keys)}
-        dialog.textValueSelected.connect(lambda label: self._new_session_on(labels.get(label, current)))
+        dialog.textValueSelected.connect(lambda label: self._new_session_on(labels.get(label, self.runner_key)))
         dialog.open()
         self.runner_choice_dialog = dialog
 
@@ -502,23 +488,18 @@ class NightshiftApp(QObject):
         dialog.open()
         self.settings_dialog = dialog
 
-    def _add_theme_choice(self, dialog: SettingsDialog) -> QComboBox:
-        """The theme (follow the system, light, dark) as a row under the runners; applied at once, remembered."""
-        choice = QComboBox(dialog)
-        choice.setObjectName("themeChoice")
-        for value in THEMES:
-            choice.addItem({"system": "Follow the system", "light": "Light", "dark": "Dark"}[value], value)
-        choice.setCurrentIndex(THEMES.index(self.settings.theme))
-        choice.currentIndexChanged.connect(lambda i: self.set_theme(THEMES[i]))
+    def _add_theme_choice(self, dialog: SettingsDialog) -> None:
+        """The theme as a row under the runners (above the Close button): applied at once, remembered."""
+        self.theme_choice = theme.ThemeChoice(self.settings.theme, dialog)
+        self.theme_choice.chosen.connect(self.set_theme)
         row = QFormLayout()
-        row.addRow("Theme", choice)
+        row.addRow("Theme", self.theme_choice)
         layout = dialog.layout()
-        if hasattr(layout, "insertLayout"):
-            layout.insertLayout(layout.count() - 1, row)  # above the dialog's Close button
-        self.theme_choice = choice
-        return choice
+        if isinstance(layout, QBoxLayout):
+            layout.insertLayout(layout.count() - 1, row)
 
     def set_theme(self, choice: str) -> None:
+        """One of THEMES: applied to the whole application at once, and on the next start."""
         if choice not in THEMES:
             raise ValueError(f"unknown theme {choice!r}")
         self.settings.theme = choice
@@ -526,19 +507,12 @@ class NightshiftApp(QObject):
         self.apply_theme()
 
     def apply_theme(self) -> None:
-        """The theme chosen (or the system's), on the whole application at once."""
-        choice = self.settings.theme
-        theme.apply(self.qapp, dark=None if choice == "system" else choice == "dark")
-        self.qapp.setStyleSheet(stylesheet(theme.current()))
+        theme.apply_choice(self.qapp, self.settings.theme)
         self.window.theme_changed()
 
     def _token_maybe_changed(self) -> None:
-        if self.explicit_token:
-            return
-        for key, handle in self.runners.items():
-            token = self._token_for(key) if key != EMBEDDED else handle.connection.token
-            if token != handle.connection.token:
-                handle.connection.set_token(token)
+        if not self.explicit_token:
+            self.runner_set.tokens_changed()
 
     def switch_runner(self, key: str) -> None:
         """Make `key` the current runner (chosen in the settings): its group is selected, with the session last
@@ -599,18 +573,7 @@ class NightshiftApp(QObject):
         if running == 0 and unsent == 0:
             self._spawn(self.shutdown())
             return
-        lines, details = [], []
-        if running:
-            lines.append(f"{running} agent{'s are' if running != 1 else ' is'} still running.")
-            details.append("Quitting stops them (their transcripts are kept).")
-        if unsent:
-            lines.append(f"{unsent} message{'s have' if unsent != 1 else ' has'} not been delivered yet.")
-            details.append("They are kept and sent the next time Nightshift connects to this runner.")
-        box = QMessageBox(QMessageBox.Icon.Question, "Quit Nightshift", " ".join(lines), parent=self.window)
-        box.setInformativeText(" ".join(details))
-        label = "Stop agents and quit" if running else "Quit anyway"
-        stop = box.addButton(label, QMessageBox.ButtonRole.DestructiveRole)
-        box.addButton(QMessageBox.StandardButton.Cancel)
+        box, stop = quit_question(self.window, running, unsent)
         box.buttonClicked.connect(lambda button: button is stop and self._spawn(self.shutdown()))
         self.quit_box = box
         self.window.showNormal()
@@ -697,16 +660,9 @@ class NightshiftApp(QObject):
             self.tray.show_message(title, body)
 
     async def ask_trust(self, runner: str, fingerprint: str) -> bool:
-        """First connection to a wss:// runner whose certificate no authority vouches for: the user compares the
-        fingerprint with the one `nightshift-runner` printed, and trusts it (pinned) or not (nothing is sent)."""
-        box = QMessageBox(QMessageBox.Icon.Question, "Trust this runner?",
-                          f"First connection to {self._label(runner)}. Its certificate's SHA-256 fingerprint is:"
-                          f"\n\n{fingerprint}", parent=self.window)
-        box.setInformativeText("Trust it only if it is the fingerprint nightshift-runner printed on that machine "
-                               "(nightshift-runner --fingerprint). If it ever changes, Nightshift will refuse "
-                               "the connection and not send the token.")
-        trust = box.addButton("Trust", QMessageBox.ButtonRole.AcceptRole)
-        box.addButton(QMessageBox.StandardButton.Cancel)
+        """First connection to a wss:// runner whose certificate no authority vouches for: trusted (pinned) or
+        not (nothing is sent)."""
+        box, trust = trust_question(self.window, self._label(runner), fingerprint)
         answer: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
         box.buttonClicked.connect(lambda button: answer.done() or answer.set_result(button is trust))
         box.finished.connect(lambda _r: answer.done() or answer.set_result(False))

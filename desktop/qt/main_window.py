@@ -48,68 +48,6 @@ from desktop.qt.widgets import Badge, Composer, ElidedLabel, StatusDot, StatusIn
 from runner.vocabulary import LIVE_STATUSES
 
 
-def stylesheet(t: theme.Theme) -> str:
-    names = ("window", "surface", "surface_alt", "border", "text", "muted", "accent", "accent_text",
-             "error_fg", "error_bg", "warn_bg", "warn_fg")
-    c = {k: getattr(t, k).name() for k in names}
-    return f"""
-    QMainWindow, #content, #transcript, #emptyPage {{ background: {c['window']}; }}
-    #sidebar {{ background: {c['surface']}; border-right: 1px solid {c['border']}; }}
-    #sessions {{ background: {c['surface']}; border: none; border-right: 1px solid {c['border']}; }}
-    #appTitle {{ font-size: 15pt; font-weight: 700; color: {c['text']}; }}
-    #sectionLabel {{ color: {c['muted']}; font-size: 8.5pt; font-weight: 600; letter-spacing: 1px; }}
-    QPushButton {{ padding: 6px 14px; border-radius: 8px; border: 1px solid {c['border']};
-                   background: {c['surface']}; color: {c['text']}; }}
-    QPushButton:hover {{ background: {c['surface_alt']}; }}
-    QPushButton:disabled {{ color: {c['muted']}; }}
-    QPushButton#primary {{ background: {c['accent']}; color: {c['accent_text']};
-                           border: 1px solid {c['accent']}; font-weight: 600; }}
-    QPushButton#primary:hover {{ background: {t.accent.darker(110).name()}; }}
-    QPushButton#primary:disabled {{ background: {c['surface_alt']}; border-color: {c['border']};
-                                    color: {c['muted']}; }}
-    QPushButton#danger {{ color: {c['error_fg']}; border-color: {c['error_fg']}; font-weight: 600; }}
-    QPushButton#danger:hover {{ background: {c['error_bg']}; }}
-    #composer {{ background: {c['window']}; border-top: 1px solid {c['border']}; }}
-    #composerEdit {{ border: 1px solid {c['border']}; border-radius: 10px; padding: 5px 8px;
-                     background: {c['surface']}; color: {c['text']}; }}
-    #composerEdit:focus {{ border: 1px solid {c['accent']}; }}
-    #composerEdit:disabled {{ background: {c['window']}; }}
-    #jumpToLatest {{ background: {c['accent']}; color: {c['accent_text']}; border: none;
-                     border-radius: 15px; padding: 6px 16px; font-weight: 600; }}
-    #sessionFilter {{ margin: 2px 12px 6px 12px; border: 1px solid {c['border']}; border-radius: 6px;
-                      padding: 3px 6px; background: {c['window']}; color: {c['text']}; }}
-    #findBar {{ background: {c['surface']}; border-bottom: 1px solid {c['border']}; }}
-    #findEdit {{ border: 1px solid {c['border']}; border-radius: 6px; padding: 3px 6px;
-                 background: {c['window']}; color: {c['text']}; }}
-    #findEdit:focus {{ border: 1px solid {c['accent']}; }}
-    #findCount {{ color: {c['muted']}; }}
-    #sessionHeader {{ background: {c['window']}; border-bottom: 1px solid {c['border']}; }}
-    #sessionTitle {{ font-size: 13pt; font-weight: 700; color: {c['text']}; }}
-    #sessionSubtitle {{ color: {c['muted']}; }}
-    QScrollBar:vertical {{ background: transparent; width: 11px; margin: 2px 2px 2px 0; }}
-    QScrollBar::handle:vertical {{ background: {c['border']}; border-radius: 4px; min-height: 36px; }}
-    QScrollBar::handle:vertical:hover {{ background: {c['muted']}; }}
-    QScrollBar::add-line:vertical, QScrollBar::sub-line:vertical {{ height: 0; }}
-    QScrollBar::add-page:vertical, QScrollBar::sub-page:vertical {{ background: none; }}
-    QToolButton#iconButton::menu-indicator {{ image: none; width: 0; }}
-    #banner {{ background: {c['warn_bg']}; color: {c['warn_fg']}; border-top: 1px solid {c['border']};
-               padding: 7px 16px; }}
-    #statusIndicator {{ border-top: 1px solid {c['border']}; }}
-    #statusLabel {{ color: {c['text']}; font-weight: 600; }}
-    #statusDetail {{ color: {c['muted']}; font-size: 8.5pt; }}
-    QToolButton#retryNow {{ color: {c['accent']}; border: none; font-weight: 600; padding: 2px 4px; }}
-    QToolButton#retryNow:hover {{ text-decoration: underline; }}
-    QToolButton#iconButton {{ border: none; border-radius: 6px; padding: 4px 8px; color: {c['muted']};
-                              font-size: 13pt; }}
-    QToolButton#iconButton:hover {{ background: {c['surface_alt']}; color: {c['text']}; }}
-    #emptyTitle {{ font-size: 16pt; font-weight: 700; color: {c['text']}; }}
-    #emptyText {{ color: {c['muted']}; }}
-    QSplitter::handle {{ background: {c['border']}; }}
-    QToolTip {{ background: {c['surface']}; color: {c['text']}; border: 1px solid {c['border']};
-                padding: 6px; }}
-    """
-
-
 class MainWindow(QMainWindow):
     new_session_requested = Signal()
     send_requested = Signal(str, str)  # session, text
@@ -146,7 +84,7 @@ class MainWindow(QMainWindow):
         # On the application, so dialogs and message boxes share the look.
         app = QApplication.instance()
         if isinstance(app, QApplication):
-            app.setStyleSheet(stylesheet(theme.current()))
+            app.setStyleSheet(theme.stylesheet(theme.current()))
         self.current: str | None = None
         self.status = ConnectionStatus(runner=runner_label)
         self.overall = ConnectionStatus()

@@ -68,6 +68,21 @@ class RunnerSet(QObject):
     def get(self, key: str | None) -> RunnerHandle | None:
         return self.handles.get(key) if key is not None else None
 
+    def handle_for(self, session_id: str | None, current: str | None) -> RunnerHandle | None:
+        """The runner an action about `session_id` goes to: `current` when it has the session (the same journal
+        may sit behind two addresses), else the runner that has it, else `current`."""
+        preferred = self.get(current)
+        if session_id is None or (preferred is not None and session_id in preferred.core.sessions):
+            return preferred
+        return next((h for h in self.handles.values() if session_id in h.core.sessions), preferred)
+
+    def tokens_changed(self) -> None:
+        """A token was set or changed in the settings: each remote runner's connection uses its current one."""
+        for key, handle in self.handles.items():
+            token = self.token_for(key) if key != EMBEDDED else handle.connection.token
+            if token != handle.connection.token:
+                handle.connection.set_token(token)
+
     # ------------------------------------------------------------------ opening and closing
 
     def sync(self, keys: list[str]) -> None:
@@ -186,7 +201,7 @@ class RunnerSet(QObject):
         for handle in self.handles.values():
             handle.set_rendering(enabled)
 
-    def reconnect_now(self, reason: str) -> None:
+    def reconnect_now(self, reason: str = "reconnect requested") -> None:
         for handle in self.handles.values():
             handle.connection.reconnect_now(reason)
 
