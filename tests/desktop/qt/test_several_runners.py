@@ -3,6 +3,7 @@ runner; one of them frozen (half-open) while the other streams."""
 
 from __future__ import annotations
 
+import asyncio
 import sys
 from pathlib import Path
 from typing import Any
@@ -192,3 +193,37 @@ def test_a_frozen_runner_never_stalls_the_other(run: Any, make_app: Any, tmp_pat
             proxy.stop()
         first.release()
         second.release()
+
+
+def test_a_runner_black_holed_from_the_start_holds_nothing_up(run: Any, make_app: Any, tmp_path: Path) -> None:
+    live = HeadlessRunner(str(tmp_path / "live"))
+    proxy: BlackholeProxy | None = None
+    try:
+        live_url = live.start()
+        proxy = BlackholeProxy("127.0.0.1", urlparse(live_url).port or 0).start()
+        proxy.set_down(True)  # accepts, then never answers: the handshake hangs
+        hole_url = proxy.url
+
+        async def scenario() -> None:
+            # The black hole is the first runner (the current one): the app starts, and the other's group fills
+            # and streams, while the black hole's handshake is still waiting.
+            app = make_app(runner_urls=[hole_url, live_url], token=TOKEN)
+            starting = asyncio.ensure_future(app.start())
+            app.window.show()
+            await until(lambda: live_url in app.runners
+                        and app.runners[live_url].core.status.phase is Phase.LIVE, 20, "the other runner live")
+            await asyncio.wait_for(starting, 20)
+            assert app.runners[hole_url].core.status.phase is not Phase.LIVE
+            ticking = await app.create_session({"argv": TICKER, "title": "ticker"}, runner=live_url)
+            assert ticking
+            await until(lambda: group_rows(app) == {hole_url: [None], live_url: [None, ticking]}, 30,
+                        "the other runner's group listed")
+            click_session(app, live_url, ticking)
+            await until(lambda: len(shown_outputs(app)) >= 10, 60, "its transcript live")
+            assert app.runners[hole_url].core.status.phase is not Phase.LIVE
+
+        run(scenario())
+    finally:
+        if proxy is not None:
+            proxy.stop()
+        live.release()
