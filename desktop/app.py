@@ -107,9 +107,9 @@ class NightshiftApp(QObject):
         self._tasks: set[asyncio.Task[Any]] = set()
         if self.settings.theme != "system":
             theme.apply_choice(qapp, self.settings.theme)  # "system" is what __main__ applied
-        hints = QGuiApplication.styleHints()
-        if hasattr(hints, "colorSchemeChanged"):
-            hints.colorSchemeChanged.connect(lambda *_: self.settings.theme == "system" and self.apply_theme())
+        self._follows_scheme = hasattr(QGuiApplication.styleHints(), "colorSchemeChanged")
+        if self._follows_scheme:
+            QGuiApplication.styleHints().colorSchemeChanged.connect(self._system_scheme_changed)
         self.window = MainWindow(None, self._label(self.first_runner), self.first_runner)
         if self.settings.window_geometry:
             self.window.restore_saved_geometry(self.settings.window_geometry)
@@ -244,6 +244,9 @@ class NightshiftApp(QObject):
                 shutdown_lifecycle(lifecycle)
             except Exception:
                 log.exception("stopping the lifecycle watcher failed")
+        if self._follows_scheme:
+            with contextlib.suppress(RuntimeError, TypeError):
+                QGuiApplication.styleHints().colorSchemeChanged.disconnect(self._system_scheme_changed)
         self.settings.window_geometry = self.window.saved_geometry()
         self._save_settings()
         await self.runner_set.close_all()
@@ -505,6 +508,10 @@ class NightshiftApp(QObject):
         self.settings.theme = choice
         self._save_settings()
         self.apply_theme()
+
+    def _system_scheme_changed(self, *_args: object) -> None:
+        if self.settings.theme == "system" and not self.closed:
+            self.apply_theme()
 
     def apply_theme(self) -> None:
         theme.apply_choice(self.qapp, self.settings.theme)
