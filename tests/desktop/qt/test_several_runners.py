@@ -102,6 +102,19 @@ def test_every_runners_sessions_are_listed_grouped_and_any_of_them_is_shown_live
             await until(lambda: len(shown_outputs(app)) >= 5, 60, "ticks shown")
             seen = len(shown_outputs(app))
             await until(lambda: len(shown_outputs(app)) >= seen + 10, 60, "the second runner's transcript live")
+            # The other runner reconnects and lists its sessions again: the selection and the transcript shown stay.
+            model = app.window.transcript.model()
+            reconnected = app.runners[first_url].connection
+            listed: list[bool] = []
+            app.runners[first_url].bridge.sessions_listed.connect(lambda: listed.append(True))
+            reconnected.reconnect_now("test: the first runner reconnects")
+            await until(lambda: bool(listed) and app.runners[first_url].core.status.phase is Phase.LIVE, 60,
+                        "the first runner listed its sessions again")
+            assert app.window.current == ticking and app.runner_key == second_url
+            assert app.window.transcript.model() is model and app.window.sessions_view.currentIndex().row() == \
+                app.window.sessions_model.row_of(ticking, second_url)
+            seen = len(shown_outputs(app))
+            await until(lambda: len(shown_outputs(app)) >= seen + 5, 60, "still live")
             # The window's actions go to the runner of the session they name, whichever is current.
             app.window.rename_requested.emit(waiting, "renamed on the first")
             await until(lambda: app.runners[first_url].core.sessions[waiting].title == "renamed on the first", 30,
