@@ -135,7 +135,7 @@ class SessionListModel(QAbstractListModel):
     def header_row(self, runner: str) -> int:
         return next((i for i, r in enumerate(self.rows) if r.info is None and r.runner == runner), -1)
 
-    def _group_end(self, runner: str) -> int:
+    def group_end(self, runner: str) -> int:
         """The row after the group's last row."""
         start = self.header_row(runner)
         end = start + 1
@@ -192,16 +192,38 @@ class SessionListModel(QAbstractListModel):
         """The runner's whole list (after each connect): rows of sessions gone are removed, the others updated
         in place, so the selection, the scroll position and every other group stay as they are."""
         key = self._ensure_group(runner)
-        listed = {s.id for s in sessions}
-        start, end = self.header_row(key) + 1, self._group_end(key)
+        listed = {s.id: s for s in sessions}
+        start, end = self.header_row(key) + 1, self.group_end(key)
         for row in range(end - 1, start - 1, -1):
             info = self.rows[row].info
             if info is not None and info.id not in listed:
                 self.beginRemoveRows(QModelIndex(), row, row)
                 del self.rows[row]
                 self.endRemoveRows()
-        for info in sessions:
-            self.upsert(info, key)
+        # In bulk (a list of thousands is one signal or two, not thousands): the sessions known are updated in
+        # place, and new ones go in one insertion when the group was empty (the first listing).
+        end = self.group_end(key)
+        known = {r.info.id for r in self.rows[start:end] if r.info is not None}
+        for row in range(start, end):
+            self.rows[row] = _Row(key, listed[self.rows[row].info.id])  # type: ignore[union-attr]
+        if end > start:
+            self.dataChanged.emit(self.index(start), self.index(end - 1))
+        new = sorted((s for s in sessions if s.id not in known), key=self._key)
+        order = [self._key(r.info) for r in self.rows[start:end]]  # type: ignore[arg-type]
+        # Merged into the group's order (an equal key goes after), each run of adjacent new rows one insertion.
+        i = j = inserted = 0
+        while j < len(new):
+            while i < len(order) and order[i] <= self._key(new[j]):
+                i += 1
+            run = []
+            while j < len(new) and (i == len(order) or self._key(new[j]) < order[i]):
+                run.append(_Row(key, new[j]))
+                j += 1
+            at = start + i + inserted
+            self.beginInsertRows(QModelIndex(), at, at + len(run) - 1)
+            self.rows[at:at] = run
+            self.endInsertRows()
+            inserted += len(run)
         self._count_changed(key)
 
     def upsert(self, info: SessionInfo, runner: str | None = None) -> None:
@@ -211,7 +233,7 @@ class SessionListModel(QAbstractListModel):
             self.rows[row] = _Row(key, info)
             self.dataChanged.emit(self.index(row), self.index(row))
             return
-        pos, end = self.header_row(key) + 1, self._group_end(key)
+        pos, end = self.header_row(key) + 1, self.group_end(key)
         while pos < end and self._key(self.rows[pos].info) <= self._key(info):  # type: ignore[arg-type]
             pos += 1
         self.beginInsertRows(QModelIndex(), pos, pos)
@@ -230,7 +252,7 @@ class SessionListModel(QAbstractListModel):
 
     def _count_changed(self, runner: str) -> None:
         header = self.header_row(runner)
-        self.headers[runner].sessions = self._group_end(runner) - header - 1
+        self.headers[runner].sessions = self.group_end(runner) - header - 1
         self.dataChanged.emit(self.index(header), self.index(header))
 
     def set_status(self, runner: str, status: ConnectionStatus) -> None:
@@ -246,13 +268,13 @@ class SessionListModel(QAbstractListModel):
         if not self.rows:
             return
         if session_ids is None:
-            rows = [0, len(self.rows) - 1]
-        else:
-            wanted = set(session_ids)
-            rows = [i for i, r in enumerate(self.rows) if r.info is not None and r.info.id in wanted
-                    and runner in (None, r.runner)]
-        if rows:
-            self.dataChanged.emit(self.index(min(rows)), self.index(max(rows)))
+            self.dataChanged.emit(self.index(0), self.index(len(self.rows) - 1))
+            return
+        wanted = set(session_ids)
+        # Row by row: heads name a few sessions, which may sit far apart.
+        for i, r in enumerate(self.rows):
+            if r.info is not None and r.info.id in wanted and runner in (None, r.runner):
+                self.dataChanged.emit(self.index(i), self.index(i))
 
 
 class SessionDelegate(QStyledItemDelegate):
@@ -376,9 +398,12 @@ class SessionListView(QListView):
     def setModel(self, model: Any) -> None:
         super().setModel(model)
         # Rows hidden by the filter are hidden in the view, not removed from the model: row numbers stay the
-        # model's (selection, row_of). Any change to the rows applies the filter again.
-        for signal in (model.modelReset, model.rowsInserted, model.dataChanged, model.rowsRemoved):
+        # model's (selection, row_of). Rows inserted or changed are filtered again; a reset or a removal
+        # (rare) filters everything.
+        for signal in (model.modelReset, model.rowsRemoved):
             signal.connect(self.apply_filter)
+        model.rowsInserted.connect(lambda _parent, first, last: self._filter_rows(first, last))
+        model.dataChanged.connect(lambda top, bottom, *_: self._filter_rows(top.row(), bottom.row()))
 
     def set_filter(self, text: str) -> None:
         """Show only the sessions whose title, folder or agent hold every word of `text`, in every group."""
@@ -399,13 +424,33 @@ class SessionListView(QListView):
                     self._show_header(header, grouped, matched)
                 header, matched = i, False
                 continue
-            cwd = info.data.get("cwd")
-            hidden = not session_matches(self.filter_text, info.title, str(cwd or ""), info.agent,
-                                         agent_label(info.agent))
+            hidden = not self._matches(info)
             matched = matched or not hidden
             self.setRowHidden(i, hidden)
         if header >= 0:
             self._show_header(header, grouped, matched)
+
+    def _filter_rows(self, first: int, last: int) -> None:
+        """Filter rows first..last, then the headers of their groups (one may have gained its first match)."""
+        model = self.model()
+        if not isinstance(model, SessionListModel):
+            return
+        runners = set()
+        for i in range(first, min(last, len(model.rows) - 1) + 1):
+            row = model.rows[i]
+            runners.add(row.runner)
+            if row.info is not None:
+                self.setRowHidden(i, not self._matches(row.info))
+        grouped = len(model.headers) > 1
+        for runner in runners:
+            header = model.header_row(runner)
+            matched = not self.filter_text.strip() or any(
+                not self.isRowHidden(i) for i in range(header + 1, model.group_end(runner)))
+            self._show_header(header, grouped, matched)
+
+    def _matches(self, info: SessionInfo) -> bool:
+        cwd = info.data.get("cwd")
+        return session_matches(self.filter_text, info.title, str(cwd or ""), info.agent, agent_label(info.agent))
 
     def _show_header(self, row: int, grouped: bool, matched: bool) -> None:
         # One runner: no header (nothing to tell apart). While filtering, a group without a match is hidden.
