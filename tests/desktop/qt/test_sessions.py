@@ -59,9 +59,11 @@ def test_the_filter_hides_groups_without_a_match_and_the_header_of_a_lone_runner
     assert visible() == [None, "a2", "a1", None, "b1"]
     view.set_filter("docs")
     assert visible() == [None, "a1"]
+    model.upsert(info("b3", 0.5, "unrelated"), "b")  # no match yet: its group stays hidden
+    assert visible() == [None, "a1"]
     model.upsert(info("b2", 4.0, "docs for b"), "b")  # a session arriving while filtering: its group shows
     assert visible() == [None, "a1", None, "b2"]
     view.set_filter("")
     model.remove("a1", "a")
-    assert visible() == [None, "a2", None, "b2", "b1"]
+    assert visible() == [None, "a2", None, "b2", "b1", "b3"]
     view.deleteLater()
