@@ -194,12 +194,16 @@ class SessionListModel(QAbstractListModel):
         key = self._ensure_group(runner)
         listed = {s.id: s for s in sessions}
         start, end = self.header_row(key) + 1, self.group_end(key)
-        for row in range(end - 1, start - 1, -1):
-            info = self.rows[row].info
-            if info is not None and info.id not in listed:
-                self.beginRemoveRows(QModelIndex(), row, row)
-                del self.rows[row]
+        row = end - 1
+        while row >= start:  # from the bottom, each run of adjacent rows gone in one removal
+            last = row
+            while row >= start and self.rows[row].info.id not in listed:  # type: ignore[union-attr]
+                row -= 1
+            if row < last:
+                self.beginRemoveRows(QModelIndex(), row + 1, last)
+                del self.rows[row + 1:last + 1]
                 self.endRemoveRows()
+            row -= 1
         # In bulk (a list of thousands is one signal or two, not thousands): the sessions known are updated in
         # place, and new ones go in one insertion when the group was empty (the first listing).
         end = self.group_end(key)
@@ -398,10 +402,10 @@ class SessionListView(QListView):
     def setModel(self, model: Any) -> None:
         super().setModel(model)
         # Rows hidden by the filter are hidden in the view, not removed from the model: row numbers stay the
-        # model's (selection, row_of). Rows inserted or changed are filtered again; a reset or a removal
-        # (rare) filters everything.
-        for signal in (model.modelReset, model.rowsRemoved):
-            signal.connect(self.apply_filter)
+        # model's (selection, row_of). Rows inserted or changed are filtered again, a reset filters everything,
+        # and a removal may leave a group without a match (the view's hidden rows follow the rows).
+        model.modelReset.connect(self.apply_filter)
+        model.rowsRemoved.connect(lambda *_: self._filter_headers(model.runners()))
         model.rowsInserted.connect(lambda _parent, first, last: self._filter_rows(first, last))
         model.dataChanged.connect(lambda top, bottom, *_: self._filter_rows(top.row(), bottom.row()))
 
@@ -441,6 +445,12 @@ class SessionListView(QListView):
             runners.add(row.runner)
             if row.info is not None:
                 self.setRowHidden(i, not self._matches(row.info))
+        self._filter_headers(runners)
+
+    def _filter_headers(self, runners: Any) -> None:
+        model = self.model()
+        if not isinstance(model, SessionListModel):
+            return
         grouped = len(model.headers) > 1
         for runner in runners:
             header = model.header_row(runner)
