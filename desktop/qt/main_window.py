@@ -418,7 +418,13 @@ class MainWindow(QMainWindow):
             if row < 0 and runner is None:
                 row = self.sessions_model.row_of(session_id)
         if row < 0:
-            self.sessions_view.selectionModel().clearSelection()
+            # No current row either: a click on the row that was current must show it again.
+            self._updating_list = True
+            try:
+                self.sessions_view.selectionModel().setCurrentIndex(
+                    QModelIndex(), QItemSelectionModel.SelectionFlag.Clear)
+            finally:
+                self._updating_list = False
             self._show_session(None)
             return
         self._set_current_runner(self.sessions_model.rows[row].runner)

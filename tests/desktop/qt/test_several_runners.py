@@ -132,6 +132,10 @@ def test_every_runners_sessions_are_listed_grouped_and_any_of_them_is_shown_live
             # the current one).
             assert app.runner_key == second_url
             app.window.select_session(None)
+            assert app.window.current is None
+            click_session(app, second_url, ticking)  # the row that was current: shown again by a click
+            assert app.window.current == ticking
+            app.window.select_session(None)
             app.ask_new_session()
             app.runner_choice_dialog.setTextValue(first_url)  # a --runner runner is labelled by its URL
             app.runner_choice_dialog.accept()
