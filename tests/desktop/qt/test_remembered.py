@@ -29,9 +29,11 @@ SLEEPER = [sys.executable, "-u", "-c", "import time; print('up', flush=True); ti
 def restore_theme(qapp: Any) -> Iterator[None]:
     """The application's look as it was: a test that switches the theme must not leave later tests dark."""
     palette, style, sheet, current = qapp.palette(), qapp.style().name(), qapp.styleSheet(), theme._current
+    font = qapp.font()
     try:
         yield
     finally:
+        qapp.setFont(font)
         qapp.setPalette(palette)
         qapp.setStyle(style)
         qapp.setStyleSheet(sheet)
