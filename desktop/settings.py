@@ -41,7 +41,7 @@ class SettingsStore:
         self.path = path or default_config_dir() / "settings.json"
         self.runners: list[RemoteRunner] = []
         self.last_runner: str = EMBEDDED
-        """The runner shown when the app quit (EMBEDDED or a saved runner's URL): shown again on the next start."""
+        """The current runner when the app quit (EMBEDDED or a saved runner's URL): current again on the next start."""
         self.agent_defaults: dict[str, dict[str, str]] = {}
         """Per agent type, the options last used to create a session (model, permission_mode, ...)."""
         self.last_sessions: dict[str, str] = {}
