@@ -15,15 +15,13 @@ The lifecycle helper (desktop/lifecycle) drives it through `set_rendering`, `rec
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Coroutine
 from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import QObject, Qt, QTimer, Signal
-from PySide6.QtGui import QGuiApplication
-from PySide6.QtWidgets import QApplication, QBoxLayout, QFormLayout, QMessageBox
+from PySide6.QtWidgets import QApplication, QMessageBox
 
 from desktop.connection import NotConnected, RunnerConnection, RunnerRequestError
 from desktop.core.backoff import Backoff
@@ -31,17 +29,17 @@ from desktop.core.notifications import FileNotifiedStore, NotificationPolicy
 from desktop.core.status import ConnectionStatus
 from desktop.core.trust import PINS_FILE, PinStore, TrustOnFirstUse
 from desktop.core.view import RELEASE_AFTER_S, SessionInfo, ViewCore
-from desktop.qt import theme
 from desktop.qt.bridge import ViewBridge
 from desktop.qt.changes import ChangesDialog
 from desktop.qt.dialogs import NewSessionDialog, SessionOptionsDialog, SettingsDialog
 from desktop.qt.main_window import MainWindow
 from desktop.qt.prompts import quit_question, runner_question, trust_question
 from desktop.qt.questions import QuestionDialog
+from desktop.qt.remembered import Remembered
 from desktop.qt.runner_handle import RunnerHandle
 from desktop.qt.runner_set import RunnerSet
 from desktop.qt.tray import Tray
-from desktop.settings import EMBEDDED, THEMES, SettingsStore, TokenStore
+from desktop.settings import EMBEDDED, SettingsStore, TokenStore
 from desktop.unhandled import install_loop_handler
 from runner.environment import data_dir_from_env, token_from_env
 from runner.vocabulary import LIVE_STATUSES
@@ -77,9 +75,6 @@ class NightshiftApp(QObject):
         self.transient: str | None = None
         """A runner shown though not configured (chosen in the settings while started with --runner): connected
         until another is chosen."""
-        self._restore_for: str | None = self.first_runner
-        """The runner whose remembered session is selected once its sessions are listed (unless the user has
-        picked a session meanwhile)."""
         # Unsent messages live next to the settings (a test's settings in a temporary folder take them along).
         self.outbox_dir = outbox_dir or self.settings.path.parent / "outbox"
         self.rendering = True
@@ -105,14 +100,9 @@ class NightshiftApp(QObject):
         self._shutdown: asyncio.Future[None] | None = None
         self._done: asyncio.Future[int] | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
-        if self.settings.theme != "system":
-            theme.apply_choice(qapp, self.settings.theme)  # "system" is what __main__ applied
-        self._follows_scheme = hasattr(QGuiApplication.styleHints(), "colorSchemeChanged")
-        if self._follows_scheme:
-            QGuiApplication.styleHints().colorSchemeChanged.connect(self._system_scheme_changed)
+        self.remembered = Remembered(self.settings, qapp, self.first_runner)  # the theme, before the window
         self.window = MainWindow(None, self._label(self.first_runner), self.first_runner)
-        if self.settings.window_geometry:
-            self.window.restore_saved_geometry(self.settings.window_geometry)
+        self.remembered.attach(self.window)
         self._wire_window()
         self.tray: Tray | None = None
         if use_tray and Tray.available():
@@ -244,23 +234,13 @@ class NightshiftApp(QObject):
                 shutdown_lifecycle(lifecycle)
             except Exception:
                 log.exception("stopping the lifecycle watcher failed")
-        if self._follows_scheme:
-            with contextlib.suppress(RuntimeError, TypeError):
-                QGuiApplication.styleHints().colorSchemeChanged.disconnect(self._system_scheme_changed)
-        self.settings.window_geometry = self.window.saved_geometry()
-        self._save_settings()
+        self.remembered.close()
         await self.runner_set.close_all()
         if self.tray is not None:
             self.tray.hide()
         self.window.hide()
         if self._done is not None and not self._done.done():
             self._done.set_result(0)
-
-    def _save_settings(self) -> None:
-        try:
-            self.settings.save()
-        except OSError as exc:
-            log.warning("cannot save settings: %s", exc)
 
     # ------------------------------------------------------------------ API for the lifecycle watcher
     # Each applies to every runner at once: a wake or a network change concerns all of them.
@@ -328,14 +308,10 @@ class NightshiftApp(QObject):
             return
         if sid is not None:
             handle.connection.open_session(sid)
-            self._restore_for = None  # the user's choice wins over the remembered one
         handle.core.select(sid)
         self.window.sessions_model.refresh()
-        if sid is not None and not self.closed:
-            # A deselection forgets nothing: the remembered session is the last one actually looked at.
-            self.settings.last_sessions[handle.key] = sid
-            self.settings.last_runner = handle.key
-            self._save_settings()
+        if not self.closed:
+            self.remembered.session_selected(handle.key, sid)
 
     def send(self, session_id: str, text: str) -> None:
         handle = self.handle_for(session_id)
@@ -412,8 +388,7 @@ class NightshiftApp(QObject):
         if reply is None:
             return None
         self.settings.remember_agent_defaults(request)  # the next new session of this agent starts from these
-        with contextlib.suppress(OSError):
-            self.settings.save()
+        self.remembered.save()
         sid = reply.get("session", {}).get("id")
         if isinstance(sid, str):
             self.window.select_session(sid, key)
@@ -486,36 +461,10 @@ class NightshiftApp(QObject):
         if self.runner_key != EMBEDDED and self.settings.find(self.runner_key) is None:
             # Started with --runner: offer to save this runner (and its token) right away.
             dialog.prefill_new(self.runner_key)
-        self._add_theme_choice(dialog)
+        self.remembered.add_theme_choice(dialog)
         dialog.finished.connect(lambda _r: self._token_maybe_changed())
         dialog.open()
         self.settings_dialog = dialog
-
-    def _add_theme_choice(self, dialog: SettingsDialog) -> None:
-        """The theme as a row under the runners (above the Close button): applied at once, remembered."""
-        self.theme_choice = theme.ThemeChoice(self.settings.theme, dialog)
-        self.theme_choice.chosen.connect(self.set_theme)
-        row = QFormLayout()
-        row.addRow("Theme", self.theme_choice)
-        layout = dialog.layout()
-        if isinstance(layout, QBoxLayout):
-            layout.insertLayout(layout.count() - 1, row)
-
-    def set_theme(self, choice: str) -> None:
-        """One of THEMES: applied to the whole application at once, and on the next start."""
-        if choice not in THEMES:
-            raise ValueError(f"unknown theme {choice!r}")
-        self.settings.theme = choice
-        self._save_settings()
-        self.apply_theme()
-
-    def _system_scheme_changed(self, *_args: object) -> None:
-        if self.settings.theme == "system" and not self.closed:
-            self.apply_theme()
-
-    def apply_theme(self) -> None:
-        theme.apply_choice(self.qapp, self.settings.theme)
-        self.window.theme_changed()
 
     def _token_maybe_changed(self) -> None:
         if not self.explicit_token:
@@ -524,23 +473,18 @@ class NightshiftApp(QObject):
     def switch_runner(self, key: str) -> None:
         """Make `key` the current runner (chosen in the settings): its group is selected, with the session last
         selected there. A runner not configured is connected (as a group of its own) until another is chosen."""
-        self.settings.last_runner = key
-        self._save_settings()
         self.explicit_token = None
         self.transient = key if key not in self.configured_runners() else None
         self.sync_runners()
         self.window.select_runner(key)
-        self._restore_for = key
+        self.remembered.runner_chosen(key)
         self._restore_session(key)
 
     def _restore_session(self, key: str) -> None:
-        """Select the session last selected on runner `key` once it is listed, if the user has not picked one."""
         handle = self.runners.get(key)
-        sid = self.settings.last_sessions.get(key)
-        if self._restore_for != key or handle is None or sid is None or sid not in handle.core.sessions:
-            return
-        self._restore_for = None
-        self.window.select_session(sid, key)
+        sid = self.remembered.to_select(key, handle.core.sessions) if handle is not None else None
+        if sid is not None:
+            self.window.select_session(sid, key)
 
     def _spawn(self, coro: Coroutine[Any, Any, Any]) -> None:
         task = asyncio.ensure_future(coro)

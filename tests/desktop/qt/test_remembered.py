@@ -65,7 +65,7 @@ def test_the_selected_session_geometry_and_theme_survive_a_restart(
             app.window.select_session(older, url)  # the remote runner's, and the last one looked at
             # The theme through its control in the settings dialog.
             app.open_settings()
-            app.theme_choice.setCurrentIndex(app.theme_choice.findData("dark"))
+            app.remembered.theme_choice.setCurrentIndex(app.remembered.theme_choice.findData("dark"))
             app.settings_dialog.reject()
             assert theme.current().dark
             app.window.show()
