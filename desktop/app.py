@@ -1,10 +1,12 @@
 """NightshiftApp: wires the runners, the window, the tray, notifications and settings together.
 
-Each runner it is connected to is a `RunnerHandle` (view core + connection + bridge + the embedded runner when
-there is one), created and disposed as a unit. Every configured runner is connected at once and stays connected
-(the embedded one and the saved remote ones, or the runners given with `--runner`); the sidebar lists them with
-a dot each, and the window shows one runner's sessions at a time. What is worth a notification is
-decided by `NotificationPolicy` (desktop/core, no Qt); the tray is `Tray`.
+The runners are a `RunnerSet` (desktop/qt/runner_set.py): one `RunnerHandle` each (view core + connection +
+bridge + the embedded runner when there is one), every configured runner connected at once and kept connected
+(the embedded one and the saved remote ones, or the runners given with `--runner`). The window lists every
+runner's sessions, grouped by runner; the *current runner* is the selected session's (or the selected group's),
+and window actions go to the runner of the session they name. What is worth a notification is decided by
+`NotificationPolicy` (desktop/core, no Qt); the tray is `Tray`. Remembered across restarts (settings.json): the
+runners, the last session selected per runner, the window's geometry and the theme.
 
 The lifecycle helper (desktop/lifecycle) drives it through `set_rendering`, `reconnect_now`, `probe`,
 `retry_now` and `network_back`.
@@ -13,9 +15,7 @@ The lifecycle helper (desktop/lifecycle) drives it through `set_rendering`, `rec
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
-import os
 from collections.abc import Coroutine
 from pathlib import Path
 from typing import Any
@@ -26,20 +26,20 @@ from PySide6.QtWidgets import QApplication, QMessageBox
 from desktop.connection import NotConnected, RunnerConnection, RunnerRequestError
 from desktop.core.backoff import Backoff
 from desktop.core.notifications import FileNotifiedStore, Notification, NotificationPolicy
-from desktop.core.outbox import Outbox
-from desktop.core.ssh_tunnel import SshTunnel
-from desktop.core.status import ConnectionStatus, worst
+from desktop.core.status import ConnectionStatus
 from desktop.core.trust import PINS_FILE, PinStore, TrustOnFirstUse
 from desktop.core.view import RELEASE_AFTER_S, SessionInfo, ViewCore
-from desktop.outbox_store import FileOutboxStore
 from desktop.qt.bridge import ViewBridge
 from desktop.qt.changes import ChangesDialog
 from desktop.qt.desktop_notifier import Notifier, make_notifier
 from desktop.qt.dialogs import NewSessionDialog, SessionOptionsDialog, SettingsDialog
 from desktop.qt.first_paint import first_paint
 from desktop.qt.main_window import MainWindow
+from desktop.qt.prompts import quit_question, runner_question, trust_question
 from desktop.qt.questions import QuestionDialog
+from desktop.qt.remembered import Remembered
 from desktop.qt.runner_handle import RunnerHandle
+from desktop.qt.runner_set import RunnerSet
 from desktop.qt.tray import Tray
 from desktop.settings import EMBEDDED, SettingsStore, TokenStore
 from desktop.unhandled import install_loop_handler
@@ -52,7 +52,7 @@ log = logging.getLogger(__name__)
 class NightshiftApp(QObject):
     notified = Signal(str, str)  # title, body (also shown by `notifier`: the tray, the desktop's service or the log)
     noticed = Signal(str, str)  # level, message: shown under the session header
-    status_changed = Signal(object)  # ConnectionStatus of the runner shown
+    status_changed = Signal(object)  # ConnectionStatus of the current runner
 
     def __init__(self, qapp: QApplication, *, runner_url: str | None = None, runner_urls: list[str] | None = None,
                  token: str | None = None,
@@ -68,26 +68,18 @@ class NightshiftApp(QObject):
         self.tokens = tokens or TokenStore()
         self.data_dir = data_dir or data_dir_from_env()
         self.explicit_token = token
-        # --runner (repeatable): exactly those runners. Otherwise the embedded runner and every saved one, showing
-        # first the one shown when the app last quit.
+        # --runner (repeatable): exactly those runners. Otherwise the embedded runner and every saved one, the
+        # current one being the one that was current when the app last quit.
         self.given_runners = list(dict.fromkeys([*(runner_urls or []), *([runner_url] if runner_url else [])]))
         last = self.settings.last_runner
         self.first_runner = (self.given_runners[0] if self.given_runners
                              else last if last == EMBEDDED or self.settings.find(last) else EMBEDDED)
-        self._opening: dict[str, asyncio.Future[RunnerHandle | None]] = {}
+        self.transient: str | None = None
+        """A runner shown though not configured (chosen in the settings while started with --runner): connected
+        until another is chosen."""
         # Unsent messages live next to the settings (a test's settings in a temporary folder take them along).
         self.outbox_dir = outbox_dir or self.settings.path.parent / "outbox"
-        self.runners: dict[str, RunnerHandle] = {}
-        """Every runner this app is connected to, by key (EMBEDDED or URL)."""
-        self.shown: RunnerHandle | None = None
-        self._switches = 0
-        self._switch_lock = asyncio.Lock()
         self.rendering = True
-        self.backoff = backoff
-        self.connection_options = connection_options or {}
-        self.tunnel_options = tunnel_options or {}
-        """Extra SshTunnel arguments for ssh:// runners (a test's sshd: its ssh options, the runner command)."""
-        self.release_after_s = release_after_s
         self.use_lifecycle = bool(lifecycle)
         self.lifecycle_options: dict[str, Any] = lifecycle if isinstance(lifecycle, dict) else {}
         self.lifecycle: Any = None
@@ -98,11 +90,21 @@ class NightshiftApp(QObject):
         self.quit_box: QMessageBox | None = None
         self.trust_box: QMessageBox | None = None
         self.trust = TrustOnFirstUse(PinStore(self.settings.path.parent / PINS_FILE), self.ask_trust)
+        self.runner_set = RunnerSet(label=self._label, token_for=self._token_for, data_dir=self.data_dir,
+                                    outbox_dir=self.outbox_dir, trust=self.trust, notice=self._notice,
+                                    backoff=backoff, connection_options=connection_options,
+                                    tunnel_options=tunnel_options, release_after_s=release_after_s, parent=self)
+        self.runner_set.opened.connect(self._runner_opened)
+        self.runner_set.closing.connect(lambda handle: self.window.detach_runner(handle.key))
+        self._selected_core: ViewCore | None = None
+        """The core told which session the window shows (`select`), so it can be told when it shows none."""
         self.closed = False
         self._shutdown: asyncio.Future[None] | None = None
         self._done: asyncio.Future[int] | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
-        self.window = MainWindow(None, self._label(self.first_runner))
+        self.remembered = Remembered(self.settings, qapp, self.first_runner)  # the theme, before the window
+        self.window = MainWindow(None, self._label(self.first_runner), self.first_runner)
+        self.remembered.attach(self.window)
         self._wire_window()
         self.tray: Tray | None = None
         if use_tray and Tray.available():
@@ -110,11 +112,21 @@ class NightshiftApp(QObject):
         self.set_notifier(notifier or make_notifier(self.tray, parent=self))
         self.changes_dialogs: dict[str, ChangesDialog] = {}
 
-    # ------------------------------------------------------------------ the runner shown
+    # ------------------------------------------------------------------ the current runner
+
+    @property
+    def runners(self) -> dict[str, RunnerHandle]:
+        """Every runner this app is connected to, by key (EMBEDDED or URL)."""
+        return self.runner_set.handles
+
+    @property
+    def shown(self) -> RunnerHandle | None:
+        """The current runner: the selected session's (or the selected group's)."""
+        return self.runner_set.get(self.window.current_runner)
 
     @property
     def runner_key(self) -> str:
-        return self.shown.key if self.shown is not None else self.first_runner
+        return self.window.current_runner or self.first_runner
 
     @property
     def core(self) -> ViewCore | None:
@@ -133,15 +145,19 @@ class NightshiftApp(QObject):
         handle = self.runners.get(EMBEDDED)
         return handle.embedded if handle is not None else None
 
+    def handle_for(self, session_id: str | None) -> RunnerHandle | None:
+        """The runner a window action about `session_id` goes to (RunnerSet.handle_for)."""
+        return self.runner_set.handle_for(session_id, self.window.current_runner)
+
     # ------------------------------------------------------------------ start and stop
 
     async def start(self) -> None:
-        """Start the embedded runner (unless remote) and the connection."""
+        """Connect every runner at once (starting the embedded one); returns once the first one is open."""
         loop = asyncio.get_running_loop()
         install_loop_handler(loop)
         self._done = loop.create_future()
-        self._sync_runners()
-        await self._connect_to(self.first_runner)
+        self.sync_runners()
+        await self.runner_set.ensure(self.first_runner)
         if self.use_lifecycle and self.lifecycle is None:
             self._install_lifecycle()
 
@@ -176,134 +192,31 @@ class NightshiftApp(QObject):
             return list(self.given_runners)
         return [EMBEDDED, *(r.url for r in self.settings.runners)]
 
-    def _sync_runners(self) -> None:
-        """Connect every configured runner not connected yet (all at once: a remote one connects while the
-        embedded one starts), disconnect those removed from the settings, and list them in the sidebar."""
+    def sync_runners(self) -> None:
+        """Connect every configured runner not connected yet (all at once), disconnect those removed from the
+        settings, and list them, each as a group of the sidebar."""
         keys = self.configured_runners()
-        for key in keys:
-            if key not in self.runners and key not in self._opening:
-                self._spawn(self._ensure_handle(key))
-        for key, handle in list(self.runners.items()):
-            if key not in keys and key != EMBEDDED:
-                if handle is self.shown:
-                    self._show(None)
-                    self._spawn(self._connect_to(keys[0]))
-                self._spawn(self._close_handle(handle))
-        for key, handle in self.runners.items():
-            handle.label = self._label(key)
-        self.window.runner_list.set_runners([(k, self._label(k)) for k in keys])
-        for handle in self.runners.values():
-            self._runner_status_shown(handle)
+        if self.transient in keys:
+            self.transient = None
+        if self.transient is not None:
+            keys.append(self.transient)
+        self.runner_set.sync(keys)
+        self.window.set_runners([(key, self._label(key)) for key in keys])
+        self._overall_changed()
 
-    async def _ensure_handle(self, key: str) -> RunnerHandle | None:
-        """The runner's handle, opened (and the embedded runner started) once, however many ask at once."""
-        handle = self.runners.get(key)
-        if handle is not None or self.closed:
-            return handle
-        opening = self._opening.get(key)
-        if opening is None:
-            opening = self._opening[key] = asyncio.ensure_future(self._open(key))
-            opening.add_done_callback(lambda _f: self._opening.pop(key, None))
-        return await asyncio.shield(opening)
-
-    async def _open(self, key: str) -> RunnerHandle | None:
-        if key != EMBEDDED:
-            return self._open_handle(key, key, self._token_for(key), None)
-        try:
-            embedded = await self._start_embedded_runner()
-        except Exception as exc:  # its data folder taken by another runner, unwritable, a port refused...
-            log.error("the embedded runner could not start: %s", exc)
-            self._notice("error", f"The embedded runner could not start: {exc}")
-            return None
-        if self.closed:
-            await asyncio.get_running_loop().run_in_executor(None, embedded.stop)
-            return None
-        return self._open_handle(key, embedded.url, embedded.token, embedded)
-
-    async def _connect_to(self, key: str) -> None:
-        """Show runner `key`, connecting to it unless already connected. Switches are serialized, and one
-        superseded by a later switch while it waited does nothing. Configured runners switched away from stay
-        connected (their statuses, notifications and agents carry on) until removed from the settings or the
-        app quits; a runner that is not configured (not saved) is disconnected when switched away from."""
-        self._switches += 1
-        switch = self._switches
-        async with self._switch_lock:
-            if switch != self._switches or self.closed:
-                return
-            handle = await self._ensure_handle(key)
-            if switch != self._switches or self.closed or handle is None:
-                # Superseded meanwhile: a runner opened only to be shown is not kept.
-                if handle is not None and handle is not self.shown and key not in self.configured_runners():
-                    await self._close_handle(handle)
-                return
-            previous = self.shown
-            self._show(handle)
-            if previous is not None and previous is not handle and previous.key not in self.configured_runners():
-                await self._close_handle(previous)
-
-    async def _close_handle(self, handle: RunnerHandle) -> None:
-        await handle.close()
-        # Listed until closed: `embedded` stays set until its runner has stopped.
-        if self.runners.get(handle.key) is handle:
-            del self.runners[handle.key]
-
-    def _token_for(self, url: str) -> str | None:
-        return self.explicit_token or token_from_env() or self.tokens.get(url)
-
-    def outbox_key(self, key: str) -> str:
-        """Which runner an outbox file belongs to: a remote runner's URL, or the embedded runner's folder."""
-        if key != EMBEDDED:
-            return key
-        from runner.environment import default_data_dir
-
-        return "embedded:" + os.path.realpath(self.data_dir or default_data_dir())
-
-    def _open_handle(self, key: str, url: str, token: str | None, embedded: Any) -> RunnerHandle:
-        outbox = Outbox(FileOutboxStore(self.outbox_dir, self.outbox_key(key)),
-                        on_store_error=lambda problem: self._notice("warning", problem.capitalize()))
-        options = dict(self.connection_options)
-        tunnel = None
-        if url.startswith("ssh://"):
-            # The system ssh carries it (the user's keys and ~/.ssh/config); a certificate behind it is pinned too.
-            tunnel = SshTunnel(url, trust=self.trust, on_dead=lambda why: log.warning("ssh to %s: %s", url, why),
-                               **self.tunnel_options)
-        elif url.startswith("wss://"):
-            options.setdefault("opener", self.trust.connect)  # trust on first use for a self-signed runner
-        handle = RunnerHandle(key, self._label(key), url, token, outbox=outbox, parent=self, embedded=embedded,
-                              rendering=self.rendering, backoff=self.backoff or Backoff(),
-                              connection_options=options, release_after_s=self.release_after_s, tunnel=tunnel)
+    def _runner_opened(self, handle: RunnerHandle) -> None:
+        """A runner's handle is open: its group listens to its bridge, and so does the app (notifications, tray)."""
         bridge = handle.bridge
+        self.window.attach_runner(handle.key, bridge)  # first: the app's slots below see the group up to date
         bridge.status_changed.connect(lambda status: self._status_changed(handle, status))
         bridge.session_updated.connect(lambda info, previous: self._session_updated(handle, info, previous))
         bridge.sessions_listed.connect(lambda: self._sessions_listed(handle))
         bridge.session_removed.connect(lambda sid: self._session_removed(handle, sid))
         bridge.notice.connect(self._notice)
-        bridge.sessions_listed.connect(lambda: self._runner_status_shown(handle))
-        bridge.session_updated.connect(lambda *_: self._runner_status_shown(handle))
-        bridge.session_removed.connect(lambda *_: self._runner_status_shown(handle))
-        self.runners[key] = handle
-        handle.start()
-        self._runner_status_shown(handle)
-        return handle
+        self._overall_changed()
 
-    def _show(self, handle: RunnerHandle | None) -> None:
-        if self.shown is not None and self.shown is not handle:
-            self.shown.core.select(None)  # its session is not shown any more (released after a while)
-        self.shown = handle
-        if handle is None:
-            self.window.show_runner(None, "")
-            return
-        self.window.show_runner(handle.bridge, handle.label)
-        self.window.runner_list.set_shown(handle.key)
-        self._status_changed(handle, handle.core.status)
-
-    async def _start_embedded_runner(self) -> Any:
-        from runner.embedded import EmbeddedRunner
-
-        runner = EmbeddedRunner(data_dir=self.data_dir)
-        # start() blocks until the runner listens; keep the GUI painting meanwhile.
-        await asyncio.get_running_loop().run_in_executor(None, runner.start)
-        return runner
+    def _token_for(self, url: str) -> str | None:
+        return self.explicit_token or token_from_env() or self.tokens.get(url)
 
     def _label(self, key: str) -> str:
         if key == EMBEDDED:
@@ -327,12 +240,8 @@ class NightshiftApp(QObject):
                 shutdown_lifecycle(lifecycle)
             except Exception:
                 log.exception("stopping the lifecycle watcher failed")
-        self._switches += 1  # a switch still waiting must not open a connection after this
-        # A runner still starting stops as soon as it has started (`closed` is set).
-        await asyncio.gather(*(asyncio.shield(f) for f in list(self._opening.values())), return_exceptions=True)
-        async with self._switch_lock:
-            self._show(None)
-            await asyncio.gather(*(self._close_handle(h) for h in list(self.runners.values())))
+        self.remembered.close()
+        await self.runner_set.close_all()
         await self.notifier.close()
         if self.tray is not None:
             self.tray.hide()
@@ -345,35 +254,27 @@ class NightshiftApp(QObject):
 
     @property
     def connected(self) -> bool:
-        return any(h.connection.connected for h in self.runners.values())
+        return self.runner_set.connected
 
     def set_rendering(self, enabled: bool) -> None:
         """Off (window hidden/minimized): no live events reach the GUI; statuses and unread counts stay
         current. On: every open session catches up from the last seq it rendered, in one batch."""
         self.rendering = enabled
-        for handle in self.runners.values():
-            handle.set_rendering(enabled)
+        self.runner_set.set_rendering(enabled)
 
     def reconnect_now(self, reason: str = "reconnect requested") -> None:
-        for handle in self.runners.values():
-            handle.connection.reconnect_now(reason)
+        self.runner_set.reconnect_now(reason)
 
     async def probe(self, timeout: float = 2.0) -> bool:
         """Probe every connection in parallel (one unreachable runner never delays the others); True if all
         answered."""
-        handles = list(self.runners.values())
-        if not handles:
-            return False
-        answers = await asyncio.gather(*(h.connection.probe(timeout) for h in handles))
-        return all(answers)
+        return await self.runner_set.probe(timeout)
 
     def retry_now(self) -> None:
-        for handle in self.runners.values():
-            handle.connection.retry_now()
+        self.runner_set.retry_now()
 
     def network_back(self) -> None:
-        for handle in self.runners.values():
-            handle.connection.network_back()
+        self.runner_set.network_back()
 
     # ------------------------------------------------------------------ actions
 
@@ -385,6 +286,7 @@ class NightshiftApp(QObject):
         w.stop_requested.connect(lambda sid: self._request({"type": "stop", "session": sid}))
         w.delete_requested.connect(lambda sid, discard: self._request(
             {"type": "delete", "session": sid, **({"discard_worktree": True} if discard else {})}))
+        w.runner_selected.connect(lambda _key: self.status_changed.emit(w.status))
         w.changes_requested.connect(self.show_changes)
         w.question_requested.connect(self.ask_questions)
         w.rename_requested.connect(lambda sid, title: self._request({"type": "rename", "session": sid,
@@ -399,31 +301,41 @@ class NightshiftApp(QObject):
         w.session_selected.connect(self._session_selected)
         w.terminal_sizer.resize_requested.connect(
             lambda sid, cols, rows: self._spawn(self.resize_terminal(sid, cols, rows)))
-        w.find_bar.request = self.request  # Ctrl+F searches the shown runner's journal
-        w.runner_list.runner_chosen.connect(self.switch_runner)
+        w.find_bar.request = self.request  # Ctrl+F searches the current runner's journal
 
     def _session_selected(self, sid: str | None) -> None:
-        if self.core is None or self.connection is None:
+        """The window shows `sid` of the current runner (None: no session). Its core follows it; the core that
+        showed the previous one is told it shows none (released after a while). Remembered per runner."""
+        handle = self.shown
+        core = handle.core if handle is not None else None
+        if self._selected_core is not None and self._selected_core is not core:
+            self._selected_core.select(None)
+        self._selected_core = core
+        if handle is None:
             return
         if sid is not None:
-            self.connection.open_session(sid)
-        self.core.select(sid)
+            handle.connection.open_session(sid)
+        handle.core.select(sid)
         self.window.sessions_model.refresh()
+        if not self.closed:
+            self.remembered.session_selected(handle.key, sid)
 
     def send(self, session_id: str, text: str) -> None:
-        if self.core is None or self.connection is None:
+        handle = self.handle_for(session_id)
+        if handle is None:
             return
-        info = self.core.sessions.get(session_id)
+        info = handle.core.sessions.get(session_id)
         if info is not None and info.agent == "command" and not text.endswith("\n"):
             text += "\n"  # a line for the program's stdin
-        self.connection.send_text(session_id, text)
+        handle.connection.send_text(session_id, text)
 
     def answer(self, session_id: str, request_id: str, behavior: str, answers: dict[str, str] | None = None,
                message: str | None = None, updated_permissions: list[dict[str, Any]] | None = None) -> None:
         """Kept in the outbox until the runner settles it: an answer given offline goes out on reconnect."""
-        if self.connection is not None:
-            self.connection.answer(session_id, request_id, behavior, message, answers=answers,
-                                   updated_permissions=updated_permissions)
+        handle = self.handle_for(session_id)
+        if handle is not None:
+            handle.connection.answer(session_id, request_id, behavior, message, answers=answers,
+                                     updated_permissions=updated_permissions)
 
     def ask_questions(self, session_id: str, request_id: str, tool_input: object) -> QuestionDialog:
         """The agent asked the user questions (AskUserQuestion): the choices in a dialog; the answers go back."""
@@ -445,12 +357,16 @@ class NightshiftApp(QObject):
     def _request(self, message: dict[str, Any]) -> None:
         self._spawn(self.request(message))
 
-    async def request(self, message: dict[str, Any]) -> dict[str, Any] | None:
-        """Send a request; a failure is shown to the user (and returned as None)."""
-        if self.connection is None:
+    async def request(self, message: dict[str, Any], runner: str | None = None) -> dict[str, Any] | None:
+        """Send a request to `runner`, else to the runner of the session it names, else to the current runner;
+        a failure is shown to the user (and returned as None)."""
+        session = message.get("session")
+        handle = (self.runners.get(runner) if runner is not None
+                  else self.handle_for(session if isinstance(session, str) else None))
+        if handle is None:
             return None
         try:
-            return await self.connection.request(message)
+            return await handle.connection.request(message)
         except RunnerRequestError as exc:
             self._notice("error", exc.message)
         except NotConnected:
@@ -462,32 +378,36 @@ class NightshiftApp(QObject):
     async def resize_terminal(self, session_id: str, cols: int, rows: int) -> None:
         """Best effort, never shown to the user: a runner without terminals refuses (bad_request, or
         unknown_type from an older runner), and a program may end before the size reaches it."""
-        if self.connection is None:
+        handle = self.handle_for(session_id)
+        if handle is None:
             return
         try:
-            await self.connection.request({"type": "resize", "session": session_id, "cols": cols, "rows": rows})
+            await handle.connection.request({"type": "resize", "session": session_id, "cols": cols, "rows": rows})
         except RunnerRequestError as exc:
             log.debug("resize of %s to %dx%d not applied: %s (%s)", session_id, cols, rows, exc.message, exc.code)
         except (NotConnected, TimeoutError) as exc:
             log.debug("resize of %s to %dx%d not applied: %r", session_id, cols, rows, exc)
 
-    async def create_session(self, request: dict[str, Any]) -> str | None:
-        reply = await self.request({**request, "type": "create"})
+    async def create_session(self, request: dict[str, Any], runner: str | None = None) -> str | None:
+        """Create a session on `runner` (default: the current runner) and show it."""
+        key = runner or self.runner_key
+        reply = await self.request({**request, "type": "create"}, runner=key)
         if reply is None:
             return None
         self.settings.remember_agent_defaults(request)  # the next new session of this agent starts from these
-        with contextlib.suppress(OSError):
-            self.settings.save()
+        self.remembered.save()
         sid = reply.get("session", {}).get("id")
         if isinstance(sid, str):
-            self.window.select_session(sid)
+            self.window.select_session(sid, key)
         return sid if isinstance(sid, str) else None
 
     def show_changes(self, session_id: str) -> ChangesDialog:
         """The changes panel of a session's worktree (one per session; refreshed when its turn ends)."""
         dialog = self.changes_dialogs.get(session_id)
         if dialog is None:
-            title = self.core.sessions[session_id].title if self.core and session_id in self.core.sessions else ""
+            handle = self.handle_for(session_id)
+            info = handle.core.sessions.get(session_id) if handle is not None else None
+            title = info.title if info is not None else ""
             dialog = ChangesDialog(session_id, title, self.request, self.window)
             dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
             dialog.destroyed.connect(lambda *_: self.changes_dialogs.pop(session_id, None))
@@ -497,23 +417,43 @@ class NightshiftApp(QObject):
         return dialog
 
     def ask_new_session(self) -> None:
-        agents = self.core.agents if self.core is not None else []
-        cwd = None
-        if self.core is not None and self.window.current in self.core.sessions:
-            cwd = self.core.sessions[self.window.current].data.get("cwd")
-        dialog = NewSessionDialog(agents, cwd, self.window, defaults=self.settings.agent_defaults,
-                                  local=self.runner_key == EMBEDDED)
+        """A new session on the current runner: the selected session's or group's. With several runners and
+        nothing selected, which one is asked first."""
+        keys = [k for k in self.window.sessions_model.runners() if k in self.runners]
+        if len(keys) > 1 and self.window.sessions_view.selectionModel().selectedIndexes() == []:
+            self._ask_runner_then_new_session(keys)
+            return
+        self._new_session_on(self.runner_key)
+
+    def _ask_runner_then_new_session(self, keys: list[str]) -> None:
+        labels = {self._label(k): k for k in reversed(keys)}  # the first runner of a label, if two share one
+        dialog = runner_question(self.window, [self._label(k) for k in keys], self._label(self.runner_key))
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
-        dialog.accepted.connect(lambda: self._spawn(self.create_session(dialog.request())))
+        dialog.textValueSelected.connect(lambda label: self._new_session_on(labels.get(label, self.runner_key)))
+        dialog.open()
+        self.runner_choice_dialog = dialog
+
+    def _new_session_on(self, key: str) -> None:
+        handle = self.runners.get(key)
+        core = handle.core if handle is not None else None
+        agents = core.agents if core is not None else []
+        cwd = None
+        if core is not None and key == self.runner_key and self.window.current in core.sessions:
+            cwd = core.sessions[self.window.current].data.get("cwd")
+        dialog = NewSessionDialog(agents, cwd, self.window, defaults=self.settings.agent_defaults,
+                                  local=key == EMBEDDED)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.accepted.connect(lambda: self._spawn(self.create_session(dialog.request(), runner=key)))
         dialog.open()
         self.new_session_dialog = dialog
 
     def ask_session_options(self, session_id: str) -> None:
         """Change a session's model / permission mode (the runner's `configure`)."""
-        if self.core is None or session_id not in self.core.sessions:
+        handle = self.handle_for(session_id)
+        if handle is None or session_id not in handle.core.sessions:
             return
-        data = self.core.sessions[session_id].data
-        agent = next((a for a in self.core.agents if a.get("name") == data.get("agent")), {})
+        data = handle.core.sessions[session_id].data
+        agent = next((a for a in handle.core.agents if a.get("name") == data.get("agent")), {})
         dialog = SessionOptionsDialog(session_id, agent, data.get("options") or {}, self.window)
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         dialog.accepted.connect(lambda: (req := dialog.request()) and self._request(req))
@@ -524,30 +464,34 @@ class NightshiftApp(QObject):
         dialog = SettingsDialog(self.settings, self.tokens, self.runner_key, self.window)
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         dialog.connect_requested.connect(self.switch_runner)
-        dialog.runners_changed.connect(self._sync_runners)
+        dialog.runners_changed.connect(self.sync_runners)
         if self.runner_key != EMBEDDED and self.settings.find(self.runner_key) is None:
             # Started with --runner: offer to save this runner (and its token) right away.
             dialog.prefill_new(self.runner_key)
+        self.remembered.add_theme_choice(dialog)
         dialog.finished.connect(lambda _r: self._token_maybe_changed())
         dialog.open()
         self.settings_dialog = dialog
 
     def _token_maybe_changed(self) -> None:
-        if self.explicit_token:
-            return
-        for key, handle in self.runners.items():
-            token = self._token_for(key) if key != EMBEDDED else handle.connection.token
-            if token != handle.connection.token:
-                handle.connection.set_token(token)
+        if not self.explicit_token:
+            self.runner_set.tokens_changed()
 
     def switch_runner(self, key: str) -> None:
-        self.settings.last_runner = key
-        try:
-            self.settings.save()
-        except OSError as exc:
-            log.warning("cannot save settings: %s", exc)
+        """Make `key` the current runner (chosen in the settings): its group is selected, with the session last
+        selected there. A runner not configured is connected (as a group of its own) until another is chosen."""
         self.explicit_token = None
-        self._spawn(self._connect_to(key))
+        self.transient = key if key not in self.configured_runners() else None
+        self.sync_runners()
+        self.window.select_runner(key)
+        self.remembered.runner_chosen(key)
+        self._restore_session(key)
+
+    def _restore_session(self, key: str) -> None:
+        handle = self.runners.get(key)
+        sid = self.remembered.to_select(key, handle.core.sessions) if handle is not None else None
+        if sid is not None:
+            self.window.select_session(sid, key)
 
     def _spawn(self, coro: Coroutine[Any, Any, Any]) -> None:
         task = asyncio.ensure_future(coro)
@@ -570,7 +514,7 @@ class NightshiftApp(QObject):
 
     def running_count(self) -> int:
         """Agents running on every runner this app is connected to."""
-        return sum(h.running_count() for h in self.runners.values())
+        return self.runner_set.running_count()
 
     def quit_now(self) -> None:
         """Quit without asking (a signal from the system): the embedded runner stops its agents cleanly."""
@@ -587,18 +531,7 @@ class NightshiftApp(QObject):
         if running == 0 and unsent == 0:
             self._spawn(self.shutdown())
             return
-        lines, details = [], []
-        if running:
-            lines.append(f"{running} agent{'s are' if running != 1 else ' is'} still running.")
-            details.append("Quitting stops them (their transcripts are kept).")
-        if unsent:
-            lines.append(f"{unsent} message{'s have' if unsent != 1 else ' has'} not been delivered yet.")
-            details.append("They are kept and sent the next time Nightshift connects to this runner.")
-        box = QMessageBox(QMessageBox.Icon.Question, "Quit Nightshift", " ".join(lines), parent=self.window)
-        box.setInformativeText(" ".join(details))
-        label = "Stop agents and quit" if running else "Quit anyway"
-        stop = box.addButton(label, QMessageBox.ButtonRole.DestructiveRole)
-        box.addButton(QMessageBox.StandardButton.Cancel)
+        box, stop = quit_question(self.window, running, unsent)
         box.buttonClicked.connect(lambda button: button is stop and self._spawn(self.shutdown()))
         self.quit_box = box
         self.window.showNormal()
@@ -630,18 +563,15 @@ class NightshiftApp(QObject):
     def _status_changed(self, handle: RunnerHandle, status: ConnectionStatus) -> None:
         if handle is self.shown:
             self.status_changed.emit(status)
-        self._runner_status_shown(handle)
+        self._overall_changed()
+
+    def _overall_changed(self) -> None:
+        """The window's overall dot (the worst of all runners; each runner's own is in its group) and the tray."""
+        self.window.set_overall_status(self.overall_status())
         self._update_tray()
 
-    def _runner_status_shown(self, handle: RunnerHandle) -> None:
-        """The runner's own dot in the sidebar, and the window's overall dot (the worst of all)."""
-        if handle.closed:
-            return
-        self.window.runner_list.set_status(handle.key, handle.core.status, len(handle.core.sessions))
-        self.window.set_overall_status(self.overall_status())
-
     def overall_status(self) -> ConnectionStatus:
-        return worst([h.core.status for h in self.runners.values() if not h.closed])
+        return self.runner_set.overall_status()
 
     def _update_tray(self) -> None:
         if self.tray is None:
@@ -662,6 +592,7 @@ class NightshiftApp(QObject):
     def _sessions_listed(self, handle: RunnerHandle) -> None:
         """The whole list, after each connect: what changed while the app was away is told now, once."""
         self._update_tray()
+        self._restore_session(handle.key)
         watching = handle is self.shown and self._window_active()
         for notification in self.notifications.listed(self._journal_key(handle), handle.core.sessions.values(),
                                                       user_watching=watching):
@@ -688,31 +619,24 @@ class NightshiftApp(QObject):
     def set_notifier(self, notifier: Notifier) -> None:
         """Where notifications go (desktop/qt/desktop_notifier.py); a click on one opens its session."""
         self.notifier = notifier
-        notifier.clicked.connect(lambda runner, sid: self._spawn(self.open_session(runner, sid)))
+        notifier.clicked.connect(lambda runner, sid: self.open_session(runner, sid))
 
-    async def open_session(self, runner: str, session_id: str) -> None:
-        """A click on a notification: the window shown and raised, with the session's runner shown and the
-        session selected. `runner` is the notification's runner: its journal id (or its key)."""
+    def open_session(self, runner: str, session_id: str) -> None:
+        """A click on a notification: the window shown and raised, with the session selected in its runner's
+        group. `runner` is the notification's runner: its journal id (or its key)."""
         self.show_window()
         handle = next((h for h in self.runners.values() if runner in (self._journal_key(h), h.key)), None)
         if handle is None:
             return  # removed from the settings since
-        if handle is not self.shown:
-            await self._connect_to(handle.key)
-        if self.shown is handle and session_id in handle.core.sessions:
-            self.window.select_session(session_id)
+        if session_id in handle.core.sessions:
+            self.window.select_session(session_id, handle.key)
+        else:
+            self.window.select_runner(handle.key)
 
     async def ask_trust(self, runner: str, fingerprint: str) -> bool:
-        """First connection to a wss:// runner whose certificate no authority vouches for: the user compares the
-        fingerprint with the one `nightshift-runner` printed, and trusts it (pinned) or not (nothing is sent)."""
-        box = QMessageBox(QMessageBox.Icon.Question, "Trust this runner?",
-                          f"First connection to {self._label(runner)}. Its certificate's SHA-256 fingerprint is:"
-                          f"\n\n{fingerprint}", parent=self.window)
-        box.setInformativeText("Trust it only if it is the fingerprint nightshift-runner printed on that machine "
-                               "(nightshift-runner --fingerprint). If it ever changes, Nightshift will refuse "
-                               "the connection and not send the token.")
-        trust = box.addButton("Trust", QMessageBox.ButtonRole.AcceptRole)
-        box.addButton(QMessageBox.StandardButton.Cancel)
+        """First connection to a wss:// runner whose certificate no authority vouches for: trusted (pinned) or
+        not (nothing is sent)."""
+        box, trust = trust_question(self.window, self._label(runner), fingerprint)
         answer: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
         box.buttonClicked.connect(lambda button: answer.done() or answer.set_result(button is trust))
         box.finished.connect(lambda _r: answer.done() or answer.set_result(False))

@@ -1,4 +1,5 @@
-"""Settings without Qt: the list of remote runners (a JSON file) and their tokens (the OS keyring).
+"""Settings without Qt: the list of remote runners and what the window remembers across restarts (a JSON file),
+and the runners' tokens (the OS keyring).
 
 Tokens never go to the JSON file. Where no keyring backend works, a token is kept in memory for this run
 only and the UI says so (`TokenStore.persistent` is False and `TokenStore.problem` explains why).
@@ -19,6 +20,8 @@ log = logging.getLogger(__name__)
 KEYRING_SERVICE = "nightshift"
 AGENT_DEFAULT_KEYS = ("model", "permission_mode", "approval")
 EMBEDDED = "embedded"
+THEMES = ("system", "light", "dark")
+"""The theme choices: follow the system's light or dark, or always one of them."""
 
 
 @dataclass
@@ -38,12 +41,20 @@ class SettingsStore:
         self.path = path or default_config_dir() / "settings.json"
         self.runners: list[RemoteRunner] = []
         self.last_runner: str = EMBEDDED
-        """The runner shown when the app quit (EMBEDDED or a saved runner's URL): shown again on the next start."""
+        """The current runner when the app quit (EMBEDDED or a saved runner's URL): current again on the next start."""
         self.agent_defaults: dict[str, dict[str, str]] = {}
         """Per agent type, the options last used to create a session (model, permission_mode, ...)."""
+        self.last_sessions: dict[str, str] = {}
+        """Per runner key, the session selected last: selected again on the next start when it still exists."""
+        self.window_geometry: str = ""
+        """The main window's size, position and state (Qt's saveGeometry, base64), "" for the default."""
+        self.theme: str = "system"
+        """One of THEMES."""
         self.load()
 
     def load(self) -> None:
+        """Whatever of the file makes sense: a missing or corrupt file, or a field of the wrong type, leaves the
+        default for what it cannot give."""
         try:
             data = json.loads(self.path.read_text(encoding="utf-8"))
         except FileNotFoundError:
@@ -53,7 +64,8 @@ class SettingsStore:
             return
         runners = data.get("runners") if isinstance(data, dict) else None
         self.runners = [RemoteRunner(str(r.get("name") or r.get("url")), str(r["url"]))
-                        for r in runners or [] if isinstance(r, dict) and isinstance(r.get("url"), str)]
+                        for r in (runners if isinstance(runners, list) else [])
+                        if isinstance(r, dict) and isinstance(r.get("url"), str)]
         last = data.get("last_runner") if isinstance(data, dict) else None
         self.last_runner = last if isinstance(last, str) else EMBEDDED
         defaults = data.get("agent_defaults") if isinstance(data, dict) else None
@@ -61,12 +73,20 @@ class SettingsStore:
             str(agent): {str(k): v for k, v in options.items() if isinstance(v, str)}
             for agent, options in (defaults or {}).items() if isinstance(options, dict)
         } if isinstance(defaults, dict) else {}
+        sessions = data.get("last_sessions") if isinstance(data, dict) else None
+        self.last_sessions = {k: v for k, v in sessions.items() if isinstance(k, str) and isinstance(v, str)
+                              } if isinstance(sessions, dict) else {}
+        geometry = data.get("window_geometry") if isinstance(data, dict) else None
+        self.window_geometry = geometry if isinstance(geometry, str) else ""
+        chosen = data.get("theme") if isinstance(data, dict) else None
+        self.theme = chosen if chosen in THEMES else "system"
 
     def save(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         tmp = self.path.with_suffix(".tmp")
         payload = {"runners": [asdict(r) for r in self.runners], "last_runner": self.last_runner,
-                   "agent_defaults": self.agent_defaults}
+                   "agent_defaults": self.agent_defaults, "last_sessions": self.last_sessions,
+                   "window_geometry": self.window_geometry, "theme": self.theme}
         tmp.write_text(json.dumps(payload, indent=2), encoding="utf-8")
         os.replace(tmp, self.path)
 
@@ -84,6 +104,8 @@ class SettingsStore:
         key = old_url or runner.url
         if self.last_runner == key:
             self.last_runner = runner.url
+        if key in self.last_sessions and key != runner.url:
+            self.last_sessions[runner.url] = self.last_sessions.pop(key)
         for i, existing in enumerate(self.runners):
             if existing.url == key:
                 self.runners[i] = runner
@@ -92,6 +114,7 @@ class SettingsStore:
 
     def remove(self, url: str) -> None:
         self.runners = [r for r in self.runners if r.url != url]
+        self.last_sessions.pop(url, None)
         if self.last_runner == url:
             self.last_runner = EMBEDDED
 

@@ -1,11 +1,19 @@
-"""The main window: sessions on the left, the selected session's transcript and composer on the right."""
+"""The main window: every runner's sessions on the left, grouped by runner; the selected session's transcript and
+composer on the right.
+
+The window listens to each runner's bridge (`attach_runner`) for its group in the sidebar, and shows the
+selected session from the bridge of that session's runner (`bridge`, `current_runner`). It never talks to a
+connection: actions go out as signals carrying the session id, and the app sends them to that session's runner.
+"""
 
 from __future__ import annotations
 
+import base64
+import contextlib
 import os
 from typing import Any
 
-from PySide6.QtCore import QItemSelectionModel, QModelIndex, Qt, QTimer, Signal
+from PySide6.QtCore import QByteArray, QItemSelectionModel, QModelIndex, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
 from PySide6.QtWidgets import (
     QApplication,
@@ -33,74 +41,11 @@ from desktop.qt import theme
 from desktop.qt.bridge import ViewBridge
 from desktop.qt.dialogs import TextViewer
 from desktop.qt.find_bar import FindBar
-from desktop.qt.runner_list import RunnerList
-from desktop.qt.sessions import ID_ROLE, STATUS_LABEL, SessionListModel, SessionListView, agent_label
+from desktop.qt.sessions import ID_ROLE, RUNNER_ROLE, STATUS_LABEL, SessionListModel, SessionListView, agent_label
 from desktop.qt.terminal_size import TerminalSizer
 from desktop.qt.transcript_view import TranscriptView
 from desktop.qt.widgets import Badge, Composer, ElidedLabel, StatusDot, StatusIndicator
 from runner.vocabulary import LIVE_STATUSES
-
-
-def stylesheet(t: theme.Theme) -> str:
-    names = ("window", "surface", "surface_alt", "border", "text", "muted", "accent", "accent_text",
-             "error_fg", "error_bg", "warn_bg", "warn_fg")
-    c = {k: getattr(t, k).name() for k in names}
-    return f"""
-    QMainWindow, #content, #transcript, #emptyPage {{ background: {c['window']}; }}
-    #sidebar {{ background: {c['surface']}; border-right: 1px solid {c['border']}; }}
-    #sessions {{ background: {c['surface']}; border: none; border-right: 1px solid {c['border']}; }}
-    #appTitle {{ font-size: 15pt; font-weight: 700; color: {c['text']}; }}
-    #sectionLabel {{ color: {c['muted']}; font-size: 8.5pt; font-weight: 600; letter-spacing: 1px; }}
-    QPushButton {{ padding: 6px 14px; border-radius: 8px; border: 1px solid {c['border']};
-                   background: {c['surface']}; color: {c['text']}; }}
-    QPushButton:hover {{ background: {c['surface_alt']}; }}
-    QPushButton:disabled {{ color: {c['muted']}; }}
-    QPushButton#primary {{ background: {c['accent']}; color: {c['accent_text']};
-                           border: 1px solid {c['accent']}; font-weight: 600; }}
-    QPushButton#primary:hover {{ background: {t.accent.darker(110).name()}; }}
-    QPushButton#primary:disabled {{ background: {c['surface_alt']}; border-color: {c['border']};
-                                    color: {c['muted']}; }}
-    QPushButton#danger {{ color: {c['error_fg']}; border-color: {c['error_fg']}; font-weight: 600; }}
-    QPushButton#danger:hover {{ background: {c['error_bg']}; }}
-    #composer {{ background: {c['window']}; border-top: 1px solid {c['border']}; }}
-    #composerEdit {{ border: 1px solid {c['border']}; border-radius: 10px; padding: 5px 8px;
-                     background: {c['surface']}; color: {c['text']}; }}
-    #composerEdit:focus {{ border: 1px solid {c['accent']}; }}
-    #composerEdit:disabled {{ background: {c['window']}; }}
-    #jumpToLatest {{ background: {c['accent']}; color: {c['accent_text']}; border: none;
-                     border-radius: 15px; padding: 6px 16px; font-weight: 600; }}
-    #sessionFilter {{ margin: 2px 12px 6px 12px; border: 1px solid {c['border']}; border-radius: 6px;
-                      padding: 3px 6px; background: {c['window']}; color: {c['text']}; }}
-    #findBar {{ background: {c['surface']}; border-bottom: 1px solid {c['border']}; }}
-    #findEdit {{ border: 1px solid {c['border']}; border-radius: 6px; padding: 3px 6px;
-                 background: {c['window']}; color: {c['text']}; }}
-    #findEdit:focus {{ border: 1px solid {c['accent']}; }}
-    #findCount {{ color: {c['muted']}; }}
-    #sessionHeader {{ background: {c['window']}; border-bottom: 1px solid {c['border']}; }}
-    #sessionTitle {{ font-size: 13pt; font-weight: 700; color: {c['text']}; }}
-    #sessionSubtitle {{ color: {c['muted']}; }}
-    QScrollBar:vertical {{ background: transparent; width: 11px; margin: 2px 2px 2px 0; }}
-    QScrollBar::handle:vertical {{ background: {c['border']}; border-radius: 4px; min-height: 36px; }}
-    QScrollBar::handle:vertical:hover {{ background: {c['muted']}; }}
-    QScrollBar::add-line:vertical, QScrollBar::sub-line:vertical {{ height: 0; }}
-    QScrollBar::add-page:vertical, QScrollBar::sub-page:vertical {{ background: none; }}
-    QToolButton#iconButton::menu-indicator {{ image: none; width: 0; }}
-    #banner {{ background: {c['warn_bg']}; color: {c['warn_fg']}; border-top: 1px solid {c['border']};
-               padding: 7px 16px; }}
-    #statusIndicator {{ border-top: 1px solid {c['border']}; }}
-    #statusLabel {{ color: {c['text']}; font-weight: 600; }}
-    #statusDetail {{ color: {c['muted']}; font-size: 8.5pt; }}
-    QToolButton#retryNow {{ color: {c['accent']}; border: none; font-weight: 600; padding: 2px 4px; }}
-    QToolButton#retryNow:hover {{ text-decoration: underline; }}
-    QToolButton#iconButton {{ border: none; border-radius: 6px; padding: 4px 8px; color: {c['muted']};
-                              font-size: 13pt; }}
-    QToolButton#iconButton:hover {{ background: {c['surface_alt']}; color: {c['text']}; }}
-    #emptyTitle {{ font-size: 16pt; font-weight: 700; color: {c['text']}; }}
-    #emptyText {{ color: {c['muted']}; }}
-    QSplitter::handle {{ background: {c['border']}; }}
-    QToolTip {{ background: {c['surface']}; color: {c['text']}; border: 1px solid {c['border']};
-                padding: 6px; }}
-    """
 
 
 class MainWindow(QMainWindow):
@@ -119,20 +64,30 @@ class MainWindow(QMainWindow):
     settings_requested = Signal()
     quit_requested = Signal()
     close_requested = Signal()
-    session_selected = Signal(object)  # str | None
+    session_selected = Signal(object)  # str | None (its runner is `current_runner`)
+    runner_selected = Signal(str)  # the current group changed: the runner a new session goes to, and so on
 
-    def __init__(self, bridge: ViewBridge | None, runner_label: str) -> None:
+    def __init__(self, bridge: ViewBridge | None, runner_label: str, runner_key: str = "") -> None:
         super().__init__()
         self.bridge: ViewBridge | None = None
+        """The bridge of the current runner (the selected session's): its models, sessions and status."""
+        self.bridges: dict[str, ViewBridge] = {}
+        """Every connected runner's bridge, by runner key: each feeds its own group of the sidebar."""
+        self._bridge_connections: dict[str, list[tuple[Any, Any]]] = {}
+        self.current_runner: str = runner_key
+        """The current group: the selected session's runner (or the selected header's)."""
+        self._shown_pair: tuple[str, str | None] = (runner_key, None)
+        self._updating_list = False
         self.setWindowTitle("Nightshift")
         self.setWindowIcon(theme.app_icon())
         self.resize(1180, 760)
         # On the application, so dialogs and message boxes share the look.
         app = QApplication.instance()
         if isinstance(app, QApplication):
-            app.setStyleSheet(stylesheet(theme.current()))
+            app.setStyleSheet(theme.stylesheet(theme.current()))
         self.current: str | None = None
         self.status = ConnectionStatus(runner=runner_label)
+        self.overall = ConnectionStatus()
 
         # Sidebar ---------------------------------------------------------------------------------------
         sidebar = QWidget(self)
@@ -153,7 +108,7 @@ class MainWindow(QMainWindow):
         settings.setText("⚙")
         settings.setToolTip("Runners and settings")
         settings.clicked.connect(self.settings_requested)
-        # The worst of every runner's status (each runner's own dot is in the runner list).
+        # The worst of every runner's status (each runner's own dot is in its group's header).
         self.overall_dot = StatusDot(10, sidebar)
         self.overall_dot.set_color(theme.current().status_color(Color.GREY))
         top.addWidget(self.overall_dot)
@@ -162,8 +117,6 @@ class MainWindow(QMainWindow):
         top.addWidget(settings)
         top.addWidget(self.new_button)
         side.addLayout(top)
-        self.runner_list = RunnerList(sidebar)
-        side.addWidget(self.runner_list)
         section = QLabel("SESSIONS", sidebar)
         section.setObjectName("sectionLabel")
         section.setContentsMargins(18, 6, 0, 4)
@@ -171,6 +124,7 @@ class MainWindow(QMainWindow):
         self.session_filter = QLineEdit(sidebar)
         self.session_filter.setObjectName("sessionFilter")
         self.session_filter.setPlaceholderText("Filter by title, folder or agent")
+        self.session_filter.setToolTip("Filters the sessions of every runner")
         self.session_filter.setClearButtonEnabled(True)
         side.addWidget(self.session_filter)
         self.sessions_model = SessionListModel(self)
@@ -320,81 +274,181 @@ class MainWindow(QMainWindow):
 
         self.set_status(self.status)
         self._show_session(None)
+        self.set_runners([(runner_key, runner_label)])
         if bridge is not None:
-            self.show_runner(bridge, runner_label)
+            self.attach_runner(runner_key, bridge)
 
-    # ---------------------------------------------------------------- the runner shown
+    # ---------------------------------------------------------------- the runners
 
-    def show_runner(self, bridge: ViewBridge | None, runner_label: str) -> None:
-        """Show this runner's sessions (None: none). The previous runner's bridge is no longer listened to."""
-        if bridge is self.bridge:
-            return
-        old, self.bridge = self.bridge, bridge
-        if old is not None:
-            for signal, slot in self._bridge_slots(old):
+    def set_runners(self, runners: list[tuple[str, str]]) -> None:
+        """The sidebar's groups, (key, label) in order. A runner's group is listed before it is connected (its dot
+        grey), so a slow runner never holds the others back; its sessions come when it has listed them."""
+        keep = self._selected_row()
+        self._updating_list = True
+        try:
+            self.sessions_model.set_runners(runners)
+        finally:
+            self._updating_list = False
+        keys = [key for key, _ in runners]
+        if self.current_runner not in keys:
+            self.select_session(None)
+            self._set_current_runner(keys[0] if keys else "")
+        else:
+            self._restore_row(keep)
+
+    def attach_runner(self, key: str, bridge: ViewBridge) -> None:
+        """Listen to a runner's bridge for its group: its sessions, their changes and its status. The window only
+        listens: messages reach the bridge through the runner's one connection and core."""
+        self.detach_runner(key)
+        slots: list[tuple[Any, Any]] = [
+            (bridge.sessions_listed, lambda: self._sessions_listed(key)),
+            (bridge.session_updated, lambda info, previous: self._session_updated(key, info, previous)),
+            (bridge.session_removed, lambda sid: self._session_removed(key, sid)),
+            (bridge.heads_changed, lambda sids: self.sessions_model.refresh(sids, key)),
+            (bridge.status_changed, lambda status: self._runner_status(key, status)),
+        ]
+        for signal, slot in slots:
+            signal.connect(slot)
+        self.bridges[key] = bridge
+        self._bridge_connections[key] = slots
+        if key == self.current_runner:
+            self.bridge = bridge
+        self._sessions_listed(key)
+        self._runner_status(key, bridge.status)
+
+    def detach_runner(self, key: str) -> None:
+        """Stop listening to a runner's bridge (it is closing). Its sessions stay listed until its group goes."""
+        bridge = self.bridges.pop(key, None)
+        for signal, slot in self._bridge_connections.pop(key, []):
+            with contextlib.suppress(RuntimeError, TypeError):
                 signal.disconnect(slot)
-        self._show_session(None)
-        self.sessions_model.set_sessions(bridge.sessions() if bridge is not None else [])
-        if bridge is not None:
-            for signal, slot in self._bridge_slots(bridge):
-                signal.connect(slot)
-        self.set_status(bridge.status if bridge is not None else ConnectionStatus(runner=runner_label))
+        if bridge is not None and bridge is self.bridge:
+            if self.current is not None:
+                self.select_session(None)  # its transcripts go with it
+            self.bridge = None
 
-    def _bridge_slots(self, bridge: ViewBridge) -> list[tuple[Any, Any]]:
-        return [(bridge.sessions_listed, self._sessions_listed), (bridge.session_updated, self._session_updated),
-                (bridge.session_removed, self._session_removed), (bridge.heads_changed, self._heads_changed),
-                (bridge.status_changed, self.set_status)]
+    def select_runner(self, key: str) -> None:
+        """Make a runner's group the current one (its header selected, no session shown)."""
+        row = self.sessions_model.header_row(key)
+        if row < 0:
+            return
+        self._set_current_runner(key)
+        self.sessions_view.selectionModel().setCurrentIndex(
+            self.sessions_model.index(row), QItemSelectionModel.SelectionFlag.ClearAndSelect)
+        self._show_session(None)
+
+    def _set_current_runner(self, key: str) -> None:
+        if key == self.current_runner:
+            return
+        self.current_runner = key
+        self.bridge = self.bridges.get(key)
+        header = self.sessions_model.headers.get(key)
+        self.set_status(self.bridge.status if self.bridge is not None
+                        else header.status if header is not None else ConnectionStatus())
+        self.runner_selected.emit(key)
+
+    def _runner_status(self, key: str, status: ConnectionStatus) -> None:
+        self.sessions_model.set_status(key, status)
+        if key == self.current_runner:
+            self.set_status(status)
 
     # ---------------------------------------------------------------- sessions
 
-    def _heads_changed(self, session_ids: list[str]) -> None:
-        self.sessions_model.refresh(session_ids)
+    def _selected_row(self) -> tuple[str, str | None] | None:
+        """The selected row as (runner, session id or None for its header), or None when nothing is selected."""
+        index = self.sessions_view.currentIndex()
+        if not index.isValid() or not self.sessions_view.selectionModel().isSelected(index):
+            return None
+        return index.data(RUNNER_ROLE), index.data(ID_ROLE)
 
-    def _sessions_listed(self) -> None:
-        if self.bridge is None:
+    def _restore_row(self, row: tuple[str, str | None] | None) -> None:
+        """After the list changed: the same row selected again (Qt moves the current row off a removed row), or
+        no session shown when the shown one is gone."""
+        if row is None:
             return
-        keep = self.current
-        self.sessions_model.set_sessions(self.bridge.sessions())
-        if keep is not None and self.sessions_model.row_of(keep) >= 0:
-            self.select_session(keep)
-        elif keep is not None:
-            self._show_session(None)
+        runner, sid = row
+        at = self.sessions_model.row_of(sid, runner) if sid is not None else self.sessions_model.header_row(runner)
+        if at < 0:
+            self.select_session(None)
+            return
+        index = self.sessions_model.index(at)
+        if index != self.sessions_view.currentIndex() or not self.sessions_view.selectionModel().isSelected(index):
+            self._updating_list = True
+            try:
+                self.sessions_view.selectionModel().setCurrentIndex(
+                    index, QItemSelectionModel.SelectionFlag.ClearAndSelect)
+            finally:
+                self._updating_list = False
 
-    def _session_updated(self, info: SessionInfo, previous: str | None) -> None:
-        self.sessions_model.upsert(info)
-        if info.id == self.current:
+    def _sessions_listed(self, key: str) -> None:
+        bridge = self.bridges.get(key)
+        if bridge is None:
+            return
+        keep = self._selected_row()
+        self._updating_list = True
+        try:
+            self.sessions_model.set_sessions(bridge.sessions(), key)
+        finally:
+            self._updating_list = False
+        self._restore_row(keep)
+        if key == self.current_runner and self.current is not None and bridge.session(self.current) is None:
+            self.select_session(None)
+
+    def _session_updated(self, key: str, info: SessionInfo, previous: str | None) -> None:
+        self.sessions_model.upsert(info, key)
+        if key == self.current_runner and info.id == self.current:
             self._update_header(info)
             self.terminal_sizer.update()  # a command session that just started gets the view's size
 
-    def _session_removed(self, session_id: str) -> None:
-        self.sessions_model.remove(session_id)
-        if session_id == self.current:
-            self._show_session(None)
+    def _session_removed(self, key: str, session_id: str) -> None:
+        keep = self._selected_row()
+        self._updating_list = True
+        try:
+            self.sessions_model.remove(session_id, key)
+        finally:
+            self._updating_list = False
+        self._restore_row(keep)
 
-    def select_session(self, session_id: str | None) -> None:
-        row = self.sessions_model.row_of(session_id) if session_id else -1
+    def select_session(self, session_id: str | None, runner: str | None = None) -> None:
+        """Select and show a session: of `runner`, or of the current runner when it lists it, else of the first
+        runner that does. None (or a session not listed) shows none."""
+        row = -1
+        if session_id:
+            row = self.sessions_model.row_of(session_id, runner or self.current_runner)
+            if row < 0 and runner is None:
+                row = self.sessions_model.row_of(session_id)
         if row < 0:
-            self.sessions_view.selectionModel().clearSelection()
+            # No current row either: a click on the row that was current must show it again.
+            self._updating_list = True
+            try:
+                self.sessions_view.selectionModel().setCurrentIndex(
+                    QModelIndex(), QItemSelectionModel.SelectionFlag.Clear)
+            finally:
+                self._updating_list = False
             self._show_session(None)
             return
-        index = self.sessions_model.index(row)
+        self._set_current_runner(self.sessions_model.rows[row].runner)
         self.sessions_view.selectionModel().setCurrentIndex(
-            index, QItemSelectionModel.SelectionFlag.ClearAndSelect)
+            self.sessions_model.index(row), QItemSelectionModel.SelectionFlag.ClearAndSelect)
         self._show_session(session_id)
 
     def _current_changed(self, current: QModelIndex, _previous: QModelIndex) -> None:
-        sid = current.data(ID_ROLE) if current.isValid() else None
-        if sid != self.current:
-            self._show_session(sid)
+        if self._updating_list:
+            return
+        if current.isValid():
+            self._set_current_runner(current.data(RUNNER_ROLE))
+        self._show_session(current.data(ID_ROLE) if current.isValid() else None)
 
     def _show_session(self, session_id: str | None) -> None:
-        changed = session_id != self.current
+        changed = (self.current_runner, session_id) != self._shown_pair or session_id != self.current
+        self._shown_pair = (self.current_runner, session_id)
         self.current = session_id
         self.find_bar.set_session(session_id)
-        if session_id is None:
+        if session_id is None or self.bridge is None:
+            self.current = None
             self.stack.setCurrentIndex(0)
             self.transcript.setModel(None)
-        elif self.bridge is not None:
+        else:
             if changed or self.transcript.model() is None:
                 self.transcript.setModel(self.bridge.model(session_id))
             self.stack.setCurrentIndex(1)
@@ -403,8 +457,8 @@ class MainWindow(QMainWindow):
                 self._update_header(info)
             self.composer.edit.setFocus()
         if changed:
-            self.session_selected.emit(session_id)
-        self.terminal_sizer.show(session_id)
+            self.session_selected.emit(self.current)
+        self.terminal_sizer.show(self.current)
 
     def _update_header(self, info: SessionInfo) -> None:
         t = theme.current()
@@ -439,9 +493,9 @@ class MainWindow(QMainWindow):
 
     def _session_menu(self, pos: object) -> None:
         index = self.sessions_view.indexAt(pos)  # type: ignore[arg-type]
-        if not index.isValid():
+        if not index.isValid() or index.data(ID_ROLE) is None:
             return
-        self.select_session(index.data(ID_ROLE))
+        self.select_session(index.data(ID_ROLE), index.data(RUNNER_ROLE))
         self.session_menu.popup(self.sessions_view.viewport().mapToGlobal(pos))  # type: ignore[arg-type]
 
     def ask_rename(self) -> None:
@@ -543,7 +597,18 @@ class MainWindow(QMainWindow):
         else:
             self.banner.hide()
 
+    def theme_changed(self) -> None:
+        """The theme changed (the application's palette and style sheet are already the new ones): what this
+        window painted with the old colours is painted again."""
+        self.set_status(self.status)
+        self.set_overall_status(self.overall)
+        if self.bridge is not None and self.current is not None and (info := self.bridge.session(self.current)):
+            self._update_header(info)
+        self.sessions_view.viewport().update()
+        self.transcript.viewport().update()
+
     def set_overall_status(self, status: ConnectionStatus) -> None:
+        self.overall = status
         self.overall_dot.set_color(theme.current().status_color(status.color))
         self.overall_dot.setToolTip(f"{status.label()}: {status.tooltip()}")
 
@@ -555,6 +620,22 @@ class MainWindow(QMainWindow):
         self.notice_label.setText(message)
         self.notice_label.show()
         self._notice_timer.start(8000)
+
+    # ---------------------------------------------------------------- geometry
+
+    def saved_geometry(self) -> str:
+        """Size, position and maximized state, as text for the settings file."""
+        return base64.b64encode(bytes(self.saveGeometry().data())).decode("ascii")
+
+    def restore_saved_geometry(self, saved: str) -> bool:
+        """Back where it was, on a screen that still exists (a monitor unplugged since) and no bigger than it.
+        False when `saved` is not a geometry (the default size stays)."""
+        try:
+            state = QByteArray(base64.b64decode(saved.encode("ascii"), validate=True))
+        except (ValueError, UnicodeError):
+            return False
+        # Qt puts a window saved on a screen that is gone (or bigger than this one) back on a screen.
+        return not state.isEmpty() and self.restoreGeometry(state)
 
     def closeEvent(self, event: QCloseEvent) -> None:
         # The app decides: hide to the tray (agents keep running) or quit.

@@ -1,7 +1,8 @@
 """RunnerHandle: one runner as the desktop holds it, created and disposed as a unit.
 
 It owns the runner's view core, its connection, its Qt bridge (the transcript models) and, for the embedded
-runner, the runner itself. The app keeps one per runner it is connected to; the window shows one at a time.
+runner, the runner itself. The app keeps one per runner it is connected to (a `RunnerSet`); the window lists
+every runner's sessions.
 """
 
 from __future__ import annotations

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
-from PySide6.QtCore import QPointF, QRectF, Qt
+from PySide6.QtCore import QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import (
     QColor,
     QFont,
@@ -18,7 +18,7 @@ from PySide6.QtGui import (
     QPen,
     QPixmap,
 )
-from PySide6.QtWidgets import QProxyStyle, QStyle
+from PySide6.QtWidgets import QApplication, QComboBox, QProxyStyle, QStyle, QWidget
 
 from desktop.core.status import Color
 
@@ -89,6 +89,7 @@ DARK = Theme(
 )
 
 _current: Theme = LIGHT
+_system_palette_dark: bool | None = None
 
 
 def current() -> Theme:
@@ -108,13 +109,18 @@ def system_prefers_dark() -> bool:
         return True
     if scheme == Qt.ColorScheme.Light:
         return False
-    return QGuiApplication.palette().color(QPalette.ColorRole.Window).lightness() < 128
+    global _system_palette_dark
+    if _system_palette_dark is None:
+        # The platform's palette, looked at before ours replaces it (after that it would only echo our choice).
+        _system_palette_dark = QGuiApplication.palette().color(QPalette.ColorRole.Window).lightness() < 128
+    return _system_palette_dark
 
 
 def apply(app: QGuiApplication, dark: bool | None = None) -> Theme:
     """Fusion plus our palette: the same polished look on every platform, light or dark."""
     global _current
-    theme = DARK if (system_prefers_dark() if dark is None else dark) else LIGHT
+    system_dark = system_prefers_dark()  # looked at before our palette replaces the platform's
+    theme = DARK if (system_dark if dark is None else dark) else LIGHT
     _current = theme
     if hasattr(app, "setStyle"):
         app.setStyle(_NoButtonIconsStyle("Fusion"))
@@ -144,6 +150,93 @@ def apply(app: QGuiApplication, dark: bool | None = None) -> Theme:
         font.setPointSizeF(10)
         app.setFont(font)
     return theme
+
+
+def apply_choice(app: QGuiApplication, choice: str) -> Theme:
+    """A theme choice (settings.THEMES: "system", "light" or "dark") on the whole application: palette, style
+    and style sheet."""
+    theme = apply(app, dark=None if choice == "system" else choice == "dark")
+    if isinstance(app, QApplication):
+        app.setStyleSheet(stylesheet(theme))
+    return theme
+
+
+class ThemeChoice(QComboBox):
+    """Follow the system, light or dark (settings.THEMES); `chosen` tells which when the user changes it."""
+
+    chosen = Signal(str)
+    CHOICES = (("system", "Follow the system"), ("light", "Light"), ("dark", "Dark"))
+
+    def __init__(self, current: str, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("themeChoice")
+        for value, label in self.CHOICES:
+            self.addItem(label, value)
+        self.setCurrentIndex(max(0, self.findData(current)))
+        self.currentIndexChanged.connect(lambda _i: self.chosen.emit(self.currentData()))
+
+
+def stylesheet(t: Theme) -> str:
+    """The application's style sheet in these colours (on the application, so dialogs share the look)."""
+    names = ("window", "surface", "surface_alt", "border", "text", "muted", "accent", "accent_text",
+             "error_fg", "error_bg", "warn_bg", "warn_fg")
+    c = {k: getattr(t, k).name() for k in names}
+    return f"""
+    QMainWindow, #content, #transcript, #emptyPage {{ background: {c['window']}; }}
+    #sidebar {{ background: {c['surface']}; border-right: 1px solid {c['border']}; }}
+    #sessions {{ background: {c['surface']}; border: none; border-right: 1px solid {c['border']}; }}
+    #appTitle {{ font-size: 15pt; font-weight: 700; color: {c['text']}; }}
+    #sectionLabel {{ color: {c['muted']}; font-size: 8.5pt; font-weight: 600; letter-spacing: 1px; }}
+    QPushButton {{ padding: 6px 14px; border-radius: 8px; border: 1px solid {c['border']};
+                   background: {c['surface']}; color: {c['text']}; }}
+    QPushButton:hover {{ background: {c['surface_alt']}; }}
+    QPushButton:disabled {{ color: {c['muted']}; }}
+    QPushButton#primary {{ background: {c['accent']}; color: {c['accent_text']};
+                           border: 1px solid {c['accent']}; font-weight: 600; }}
+    QPushButton#primary:hover {{ background: {t.accent.darker(110).name()}; }}
+    QPushButton#primary:disabled {{ background: {c['surface_alt']}; border-color: {c['border']};
+                                    color: {c['muted']}; }}
+    QPushButton#danger {{ color: {c['error_fg']}; border-color: {c['error_fg']}; font-weight: 600; }}
+    QPushButton#danger:hover {{ background: {c['error_bg']}; }}
+    #composer {{ background: {c['window']}; border-top: 1px solid {c['border']}; }}
+    #composerEdit {{ border: 1px solid {c['border']}; border-radius: 10px; padding: 5px 8px;
+                     background: {c['surface']}; color: {c['text']}; }}
+    #composerEdit:focus {{ border: 1px solid {c['accent']}; }}
+    #composerEdit:disabled {{ background: {c['window']}; }}
+    #jumpToLatest {{ background: {c['accent']}; color: {c['accent_text']}; border: none;
+                     border-radius: 15px; padding: 6px 16px; font-weight: 600; }}
+    #sessionFilter {{ margin: 2px 12px 6px 12px; border: 1px solid {c['border']}; border-radius: 6px;
+                      padding: 3px 6px; background: {c['window']}; color: {c['text']}; }}
+    #findBar {{ background: {c['surface']}; border-bottom: 1px solid {c['border']}; }}
+    #findEdit {{ border: 1px solid {c['border']}; border-radius: 6px; padding: 3px 6px;
+                 background: {c['window']}; color: {c['text']}; }}
+    #findEdit:focus {{ border: 1px solid {c['accent']}; }}
+    #findCount {{ color: {c['muted']}; }}
+    #sessionHeader {{ background: {c['window']}; border-bottom: 1px solid {c['border']}; }}
+    #sessionTitle {{ font-size: 13pt; font-weight: 700; color: {c['text']}; }}
+    #sessionSubtitle {{ color: {c['muted']}; }}
+    QScrollBar:vertical {{ background: transparent; width: 11px; margin: 2px 2px 2px 0; }}
+    QScrollBar::handle:vertical {{ background: {c['border']}; border-radius: 4px; min-height: 36px; }}
+    QScrollBar::handle:vertical:hover {{ background: {c['muted']}; }}
+    QScrollBar::add-line:vertical, QScrollBar::sub-line:vertical {{ height: 0; }}
+    QScrollBar::add-page:vertical, QScrollBar::sub-page:vertical {{ background: none; }}
+    QToolButton#iconButton::menu-indicator {{ image: none; width: 0; }}
+    #banner {{ background: {c['warn_bg']}; color: {c['warn_fg']}; border-top: 1px solid {c['border']};
+               padding: 7px 16px; }}
+    #statusIndicator {{ border-top: 1px solid {c['border']}; }}
+    #statusLabel {{ color: {c['text']}; font-weight: 600; }}
+    #statusDetail {{ color: {c['muted']}; font-size: 8.5pt; }}
+    QToolButton#retryNow {{ color: {c['accent']}; border: none; font-weight: 600; padding: 2px 4px; }}
+    QToolButton#retryNow:hover {{ text-decoration: underline; }}
+    QToolButton#iconButton {{ border: none; border-radius: 6px; padding: 4px 8px; color: {c['muted']};
+                              font-size: 13pt; }}
+    QToolButton#iconButton:hover {{ background: {c['surface_alt']}; color: {c['text']}; }}
+    #emptyTitle {{ font-size: 16pt; font-weight: 700; color: {c['text']}; }}
+    #emptyText {{ color: {c['muted']}; }}
+    QSplitter::handle {{ background: {c['border']}; }}
+    QToolTip {{ background: {c['surface']}; color: {c['text']}; border: 1px solid {c['border']};
+                padding: 6px; }}
+    """
 
 
 class _NoButtonIconsStyle(QProxyStyle):

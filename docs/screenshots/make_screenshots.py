@@ -33,7 +33,7 @@ from desktop.app import NightshiftApp  # noqa: E402
 from desktop.core.status import Phase  # noqa: E402
 from desktop.core.transcript import RowKind  # noqa: E402
 from desktop.qt import theme  # noqa: E402
-from desktop.settings import EMBEDDED, SettingsStore, TokenStore  # noqa: E402
+from desktop.settings import EMBEDDED, RemoteRunner, SettingsStore, TokenStore  # noqa: E402
 
 
 async def wait(pred: Any, timeout: float = 30.0, what: str = "") -> None:
@@ -146,6 +146,37 @@ for name, ok in [("test_parse_flags", True), ("test_parse_empty", True), ("test_
 print(f"{R}1 failed{X}, {G}3 passed{X} in 0.42 s")
 sys.exit(1)
 """
+async def several_runners_scene(app: NightshiftApp, suffix: str) -> None:
+    """Three runners in one sidebar: this computer's, a workstation (another real runner) and a cloud box that
+    does not answer, each a group with its own dot; a session of the workstation shown."""
+    from runner.embedded import EmbeddedRunner
+
+    loop = asyncio.get_running_loop()
+    other = EmbeddedRunner(data_dir=tempfile.mkdtemp(prefix="nightshift-shots-workstation-"))
+    models = Path(other.data_dir) / "models"
+    models.mkdir()
+    await loop.run_in_executor(None, other.start)
+    saved = list(app.settings.runners)
+    app.tokens.set(other.url, other.token)
+    app.settings.runners += [RemoteRunner("workstation", other.url), RemoteRunner("cloud box", "ws://127.0.0.1:9")]
+    app.sync_runners()
+    await wait(lambda: other.url in app.runners and app.runners[other.url].core.status.phase is Phase.LIVE,
+               what="the workstation live")
+    ticker = "import time\nfor i in range(100000):\n    print(f'epoch {i}: loss {1/(i+1):.4f}', flush=True)\n" \
+             "    time.sleep(0.2)"
+    await app.create_session({"argv": [sys.executable, "-u", "-c", "print('tokenizer trained')"],
+                              "title": "train the tokenizer", "cwd": str(models)}, runner=other.url)
+    training = await app.create_session({"argv": [sys.executable, "-u", "-c", ticker], "title": "nightly training",
+                                         "cwd": str(models)}, runner=other.url)
+    assert training is not None
+    await wait(lambda: len(app.runners[other.url].bridge.model(training).transcript.rows) > 12, what="epochs")
+    app.window.select_session(training, other.url)
+    await settle(0.8)
+    shot(app, "several-runners", suffix)
+    app.settings.runners = saved
+    app.sync_runners()
+    await wait(lambda: other.url not in app.runners, what="the workstation closed")
+    await loop.run_in_executor(None, other.stop)
 
 
 async def main(dark: bool) -> None:
@@ -227,6 +258,10 @@ async def main(dark: bool) -> None:
     print("saved", OUT / f"worktree-changes{suffix}.png")
     panel.close()
     w.select_session(sid)
+    await settle(0.4)
+
+    await several_runners_scene(app, suffix)
+    w.select_session(sid, EMBEDDED)
     await settle(0.4)
 
     # Runner gone: reconnecting (yellow), a message typed meanwhile waits in the outbox, then offline (red).

@@ -177,13 +177,14 @@ def make_app(qapp: Any, tmp_path: Path, qasync_loop: asyncio.AbstractEventLoop,
 
     def _make(url: str | None = None, token: str | None = None, *, data_dir: str | None = None,
               fast_backoff: bool = True, lifecycle: bool = False, settings: SettingsStore | None = None,
-              **kwargs: Any) -> Any:
+              keep_geometry: bool = False, **kwargs: Any) -> Any:
         backoff = Backoff(base=0.05, cap=0.4) if fast_backoff else None
         app = NightshiftApp(qapp, runner_url=url, token=token, data_dir=data_dir,
                             settings=settings or SettingsStore(tmp_path / f"settings-{len(apps)}.json"),
                             tokens=TokenStore(),
                             use_tray=False, backoff=backoff, lifecycle=lifecycle, **kwargs)
-        app.window.resize(1000, 700)
+        if not keep_geometry:  # else: as remembered in the settings
+            app.window.resize(1000, 700)
         apps.append(app)
         return app
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -79,3 +80,32 @@ def test_agent_defaults_are_remembered_per_agent(tmp_path: Path) -> None:
     assert again.agent_defaults["gemini"] == {}
     path.write_text('{"agent_defaults": {"codex": "bad", "claude": {"model": 3, "permission_mode": "plan"}}}')
     assert SettingsStore(path).agent_defaults == {"claude": {"permission_mode": "plan"}}
+
+
+def test_what_the_window_remembers_round_trips_and_bad_values_fall_back(tmp_path: Path) -> None:
+    path = tmp_path / "settings.json"
+    settings = SettingsStore(path)
+    assert settings.last_sessions == {} and settings.window_geometry == "" and settings.theme == "system"
+    settings.upsert(RemoteRunner("box", "ws://h:1"))
+    settings.last_sessions = {EMBEDDED: "s-local", "ws://h:1": "s-remote"}
+    settings.window_geometry = "AdnQywADAAA="
+    settings.theme = "dark"
+    settings.save()
+    again = SettingsStore(path)
+    assert again.last_sessions == {EMBEDDED: "s-local", "ws://h:1": "s-remote"}
+    assert again.window_geometry == "AdnQywADAAA=" and again.theme == "dark"
+    # A runner renamed to another URL takes its remembered session along; a removed one forgets it.
+    again.upsert(RemoteRunner("box", "ws://h:2"), old_url="ws://h:1")
+    assert again.last_sessions == {EMBEDDED: "s-local", "ws://h:2": "s-remote"}
+    again.remove("ws://h:2")
+    assert again.last_sessions == {EMBEDDED: "s-local"}
+    # Values of the wrong type (a hand-edited file, an older or newer version) each fall back on their own.
+    path.write_text(json.dumps({"runners": 5, "last_sessions": {"embedded": 3, "ws://h:1": "s"},
+                                "window_geometry": ["x"], "theme": "purple", "last_runner": "ws://h:1"}))
+    odd = SettingsStore(path)
+    assert odd.runners == [] and odd.last_sessions == {"ws://h:1": "s"}
+    assert odd.window_geometry == "" and odd.theme == "system" and odd.last_runner == "ws://h:1"
+    for text in ("{not json", "[1, 2]", "null", ""):
+        path.write_text(text)
+        broken = SettingsStore(path)
+        assert broken.theme == "system" and broken.last_sessions == {} and broken.window_geometry == ""

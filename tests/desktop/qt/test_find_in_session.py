@@ -11,6 +11,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtTest import QTest
 
 from desktop.core.transcript import RowKind
+from desktop.qt.sessions import ID_ROLE
 from tests.desktop.qt.helpers import until
 from tests.desktop.qt.test_session_flow import live_app, rows
 
@@ -116,7 +117,8 @@ def test_session_filter_hides_sessions_not_matching_title_folder_or_agent(run: A
 
         def shown() -> set[str]:
             model = window.sessions_model
-            return {model.items[i].id for i in range(model.rowCount()) if not sessions.isRowHidden(i)}
+            ids = (model.data(model.index(i), ID_ROLE) for i in range(model.rowCount()) if not sessions.isRowHidden(i))
+            return {sid for sid in ids if sid is not None}  # None: a runner's header
 
         await until(lambda: shown() == {first, second}, 30, "both sessions listed")
         QTest.keyClicks(window.session_filter, "PARSER")

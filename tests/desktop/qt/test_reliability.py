@@ -92,7 +92,7 @@ def test_a_second_runner_switch_while_the_first_is_closing_leaves_one_connection
             # Two switches in a row: the first one is still closing the old connection when the second starts.
             app.switch_runner(other.url)
             app.switch_runner(embedded.url)
-            await until(lambda: not app._tasks, 60, "both switches")
+            await until(lambda: not app._tasks and not app.runner_set.busy, 60, "both switches")
             await until(lambda: app.core.status.phase is Phase.LIVE, 60, "live on the last runner chosen")
             assert app.runner_key == embedded.url and app.connection.url == embedded.url
             await asyncio.sleep(0.5)  # an orphaned connection would be up by now

@@ -1,4 +1,4 @@
-"""One RunnerHandle per runner: the app keeps them, shows one, and each frees what nobody shows."""
+"""One RunnerHandle per runner: the app keeps them, and each frees what nobody shows."""
 
 from __future__ import annotations
 
@@ -49,12 +49,14 @@ def test_the_embedded_runner_stays_while_a_remote_one_is_shown(run: Any, make_ap
         own = app.shown
         app.tokens.set(embedded.url, embedded.token)
         app.switch_runner(embedded.url)
-        await until(lambda: app.runner_key == embedded.url and app.core.status.phase is Phase.LIVE, 60,
-                    "the remote runner shown")
+        await until(lambda: app.runner_key == embedded.url and app.core is not None
+                    and app.core.status.phase is Phase.LIVE, 60, "the remote runner current")
         assert set(app.runners) == {EMBEDDED, embedded.url}
         assert app.runners[EMBEDDED] is own and own.core.sessions[sid].status == "running"
-        assert app.window.sessions_model.row_of(sid) == -1  # the window shows the remote runner only
-        assert app.running_count() == 1  # ... but our agent still counts (the tray, quitting)
+        # Our session stays listed, in the embedded runner's group; the remote runner has a group of its own.
+        assert app.window.sessions_model.row_of(sid, EMBEDDED) >= 0
+        assert app.window.sessions_model.runners() == [EMBEDDED, embedded.url]
+        assert app.running_count() == 1
         # Hiding the window, a wake, a network change: every runner is concerned, not only the one shown.
         app.set_rendering(False)
         assert [h.core.rendering for h in app.runners.values()] == [False, False]
@@ -63,9 +65,10 @@ def test_the_embedded_runner_stays_while_a_remote_one_is_shown(run: Any, make_ap
         app.switch_runner(EMBEDDED)
         await until(lambda: app.shown is own, 60, "the embedded runner shown again")
         # The remote runner's handle is gone as a unit: nothing of it is connected any more.
-        assert set(app.runners) == {EMBEDDED}
+        await until(lambda: set(app.runners) == {EMBEDDED}, 30, "the remote runner's handle closed")
         await until(lambda: len(embedded._runner.server.views) == 0, 30, "the remote view closed")
-        await until(lambda: app.window.sessions_model.row_of(sid) >= 0, 30, "our session listed again")
+        assert app.window.sessions_model.runners() == [EMBEDDED]
+        assert app.window.sessions_model.row_of(sid, EMBEDDED) >= 0
 
     run(scenario())
 
