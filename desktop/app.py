@@ -27,6 +27,7 @@ from desktop.connection import NotConnected, RunnerConnection, RunnerRequestErro
 from desktop.core.backoff import Backoff
 from desktop.core.notifications import FileNotifiedStore, NotificationPolicy
 from desktop.core.outbox import Outbox
+from desktop.core.recent import RECENT_FILE, RecentFolders
 from desktop.core.ssh_tunnel import SshTunnel
 from desktop.core.status import ConnectionStatus, worst
 from desktop.core.trust import PINS_FILE, PinStore, TrustOnFirstUse
@@ -96,6 +97,8 @@ class NightshiftApp(QObject):
         self.quit_box: QMessageBox | None = None
         self.trust_box: QMessageBox | None = None
         self.trust = TrustOnFirstUse(PinStore(self.settings.path.parent / PINS_FILE), self.ask_trust)
+        self.recent_folders = RecentFolders(self.settings.path.parent / RECENT_FILE)
+        """The folders of new sessions per runner, offered by the new-session dialog."""
         self.closed = False
         self._shutdown: asyncio.Future[None] | None = None
         self._done: asyncio.Future[int] | None = None
@@ -464,6 +467,10 @@ class NightshiftApp(QObject):
         if reply is None:
             return None
         self.settings.remember_agent_defaults(request)  # the next new session of this agent starts from these
+        # The folder asked for, not a worktree the runner made from it (the reply's cwd then).
+        session = reply.get("session") or {}
+        self.recent_folders.add(self.runner_key, request.get("cwd") or ("" if request.get("worktree")
+                                                                         else str(session.get("cwd") or "")))
         with contextlib.suppress(OSError):
             self.settings.save()
         sid = reply.get("session", {}).get("id")
@@ -490,7 +497,10 @@ class NightshiftApp(QObject):
         if self.core is not None and self.window.current in self.core.sessions:
             cwd = self.core.sessions[self.window.current].data.get("cwd")
         dialog = NewSessionDialog(agents, cwd, self.window, defaults=self.settings.agent_defaults,
-                                  local=self.runner_key == EMBEDDED)
+                                  local=self.runner_key == EMBEDDED,
+                                  request=self.connection.request if self.connection is not None else None,
+                                  recent=self.recent_folders.folders(self.runner_key),
+                                  runner_name=self._label(self.runner_key))
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         dialog.accepted.connect(lambda: self._spawn(self.create_session(dialog.request())))
         dialog.open()

@@ -79,6 +79,7 @@ class FolderBrowser:
         """A request for `path` as the user typed it ("" is the runner's home folder; the runner expands `~`)."""
         self._issued += 1
         self.pending = Ticket(self._issued, path.strip())
+        self.error = None
         return self.pending
 
     def up(self) -> Ticket | None:
@@ -119,10 +120,12 @@ class FolderBrowser:
         if ticket != self.pending:
             return None
         self.pending = None
-        self.error = message
         if self.path is None and ticket.path:
             self._fallback_reason = f"{message} (showing the home folder)"
-            return self.go("")
+            fallback = self.go("")
+            self.error = message
+            return fallback
+        self.error = message
         return None
 
     # ---------------------------------------------------------------- what is shown
