@@ -65,12 +65,12 @@ class FolderPicker(QDialog):
         self.resize(560, 460)
         style = self.style()
         self.up_button = QToolButton(self)
-        self.up_button.setIcon(style.standardIcon(QStyle.StandardPixmap.SP_FileDialogToParent))
+        self.up_button.setText("↑ Up")  # text, like Home: the styles' arrow icon is black on a dark theme
         self.up_button.setToolTip("Parent folder (Alt+Up)")
         self.up_button.setShortcut("Alt+Up")
         self.home_button = QToolButton(self)
-        self.home_button.setIcon(style.standardIcon(QStyle.StandardPixmap.SP_DirHomeIcon))
-        self.home_button.setToolTip("Home folder on the runner")
+        self.home_button.setText("Home")  # the styles' home icon is often just a folder
+        self.home_button.setToolTip("The home folder on the runner")
         self.path_field = QLineEdit(self)
         self.path_field.setPlaceholderText("A folder on the runner: /path, ~/path or a path from the home folder")
         self.list = QListWidget(self)
@@ -82,8 +82,8 @@ class FolderPicker(QDialog):
         std = QDialogButtonBox.StandardButton
         self.buttons = QDialogButtonBox(std.Ok | std.Cancel, self)
         self.choose_button = self.buttons.button(std.Ok)
-        self.choose_button.setText("Choose")
         self.choose_button.setObjectName("primary")
+        self.choose_button.setDefault(True)  # drawn as the dialog's main button (Enter is handled below)
         top = QHBoxLayout()
         top.addWidget(self.up_button)
         top.addWidget(self.home_button)
@@ -177,7 +177,14 @@ class FolderPicker(QDialog):
         self.up_button.setEnabled(self.browser.parent is not None)
 
     def _update_buttons(self) -> None:
-        self.choose_button.setEnabled(self.browser.chosen(self.selected_entry()) is not None)
+        """Choose says which folder it takes: the selected subfolder, else the one shown."""
+        selected = self.selected_entry()
+        self.choose_button.setEnabled(self.browser.chosen(selected) is not None)
+        if selected is not None and selected.openable:
+            name = selected.shown_name
+            self.choose_button.setText(f"Choose “{name if len(name) <= 24 else name[:23] + '…'}”")
+        else:
+            self.choose_button.setText("Choose this folder")
 
     def selected_entry(self) -> FolderEntry | None:
         item = self.list.currentItem()

@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import shlex
 import sys
+import time
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlparse
 
 import pytest
 from PySide6.QtCore import Qt
@@ -19,6 +21,7 @@ from desktop.qt.folder_picker import FolderPicker
 from desktop.settings import SettingsStore
 from tests.conftest import TOKEN, HeadlessRunner
 from tests.desktop.qt.helpers import until
+from tests.fakes.blackhole_proxy import BlackholeProxy
 
 QUICK = shlex.join([sys.executable, "-c", "print('hi')"])
 
@@ -109,7 +112,9 @@ def test_the_picker_browses_the_runners_folders_and_the_session_starts_there(
         qtbot.keyClick(picker.path_field, Qt.Key.Key_Return)
         await until(lambda: picker.entry_names() == ["api", "web"], 60, "~/projects listed")
         assert picker.status.text() == ""
+        assert picker.choose_button.text() == "Choose this folder"
         select(picker, "api")
+        assert picker.choose_button.text() == "Choose “api”"
         picker.choose_button.click()
         assert not picker.isVisible()
         assert dialog.folder.text() == api
@@ -174,3 +179,28 @@ def test_a_start_folder_that_is_gone_shows_the_home_folder_and_says_why(
         assert dialog.folder.text() == str(runner_home / "deleted")  # cancelled: unchanged
 
     run(scenario())
+
+
+def test_a_runner_that_does_not_answer_never_holds_up_the_window(
+    run: Any, make_app: Any, remote: HeadlessRunner, runner_home: Path, tmp_path: Path, qtbot: Any
+) -> None:
+    """The link goes half-open: the picker says it is loading, the window keeps handling input, and closing
+    the picker cancels its request (nothing left running, no error afterwards)."""
+    with BlackholeProxy("127.0.0.1", urlparse(remote.url).port or 0) as proxy:
+
+        async def scenario() -> None:
+            app = await live_app(make_app, proxy.url, SettingsStore(tmp_path / "settings.json"))
+            dialog = open_dialog(app)
+            proxy.freeze()
+            started = time.monotonic()
+            picker = browse(dialog)
+            assert time.monotonic() - started < 1.0  # the click returned: the request is a task
+            assert picker.status.text() == "Loading…" and picker.entry_names() == []
+            qtbot.keyClicks(picker.path_field, "~/projects")  # the window still takes input meanwhile
+            assert picker.path_field.text() == "~/projects" and picker.status.text() == "Loading…"
+            (task,) = picker._tasks
+            picker.reject()
+            await until(task.done, 10, "the request cancelled")
+            assert task.cancelled()
+
+        run(scenario())
