@@ -18,8 +18,7 @@ from typing import Any
 from runner.vocabulary import ErrorCode, RequestError
 
 MAX_ENTRIES = 10_000
-"""Entries per reply (folders first); a bigger folder is cut there with `truncated`, so a reply stays small. Only
-that many are ever held: a folder of millions of files costs time in the thread, not memory."""
+"""Entries per reply (folders first); a bigger folder is cut there with `truncated`, so a reply stays small."""
 
 
 def _is_hidden(entry: os.DirEntry[str]) -> bool:
@@ -68,15 +67,18 @@ def _error(exc: OSError, path: str) -> RequestError:
     return RequestError(ErrorCode.IO_ERROR, f"cannot list {shown}: {exc.strerror or exc}")
 
 
-def _describe(entry: os.DirEntry[str]) -> dict[str, Any]:
+def _is_dir(entry: os.DirEntry[str]) -> bool:
+    try:
+        return entry.is_dir()  # follows links: a link to a folder can be opened like one
+    except OSError:  # a loop of links, or a link the runner may not follow: not a folder it can open
+        return False
+
+
+def _describe(entry: os.DirEntry[str], is_dir: bool) -> dict[str, Any]:
     try:
         is_link = entry.is_symlink()
     except OSError:
         is_link = False
-    try:
-        is_dir = entry.is_dir()  # follows links: a link to a folder can be opened like one
-    except OSError:  # a loop of links, or a link the runner may not follow: not a folder it can open
-        is_dir = False
     item: dict[str, Any] = {"name": entry.name, "is_dir": is_dir, "hidden": _is_hidden(entry)}
     if is_link:
         item["is_link"] = True
@@ -85,10 +87,6 @@ def _describe(entry: os.DirEntry[str]) -> dict[str, Any]:
         item["name"] = entry.name.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
         item["undecodable"] = True
     return item
-
-
-def _order(item: dict[str, Any]) -> tuple[bool, str, str]:
-    return (not item["is_dir"], item["name"].casefold(), item["name"])
 
 
 def list_dir_sync(path: str) -> dict[str, Any]:
@@ -102,13 +100,17 @@ def list_dir_sync(path: str) -> dict[str, Any]:
     try:
         with os.scandir(full) as it:
 
-            def described() -> Iterator[dict[str, Any]]:
+            def keyed() -> Iterator[tuple[bool, str, str, bool, os.DirEntry[str]]]:
+                # Folders first, then by name; names are unique in a folder, so the entry is never compared.
                 nonlocal total
                 for entry in it:
                     total += 1
-                    yield _describe(entry)
+                    is_dir = _is_dir(entry)
+                    yield (not is_dir, entry.name.casefold(), entry.name, is_dir, entry)
 
-            entries = heapq.nsmallest(MAX_ENTRIES, described(), key=_order)
+            # Only the entries sent are kept (and described): a folder of millions costs time, not memory.
+            kept = heapq.nsmallest(MAX_ENTRIES, keyed())
+            entries = [_describe(entry, is_dir) for *_, is_dir, entry in kept]
     except OSError as exc:
         raise _error(exc, path or full) from None
     except ValueError as exc:  # an embedded NUL character
