@@ -26,6 +26,7 @@ from PySide6.QtWidgets import QApplication, QMessageBox
 from desktop.connection import NotConnected, RunnerConnection, RunnerRequestError
 from desktop.core.backoff import Backoff
 from desktop.core.notifications import FileNotifiedStore, Notification, NotificationPolicy
+from desktop.core.recent import RECENT_FILE, RecentFolders
 from desktop.core.status import ConnectionStatus
 from desktop.core.trust import PINS_FILE, PinStore, TrustOnFirstUse
 from desktop.core.view import RELEASE_AFTER_S, SessionInfo, ViewCore
@@ -96,6 +97,8 @@ class NightshiftApp(QObject):
                                     tunnel_options=tunnel_options, release_after_s=release_after_s, parent=self)
         self.runner_set.opened.connect(self._runner_opened)
         self.runner_set.closing.connect(lambda handle: self.window.detach_runner(handle.key))
+        self.recent_folders = RecentFolders(self.settings.path.parent / RECENT_FILE)
+        """The folders of new sessions per runner, offered by the new-session dialog."""
         self._selected_core: ViewCore | None = None
         """The core told which session the window shows (`select`), so it can be told when it shows none."""
         self.closed = False
@@ -395,6 +398,10 @@ class NightshiftApp(QObject):
         if reply is None:
             return None
         self.settings.remember_agent_defaults(request)  # the next new session of this agent starts from these
+        # The folder asked for, not a worktree the runner made from it (the reply's cwd then).
+        session = reply.get("session") or {}
+        self.recent_folders.add(key, request.get("cwd") or ("" if request.get("worktree")
+                                                            else str(session.get("cwd") or "")))
         self.remembered.save()
         sid = reply.get("session", {}).get("id")
         if isinstance(sid, str):
@@ -441,7 +448,9 @@ class NightshiftApp(QObject):
         if core is not None and key == self.runner_key and self.window.current in core.sessions:
             cwd = core.sessions[self.window.current].data.get("cwd")
         dialog = NewSessionDialog(agents, cwd, self.window, defaults=self.settings.agent_defaults,
-                                  local=key == EMBEDDED)
+                                  local=key == EMBEDDED,
+                                  request=handle.connection.request if handle is not None else None,
+                                  recent=self.recent_folders.folders(key), runner_name=self._label(key))
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         dialog.accepted.connect(lambda: self._spawn(self.create_session(dialog.request(), runner=key)))
         dialog.open()

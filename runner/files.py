@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import asyncio
 import errno
+import heapq
 import os
 import stat
 import sys
+from collections.abc import Iterator
 from typing import Any
 
 from runner.vocabulary import ErrorCode, RequestError
@@ -65,40 +67,65 @@ def _error(exc: OSError, path: str) -> RequestError:
     return RequestError(ErrorCode.IO_ERROR, f"cannot list {shown}: {exc.strerror or exc}")
 
 
+def _is_dir(entry: os.DirEntry[str]) -> bool:
+    try:
+        return entry.is_dir()  # follows links: a link to a folder can be opened like one
+    except OSError:  # a loop of links, or a link the runner may not follow: not a folder it can open
+        return False
+
+
+def _describe(entry: os.DirEntry[str], is_dir: bool) -> dict[str, Any]:
+    try:
+        is_link = entry.is_symlink()
+    except OSError:
+        is_link = False
+    item: dict[str, Any] = {"name": entry.name, "is_dir": is_dir, "hidden": _is_hidden(entry)}
+    if is_link:
+        item["is_link"] = True
+    if not _utf8_safe(entry.name):
+        # Shown (with U+FFFD for the bad bytes) but not openable: no text path can name it.
+        item["name"] = entry.name.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+        item["undecodable"] = True
+    return item
+
+
 def list_dir_sync(path: str) -> dict[str, Any]:
     """The `dir` reply for `path` ("" is the home folder). Raises RequestError with a protocol error code."""
     full = _resolve(path)
-    entries: list[dict[str, Any]] = []
+    if not _utf8_safe(full):
+        # Only the home folder can bring bytes that are not UTF-8 here (`path` itself is text): such a path
+        # cannot go into a JSON text frame, and no view could send it back.
+        raise RequestError(ErrorCode.BAD_PATH, f"the folder's path is not UTF-8 text: {full!r}")
+    total = 0
     try:
         with os.scandir(full) as it:
-            for entry in it:
-                try:
-                    is_dir = entry.is_dir()  # follows links: a link to a folder can be opened like one
-                    is_link = entry.is_symlink()
-                except OSError:
-                    is_dir = is_link = False
-                item: dict[str, Any] = {"name": entry.name, "is_dir": is_dir, "hidden": _is_hidden(entry)}
-                if is_link:
-                    item["is_link"] = True
-                if not _utf8_safe(entry.name):
-                    # Shown (with U+FFFD for the bad bytes) but not openable: no text path can name it.
-                    item["name"] = entry.name.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
-                    item["undecodable"] = True
-                entries.append(item)
+
+            def keyed() -> Iterator[tuple[bool, str, str, bool, os.DirEntry[str]]]:
+                # Folders first, then by name; names are unique in a folder, so the entry is never compared.
+                nonlocal total
+                for entry in it:
+                    total += 1
+                    is_dir = _is_dir(entry)
+                    yield (not is_dir, entry.name.casefold(), entry.name, is_dir, entry)
+
+            # Only the entries sent are kept (and described): a folder of millions costs time, not memory.
+            kept = heapq.nsmallest(MAX_ENTRIES, keyed())
+            entries = [_describe(entry, is_dir) for *_, is_dir, entry in kept]
     except OSError as exc:
         raise _error(exc, path or full) from None
     except ValueError as exc:  # an embedded NUL character
         raise RequestError(ErrorCode.BAD_PATH, f"cannot use the path {path!r}: {exc}") from None
-    entries.sort(key=lambda e: (not e["is_dir"], e["name"].casefold(), e["name"]))
     parent = os.path.dirname(full)
+    home = os.path.expanduser("~")
     return {
         "type": "dir",
         "path": full,
         "parent": parent if parent != full else None,
-        "home": os.path.expanduser("~"),
+        "home": home if _utf8_safe(home) else None,
         "sep": os.sep,
-        "entries": entries[:MAX_ENTRIES],
-        "truncated": len(entries) > MAX_ENTRIES,
+        "entries": entries,
+        "truncated": total > len(entries),
+        "total": total,
     }
 
 

@@ -491,9 +491,10 @@ class DirEntry(TypedDict):
 class Dir(_Reply):
     path: str
     parent: str | None
-    home: str
+    home: str | None
     sep: str
     truncated: bool
+    total: int
     entries: list[DirEntry]
 
 

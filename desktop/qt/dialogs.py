@@ -3,6 +3,7 @@ never exec(), so they work inside the qasync loop."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import shlex
 import sys
@@ -15,7 +16,6 @@ from PySide6.QtWidgets import (
     QComboBox,
     QDialog,
     QDialogButtonBox,
-    QFileDialog,
     QFormLayout,
     QHBoxLayout,
     QLabel,
@@ -31,8 +31,10 @@ from PySide6.QtWidgets import (
 from desktop.core.ssh_tunnel import SshTarget
 from desktop.core.worktree import repository_root
 from desktop.qt import theme
+from desktop.qt.folder_picker import FolderPicker, Request, failure_text
 from desktop.qt.sessions import agent_label
 from desktop.settings import EMBEDDED, RemoteRunner, SettingsStore, TokenStore
+from runner.vocabulary import RequestError
 
 
 def default_command() -> str:
@@ -44,11 +46,17 @@ class NewSessionDialog(QDialog):
 
     def __init__(self, agents: list[dict[str, Any]], cwd: str | None = None,
                  parent: QWidget | None = None, defaults: dict[str, dict[str, str]] | None = None,
-                 local: bool = True) -> None:
+                 local: bool = True, request: Request | None = None, recent: list[str] | None = None,
+                 runner_name: str = "") -> None:
         super().__init__(parent)
         self.defaults = defaults or {}
         self.local = local
         """The runner runs on this machine, so the folder can be checked for a git repository here."""
+        self.runner_request = request
+        """The runner's `request`: Browse lists its folders, and Create checks the folder there first."""
+        self.runner_name = runner_name
+        self.picker: FolderPicker | None = None
+        self._checking: asyncio.Task[None] | None = None
         self.setWindowTitle("New session")
         self.setMinimumWidth(520)
         self.agents = agents or [{"name": "command", "label": "Command", "available": True}]
@@ -72,12 +80,26 @@ class NewSessionDialog(QDialog):
                 item.setToolTip(str(info.get("reason") or "not available on the runner's machine"))
         self.title = QLineEdit(self)
         self.title.setPlaceholderText("Optional")
-        self.folder = QLineEdit(cwd or os.path.expanduser("~"), self)
-        browse = QPushButton("Browse…", self)
-        browse.clicked.connect(self._browse)
+        # The folders of recent sessions on this runner, most recent first; any other can be typed.
+        self.folder_box = QComboBox(self)
+        self.folder_box.setEditable(True)
+        self.folder_box.setInsertPolicy(QComboBox.InsertPolicy.NoInsert)
+        self.folder_box.setCompleter(None)  # inline completion would silently extend a typed path
+        self.folder_box.addItems(recent or [])
+        self.folder_box.setToolTip("Recent folders on this runner are in the list")
+        line = self.folder_box.lineEdit()
+        assert line is not None
+        self.folder: QLineEdit = line
+        self.folder.setText(cwd or next(iter(recent or []), None) or (os.path.expanduser("~") if local else ""))
+        self.folder.setPlaceholderText("The home folder on the runner")
+        self.browse_button = QPushButton("Browse…", self)
+        self.browse_button.clicked.connect(self._browse)
+        if request is None:
+            self.browse_button.setEnabled(False)
+            self.browse_button.setToolTip("No runner to ask for its folders")
         folder_row = QHBoxLayout()
-        folder_row.addWidget(self.folder, 1)
-        folder_row.addWidget(browse)
+        folder_row.addWidget(self.folder_box, 1)
+        folder_row.addWidget(self.browse_button)
         self.command = QLineEdit(default_command(), self)
         self.command.setPlaceholderText("The program and its arguments, e.g. make -j4")
         self.model_box = QComboBox(self)
@@ -122,6 +144,8 @@ class NewSessionDialog(QDialog):
         create = buttons.button(QDialogButtonBox.StandardButton.Ok)
         create.setText("Create")
         create.setObjectName("primary")
+        self.create_button = create
+        self.finished.connect(lambda _r: self._checking is not None and self._checking.cancel())
         buttons.accepted.connect(self._accept)
         buttons.rejected.connect(self.reject)
         layout = QVBoxLayout(self)
@@ -202,17 +226,25 @@ class NewSessionDialog(QDialog):
         self.base_label.setVisible(shown)
 
     def _browse(self) -> None:
-        folder = QFileDialog.getExistingDirectory(self, "Working folder", self.folder.text())
-        if folder:
-            self.folder.setText(folder)
+        """The runner's folders, from the one in the field (or its home folder)."""
+        if self.runner_request is None:
+            return
+        picker = FolderPicker(self.runner_request, self.folder.text().strip(), self.runner_name, self)
+        picker.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        picker.chosen.connect(self.folder.setText)
+        picker.destroyed.connect(lambda *_: setattr(self, "picker", None))
+        picker.open()
+        self.picker = picker
 
     def request(self) -> dict[str, Any]:
         info = self.selected_agent()
         req: dict[str, Any] = {"type": "create", "agent": info.get("name")}
         if self.title.text().strip():
             req["title"] = self.title.text().strip()
-        if self.folder.text().strip():
-            req["cwd"] = os.path.expanduser(self.folder.text().strip())
+        folder = self.folder.text().strip()
+        if folder:
+            # `~` is the runner's home, which only the runner knows: Create asks it first (`_check_folder`).
+            req["cwd"] = os.path.expanduser(folder) if self.local else folder
         if info.get("name") == "command":
             req["argv"] = shlex.split(self.command.text(), posix=sys.platform != "win32")
         else:
@@ -241,9 +273,35 @@ class NewSessionDialog(QDialog):
         if req.get("agent") == "command" and not req.get("argv"):
             self._show_error("Enter the command to run.")
             return
+        if self.runner_request is None or not req.get("cwd"):
+            self.accept()
+        elif self._checking is None:
+            self._checking = asyncio.ensure_future(self._check_folder(req["cwd"]))
+
+    async def _check_folder(self, folder: str) -> None:
+        """The folder as the runner sees it (`~` and a relative path resolved there), or why it cannot be used,
+        shown here with everything the user entered still in place."""
+        create = self.create_button
+        create.setEnabled(False)
+        self._show_error("Checking the folder on the runner…", muted=True)
+        try:
+            assert self.runner_request is not None
+            reply = await self.runner_request({"type": "list_dir", "path": folder})
+        except (RequestError, OSError, TimeoutError) as exc:  # NotConnected is an OSError
+            self._checking = None
+            create.setEnabled(True)
+            self._show_error(f"The folder cannot be used: {failure_text(exc)}")
+            return
+        # (Cancelled when the dialog closes: the widgets may be gone then, so nothing above runs in a finally.)
+        self._checking = None
+        create.setEnabled(True)
+        self.folder.setText(str(reply["path"]))
+        self.error.hide()
         self.accept()
 
-    def _show_error(self, text: str) -> None:
+    def _show_error(self, text: str, muted: bool = False) -> None:
+        palette = theme.current()
+        self.error.setStyleSheet(f"color: {(palette.muted if muted else palette.error_fg).name()}")
         self.error.setText(text)
         self.error.show()
 

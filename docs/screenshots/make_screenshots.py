@@ -177,6 +177,36 @@ async def several_runners_scene(app: NightshiftApp, suffix: str) -> None:
     app.sync_runners()
     await wait(lambda: other.url not in app.runners, what="the workstation closed")
     await loop.run_in_executor(None, other.stop)
+async def folder_picker_scene(app: NightshiftApp, suffix: str, work: Path) -> None:
+    """New session, Browse…: the runner's folders (list_dir), here the embedded runner's; then the dialog with
+    the runner's recent folders."""
+    for name in ("src", "tests", "docs", "scripts", ".venv"):
+        (work / name).mkdir(exist_ok=True)
+    for name in ("README.md", "pyproject.toml", "Makefile"):
+        (work / name).write_text("x")
+    app.ask_new_session()
+    dialog = app.new_session_dialog
+    dialog.folder.setText(str(work))
+    dialog.browse_button.click()
+    picker = dialog.picker
+    await wait(lambda: "src" in picker.entry_names(), what="folder picker listing")
+    picker.list.setCurrentRow(picker.entry_names().index("src"))
+    await settle(0.4)
+    picker.grab().save(str(OUT / f"folder-picker{suffix}.png"))
+    print("saved", OUT / f"folder-picker{suffix}.png")
+    picker.choose_button.click()
+    await settle(0.3)
+    dialog.folder_box.showPopup()  # the recent folders of this runner
+    await settle(0.4)
+    # The popup is a window of its own: take the screen around the dialog and it.
+    area = dialog.frameGeometry().united(dialog.folder_box.view().window().frameGeometry())
+    screen = QApplication.primaryScreen()
+    screen.grabWindow(0, area.x(), area.y(), area.width(), area.height()).save(
+        str(OUT / f"new-session{suffix}.png"))
+    print("saved", OUT / f"new-session{suffix}.png")
+    dialog.folder_box.hidePopup()
+    dialog.reject()
+    await settle(0.2)
 
 
 async def main(dark: bool) -> None:
@@ -233,6 +263,7 @@ async def main(dark: bool) -> None:
     await settle(0.6)
     shot(app, "terminal-session", suffix)
     await find_scene(app, suffix)
+    await folder_picker_scene(app, suffix, work)
     # A session in its own git worktree: the changes panel with a diff.
     git = ["git", "-c", "user.name=Nightshift", "-c", "user.email=shots@localhost"]
     parser_py = ("def parse_args(argv):\n    opts = {}\n    for arg in argv:\n        opts[arg] = True\n"

@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+import tracemalloc
 from pathlib import Path
 
 import pytest
@@ -25,6 +26,7 @@ def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     (home / "Zoo").mkdir()
     (home / "link-to-projects").symlink_to(home / "projects")
     (home / "dangling").symlink_to(home / "nowhere")
+    (home / "loop").symlink_to(home / "loop")  # following it never ends: ELOOP
     monkeypatch.setenv("HOME", str(home))
     return home
 
@@ -35,7 +37,7 @@ async def test_an_empty_path_lists_the_home_folder_folders_first(client: ViewCli
     assert reply["path"] == str(home) == reply["home"]
     assert reply["parent"] == str(home.parent)
     assert reply["sep"] == os.sep
-    assert reply["truncated"] is False
+    assert reply["truncated"] is False and reply["total"] == 8
     assert [(e["name"], e["is_dir"], e["hidden"], e.get("is_link", False)) for e in reply["entries"]] == [
         (".config", True, True, False),
         ("link-to-projects", True, False, True),
@@ -43,6 +45,7 @@ async def test_an_empty_path_lists_the_home_folder_folders_first(client: ViewCli
         ("Zoo", True, False, False),
         (".bashrc", False, True, False),
         ("dangling", False, False, True),
+        ("loop", False, False, True),
         ("notes.txt", False, False, False),
     ]
 
@@ -64,6 +67,8 @@ async def test_paths_absolute_relative_and_with_a_tilde(client: ViewClient, home
         ("/tmp/" + "x" * 5000, "bad_path"),
         ("/tmp/a\0b", "bad_path"),
         ("~/dangling", "not_found"),
+        ("~/loop", "bad_path"),
+        ("~/loop/inside", "bad_path"),
     ],
 )
 async def test_bad_paths_get_clear_error_codes(client: ViewClient, home: Path, path: str, code: str) -> None:
@@ -98,8 +103,57 @@ async def test_a_huge_folder_is_cut_and_says_so(
 ) -> None:
     monkeypatch.setattr(files, "MAX_ENTRIES", 3)
     reply = await client.request({"type": "list_dir", "path": str(home)})
-    assert reply["truncated"] is True
+    assert reply["truncated"] is True and reply["total"] == 8
     assert [e["name"] for e in reply["entries"]] == [".config", "link-to-projects", "projects"]
+
+
+async def test_a_folder_of_many_thousand_entries_is_cut_folders_first(client: ViewClient, tmp_path: Path) -> None:
+    big = tmp_path / "big"
+    big.mkdir()
+    for i in range(12_000):
+        (big / f"file-{i:05}").touch()
+    for name in ("zz-last-folder", "AA-folder"):
+        (big / name).mkdir()
+    reply = await client.request({"type": "list_dir", "path": str(big)})
+    assert reply["truncated"] is True and reply["total"] == 12_002
+    names = [e["name"] for e in reply["entries"]]
+    assert len(names) == files.MAX_ENTRIES == 10_000
+    assert names[:3] == ["AA-folder", "zz-last-folder", "file-00000"] and names[-1] == "file-09997"
+    assert (await client.request({"type": "ping"}))["type"] == "pong"
+
+
+def test_listing_a_huge_folder_holds_only_the_entries_it_sends(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Memory is bounded by MAX_ENTRIES, not by the folder: a data folder of millions of files must not
+    swell the runner."""
+    big = tmp_path / "big"
+    big.mkdir()
+    for i in range(20_000):
+        (big / f"f{i}").touch()
+    monkeypatch.setattr(files, "MAX_ENTRIES", 100)
+    tracemalloc.start()
+    try:
+        reply = files.list_dir_sync(str(big))
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert reply["total"] == 20_000 and len(reply["entries"]) == 100
+    assert peak < 1_000_000, f"peak {peak} bytes for 100 entries kept"
+
+
+async def test_a_home_folder_that_is_not_utf8_is_a_clear_error_and_the_connection_lives(
+    client: ViewClient, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    odd_home = os.path.join(os.fsencode(tmp_path), b"home-caf\xe9")
+    os.mkdir(odd_home)
+    monkeypatch.setenv("HOME", os.fsdecode(odd_home))  # a str with a surrogate escape, as Python gives it
+    reply = await client.request({"type": "list_dir"})
+    assert reply["type"] == "error" and reply["code"] == "bad_path", reply
+    assert "not UTF-8" in reply["message"] and "home-caf\\udce9" in reply["message"]
+    other = await client.request({"type": "list_dir", "path": str(tmp_path)})
+    assert other["type"] == "dir" and other["home"] is None
+    assert (await client.request({"type": "ping"}))["type"] == "pong"
 
 
 def test_a_folder_the_runner_user_cannot_read_is_permission_denied(tmp_path: Path) -> None:
