@@ -161,6 +161,7 @@ REQUEST_FIELDS: Final[dict[str, dict[str, tuple[FieldKind, bool]]]] = {
     "resize": {**_SESSION, "cols": ("int", True), "rows": ("int", True)},
     "search": {**_SESSION, "query": ("str", True), "limit": ("int", False), "before_seq": ("int", False)},
     "list_dir": {"path": ("str", False)},
+    "get_blob": {"blob": ("str", True)},
 }
 ANSWER_BEHAVIORS: Final = ("allow", "deny")
 """What a view may answer; a `permission_answer` event may also say "cancelled" (the agent withdrew the request)."""
@@ -266,11 +267,22 @@ class ToolCallEvent(_Event):
     input: Any
 
 
+class ImageRef(TypedDict):
+    """An image of a tool result, stored once by the runner (runner/blobs.py); its bytes come with `get_blob`."""
+
+    blob: str
+    media_type: str
+    bytes: int
+    width: NotRequired[int]
+    height: NotRequired[int]
+
+
 class ToolResultEvent(_Event):
     tool_id: str
     output: str
     is_error: bool
     exit_code: NotRequired[int | None]
+    images: NotRequired[list[ImageRef]]
 
 
 class TurnEndEvent(_Event):
@@ -486,6 +498,14 @@ class Dir(_Reply):
     entries: list[DirEntry]
 
 
+class Blob(_Reply):
+    blob: str
+    media_type: str
+    bytes: int
+    data: str
+    """The bytes, base64-encoded."""
+
+
 REPLIES: Final[dict[str, type]] = {
     "error": ErrorReply,
     "welcome": Welcome,
@@ -503,6 +523,7 @@ REPLIES: Final[dict[str, type]] = {
     "merged": Merged,
     "search_results": SearchResults,
     "dir": Dir,
+    "blob": Blob,
     "event": EventFrame,
     "events": EventsFrame,
     # Pushed to every view, unasked:
