@@ -471,13 +471,9 @@ class FakeClaude:
                                  "these answers in mind.")
                 self.message([{"type": "text", "text": f"Going with: {pairs}"}], modes)
         elif "image" in modes:
-            # Read of an image file: FAKE_CLI_IMAGE names it (any bytes: the runner must check them), else a 1x1 PNG.
+            # Read of an image file (fc.fake_image).
             path = os.environ.get("FAKE_CLI_IMAGE", "")
-            data = fc.TINY_PNG
-            if path:
-                with open(path, "rb") as f:
-                    data = f.read()
-            media_type = os.environ.get("FAKE_CLI_IMAGE_TYPE", "image/png")
+            data, media_type = fc.fake_image(), fc.fake_image_type()
             tool_id = f"toolu_{uuid.uuid4().hex[:20]}"
             self.message([{"type": "tool_use", "id": tool_id, "name": "Read",
                            "input": {"file_path": path or os.path.join(os.getcwd(), "shot.png")}}], modes)

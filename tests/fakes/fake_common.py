@@ -47,6 +47,20 @@ TINY_PNG = bytes.fromhex(
 """A 1x1 PNG (what mode:image reads when FAKE_CLI_IMAGE names no file)."""
 
 
+def fake_image() -> bytes:
+    """What mode:image shows: the file FAKE_CLI_IMAGE names (any bytes: the runner must check them), else TINY_PNG."""
+    path = os.environ.get("FAKE_CLI_IMAGE", "")
+    if not path:
+        return TINY_PNG
+    with open(path, "rb") as f:
+        return f.read()
+
+
+def fake_image_type() -> str:
+    """The media type mode:image declares (FAKE_CLI_IMAGE_TYPE, default image/png): not necessarily the truth."""
+    return os.environ.get("FAKE_CLI_IMAGE_TYPE", "image/png")
+
+
 def modes(text: str) -> set[str]:
     found = set(re.findall(r"mode:([a-z_0-9]+)", text))
     env = os.environ.get("FAKE_CLI_MODES", "")

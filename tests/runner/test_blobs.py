@@ -38,8 +38,8 @@ async def image_turn(client: ViewClient, sid: str, turn: int) -> dict[str, Any]:
     return of(client, sid, "tool_result")[turn - 1]
 
 
-async def claude_session(client: ViewClient, workdir: str) -> str:
-    reply = await client.request({"type": "create", "agent": "claude", "cwd": workdir})
+async def claude_session(client: ViewClient, workdir: str, agent: str = "claude") -> str:
+    reply = await client.request({"type": "create", "agent": agent, "cwd": workdir})
     sid = reply["session"]["id"]
     await client.request({"type": "attach", "session": sid})
     return str(sid)
@@ -47,7 +47,8 @@ async def claude_session(client: ViewClient, workdir: str) -> str:
 
 @pytest.fixture
 def fake_clis(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("NIGHTSHIFT_CLAUDE_PATH", str(FAKE_PATHS["NIGHTSHIFT_CLAUDE_PATH"]))
+    for var, path in FAKE_PATHS.items():
+        monkeypatch.setenv(var, str(path))
     monkeypatch.delenv("FAKE_CLI_MODES", raising=False)
 
 
@@ -90,6 +91,20 @@ async def test_an_image_is_stored_once_and_fetched_by_its_id(
         payloads = [p for (p,) in db.execute("SELECT payload FROM events")]
     db.close()
     assert any(RED_ID in p for p in payloads) and not any(encoded[:200] in p for p in payloads)
+
+
+@pytest.mark.parametrize(("agent", "text"), [("codex", "the page:\n"), ("opencode", "Image read successfully\n")])
+async def test_images_of_other_agents_tool_results(
+    agent: str, text: str, fake_clis: None, image_file: Path, client: ViewClient, data_dir: str, workdir: str
+) -> None:
+    """Codex: an MCP tool's image content block; OpenCode: a tool's image attachment (a data: URL)."""
+    sid = await claude_session(client, workdir, agent)
+    result = await image_turn(client, sid, 1)
+    assert result["images"] == [{"blob": RED_ID, "media_type": "image/png", "bytes": len(RED_PNG),
+                                 "width": 64, "height": 48}]
+    assert result["output"] == text + "[image: PNG 64x48, 1 KB]"
+    blob = await client.request({"type": "get_blob", "blob": RED_ID})
+    assert base64.b64decode(blob["data"]) == RED_PNG
 
 
 async def test_the_image_is_on_disk_before_its_event_is_committed(
