@@ -37,6 +37,7 @@ from desktop.qt.changes import ChangesDialog
 from desktop.qt.dialogs import NewSessionDialog, SessionOptionsDialog, SettingsDialog
 from desktop.qt.main_window import MainWindow
 from desktop.qt.questions import QuestionDialog
+from desktop.qt.rows.image import attach_images
 from desktop.qt.runner_handle import RunnerHandle
 from desktop.qt.tray import Tray
 from desktop.settings import EMBEDDED, SettingsStore, TokenStore
@@ -388,6 +389,7 @@ class NightshiftApp(QObject):
         w.terminal_sizer.resize_requested.connect(
             lambda sid, cols, rows: self._spawn(self.resize_terminal(sid, cols, rows)))
         w.find_bar.request = self.request  # Ctrl+F searches the shown runner's journal
+        attach_images(w.transcript, lambda: self.connection)  # thumbnails fetched from the shown runner
         w.runner_list.runner_chosen.connect(self.switch_runner)
 
     def _session_selected(self, sid: str | None) -> None:
