@@ -184,11 +184,12 @@ class ImageRenderer(RowRenderer):
             blob = ref["blob"]
             image = self.thumbnails.get(blob, max(1.0, scale))
             if image is not None:
-                p.drawImage(_fitted(rect, image.size()), image)
-                if state.hover == f"image:{i}":
-                    p.setPen(t.accent)
-                    p.setBrush(Qt.BrushStyle.NoBrush)
-                    p.drawRect(QRectF(rect).adjusted(0.5, 0.5, -0.5, -0.5))
+                shown = _fitted(rect, image.size())
+                p.drawImage(shown, image)
+                # A hairline frame: a white screenshot must not melt into a light window.
+                p.setPen(t.accent if state.hover == f"image:{i}" else t.border)
+                p.setBrush(Qt.BrushStyle.NoBrush)
+                p.drawRect(shown.adjusted(-0.5, -0.5, 0.5, 0.5))
                 continue
             # Placeholder: the image's box, saying what is going on.
             self.waiting.setdefault(blob, {})[id(row)] = row
