@@ -185,7 +185,7 @@ class BlobStore:
     def _path(self, blob_id: str, ext: str) -> str:
         return os.path.join(self.folder, f"{blob_id}.{ext}")
 
-    def store(self, image: Image, before_commit: Callable[[Callable[[], None]], None]) -> None:
+    def store(self, image: Image, before_commit: Callable[[Callable[[], None], int], None]) -> None:
         """Have `image` written before the next journal commit (`before_commit` is Journal.before_commit)."""
         blob_id = image.blob_id
         if blob_id in self.known:
@@ -194,7 +194,7 @@ class BlobStore:
         self.known[blob_id] = ext
         path = self._path(blob_id, ext)
         data = image.data
-        before_commit(lambda: self._write(path, data))
+        before_commit(lambda: self._write(path, data), len(data))
 
     def _write(self, path: str, data: bytes) -> None:
         """Write durably (on the journal's writer thread). Idempotent: a failed commit retries it."""
@@ -212,7 +212,7 @@ class BlobStore:
         os.replace(tmp, path)
         _fsync_dir(self.folder)
 
-    def forget(self, blob_ids: Iterable[str], before_commit: Callable[[Callable[[], None]], None]) -> None:
+    def forget(self, blob_ids: Iterable[str], before_commit: Callable[[Callable[[], None], int], None]) -> None:
         """Remove blobs no session refers to any more. Done on the journal's writer thread, in order with writes: an
         image stored again right after is written again after the removal, not lost to it."""
         paths = []
@@ -221,7 +221,7 @@ class BlobStore:
             if ext is not None:
                 paths.append(self._path(blob_id, ext))
         if paths:
-            before_commit(lambda: self._remove(paths))
+            before_commit(lambda: self._remove(paths), 0)
 
     @staticmethod
     def _remove(paths: list[str]) -> None:

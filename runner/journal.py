@@ -271,11 +271,12 @@ class Journal:
         self._pending.sessions[session_id] = None
         self._kick()
 
-    def before_commit(self, action: Callable[[], None]) -> None:
+    def before_commit(self, action: Callable[[], None], nbytes: int = 0) -> None:
         """Run `action` on the writer thread before the commit of what is enqueued from now on: a file that the next
         events refer to is on disk before they are. If it raises, the batch is retried like a failed commit, so it
-        must be idempotent."""
+        must be idempotent. `nbytes` (what it holds in memory until then) counts toward the backpressure bound."""
         self._pending.before.append(action)
+        self._pending.nbytes += nbytes
         self._kick()
 
     def record_client_msg(self, session_id: str, client_msg_id: str) -> None:
