@@ -43,3 +43,26 @@ def test_a_result_reaches_its_call_after_the_call_was_packed_and_unpacked() -> N
     assert t.rows[1].data["output"] == "text" and t.rows[1].data["is_error"] is True
     assert t.rows[0].data["output"] == "files"
     assert len(t.rows) == 2 + 3 * CHUNK and t.last_seq == 4 + 3 * CHUNK and t.out_of_order == 0
+
+
+def test_image_refs_of_a_tool_result_become_an_image_row_under_the_call() -> None:
+    blob = "ab" * 32
+    t = Transcript()
+    t.apply([
+        {"seq": 1, "kind": "tool_call", "tool_id": "r1", "name": "Read", "input": {"file_path": "/s.png"}},
+        {"seq": 2, "kind": "tool_result", "tool_id": "r1", "output": "[image: PNG 64x48, 1 KB]", "is_error": False,
+         "images": [{"blob": blob, "media_type": "image/png", "bytes": 900, "width": 64, "height": 48},
+                    {"blob": "../../etc/passwd", "media_type": "image/png", "bytes": 1},  # not an id: skipped
+                    {"blob": "cd" * 32, "media_type": "image/jpeg", "bytes": 3 * 1024 * 1024, "width": True}]},
+        {"seq": 3, "kind": "tool_result", "tool_id": "r2", "output": "no images here", "is_error": False},
+    ])
+    kinds = [r.kind for r in t.rows]
+    assert kinds == [RowKind.TOOL, RowKind.IMAGE, RowKind.TOOL]
+    tool, image = t.rows[0], t.rows[1]
+    assert tool.data["output"] == "[image: PNG 64x48, 1 KB]"
+    assert image.data["images"] == [
+        {"blob": blob, "media_type": "image/png", "bytes": 900, "width": 64, "height": 48},
+        {"blob": "cd" * 32, "media_type": "image/jpeg", "bytes": 3 * 1024 * 1024},  # a bool is no width
+    ]
+    assert image.text == "[image: PNG 64x48, 1 KB]\n[image: JPG, 3.0 MB]"
+    assert image.copy_text() == image.text
