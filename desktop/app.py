@@ -39,6 +39,7 @@ from desktop.qt.main_window import MainWindow
 from desktop.qt.prompts import quit_question, runner_question, trust_question
 from desktop.qt.questions import QuestionDialog
 from desktop.qt.remembered import Remembered
+from desktop.qt.rows.image import attach_images
 from desktop.qt.runner_handle import RunnerHandle
 from desktop.qt.runner_set import RunnerSet
 from desktop.qt.tray import Tray
@@ -305,6 +306,7 @@ class NightshiftApp(QObject):
         w.terminal_sizer.resize_requested.connect(
             lambda sid, cols, rows: self._spawn(self.resize_terminal(sid, cols, rows)))
         w.find_bar.request = self.request  # Ctrl+F searches the current runner's journal
+        attach_images(w.transcript, lambda: self.connection)  # thumbnails fetched from the current runner
 
     def _session_selected(self, sid: str | None) -> None:
         """The window shows `sid` of the current runner (None: no session). Its core follows it; the core that

@@ -78,12 +78,14 @@ class _Pending:
     events: list[tuple[str, int, str]] = field(default_factory=list)
     sessions: dict[str, str | None] = field(default_factory=dict)  # id -> record JSON, None = delete
     client_msgs: list[tuple[str, str]] = field(default_factory=list)
+    before: list[Callable[[], None]] = field(default_factory=list)
+    """Run on the writer thread before the commit (in order): files events refer to (runner/blobs.py)."""
     nbytes: int = 0
     synced: list[asyncio.Future[None]] = field(default_factory=list)
     """Callers of `Journal.sync()` waiting for exactly these writes to be committed."""
 
     def __bool__(self) -> bool:
-        return bool(self.events or self.sessions or self.client_msgs)
+        return bool(self.events or self.sessions or self.client_msgs or self.before)
 
     def settle(self, error: BaseException | None = None) -> None:
         for fut in self.synced:
@@ -275,6 +277,14 @@ class Journal:
         self._pending.sessions[session_id] = None
         self._kick()
 
+    def before_commit(self, action: Callable[[], None], nbytes: int = 0) -> None:
+        """Run `action` on the writer thread before the commit of what is enqueued from now on: a file that the next
+        events refer to is on disk before they are. If it raises, the batch is retried like a failed commit, so it
+        must be idempotent. `nbytes` (what it holds in memory until then) counts toward the backpressure bound."""
+        self._pending.before.append(action)
+        self._pending.nbytes += nbytes
+        self._kick()
+
     def record_client_msg(self, session_id: str, client_msg_id: str) -> None:
         self._pending.client_msgs.append((session_id, client_msg_id))
         self._kick()
@@ -390,6 +400,7 @@ class Journal:
         newer = self._pending
         batch.events.extend(newer.events)
         batch.client_msgs.extend(newer.client_msgs)
+        batch.before.extend(newer.before)
         batch.sessions.update(newer.sessions)
         batch.nbytes += newer.nbytes
         batch.synced.extend(newer.synced)
@@ -398,6 +409,9 @@ class Journal:
     def _commit(self, batch: _Pending) -> None:
         conn = self._wconn
         assert conn is not None
+        while batch.before:  # each done once, even when the commit below fails and the batch is retried
+            batch.before[0]()
+            batch.before.pop(0)
         conn.execute("BEGIN")
         try:
             if batch.events:

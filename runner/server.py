@@ -12,6 +12,7 @@ its `detached`.
 from __future__ import annotations
 
 import asyncio
+import base64
 import bisect
 import contextlib
 import hmac
@@ -478,6 +479,27 @@ class ViewConnection:
 
     async def _on_list_dir(self, request: dict[str, Any]) -> None:
         self._reply_with(request, files.list_dir(request.get("path", "")))
+
+    async def _on_get_blob(self, request: dict[str, Any]) -> None:
+        blobs = self.manager.blobs
+        blob_id = request["blob"]
+
+        async def run() -> None:
+            try:
+                media_type, data = await blobs.read(blob_id)
+                frame = json.dumps(reply({"type": "blob", "blob": blob_id, "media_type": media_type,
+                                          "bytes": len(data), "data": base64.b64encode(data).decode("ascii")},
+                                         request))
+                del data
+                # Waited for like a follower's frame, not queued as a reply: a few images of some MB each must not
+                # count as a view that does not read its replies.
+                await self._writer.send(frame)
+            except (ConnectionClosed, ViewClosed):
+                pass
+            except Exception as exc:
+                self._send(_error_frame(exc, request))
+
+        self._spawn(run())
 
     async def _on_attach(self, request: dict[str, Any]) -> None:
         session = self.manager.get(request["session"])

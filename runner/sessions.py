@@ -30,6 +30,7 @@ import orjson
 
 from runner import worktrees
 from runner.agents import AGENT_TYPES, Agent
+from runner.blobs import BlobStore, Image
 from runner.datalock import DataFolderLock
 from runner.journal import Journal, StoredSession
 from runner.process import proc_stat
@@ -128,6 +129,17 @@ class Session:
             rows.append((sid, seq, payload))
         self.assigned = seq
         self._manager.journal.extend(rows, nbytes)
+
+    def store_image(self, image: Image) -> None:
+        """Keep an image's bytes in the data folder before the event referring to it is committed, and list it among
+        this session's blobs (committed with that event), so deleting the session can remove it."""
+        if self.deleted:
+            return
+        self._manager.blobs.store(image, self._manager.journal.before_commit)
+        blobs = self.state.setdefault("blobs", [])
+        if image.blob_id not in blobs:
+            blobs.append(image.blob_id)
+            self.persist()
 
     def set_status(self, status: str, **fields: Any) -> None:
         if status not in STATUSES:
@@ -305,6 +317,7 @@ class SessionManager:
         self._background: set[asyncio.Task[Any]] = set()
         self.journal: Journal
         self._lock = DataFolderLock(data_dir)
+        self.blobs: BlobStore
 
     @classmethod
     async def open(cls, data_dir: str) -> SessionManager:
@@ -315,15 +328,21 @@ class SessionManager:
             manager.journal = await Journal.open(
                 os.path.join(data_dir, "journal.sqlite3"), manager._on_commit, manager._on_journal_error
             )
+            manager.blobs = await asyncio.to_thread(BlobStore.open, os.path.join(data_dir, "blobs"))
         except BaseException:
             manager._lock.release()
             raise
         for stored in await manager.journal.load():
             manager._restore(stored)
+        await asyncio.to_thread(manager.blobs.sweep, manager.referenced_blobs())
         # Worktrees removed by hand leave administrative files behind in their repository: tidy them.
         await worktrees.prune({s.worktree.repo for s in manager.sessions.values() if s.worktree is not None})
         manager._heads_task = asyncio.create_task(manager._push_heads())
         return manager
+
+    def referenced_blobs(self) -> set[str]:
+        """The blobs the sessions' events refer to."""
+        return {b for s in self.sessions.values() if not s.deleted for b in s.state.get("blobs", ())}
 
     @property
     def runner_id(self) -> str:
@@ -474,6 +493,11 @@ class SessionManager:
         session.tail.clear()  # give the memory back now, not when the last follower lets go
         session.tail_bytes = 0
         await self.journal.sync()
+        # Only once the deletion is committed: a crash before it must find the session's images still there.
+        unreferenced = set(session.state.get("blobs", ())) - self.referenced_blobs()
+        if unreferenced:
+            self.blobs.forget(unreferenced, self.journal.before_commit)
+            await self.journal.sync()
         self._push({"type": MessageType.SESSION_DELETED, "session": session.id})
         _return_freed_memory()
 

@@ -161,6 +161,7 @@ REQUEST_FIELDS: Final[dict[str, dict[str, tuple[FieldKind, bool]]]] = {
     "resize": {**_SESSION, "cols": ("int", True), "rows": ("int", True)},
     "search": {**_SESSION, "query": ("str", True), "limit": ("int", False), "before_seq": ("int", False)},
     "list_dir": {"path": ("str", False)},
+    "get_blob": {"blob": ("str", True)},
 }
 ANSWER_BEHAVIORS: Final = ("allow", "deny")
 """What a view may answer; a `permission_answer` event may also say "cancelled" (the agent withdrew the request)."""
@@ -274,6 +275,14 @@ class PatchHunk(TypedDict):
     new_start: int
     new_lines: int
     lines: list[str]
+class ImageRef(TypedDict):
+    """An image of a tool result, stored once by the runner (runner/blobs.py); its bytes come with `get_blob`."""
+
+    blob: str
+    media_type: str
+    bytes: int
+    width: NotRequired[int]
+    height: NotRequired[int]
 
 
 class ToolResultEvent(_Event):
@@ -282,6 +291,7 @@ class ToolResultEvent(_Event):
     is_error: bool
     exit_code: NotRequired[int | None]
     patch: NotRequired[list[PatchHunk]]
+    images: NotRequired[list[ImageRef]]
 
 
 class TurnEndEvent(_Event):
@@ -498,6 +508,14 @@ class Dir(_Reply):
     entries: list[DirEntry]
 
 
+class Blob(_Reply):
+    blob: str
+    media_type: str
+    bytes: int
+    data: str
+    """The bytes, base64-encoded."""
+
+
 REPLIES: Final[dict[str, type]] = {
     "error": ErrorReply,
     "welcome": Welcome,
@@ -515,6 +533,7 @@ REPLIES: Final[dict[str, type]] = {
     "merged": Merged,
     "search_results": SearchResults,
     "dir": Dir,
+    "blob": Blob,
     "event": EventFrame,
     "events": EventsFrame,
     # Pushed to every view, unasked:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import marshal
+import re
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -41,6 +42,7 @@ class RowKind(StrEnum):
     GENERIC = "generic"
     PENDING = "pending"  # an outbox item, not (yet) an event
     HEADER = "header"  # the first row of the Qt model (start of transcript / show earlier)
+    IMAGE = "image"  # the images of a tool result (their bytes are fetched from the runner by blob id)
 
 
 @dataclass(slots=True, eq=False)
@@ -78,6 +80,38 @@ class Row:
         if self.kind is RowKind.OUTPUT:
             return shown_text(self.text)  # a terminal's text as it shows it, without escape codes
         return self.text
+
+
+_BLOB_ID = re.compile(r"^[0-9a-f]{64}$")
+
+
+def image_refs(value: Any) -> list[dict[str, Any]]:
+    """The well-formed image references of a tool_result's `images` (EVENTS.md, "Images"); others are skipped."""
+    if not isinstance(value, list):
+        return []
+    refs = []
+    for ref in value:
+        if not isinstance(ref, dict) or not isinstance(ref.get("blob"), str) or not _BLOB_ID.match(ref["blob"]):
+            continue
+        clean: dict[str, Any] = {"blob": ref["blob"], "media_type": str(ref.get("media_type") or "image"),
+                                 "bytes": ref.get("bytes") if isinstance(ref.get("bytes"), int) else 0}
+        if all(isinstance(ref.get(k), int) and not isinstance(ref.get(k), bool) and ref[k] > 0
+               for k in ("width", "height")):
+            clean.update(width=ref["width"], height=ref["height"])
+        refs.append(clean)
+    return refs
+
+
+def image_captions(refs: list[dict[str, Any]]) -> str:
+    """The text of an image row (Copy, find): one line per image, as `[image: PNG 640x480, 12 KB]`."""
+    lines = []
+    for ref in refs:
+        kind = str(ref["media_type"]).removeprefix("image/").upper().replace("JPEG", "JPG")
+        dims = f" {ref['width']}x{ref['height']}" if "width" in ref else ""
+        size = ref["bytes"]
+        size_text = f"{size / (1024 * 1024):.1f} MB" if size >= 1024 * 1024 else f"{max(1, round(size / 1024))} KB"
+        lines.append(f"[image: {kind}{dims}, {size_text}]")
+    return "\n".join(lines)
 
 
 def format_value(value: Any) -> str:
@@ -437,6 +471,7 @@ class Transcript:
             return row
         if kind == "tool_result":
             tool_id = str(event.get("tool_id") or "")
+            images = image_refs(event.get("images"))
             existing = self._tools.pop(tool_id, None)
             if existing is not None:
                 existing.data["output"] = event.get("output")
@@ -448,10 +483,15 @@ class Transcript:
                                                                   bool(event.get("is_error"))):
                     existing.data["plan"] = self.plan.snapshot()
                 changed(existing)
+                if images:  # shown under the call, as thumbnails
+                    return Row(RowKind.IMAGE, seq, ts, image_captions(images), {"images": images,
+                                                                                "tool_id": tool_id})
                 return None
             row = Row(RowKind.TOOL, seq, ts, "(result of an earlier call)",
                       {"tool_id": tool_id, "name": "tool", "input": None, "output": event.get("output"),
                        "is_error": bool(event.get("is_error"))})
+            if images:
+                return Row(RowKind.IMAGE, seq, ts, image_captions(images), {"images": images, "tool_id": tool_id})
             return row
         if kind == "permission_request":
             request_id = str(event.get("request_id") or f"seq-{seq}")

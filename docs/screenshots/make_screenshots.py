@@ -207,6 +207,23 @@ async def folder_picker_scene(app: NightshiftApp, suffix: str, work: Path) -> No
     dialog.folder_box.hidePopup()
     dialog.reject()
     await settle(0.2)
+async def image_scene(app: NightshiftApp, work: Path, suffix: str) -> None:
+    """An agent reads a screenshot: its thumbnail under the Read call (the image is one of these screenshots)."""
+    picture = work / "build-output.png"
+    picture.write_bytes((OUT / f"terminal-session{suffix}.png").read_bytes())
+    os.environ["FAKE_CLI_IMAGE"] = str(picture)  # what the fake's Read returns; read by the fake at its start
+    sid = await app.create_session({"agent": "claude", "title": "Check the build output", "cwd": str(work)})
+    assert sid is not None
+    app.send(sid, "Look at the screenshot of the build and tell me what failed. mode:image")
+    await wait(lambda: app.core.sessions[sid].status == "idle"
+               and any(r.kind is RowKind.IMAGE for r in app.bridge.model(sid).transcript.rows), what="image turn")
+    renderer = app.window.transcript.delegate.renderers[RowKind.IMAGE]
+    await wait(lambda: renderer.thumbnails._images, what="thumbnail")  # type: ignore[attr-defined]
+    await settle(0.6)
+    app.window.transcript.scrollToBottom()
+    await settle(0.4)
+    shot(app, "image", suffix)
+    del os.environ["FAKE_CLI_IMAGE"]
 
 
 async def main(dark: bool) -> None:
@@ -264,6 +281,7 @@ async def main(dark: bool) -> None:
     shot(app, "terminal-session", suffix)
     await find_scene(app, suffix)
     await folder_picker_scene(app, suffix, work)
+    await image_scene(app, work, suffix)
     # A session in its own git worktree: the changes panel with a diff.
     git = ["git", "-c", "user.name=Nightshift", "-c", "user.email=shots@localhost"]
     parser_py = ("def parse_args(argv):\n    opts = {}\n    for arg in argv:\n        opts[arg] = True\n"

@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Protocol
 
+from runner.blobs import Image
 from runner.vocabulary import RequestError
 
 AgentError = RequestError
@@ -35,6 +36,9 @@ class AgentHost(Protocol):
     def emit_events(self, events: list[tuple[str, dict[str, Any]]]) -> None:
         """Journal several (kind, fields) events, in order: the same as emit() for each, at less cost per event.
         The fields dicts become part of the journaled events (do not reuse them)."""
+
+    def store_image(self, image: Image) -> None:
+        """Keep an image of a tool result (runner/blobs.py); call it before emitting the event that refers to it."""
 
     def set_status(self, status: str, **fields: Any) -> None:
         """Change the session's state; journals a `status` event and pushes the change to views."""

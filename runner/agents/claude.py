@@ -165,6 +165,8 @@ class ClaudeAgent(CliAgent):
 
     def _apply(self, step: Step) -> None:
         """Carry out what the translator made of some lines (or of an answer)."""
+        for image in step.images:  # before the events that refer to them
+            self.host.store_image(image)
         if step.events:
             self.host.emit_events(step.events)
         if step.agent_session_id is not None:

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from runner.agents.errors import classify, explain
+from runner.blobs import Image, image_from_base64
 
 if TYPE_CHECKING:  # the module itself needs nothing of the process side
     from runner.agents._cli import Event
@@ -95,6 +96,8 @@ class Step:
     interrupt_due: bool = False
     """A held interrupt's turn started in these lines (and has not ended in them): feed_lines adds the interrupt
     to `outgoing`."""
+    images: list[Image] = field(default_factory=list)
+    """Images the events refer to (`images` of a tool_result): to be stored before the events are journaled."""
 
 
 @dataclass(slots=True)
@@ -428,13 +431,17 @@ class ClaudeTranslator:
             if not isinstance(block, dict):
                 continue
             if block.get("type") == "tool_result":
+                output, images = _result_content(block.get("content"))
                 result = {
                     "tool_id": str(block.get("tool_use_id", "")),
-                    "output": _result_text(block.get("content")),
+                    "output": output,
                     "is_error": bool(block.get("is_error", False)),
                 }
                 if patch:
                     result["patch"] = patch
+                if images:
+                    result["images"] = [image.ref for image in images]
+                    step.images += images
                 step.events.append(("tool_result", result))
             elif block.get("type") == "text":
                 text = str(block.get("text", ""))
@@ -618,21 +625,34 @@ def _structured_patch(result: Any) -> list[dict[str, Any]] | None:
 
 def _result_text(content: Any) -> str:
     """A tool result's content as text (text blocks joined; images named, not inlined)."""
+    return _result_content(content)[0]
+
+
+def _result_content(content: Any) -> tuple[str, list[Image]]:
+    """A tool result's content as text (text blocks joined) and the images in it. Each image block stands in the
+    text as a short description, or as why it is not shown (not an image, too big)."""
     if content is None:
-        return ""
+        return "", []
     if isinstance(content, str):
-        return content
+        return content, []
     if isinstance(content, list):
         parts = []
+        images: list[Image] = []
         for item in content:
             if isinstance(item, dict):
                 if item.get("type") == "text":
                     parts.append(str(item.get("text", "")))
                 elif item.get("type") == "image":
-                    parts.append("[image]")
+                    # {"type":"image","source":{"type":"base64","media_type":"image/png","data":"iVBOR..."}}
+                    source = item.get("source")
+                    source = source if isinstance(source, dict) else {}
+                    image, text = image_from_base64(source.get("data"), source.get("media_type"))
+                    if image is not None:
+                        images.append(image)
+                    parts.append(text)
                 else:
                     parts.append(json.dumps(item))
             else:
                 parts.append(str(item))
-        return "\n".join(parts)
-    return json.dumps(content)
+        return "\n".join(parts), images
+    return json.dumps(content), []

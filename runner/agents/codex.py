@@ -14,6 +14,7 @@ from typing import Any
 from runner.agents._cli import Event
 from runner.agents.base import AgentError, AgentInfo
 from runner.agents.turn import TurnCliAgent, TurnTranslator
+from runner.blobs import Image, image_from_base64
 
 TOOL_ITEMS = {"command_execution", "file_change", "mcp_tool_call", "web_search", "todo_list"}
 
@@ -77,6 +78,10 @@ class CodexTranslator(TurnTranslator):
             events.append(("tool_call", {"tool_id": item_id, "name": name, "input": tool_input}))
         if phase == "completed":
             output, is_error, extra = _tool_result(item_type, item)
+            images: list[Image] = extra.pop("images", [])
+            if images:  # stored by the agent before this event is journaled
+                self.images += images
+                extra["images"] = [image.ref for image in images]
             events.append(("tool_result", {"tool_id": item_id, "output": output, "is_error": is_error, **extra}))
         return events
 
@@ -116,8 +121,19 @@ def _tool_result(item_type: str, item: dict[str, Any]) -> tuple[str, bool, dict[
             return _error_message(error), True, {}
         result = item.get("result")
         if isinstance(result, dict) and isinstance(result.get("content"), list):
-            texts = [str(c.get("text", "")) for c in result["content"] if isinstance(c, dict)]
-            return "\n".join(texts), failed, {}
+            # MCP content blocks: text, and images as {"type":"image","data":BASE64,"mimeType":...}.
+            texts, images = [], []
+            for block in result["content"]:
+                if not isinstance(block, dict):
+                    continue
+                if block.get("type") == "image":
+                    image, text = image_from_base64(block.get("data"), block.get("mimeType"))
+                    texts.append(text)
+                    if image is not None:
+                        images.append(image)
+                else:
+                    texts.append(str(block.get("text", "")))
+            return "\n".join(texts), failed, {"images": images} if images else {}
         return json.dumps(result) if result is not None else "", failed, {}
     if item_type == "todo_list":
         items = item.get("items") or []

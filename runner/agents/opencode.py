@@ -14,6 +14,7 @@ from typing import Any
 
 from runner.agents._cli import Event
 from runner.agents.turn import TurnCliAgent, TurnTranslator
+from runner.blobs import image_from_base64
 
 
 class OpenCodeTranslator(TurnTranslator):
@@ -67,21 +68,38 @@ class OpenCodeTranslator(TurnTranslator):
         status = state.get("status")
         if status == "completed":
             output = state.get("output", "")
-            events.append(
-                (
-                    "tool_result",
-                    {
-                        "tool_id": call_id,
-                        "is_error": False,
-                        "output": output if isinstance(output, str) else json.dumps(output),
-                    },
-                )
-            )
+            fields: dict[str, Any] = {
+                "tool_id": call_id,
+                "is_error": False,
+                "output": output if isinstance(output, str) else json.dumps(output),
+            }
+            self._attachments(state.get("attachments"), fields)
+            events.append(("tool_result", fields))
         elif status == "error":
             events.append(
                 ("tool_result", {"tool_id": call_id, "is_error": True, "output": str(state.get("error", ""))})
             )
         return events
+
+    def _attachments(self, attachments: Any, fields: dict[str, Any]) -> None:
+        """Image attachments of a tool's result (OpenCode's `read` of an image file): file parts whose `url` is a
+        base64 `data:` URL. Each is referred to in `images` and named in `output`; other files are left out."""
+        if not isinstance(attachments, list):
+            return
+        notes = []
+        for part in attachments:
+            if not isinstance(part, dict) or not str(part.get("mime", "")).startswith("image/"):
+                continue
+            header, _, encoded = str(part.get("url", "")).partition(",")
+            if not header.startswith("data:") or not header.endswith(";base64"):
+                continue
+            image, text = image_from_base64(encoded, part.get("mime"))
+            notes.append(text)
+            if image is not None:
+                fields.setdefault("images", []).append(image.ref)
+                self.images.append(image)
+        if notes:
+            fields["output"] = "\n".join([fields["output"], *notes]) if fields["output"] else "\n".join(notes)
 
     def finish(self, exit_code: int | None, interrupted: bool) -> list[Event]:
         # `opencode run` prints one step_finish per model step; the turn ends when the process does.

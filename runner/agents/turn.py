@@ -14,6 +14,7 @@ from typing import Any, ClassVar
 from runner.agents._cli import CliAgent, Event, check_model, child_env
 from runner.agents.base import AgentError, AgentHost
 from runner.agents.errors import AUTH_REQUIRED, classify, explain
+from runner.blobs import Image
 from runner.process import AgentProcess
 
 
@@ -24,6 +25,8 @@ class TurnTranslator:
         self.session_id = known_session_id
         self.turn_ended = False
         self.failed = False
+        self.images: list[Image] = []
+        """Images the events of the last feed() refer to (`images` of a tool_result), to store before emitting."""
 
     def feed(self, obj: Mapping[str, Any]) -> list[Event]:
         raise NotImplementedError
@@ -125,6 +128,10 @@ class TurnCliAgent(CliAgent):
             return
         for obj in objs:
             events = translator.feed(obj)
+            if translator.images:  # stored before the events that refer to them
+                for image in translator.images:
+                    self.host.store_image(image)
+                translator.images.clear()
             self._turn_errors += [str(f.get("message", "")) for k, f in events if k == "error"]
             self._emit_all(events)
 

@@ -12,6 +12,7 @@ against a recording of the real CLI (tests/fakes/recorded/, tests/runner/agents/
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import queue
@@ -160,6 +161,36 @@ class FakeClaude:
                 **self.base(parent),
             },
             ensure_ascii,
+        )
+
+    def image_result(self, tool_id: str, data: bytes, media_type: str) -> None:
+        """A Read of an image file's result, shaped as the real 2.1.x prints it: the content is a list holding one
+        base64 `image` block, and `tool_use_result` repeats the bytes with their size (reference doc, section 3)."""
+        encoded = base64.b64encode(data).decode("ascii")
+        fc.emit(
+            {
+                "type": "user",
+                "message": {
+                    "role": "user",
+                    "content": [
+                        {
+                            "tool_use_id": tool_id,
+                            "type": "tool_result",
+                            "content": [
+                                {"type": "image", "source": {"type": "base64", "media_type": media_type,
+                                                             "data": encoded}}
+                            ],
+                        }
+                    ],
+                },
+                **self.base(),
+                "tool_use_result": {
+                    "type": "image",
+                    "file": {"base64": encoded, "type": media_type, "originalSize": len(data),
+                             "dimensions": {"originalWidth": 1, "originalHeight": 1,
+                                            "displayWidth": 1, "displayHeight": 1}},
+                },
+            }
         )
 
     def message(
@@ -439,6 +470,15 @@ class FakeClaude:
                 self.tool_result(tool_id, f"Your questions have been answered: {pairs}. You can now continue with "
                                  "these answers in mind.")
                 self.message([{"type": "text", "text": f"Going with: {pairs}"}], modes)
+        elif "image" in modes:
+            # Read of an image file (fc.fake_image).
+            path = os.environ.get("FAKE_CLI_IMAGE", "")
+            data, media_type = fc.fake_image(), fc.fake_image_type()
+            tool_id = f"toolu_{uuid.uuid4().hex[:20]}"
+            self.message([{"type": "tool_use", "id": tool_id, "name": "Read",
+                           "input": {"file_path": path or os.path.join(os.getcwd(), "shot.png")}}], modes)
+            self.image_result(tool_id, data, media_type)
+            self.message([{"type": "text", "text": "I see the image."}], modes)
         elif "parallel" in modes:
             # Two tool calls in one message, both asked at once (as the real CLI does for parallel tool calls):
             # two permission requests are open together and may be answered in any order.

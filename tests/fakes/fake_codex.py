@@ -7,6 +7,7 @@ modes.
 
 from __future__ import annotations
 
+import base64
 import os
 import signal
 import sys
@@ -70,6 +71,14 @@ def main() -> int:
         fc.emit({"type": "turn.failed", "error": {"message": "fake failure"}})
         return 1
     item("completed", {"id": "item_0", "type": "reasoning", "text": "**Thinking** about the prompt"})
+    if "image" in modes:
+        # An MCP tool that returns a screenshot: MCP content blocks, the image as base64 with its mimeType.
+        call = {"id": "item_7", "type": "mcp_tool_call", "server": "browser", "tool": "screenshot", "arguments": {}}
+        item("started", {**call, "status": "in_progress"})
+        item("completed", {**call, "status": "completed", "result": {"content": [
+            {"type": "text", "text": "the page:"},
+            {"type": "image", "data": base64.b64encode(fc.fake_image()).decode(), "mimeType": fc.fake_image_type()},
+        ], "structured_content": None}})
     if "tool" in modes or "big" in modes:
         output = fc.big_text() if "big" in modes else "hi\n"
         item(

@@ -40,6 +40,25 @@ import time
 BIG_SIZE = 1_500_000
 BAD_UTF8_MARK = "@@BADUTF8@@"
 HUGE_UTF8_TEXT = "€" * 6_000_000
+TINY_PNG = bytes.fromhex(
+    "89504e470d0a1a0a0000000d49484452000000010000000108060000001f15c4890000000d4944415478da63fccfc0500f000485018084a9"
+    "8c210000000049454e44ae426082"
+)
+"""A 1x1 PNG (what mode:image reads when FAKE_CLI_IMAGE names no file)."""
+
+
+def fake_image() -> bytes:
+    """What mode:image shows: the file FAKE_CLI_IMAGE names (any bytes: the runner must check them), else TINY_PNG."""
+    path = os.environ.get("FAKE_CLI_IMAGE", "")
+    if not path:
+        return TINY_PNG
+    with open(path, "rb") as f:
+        return f.read()
+
+
+def fake_image_type() -> str:
+    """The media type mode:image declares (FAKE_CLI_IMAGE_TYPE, default image/png): not necessarily the truth."""
+    return os.environ.get("FAKE_CLI_IMAGE_TYPE", "image/png")
 
 
 def modes(text: str) -> set[str]:

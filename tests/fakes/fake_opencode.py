@@ -6,6 +6,7 @@ error. See fake_common.py for the modes.
 
 from __future__ import annotations
 
+import base64
 import os
 import signal
 import sys
@@ -87,6 +88,15 @@ def main() -> int:
         out("reasoning", {"text": "Thinking it over."})
         out("text", {"text": "Part one. "})
         out("text", {"text": "Part two."})
+    if "image" in modes:
+        # `read` of an image file: the image comes back as an attachment, a file part with a data: URL.
+        data = base64.b64encode(fc.fake_image()).decode()
+        out("tool_use", {"callID": "call_img", "tool": "read", "state": {
+            "status": "completed", "input": {"filePath": "shot.png"}, "output": "Image read successfully",
+            "title": "shot.png", "metadata": {}, "time": {"start": 1, "end": 2},
+            "attachments": [{"id": "prt_att", "sessionID": session_id, "messageID": message_id, "type": "file",
+                             "mime": fc.fake_image_type(), "filename": "shot.png",
+                             "url": f"data:{fc.fake_image_type()};base64,{data}"}]}})
     if "tool" in modes or "big" in modes:
         out(
             "tool_use",

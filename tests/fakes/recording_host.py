@@ -27,6 +27,8 @@ class RecordingHost:
         self.events: list[dict[str, Any]] = []
         self.status: str | None = None
         self.saves = 0
+        self.images: dict[str, bytes] = {}
+        """Images stored (blob id -> bytes), each before the first event that refers to it."""
         self._changed = asyncio.Event()
 
     # --- AgentHost -------------------------------------------------------------------------------------
@@ -38,6 +40,9 @@ class RecordingHost:
     def emit_events(self, events: list[tuple[str, dict[str, Any]]]) -> None:
         for kind, fields in events:
             self.emit(kind, **fields)
+
+    def store_image(self, image: Any) -> None:
+        self.images[image.blob_id] = image.data
 
     def set_status(self, status: str, **fields: Any) -> None:
         self.status = status

@@ -11,6 +11,7 @@ from desktop.qt.rows.base import Layout, RowActions, RowContext, RowRenderer, Ro
 from desktop.qt.rows.error import ErrorRenderer
 from desktop.qt.rows.generic import GenericRenderer
 from desktop.qt.rows.header import HeaderRenderer
+from desktop.qt.rows.image import ImageRenderer
 from desktop.qt.rows.output import OutputRenderer
 from desktop.qt.rows.pending import PendingRenderer
 from desktop.qt.rows.permission import PermissionRenderer
@@ -23,6 +24,7 @@ from desktop.qt.rows.user import UserRenderer
 RENDERER_CLASSES: tuple[type[RowRenderer], ...] = (
     HeaderRenderer, OutputRenderer, UserRenderer, PendingRenderer, AssistantRenderer, ThinkingRenderer,
     ErrorRenderer, ToolRenderer, PermissionRenderer, StatusRenderer, TurnEndRenderer, GenericRenderer,
+    ImageRenderer,
 )
 
 

@@ -56,3 +56,24 @@ def test_batches_of_any_size_land_in_order_with_their_positions_across_chunks() 
     assert all(t.rows[i].index == i for i in range(seq))
     t.rows.objects_from(seq - 3)
     assert [r.text for r in t.rows][CHUNK - 1:CHUNK + 1] == [f"line {CHUNK}", f"line {CHUNK + 1}"]
+def test_image_refs_of_a_tool_result_become_an_image_row_under_the_call() -> None:
+    blob = "ab" * 32
+    t = Transcript()
+    t.apply([
+        {"seq": 1, "kind": "tool_call", "tool_id": "r1", "name": "Read", "input": {"file_path": "/s.png"}},
+        {"seq": 2, "kind": "tool_result", "tool_id": "r1", "output": "[image: PNG 64x48, 1 KB]", "is_error": False,
+         "images": [{"blob": blob, "media_type": "image/png", "bytes": 900, "width": 64, "height": 48},
+                    {"blob": "../../etc/passwd", "media_type": "image/png", "bytes": 1},  # not an id: skipped
+                    {"blob": "cd" * 32, "media_type": "image/jpeg", "bytes": 3 * 1024 * 1024, "width": True}]},
+        {"seq": 3, "kind": "tool_result", "tool_id": "r2", "output": "no images here", "is_error": False},
+    ])
+    kinds = [r.kind for r in t.rows]
+    assert kinds == [RowKind.TOOL, RowKind.IMAGE, RowKind.TOOL]
+    tool, image = t.rows[0], t.rows[1]
+    assert tool.data["output"] == "[image: PNG 64x48, 1 KB]"
+    assert image.data["images"] == [
+        {"blob": blob, "media_type": "image/png", "bytes": 900, "width": 64, "height": 48},
+        {"blob": "cd" * 32, "media_type": "image/jpeg", "bytes": 3 * 1024 * 1024},  # a bool is no width
+    ]
+    assert image.text == "[image: PNG 64x48, 1 KB]\n[image: JPG, 3.0 MB]"
+    assert image.copy_text() == image.text

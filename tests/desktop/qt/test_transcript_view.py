@@ -346,6 +346,7 @@ def test_every_row_kind_has_its_renderer_and_paints(qtbot: Any) -> None:
         RowKind.ERROR: Row(RowKind.ERROR, 7, text="boom"), RowKind.STATUS: Row(RowKind.STATUS, 8, text="Exited"),
         RowKind.TURN_END: Row(RowKind.TURN_END, 9, text="Turn finished"),
         RowKind.GENERIC: Row(RowKind.GENERIC, 10, text="odd: {}"),
+        RowKind.IMAGE: Row(RowKind.IMAGE, 11, text="[image]", data={"images": [{"blob": "0" * 64, "bytes": 1}]}),
     }
     assert set(samples) == set(RowKind)
     for kind, row in samples.items():

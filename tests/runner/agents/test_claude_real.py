@@ -7,6 +7,8 @@ The CLI is found (or installed) by tests/runner/agents/real_cli.py.
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,7 +17,9 @@ from typing import Any
 import pytest
 
 from runner.agents.claude import ClaudeAgent
+from runner.blobs import sniff
 from tests.fakes.anthropic_server import AnthropicServer, Reply
+from tests.fakes.images import png
 from tests.fakes.recording_host import RecordingHost
 from tests.fakes.view_client import ViewClient
 from tests.runner.agents.real_cli import REPO, real_cli
@@ -262,6 +266,28 @@ async def test_real_cli_through_the_runner(
     assert ok["type"] == "ok"
     await client.wait_for(lambda: len(kinds("turn_end")) >= 2, timeout=120)
     assert os.path.exists(os.path.join(workdir, "wire-file"))
+    await client.request({"type": "stop", "session": sid})
+
+
+async def test_real_cli_read_of_an_image_through_the_runner(
+    api: AnthropicServer, client: ViewClient, runner: Any, workdir: str, data_dir: str
+) -> None:
+    """The real CLI's Read of a PNG: its image block becomes a reference, the bytes a blob a view can fetch."""
+    picture = png(96, 64, (255, 0, 0), left_rgb=(0, 0, 255))
+    Path(workdir, "shot.png").write_bytes(picture)
+    api.queue(Reply.tool_use("Read", {"file_path": os.path.join(workdir, "shot.png")}), Reply.text("A picture."))
+    sid = (await client.request({"type": "create", "agent": "claude", "cwd": workdir}))["session"]["id"]
+    await client.request({"type": "attach", "session": sid})
+    await client.request({"type": "send", "session": sid, "text": "look", "client_msg_id": "img"})
+    await client.wait_for(lambda: any(e["kind"] == "turn_end" for e in client.events.get(sid, [])), timeout=120)
+    (result,) = [e for e in client.events[sid] if e["kind"] == "tool_result"]
+    (ref,) = result["images"]
+    assert ref["media_type"] == "image/png" and (ref["width"], ref["height"]) == (96, 64), result
+    assert result["output"].startswith("[image: PNG 96x64, ")
+    blob = await client.request({"type": "get_blob", "blob": ref["blob"]})
+    data = base64.b64decode(blob["data"])
+    assert hashlib.sha256(data).hexdigest() == ref["blob"] and sniff(data) == ("image/png", 96, 64)
+    assert os.listdir(os.path.join(data_dir, "blobs")) == [ref["blob"] + ".png"]
     await client.request({"type": "stop", "session": sid})
 
 

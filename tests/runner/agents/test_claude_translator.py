@@ -4,6 +4,8 @@ replayed into it, driven the way ClaudeAgent drives it, and hand-written lines i
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
 from typing import Any
 
@@ -11,6 +13,7 @@ import pytest
 
 from runner.agents.claude_translator import ClaudeTranslator, Step, TurnState
 from tests.fakes import record_claude
+from tests.fakes.images import png
 
 SID = "879d94bd-4d2e-44e8-87d0-8e975e38deb9"
 Events = list[tuple[str, dict[str, Any]]]
@@ -285,8 +288,26 @@ def test_tool_results_and_user_lines() -> None:
     )
     assert events == [
         ("tool_result", {"tool_id": "toolu_1", "output": "hi-from-tool", "is_error": False}),
-        ("tool_result", {"tool_id": "toolu_2", "output": "line1\n[image]", "is_error": True}),
+        ("tool_result", {"tool_id": "toolu_2", "output": "line1\n[image not shown: no image data]", "is_error": True}),
     ]
+
+
+def test_an_image_in_a_tool_result_becomes_a_reference_and_bytes_to_store() -> None:
+    """Read of a PNG, as the real CLI prints it: the event keeps a reference, the step hands over the bytes."""
+    data = png(4, 2, (0, 128, 255))
+    step = ClaudeTranslator().feed_lines([
+        {"type": "user", "message": {"role": "user", "content": [
+            {"tool_use_id": "toolu_r1", "type": "tool_result", "content": [
+                {"type": "text", "text": "here:"},
+                {"type": "image", "source": {"type": "base64", "media_type": "image/png",
+                                             "data": base64.b64encode(data).decode()}}]}]},
+         "parent_tool_use_id": None, "tool_use_result": {"type": "image"}},
+    ])
+    ref = {"blob": hashlib.sha256(data).hexdigest(), "media_type": "image/png", "bytes": len(data),
+           "width": 4, "height": 2}
+    assert step.events == [("tool_result", {"tool_id": "toolu_r1", "output": "here:\n[image: PNG 4x2, 1 KB]",
+                                            "is_error": False, "images": [ref]})]
+    assert [(image.data, image.ref) for image in step.images] == [(data, ref)]
 
 
 def test_control_requests_permissions_and_acks() -> None:
