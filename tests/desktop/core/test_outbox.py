@@ -294,3 +294,29 @@ def test_a_deleted_session_is_forgotten_whether_or_not_it_was_open() -> None:
     core.receive({"type": "session_deleted", "session": "s3"})
     # Nothing of a deleted session is left to release later.
     assert core.release_unshown(older_than=0) == [] and core.sessions == {}
+
+
+def test_undelivered_counts_each_message_the_runner_has_not_acknowledged_once() -> None:
+    core = ViewCore(Changes())
+    core.send_text("s1", "one\n")
+    core.send_text("s1", "two\n")
+    assert core.outbox.undelivered() == 2
+
+
+def test_pausing_rendering_detaches_followed_sessions_and_resuming_reattaches_each_after_its_last_seq() -> None:
+    core = ViewCore(Changes())
+    connect(core, sessions=[{"id": "s1", "head": 5}, {"id": "s2", "head": 0}])
+    attach_live(core, "s1", head=5)
+    core.receive({"type": "event", "session": "s1", **ev(1)})
+    core.open_session("s2")
+    core.select("s1")
+    core.drain()
+    core.set_rendering(False)
+    assert [(m["type"], m["session"]) for m in core.drain()] == [("detach", "s1"), ("detach", "s2")]
+    core.set_rendering(True)
+    assert core.rendering is True
+    out = core.drain()
+    assert [(m["type"], m["session"], m.get("after")) for m in out] == [("attach", "s1", 1), ("attach", "s2", 0)]
+    core.receive({"type": "attached", "session": "s1", "head": 5, "re": out[0]["id"]})
+    # Rendering again: no detach of what was just re-attached.
+    assert [m for m in core.drain() if m["type"] == "detach"] == []
