@@ -8,6 +8,8 @@ from collections import OrderedDict
 from PySide6.QtCore import QPointF, QRect
 from PySide6.QtGui import QFont, QPainter, QTextLayout, QTextOption
 
+from desktop.qt.rows.text_runs import LayoutRun, TextRun
+
 
 class ParagraphLayouts:
     """Wrapped text laid out paragraph by paragraph, each layout cached by (font, width, text).
@@ -55,6 +57,17 @@ class ParagraphLayouts:
         width = max(10, width)
         return sum(self._get(font, width, para)[1] for para in text.split("\n"))
 
+    def size(self, font: QFont, width: int, text: str) -> tuple[int, int]:
+        """The width of the widest line and the height of `text` wrapped at `width`."""
+        width = max(10, width)
+        w = h = 0
+        for para in text.split("\n"):
+            layout, ph = self._get(font, width, para)
+            for n in range(layout.lineCount()):
+                w = max(w, math.ceil(layout.lineAt(n).naturalTextWidth()))
+            h += ph
+        return w, h
+
     def draw(self, p: QPainter, font: QFont, rect: QRect, text: str) -> None:
         width = max(10, rect.width())
         y = rect.top()
@@ -62,3 +75,15 @@ class ParagraphLayouts:
             layout, h = self._get(font, width, para)
             layout.draw(p, QPointF(rect.left(), y))
             y += h
+
+    def runs(self, font: QFont, rect: QRect, text: str, start: int = 0) -> list[TextRun]:
+        """Where draw() puts each paragraph of `text` (for selecting it), its offsets counted from `start`."""
+        width = max(10, rect.width())
+        y = rect.top()
+        out: list[TextRun] = []
+        for para in text.split("\n"):
+            layout, h = self._get(font, width, para)
+            out.append(LayoutRun(start, layout, QPointF(rect.left(), y)))
+            start += len(para) + 1
+            y += h
+        return out
