@@ -111,8 +111,17 @@ class DocRun(TextRun):
 
     def offset_at(self, pos: QPointF) -> int:
         at = self.doc.documentLayout().hitTest(pos - self.origin, Qt.HitTestAccuracy.FuzzyHit)
-        at = max(0, min(at, len(self.to_source) - 1))
-        return self.start + self.to_source[at]
+        return self.start + self.source_offset(at)
+
+    def source_offset(self, at: int) -> int:
+        """The source offset of document position `at` (a boundary between characters): right after the source
+        of the character before it, so the Markdown syntax around a selected word is taken with it at both ends
+        ("**all** the" from before "all"); the block's own start and end at the document's."""
+        if at <= 0:
+            return 0
+        if at >= len(self.to_source) - 1:
+            return self.end - self.start
+        return self.to_source[at - 1] + 1
 
     def rects(self, a: int, b: int) -> list[QRectF]:
         # Source offsets -> document positions (to_source never decreases).
