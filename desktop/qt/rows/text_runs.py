@@ -131,11 +131,15 @@ class DocRun(TextRun):
         last = pb if b < self.end else 1 << 30
         out: list[QRectF] = []
         block = self.doc.findBlock(pa)
+        doc_layout = self.doc.documentLayout()
         while block.isValid() and block.position() <= min(last, pb):
             layout = block.layout()
             if layout is not None:
                 at = block.position()
-                out += _line_rects(layout, self.origin + layout.position(), pa - at, last - at)
+                # Where the block's lines start in the document: its layout's position plus, in a table cell,
+                # the cell's (which the layout's own position leaves out).
+                origin = self.origin + doc_layout.blockBoundingRect(block).topLeft()
+                out += _line_rects(layout, origin, pa - at, last - at)
             block = block.next()
         return out
 

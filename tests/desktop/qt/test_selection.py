@@ -13,13 +13,14 @@ from PySide6.QtWidgets import QApplication
 
 from desktop.core.find import Match
 from desktop.core.selection import END, TextPos
-from desktop.core.transcript import Row, RowKind
+from desktop.core.transcript import Row
 from desktop.qt.rows.text_runs import rects_in_runs
 from desktop.qt.transcript_model import TranscriptModel
 from desktop.qt.transcript_view import FOUND_CURRENT, FOUND_FILL, TranscriptView
 from tests.desktop.qt.test_transcript_view import make_view
 
-MARKDOWN = "## Steps\n\nRun **all** the `tests` first.\n\n```python\nvalue = compute(1)\n```\n\nThen *ship* it."
+MARKDOWN = ("## Steps\n\nRun **all** the `tests` first.\n\n```python\nvalue = compute(1)\n```\n\n"
+            "| File | Lines |\n|---|---|\n| parser.py | +2 -2 |\n\nThen *ship* it.")
 
 
 def output(seq: int, text: str) -> dict[str, Any]:
@@ -132,6 +133,17 @@ def test_selection_of_a_markdown_row_copies_its_markdown(qtbot: Any) -> None:
     below = view.visualRect(model.index(model_row)).bottomLeft() + QPoint(200, -2)
     drag(view, first, below)
     assert copy_keys(view) == MARKDOWN
+    # Each character is painted where a click finds it, in every kind of block (a table's cells too): a click
+    # at its right edge is the boundary after it.
+    model_row = model.model_row(answer)
+    top_left = view.visualRect(model.index(model_row)).topLeft()
+    for word in ("Steps", "all", "compute", "parser.py", "Lines", "-2", "ship"):
+        for offset in range(MARKDOWN.index(word), MARKDOWN.index(word) + len(word)):
+            r = char_rect(view, answer, offset)
+            assert view.delegate.offset_at(answer, view.visualRect(model.index(model_row)),
+                                           QPoint(int(r.right()), int(r.center().y()))) == offset + 1, \
+                (word, offset)
+    assert top_left == view.visualRect(model.index(model_row)).topLeft()
     # Double-click: the word.
     at = before_char(view, answer, MARKDOWN.index("ship") + 1)
     QTest.mouseDClick(view.viewport(), Qt.MouseButton.LeftButton, pos=at)
