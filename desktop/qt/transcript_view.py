@@ -360,6 +360,7 @@ class TranscriptView(QListView):
         self.setResizeMode(QListView.ResizeMode.Adjust)
         self.setSelectionMode(QAbstractItemView.SelectionMode.NoSelection)  # ours: text, not whole items
         self.setMouseTracking(True)
+        self.viewport().setCursor(Qt.CursorShape.IBeamCursor)  # text to select; buttons and links show a hand
         self.setFrameShape(QListView.Shape.NoFrame)
         self.setContextMenuPolicy(Qt.ContextMenuPolicy.DefaultContextMenu)
         self.verticalScrollBar().setSingleStep(24)
