@@ -69,8 +69,7 @@ def selected_text(rows: Any, start: TextPos, end: TextPos, partial: Callable[[An
             parts.append(row.copy_text())
         elif b > a:
             parts.append(text[a:b])
-        elif start.row != end.row:
-            parts.append("")  # an end row selected up to its very start: still a line break before it
+        # Nothing of an end row (selected from its very end, or up to its very start): no line for it.
     return "\n".join(parts)
 
 
