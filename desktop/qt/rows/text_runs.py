@@ -134,7 +134,7 @@ class DocRun(TextRun):
         doc_layout = self.doc.documentLayout()
         while block.isValid() and block.position() <= min(last, pb):
             layout = block.layout()
-            if layout is not None:
+            if layout is not None and block.length() > 1:  # empty blocks (around a table) show nothing selected
                 at = block.position()
                 # Where the block's lines start in the document: its layout's position plus, in a table cell,
                 # the cell's (which the layout's own position leaves out).
