@@ -15,8 +15,8 @@ from PySide6.QtGui import QBrush, QColor, QFont, QPainter, QTextCharFormat, QTex
 from desktop.core.terminal import Style, color_hex, has_terminal_codes, interpret_line, shown_text
 from desktop.core.transcript import Row, RowKind
 from desktop.qt import theme
-from desktop.qt.rows.base import MARGIN_X, MAX_CHARS, Layout, RowContext, RowRenderer, RowState
-from desktop.qt.rows.text_runs import LayoutRun, TextRun
+from desktop.qt.rows.base import MARGIN_X, MAX_CHARS, WRAP, Layout, RowContext, RowRenderer, RowState
+from desktop.qt.rows.text_runs import LayoutRun, TextRun, drawn_text_runs
 
 # The 16 basic colours, readable on each theme's background (xterm's own are too pale on white, too dark on black).
 ANSI_LIGHT = (
@@ -124,14 +124,10 @@ class OutputRenderer(RowRenderer):
         left = self.ctx.left(row)
         inner_w = width - left - MARGIN_X
         text = row.text[:MAX_CHARS]
-        ctx = self.ctx
         if has_terminal_codes(text):
             h = self.terminal.get(text, inner_w, row.data.get("stream") == "stderr")[1]
-        elif ctx.one_mono_line(text, inner_w):
-            h = ctx.fm_mono.height()
         else:
-            # Laid out as paint() draws it and text_runs() finds its characters: paragraph by paragraph, cached.
-            h = ctx.paragraphs.height(ctx.mono, inner_w, text)
+            h = self.ctx.text_h(self.ctx.fm_mono, inner_w, text)
         return Layout(h + 2, text=QRect(left, 1, inner_w, h))
 
     def quick_height(self, row: Row, width: int) -> int | None:
@@ -168,10 +164,7 @@ class OutputRenderer(RowRenderer):
             return
         p.setFont(self.ctx.mono)
         p.setPen(t.stderr if stderr else t.text)
-        if self.ctx.one_mono_line(text, lay.text.width()):
-            p.drawText(lay.text.left(), lay.text.top() + self.ctx.fm_mono.ascent(), text)
-        else:
-            self.ctx.paragraphs.draw(p, self.ctx.mono, lay.text, text)
+        p.drawText(lay.text, WRAP, text)
 
     def selectable_text(self, row: Row, state: RowState) -> str:
         return shown_text(row.text[:MAX_CHARS])
@@ -180,7 +173,7 @@ class OutputRenderer(RowRenderer):
         text = row.text[:MAX_CHARS]
         assert lay.text is not None
         if not has_terminal_codes(text):
-            return self.ctx.paragraphs.runs(self.ctx.mono, lay.text, text)
+            return drawn_text_runs(self.ctx.mono, lay.text, text)
         layouts, _ = self.terminal.get(text, lay.text.width(), row.data.get("stream") == "stderr")
         runs: list[TextRun] = []
         start = 0

@@ -57,17 +57,6 @@ class ParagraphLayouts:
         width = max(10, width)
         return sum(self._get(font, width, para)[1] for para in text.split("\n"))
 
-    def size(self, font: QFont, width: int, text: str) -> tuple[int, int]:
-        """The width of the widest line and the height of `text` wrapped at `width`."""
-        width = max(10, width)
-        w = h = 0
-        for para in text.split("\n"):
-            layout, ph = self._get(font, width, para)
-            for n in range(layout.lineCount()):
-                w = max(w, math.ceil(layout.lineAt(n).naturalTextWidth()))
-            h += ph
-        return w, h
-
     def draw(self, p: QPainter, font: QFont, rect: QRect, text: str) -> None:
         width = max(10, rect.width())
         y = rect.top()

@@ -7,7 +7,7 @@ from PySide6.QtGui import QColor, QPainter, QPen
 
 from desktop.core.transcript import Row, RowKind
 from desktop.qt import theme
-from desktop.qt.rows.base import CAPTION_H, MARGIN_X, RADIUS, Layout, RowActions, RowState
+from desktop.qt.rows.base import CAPTION_H, MARGIN_X, MAX_CHARS, RADIUS, WRAP, Layout, RowActions, RowState
 from desktop.qt.rows.user import UserRenderer
 
 
@@ -39,8 +39,9 @@ class PendingRenderer(UserRenderer):
         p.setBrush(bubble if not failed else t.error_bg)
         p.setPen(QPen(t.user_bubble if not failed else t.error_fg, 1.2, Qt.PenStyle.DashLine))
         p.drawRoundedRect(lay.card, RADIUS + 2, RADIUS + 2)
+        p.setFont(self.ctx.body)
         p.setPen(t.user_text if not failed else t.error_fg)
-        self.ctx.paragraphs.draw(p, self.ctx.body, lay.text, self.selectable_text(row, state))
+        p.drawText(lay.text, WRAP, row.text.rstrip("\n")[:MAX_CHARS])
         cap: QRect = lay.extra["caption"]
         row_state = row.data.get("state")
         if row_state == "failed":

@@ -5,10 +5,11 @@ line) or a QTextDocument (a rendered Markdown block), each at its place in the r
 
 from __future__ import annotations
 
+import math
 from bisect import bisect_left
 
-from PySide6.QtCore import QPointF, QRectF, Qt
-from PySide6.QtGui import QTextDocument, QTextLayout, QTextLine
+from PySide6.QtCore import QPointF, QRect, QRectF, Qt
+from PySide6.QtGui import QFont, QFontMetricsF, QTextDocument, QTextLayout, QTextLine, QTextOption
 
 from desktop.core.selection import align
 
@@ -142,6 +143,31 @@ class DocRun(TextRun):
                 out += _line_rects(layout, origin, pa - at, last - at)
             block = block.next()
         return out
+
+
+def drawn_text_runs(font: QFont, rect: QRect, text: str) -> list[TextRun]:
+    """Where QPainter.drawText(rect, WRAP, text) puts each character: laid out here as Qt lays it out for drawing
+    (one layout, line breaks as line separators, tabs as spaces, wrapped anywhere, each line on a whole pixel
+    after the font's leading). Rows that paint with drawText keep doing so (their fast path while streaming); this
+    is worked out only when their text is selected or found."""
+    # drawText (without TextExpandTabs) shows a tab as a space, and a carriage return too.
+    layout = QTextLayout(text.replace("\r", " ").replace("\t", " ").replace("\n", "\u2028"), font)
+    option = QTextOption()
+    option.setWrapMode(QTextOption.WrapMode.WrapAnywhere)  # what drawText makes of TextWrapAnywhere
+    layout.setTextOption(option)
+    leading = QFontMetricsF(font).leading()
+    layout.beginLayout()
+    y = -leading
+    while True:
+        line = layout.createLine()
+        if not line.isValid():
+            break
+        line.setLineWidth(max(0, rect.width()))
+        y = math.ceil(y + leading)
+        line.setPosition(QPointF(0, y))
+        y += line.height()
+    layout.endLayout()
+    return [LayoutRun(0, layout, QPointF(rect.topLeft()))]
 
 
 def offset_in_runs(runs: list[TextRun], pos: QPointF) -> int:

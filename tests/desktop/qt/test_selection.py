@@ -289,3 +289,36 @@ def test_find_highlights_the_matched_words_not_the_row(qtbot: Any) -> None:
     view.clear_match()
     assert view.delegate.find_marks(rows[0]) == ()
     assert not amber(color_at(view.viewport().grab().toImage(), current))
+
+
+def test_selection_geometry_is_where_drawtext_paints(qtbot: Any) -> None:
+    """Rows painted with QPainter.drawText (user messages, command output) find their characters by laying the
+    text out as drawText does: the two must put every glyph in the same place, or selections would be off."""
+    from PySide6.QtCore import QRect
+    from PySide6.QtGui import QPainter
+
+    from desktop.qt.rows.base import WRAP
+    from desktop.qt.rows.text_runs import drawn_text_runs
+
+    view, _model = make_view(qtbot)
+    ctx = view.delegate.ctx
+    texts = ["short", "two\nlines", "a long line of words " * 12, "x" * 300, "tab\tseparated\tcolumns\n\nafter a gap",
+             "mixed ünïcödé — and → arrows " * 6]
+    for font in (ctx.body, ctx.mono):
+        for text in texts:
+            rect = QRect(7, 5, 410, 400)
+            images = []
+            for draw in ("drawText", "layout"):
+                image = QImage(430, 420, QImage.Format.Format_ARGB32)
+                image.fill(0xFFFFFFFF)
+                p = QPainter(image)
+                p.setFont(font)
+                p.setPen(QColor("black"))
+                if draw == "drawText":
+                    p.drawText(rect, WRAP, text)
+                else:
+                    (run,) = drawn_text_runs(font, rect, text)
+                    run.layout.draw(p, run.origin)
+                p.end()
+                images.append(image)
+            assert images[0] == images[1], (font.family(), text[:30])
