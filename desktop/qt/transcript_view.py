@@ -130,12 +130,10 @@ class TranscriptDelegate(QStyledItemDelegate):
     def expanded(self, row: Row) -> bool:
         return self.model is not None and self.model.is_expanded(row)
 
-    def state(self, row: Row, model: TranscriptModel | None = None, selected: bool = False,
-              model_row: int = -1) -> RowState:
+    def state(self, row: Row, model: TranscriptModel | None = None, model_row: int = -1) -> RowState:
         model = model if model is not None else self.model
         hover = self.hover[1] if self.hover is not None and self.hover[0] == model_row else None
-        return RowState(expanded=model is not None and model.is_expanded(row), selected=selected, hover=hover,
-                        model=model)
+        return RowState(expanded=model is not None and model.is_expanded(row), hover=hover, model=model)
 
     # ---------------------------------------------------------------- geometry
 
@@ -224,7 +222,7 @@ class TranscriptDelegate(QStyledItemDelegate):
         marks = self.find_marks(row) if self.find_query else ()
         if selected is None and not marks and not found and renderer.quick_paint(p, row, rect):
             return
-        state = self.state(row, None, False, model_row)
+        state = self.state(row, None, model_row)
         if row.index < 0 or rect.height() > MAX_CACHED_HEIGHT:
             p.save()
             p.translate(rect.topLeft())

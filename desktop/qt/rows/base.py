@@ -102,7 +102,6 @@ class RowState:
     """What the view knows about a row that the Qt-free Row does not."""
 
     expanded: bool = False
-    selected: bool = False
     hover: str | None = None
     """The button of this row under the mouse."""
     model: TranscriptModel | None = None
