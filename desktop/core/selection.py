@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from functools import lru_cache
 from typing import Any, NamedTuple
 
 END = 2**62
@@ -90,11 +91,13 @@ def find_spans(text: str, query: str) -> list[tuple[int, int]]:
     return spans
 
 
-def align(shown: str, source: str) -> list[int]:
+@lru_cache(maxsize=1024)
+def align(shown: str, source: str) -> tuple[int, ...]:
     """For each character of `shown` (a Markdown block as Qt rendered it: its QTextDocument's raw text), the
     offset in `source` (the block's Markdown) of the character it shows, plus one entry past the end. The shown
     text is the source with syntax taken out, so each character is looked for a little ahead of the last; line and
-    paragraph breaks match any whitespace; markers that show no character map to where the next one would."""
+    paragraph breaks match any whitespace; markers that show no character map to where the next one would.
+    Cached: a block selected or found in is painted again and again (a streamed message, each batch)."""
     out: list[int] = []
     j, n = 0, len(source)
     for ch in shown:
@@ -116,4 +119,4 @@ def align(shown: str, source: str) -> list[int]:
             out.append(k)
             j = k + 1
     out.append(n)
-    return out
+    return tuple(out)

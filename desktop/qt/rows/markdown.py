@@ -247,13 +247,19 @@ def link_at(pieces: list[Piece], x: float, y: float) -> str | None:
     return None
 
 
+@lru_cache(maxsize=64)
+def _blocks(text: str) -> tuple[Block, ...]:
+    """split_blocks, cached for piece_runs (a selected message streaming in is painted on every batch)."""
+    return tuple(split_blocks(text))
+
+
 def piece_runs(pieces: list[Piece], text: str, left: int, top: int, width: int,
                paragraphs: ParagraphLayouts) -> list[TextRun]:
     """Where draw_pieces() puts each block of `text` (the Markdown the pieces were made of), for selecting: plain
     blocks as their paragraph, rendered ones as their document, each mapped to its stretch of the source."""
     runs: list[TextRun] = []
     at = 0
-    for piece, block in zip(pieces, split_blocks(text), strict=False):
+    for piece, block in zip(pieces, _blocks(text), strict=False):
         found = text.find(block.text, at)  # blocks are stretches of the text, in order
         start = found if found >= 0 else at
         at = start + len(block.text)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import math
 from bisect import bisect_left
+from collections import OrderedDict
 
 from PySide6.QtCore import QPointF, QRect, QRectF, Qt
 from PySide6.QtGui import QFont, QFontMetricsF, QTextDocument, QTextLayout, QTextLine, QTextOption
@@ -145,12 +146,22 @@ class DocRun(TextRun):
         return out
 
 
+DRAWN_CACHED = 512
+_DRAWN: OrderedDict[tuple[str, int, str], QTextLayout] = OrderedDict()
+"""drawn_text_runs()'s layouts (a selected row is painted again on every change: not laid out each time)."""
+
+
 def drawn_text_runs(font: QFont, rect: QRect, text: str) -> list[TextRun]:
     """Where QPainter.drawText(rect, WRAP, text) puts each character: laid out here as Qt lays it out for drawing
     (one layout, line breaks as line separators, tabs as spaces, wrapped anywhere, each line on a whole pixel
     after the font's leading). Rows that paint with drawText keep doing so (their fast path while streaming); this
     is worked out only when their text is selected or found."""
     # drawText (without TextExpandTabs) shows a tab as a space, and a carriage return too.
+    key = (font.key(), rect.width(), text)
+    layout = _DRAWN.get(key)
+    if layout is not None:
+        _DRAWN.move_to_end(key)
+        return [LayoutRun(0, layout, QPointF(rect.topLeft()))]
     layout = QTextLayout(text.replace("\r", " ").replace("\t", " ").replace("\n", "\u2028"), font)
     option = QTextOption()
     option.setWrapMode(QTextOption.WrapMode.WrapAnywhere)  # what drawText makes of TextWrapAnywhere
@@ -167,6 +178,9 @@ def drawn_text_runs(font: QFont, rect: QRect, text: str) -> list[TextRun]:
         line.setPosition(QPointF(0, y))
         y += line.height()
     layout.endLayout()
+    _DRAWN[key] = layout
+    if len(_DRAWN) > DRAWN_CACHED:
+        _DRAWN.popitem(last=False)
     return [LayoutRun(0, layout, QPointF(rect.topLeft()))]
 
 

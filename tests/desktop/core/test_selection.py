@@ -47,4 +47,4 @@ def test_align_maps_shown_markdown_to_its_source() -> None:
     assert [source[k] for k in mapping[:-1]] == list(shown)
     assert mapping[shown.index("all")] == source.index("all")
     # Paragraph separators match any whitespace; frame markers of a table show no character.
-    assert align("a\u2029\ufdd0b", "a\n| b") == [0, 1, 2, 4, 5]
+    assert align("a\u2029\ufdd0b", "a\n| b") == (0, 1, 2, 4, 5)
