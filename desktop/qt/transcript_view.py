@@ -201,6 +201,12 @@ class TranscriptDelegate(QStyledItemDelegate):
         self._marks[row.index] = (key, marks)
         return marks
 
+    @staticmethod
+    def selection_color() -> QColor:
+        color = QColor(QGuiApplication.palette().color(QPalette.ColorRole.Highlight))
+        color.setAlpha(SELECTION_ALPHA)
+        return color
+
     def row_text(self, row: Row) -> str:
         """The text a selection's offsets in `row` count in."""
         return self.renderers[row.kind].selectable_text(row, self.state(row))
@@ -220,8 +226,17 @@ class TranscriptDelegate(QStyledItemDelegate):
         found = row.index >= 0 and row.index == self.found
         selected = self.selected_range(row) if self.selection is not None else None
         marks = self.find_marks(row) if self.find_query else ()
-        if selected is None and not marks and not found and renderer.quick_paint(p, row, rect):
-            return
+        if not marks and not found:
+            if selected is None and renderer.quick_paint(p, row, rect):
+                return
+            if selected is not None and selected[0] <= 0 and selected[1] >= END:
+                # A row in the middle of a selection (select all, then the agent goes on): the quick way too.
+                text_rect = renderer.quick_text_rect(row, rect)
+                if text_rect is not None and renderer.quick_paint(p, row, rect):
+                    p.setPen(Qt.PenStyle.NoPen)
+                    p.setBrush(self.selection_color())
+                    p.drawRect(text_rect)
+                    return
         state = self.state(row, None, model_row)
         if row.index < 0 or rect.height() > MAX_CACHED_HEIGHT:
             p.save()
@@ -283,9 +298,7 @@ class TranscriptDelegate(QStyledItemDelegate):
                 for r in rects_in_runs(runs or [], a, b):
                     p.drawRect(r)
             if selected is not None and selected[0] < selected[1]:
-                color = QColor(QGuiApplication.palette().color(QPalette.ColorRole.Highlight))
-                color.setAlpha(SELECTION_ALPHA)
-                p.setBrush(color)
+                p.setBrush(self.selection_color())
                 if runs is None:
                     p.drawRoundedRect(lay.card or QRectF(6, 1, width - 12, height - 2), 8, 8)
                 else:

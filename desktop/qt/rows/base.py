@@ -150,6 +150,11 @@ class RowRenderer:
     def paint(self, p: QPainter, row: Row, lay: Layout, width: int, state: RowState) -> None:
         raise NotImplementedError
 
+    def quick_text_rect(self, row: Row, rect: QRect) -> QRectF | None:
+        """Where quick_paint() draws the row's whole text, when it can draw the row (a fully selected row is then
+        quick-painted with this highlighted, not laid out); None otherwise."""
+        return None
+
     def hit(self, row: Row, lay: Layout, pos: QPoint) -> str | None:
         """The name of the button (or link, "link:URL") at `pos`, in row coordinates."""
         for name, rect in lay.buttons.items():

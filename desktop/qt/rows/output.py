@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 from collections import OrderedDict
 
-from PySide6.QtCore import QPointF, QRect
+from PySide6.QtCore import QPointF, QRect, QRectF
 from PySide6.QtGui import QBrush, QColor, QFont, QPainter, QTextCharFormat, QTextLayout, QTextOption
 
 from desktop.core.terminal import Style, color_hex, has_terminal_codes, interpret_line, shown_text
@@ -150,6 +150,13 @@ class OutputRenderer(RowRenderer):
         p.setPen(t.stderr if row.data.get("stream") == "stderr" else t.text)
         p.drawText(rect.left() + left, rect.top() + 1 + ctx.fm_mono.ascent(), row.text)
         return True
+
+    def quick_text_rect(self, row: Row, rect: QRect) -> QRectF | None:
+        ctx = self.ctx
+        left = ctx.left(row)
+        if not ctx.one_mono_line(row.text, rect.width() - left - MARGIN_X):
+            return None
+        return QRectF(rect.left() + left, rect.top() + 1, len(row.text) * ctx.mono_advance, ctx.fm_mono.height())
 
     def paint(self, p: QPainter, row: Row, lay: Layout, width: int, state: RowState) -> None:
         t = theme.current()
