@@ -115,6 +115,40 @@ async def markdown_and_diff_scene(app: NightshiftApp, suffix: str) -> None:
     shot(app, "markdown-and-diff", suffix)
 
 
+async def selection_scene(app: NightshiftApp, suffix: str) -> None:
+    """Text selected across rows in place (issue 12 item 9): from the Markdown answer's list into its code block,
+    dragged with the mouse as a user would."""
+    from PySide6.QtCore import QEvent, QPoint, QPointF, Qt
+    from PySide6.QtGui import QMouseEvent
+
+    from desktop.qt.rows.text_runs import rects_in_runs
+
+    view = app.window.transcript
+    model = view.transcript_model()
+    answer = next(r for r in reversed(list(model.transcript.rows)) if r.kind is RowKind.ASSISTANT)
+    index = model.index(model.model_row(answer))
+    rect = view.visualRect(index)
+    renderer, state = view.delegate.renderer(answer), view.delegate.state(answer)
+    runs = renderer.text_runs(answer, renderer.layout(answer, rect.width(), state), state) or []
+    text = view.delegate.row_text(answer)
+
+    def at(offset: int) -> QPoint:
+        r = rects_in_runs(runs, offset, offset + 1)[0]
+        return rect.topLeft() + QPoint(int(r.left()) + 1, int(r.center().y()))
+
+    vp = view.viewport()
+    start, end = at(text.index("the function")), at(text.index("True for"))
+    left, none = Qt.MouseButton.LeftButton, Qt.MouseButton.NoButton
+    for kind, point, buttons in ((QEvent.Type.MouseButtonPress, start, left), (QEvent.Type.MouseMove, end, left),
+                                 (QEvent.Type.MouseButtonRelease, end, none)):
+        button = Qt.MouseButton.NoButton if kind == QEvent.Type.MouseMove else Qt.MouseButton.LeftButton
+        QApplication.sendEvent(vp, QMouseEvent(kind, QPointF(point), QPointF(vp.mapToGlobal(point)), button,
+                                               buttons, Qt.KeyboardModifier.NoModifier))
+    await settle(0.4)
+    shot(app, "selection", suffix)
+    view.clear_selection()
+
+
 async def find_scene(app: NightshiftApp, suffix: str) -> None:
     """Ctrl+F in the shown session: the find bar, its count and the highlighted match."""
     w = app.window
@@ -276,6 +310,7 @@ async def main(dark: bool) -> None:
     await settle(0.3)
     shot(app, "live", suffix)
     await markdown_and_diff_scene(app, suffix)
+    await selection_scene(app, suffix)
     w.select_session(build)
     await settle(0.6)
     shot(app, "terminal-session", suffix)

@@ -15,6 +15,7 @@ from desktop.core.transcript import Row, RowKind
 from desktop.qt import theme
 from desktop.qt.rows.markdown import MarkdownDocuments
 from desktop.qt.rows.paragraphs import ParagraphLayouts
+from desktop.qt.rows.text_runs import TextRun
 
 if TYPE_CHECKING:
     from desktop.qt.transcript_model import TranscriptModel
@@ -101,7 +102,6 @@ class RowState:
     """What the view knows about a row that the Qt-free Row does not."""
 
     expanded: bool = False
-    selected: bool = False
     hover: str | None = None
     """The button of this row under the mouse."""
     model: TranscriptModel | None = None
@@ -127,6 +127,8 @@ class RowRenderer:
     """Whether the row folds and unfolds (the context menu offers Expand/Collapse)."""
     monospace: ClassVar[bool] = False
     """Whether its text reads best in the monospace text viewer."""
+    selects_text: ClassVar[bool] = False
+    """Whether a selection may start or end within its text (text_runs()); else the row is selected whole."""
 
     def __init__(self, ctx: RowContext) -> None:
         self.ctx = ctx
@@ -148,6 +150,11 @@ class RowRenderer:
     def paint(self, p: QPainter, row: Row, lay: Layout, width: int, state: RowState) -> None:
         raise NotImplementedError
 
+    def quick_text_rect(self, row: Row, rect: QRect) -> QRectF | None:
+        """Where quick_paint() draws the row's whole text, when it can draw the row (a fully selected row is then
+        quick-painted with this highlighted, not laid out); None otherwise."""
+        return None
+
     def hit(self, row: Row, lay: Layout, pos: QPoint) -> str | None:
         """The name of the button (or link, "link:URL") at `pos`, in row coordinates."""
         for name, rect in lay.buttons.items():
@@ -164,6 +171,15 @@ class RowRenderer:
             actions.open_link(name[5:])
             return True
         return False
+
+    def selectable_text(self, row: Row, state: RowState) -> str:
+        """The text a selection's offsets count in, as the row shows it (a selection of part of it copies that
+        part). A row without text_runs() is selected whole: its offsets only say before or after it."""
+        return row.copy_text()
+
+    def text_runs(self, row: Row, lay: Layout, state: RowState) -> list[TextRun] | None:
+        """Where selectable_text() is drawn, in order (None: the row is selected whole, as a card)."""
+        return None
 
     def title(self, row: Row) -> str:
         """The text viewer's title for this row."""

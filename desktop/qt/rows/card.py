@@ -8,10 +8,12 @@ from PySide6.QtGui import QColor, QFont, QPainter
 
 from desktop.core.transcript import Row
 from desktop.qt.rows.base import GAP_Y, MARGIN_X, MAX_CHARS, PAD, Layout, RowRenderer, RowState
-from desktop.qt.rows.markdown import draw_pieces, link_at
+from desktop.qt.rows.markdown import draw_pieces, link_at, piece_runs
+from desktop.qt.rows.text_runs import TextRun
 
 
 class TextCardRenderer(RowRenderer):
+    selects_text = True
     labelled = True
     markdown = False
 
@@ -52,6 +54,16 @@ class TextCardRenderer(RowRenderer):
             return
         p.setPen(color)
         self.ctx.paragraphs.draw(p, self.font(), lay.text, lay.extra["text"])
+
+    def selectable_text(self, row: Row, state: RowState) -> str:
+        return self.shown_text(row, state)
+
+    def text_runs(self, row: Row, lay: Layout, state: RowState) -> list[TextRun] | None:
+        assert lay.text is not None
+        if "pieces" in lay.extra:
+            return piece_runs(lay.extra["pieces"], lay.extra["text"], lay.text.x(), lay.text.y(), lay.text.width(),
+                              self.ctx.paragraphs)
+        return self.ctx.paragraphs.runs(self.font(), lay.text, lay.extra["text"])
 
     def hit(self, row: Row, lay: Layout, pos: QPoint) -> str | None:
         if "pieces" in lay.extra and lay.text is not None and lay.text.contains(pos):

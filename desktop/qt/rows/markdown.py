@@ -27,6 +27,7 @@ from PySide6.QtGui import (
 from desktop.core.markdown import Block, split_blocks
 from desktop.qt import theme
 from desktop.qt.rows.paragraphs import ParagraphLayouts
+from desktop.qt.rows.text_runs import DocRun, TextRun
 
 CODE_PAD = 8
 """Padding inside a fenced code block's box."""
@@ -244,3 +245,28 @@ def link_at(pieces: list[Piece], x: float, y: float) -> str | None:
             href = piece.doc.documentLayout().anchorAt(QPointF(x, y - piece.y))
             return href or None
     return None
+
+
+@lru_cache(maxsize=64)
+def _blocks(text: str) -> tuple[Block, ...]:
+    """split_blocks, cached for piece_runs (a selected message streaming in is painted on every batch)."""
+    return tuple(split_blocks(text))
+
+
+def piece_runs(pieces: list[Piece], text: str, left: int, top: int, width: int,
+               paragraphs: ParagraphLayouts) -> list[TextRun]:
+    """Where draw_pieces() puts each block of `text` (the Markdown the pieces were made of), for selecting: plain
+    blocks as their paragraph, rendered ones as their document, each mapped to its stretch of the source."""
+    runs: list[TextRun] = []
+    at = 0
+    for piece, block in zip(pieces, _blocks(text), strict=False):
+        found = text.find(block.text, at)  # blocks are stretches of the text, in order
+        start = found if found >= 0 else at
+        at = start + len(block.text)
+        if piece.doc is None:
+            assert piece.font is not None
+            runs += paragraphs.runs(piece.font, QRect(left, top + piece.y, width, piece.height), piece.text, start)
+        else:
+            pad = CODE_PAD if piece.code else 0
+            runs.append(DocRun(start, block.text, piece.doc, QPointF(left + pad, top + piece.y + pad)))
+    return runs

@@ -9,13 +9,14 @@ from __future__ import annotations
 import math
 from collections import OrderedDict
 
-from PySide6.QtCore import QPointF, QRect
+from PySide6.QtCore import QPointF, QRect, QRectF
 from PySide6.QtGui import QBrush, QColor, QFont, QPainter, QTextCharFormat, QTextLayout, QTextOption
 
-from desktop.core.terminal import Style, color_hex, has_terminal_codes, interpret_line
+from desktop.core.terminal import Style, color_hex, has_terminal_codes, interpret_line, shown_text
 from desktop.core.transcript import Row, RowKind
 from desktop.qt import theme
 from desktop.qt.rows.base import MARGIN_X, MAX_CHARS, WRAP, Layout, RowContext, RowRenderer, RowState
+from desktop.qt.rows.text_runs import LayoutRun, TextRun, drawn_text_runs
 
 # The 16 basic colours, readable on each theme's background (xterm's own are too pale on white, too dark on black).
 ANSI_LIGHT = (
@@ -112,6 +113,7 @@ class TerminalLayouts:
 
 class OutputRenderer(RowRenderer):
     kinds = (RowKind.OUTPUT,)
+    selects_text = True
     monospace = True
 
     def __init__(self, ctx: RowContext) -> None:
@@ -149,6 +151,13 @@ class OutputRenderer(RowRenderer):
         p.drawText(rect.left() + left, rect.top() + 1 + ctx.fm_mono.ascent(), row.text)
         return True
 
+    def quick_text_rect(self, row: Row, rect: QRect) -> QRectF | None:
+        ctx = self.ctx
+        left = ctx.left(row)
+        if not ctx.one_mono_line(row.text, rect.width() - left - MARGIN_X):
+            return None
+        return QRectF(rect.left() + left, rect.top() + 1, len(row.text) * ctx.mono_advance, ctx.fm_mono.height())
+
     def paint(self, p: QPainter, row: Row, lay: Layout, width: int, state: RowState) -> None:
         t = theme.current()
         stderr = row.data.get("stream") == "stderr"
@@ -163,3 +172,19 @@ class OutputRenderer(RowRenderer):
         p.setFont(self.ctx.mono)
         p.setPen(t.stderr if stderr else t.text)
         p.drawText(lay.text, WRAP, text)
+
+    def selectable_text(self, row: Row, state: RowState) -> str:
+        return shown_text(row.text[:MAX_CHARS])
+
+    def text_runs(self, row: Row, lay: Layout, state: RowState) -> list[TextRun] | None:
+        text = row.text[:MAX_CHARS]
+        assert lay.text is not None
+        if not has_terminal_codes(text):
+            return drawn_text_runs(self.ctx.mono, lay.text, text)
+        layouts, _ = self.terminal.get(text, lay.text.width(), row.data.get("stream") == "stderr")
+        runs: list[TextRun] = []
+        start = 0
+        for layout in layouts:  # one per line of the terminal's text, as shown_text() joins them
+            runs.append(LayoutRun(start, layout, QPointF(lay.text.topLeft()) + layout.position()))
+            start += len(layout.text()) + 1
+        return runs

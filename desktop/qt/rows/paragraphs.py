@@ -8,6 +8,8 @@ from collections import OrderedDict
 from PySide6.QtCore import QPointF, QRect
 from PySide6.QtGui import QFont, QPainter, QTextLayout, QTextOption
 
+from desktop.qt.rows.text_runs import LayoutRun, TextRun
+
 
 class ParagraphLayouts:
     """Wrapped text laid out paragraph by paragraph, each layout cached by (font, width, text).
@@ -62,3 +64,15 @@ class ParagraphLayouts:
             layout, h = self._get(font, width, para)
             layout.draw(p, QPointF(rect.left(), y))
             y += h
+
+    def runs(self, font: QFont, rect: QRect, text: str, start: int = 0) -> list[TextRun]:
+        """Where draw() puts each paragraph of `text` (for selecting it), its offsets counted from `start`."""
+        width = max(10, rect.width())
+        y = rect.top()
+        out: list[TextRun] = []
+        for para in text.split("\n"):
+            layout, h = self._get(font, width, para)
+            out.append(LayoutRun(start, layout, QPointF(rect.left(), y)))
+            start += len(para) + 1
+            y += h
+        return out

@@ -8,10 +8,12 @@ from PySide6.QtGui import QPainter
 from desktop.core.transcript import Row, RowKind
 from desktop.qt import theme
 from desktop.qt.rows.base import GAP_Y, MARGIN_X, MAX_CHARS, PAD, RADIUS, WRAP, Layout, RowRenderer, RowState
+from desktop.qt.rows.text_runs import TextRun, drawn_text_runs
 
 
 class UserRenderer(RowRenderer):
     kinds = (RowKind.USER,)
+    selects_text = True
 
     def layout(self, row: Row, width: int, state: RowState) -> Layout:
         inner_w = width - self.ctx.left(row) - MARGIN_X
@@ -33,3 +35,10 @@ class UserRenderer(RowRenderer):
         p.setFont(self.ctx.body)
         p.setPen(t.user_text)
         p.drawText(lay.text, WRAP, row.text.rstrip("\n")[:MAX_CHARS])
+
+    def selectable_text(self, row: Row, state: RowState) -> str:
+        return row.text.rstrip("\n")[:MAX_CHARS]
+
+    def text_runs(self, row: Row, lay: Layout, state: RowState) -> list[TextRun] | None:
+        assert lay.text is not None
+        return drawn_text_runs(self.ctx.body, lay.text, self.selectable_text(row, state))

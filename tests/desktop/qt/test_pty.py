@@ -43,7 +43,7 @@ def red_pixels(app: Any, row: Row) -> int:
     image = QImage(width, height, QImage.Format.Format_RGB32)
     image.fill(theme.current().window)
     painter = QPainter(image)
-    view.delegate.paint_row(painter, row, QRect(0, 0, width, height), False, -1)
+    view.delegate.paint_row(painter, row, QRect(0, 0, width, height), -1)
     painter.end()
     red = terminal_color(1, theme.current().dark)
     count = 0

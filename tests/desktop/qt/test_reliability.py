@@ -210,6 +210,6 @@ def test_the_transcript_menu_acts_on_the_row_clicked_even_after_the_window_trims
     assert model.offset > 0
     shown: list[str] = []
     view.view_text.connect(lambda _title, text, _mono: shown.append(text))
-    next(a for a in menu.actions() if a.text() == "Select text…").trigger()
+    next(a for a in menu.actions() if a.text() == "View text…").trigger()
     assert shown == [clicked.copy_text()]
     menu.close()

@@ -36,7 +36,7 @@ def paint(view: Any, model: Any, row: Any) -> tuple[QImage, Any]:
     image = QImage(view.viewport().width(), lay.height, QImage.Format.Format_ARGB32)
     image.fill(theme.current().window)
     painter = QPainter(image)
-    view.delegate.paint_row(painter, row, image.rect(), False, model.model_row(row))
+    view.delegate.paint_row(painter, row, image.rect(), model.model_row(row))
     painter.end()
     return image, lay
 

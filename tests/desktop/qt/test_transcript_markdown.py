@@ -80,7 +80,7 @@ def test_markdown_renders_headings_emphasis_lists_quotes_tables_and_code(qtbot: 
     image = QImage(view.viewport().width(), lay.height, QImage.Format.Format_ARGB32)
     image.fill(theme.current().window)
     painter = QPainter(image)
-    view.delegate.paint_row(painter, model.transcript.rows[0], image.rect(), False, 1)
+    view.delegate.paint_row(painter, model.transcript.rows[0], image.rect(), 1)
     painter.end()
     code_box_y = lay.text.y() + pieces[5].y + 2
     assert QColor(image.pixel(lay.text.x() + lay.text.width() - 4, code_box_y)) == theme.current().surface_alt

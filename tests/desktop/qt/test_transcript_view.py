@@ -233,7 +233,7 @@ def test_context_menu_acts_on_its_row_after_the_window_trims(qtbot: Any) -> None
 
     opened: list[tuple[str, str]] = []
     view.view_text.connect(lambda title, text, _mono: opened.append((title, text)))
-    actions["Select text…"].trigger()
+    actions["View text…"].trigger()
     assert opened and opened[0][0] == "Tool call: Read" and "/etc/hosts" in opened[0][1]
     actions["Expand"].trigger()
     assert model.is_expanded(tool)
@@ -355,7 +355,7 @@ def test_every_row_kind_has_its_renderer_and_paints(qtbot: Any) -> None:
         image = QImage(600, lay.height, QImage.Format.Format_ARGB32)
         image.fill(0)
         painter = QPainter(image)
-        view.delegate.paint_row(painter, row, image.rect(), False, -1)
+        view.delegate.paint_row(painter, row, image.rect(), -1)
         painter.end()
         painted = {image.pixel(x, y) for x in range(0, 600, 3) for y in range(0, lay.height, 2)}
         assert len(painted) > 1, f"{kind} painted nothing"
