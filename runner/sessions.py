@@ -245,14 +245,20 @@ class Session:
     async def refresh_changes(self) -> None:
         if self.worktree is None or self.deleted:
             return
-        try:
-            summary = await worktrees.changes(self.worktree)
-        except RequestError as exc:
-            log.warning("session %s: cannot read its worktree's changes: %s", self.id, exc.message)
-            return
-        except Exception:
-            log.exception("session %s: reading its worktree's changes failed", self.id)
-            return
+        for attempt in range(3):
+            try:
+                summary = await worktrees.changes(self.worktree)
+                break
+            except RequestError as exc:
+                # git may be busy in that repository (its index lock held by the agent's own git, say): the
+                # header's count would stay stale until the next turn, so try again shortly.
+                log.warning("session %s: cannot read its worktree's changes: %s", self.id, exc.message)
+                if attempt == 2 or self.deleted:
+                    return
+                await asyncio.sleep(0.5 * (attempt + 1))
+            except Exception:
+                log.exception("session %s: reading its worktree's changes failed", self.id)
+                return
         if len(summary["files"]) != self.changed_files and not self.deleted:
             self.changed_files = len(summary["files"])
             self.persist()
