@@ -296,7 +296,13 @@ class Journal:
 
     @property
     def over_capacity(self) -> bool:
-        return len(self._pending.events) > MAX_PENDING_EVENTS or self._pending.nbytes > MAX_PENDING_BYTES
+        # What is held in memory: waiting for the next commit, and the batch being committed (held again if that
+        # commit fails); counting only the first let the bound be exceeded twice over while the disk stalled.
+        events, nbytes = len(self._pending.events), self._pending.nbytes
+        if self._inflight is not None:
+            events += len(self._inflight.events)
+            nbytes += self._inflight.nbytes
+        return events > MAX_PENDING_EVENTS or nbytes > MAX_PENDING_BYTES
 
     def release_backpressure(self) -> None:
         """Shutdown: agents' output readers stop waiting for capacity, so their processes can be stopped and
