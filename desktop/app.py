@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Coroutine
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +27,7 @@ from desktop.core.backoff import Backoff
 from desktop.core.notifications import FileNotifiedStore, Notification, NotificationPolicy
 from desktop.core.recent import RECENT_FILE, RecentFolders
 from desktop.core.status import ConnectionStatus
+from desktop.core.tasks import BackgroundTasks
 from desktop.core.trust import PINS_FILE, PinStore, TrustOnFirstUse
 from desktop.core.view import RELEASE_AFTER_S, SessionInfo, ViewCore
 from desktop.qt.bridge import ViewBridge
@@ -105,7 +105,7 @@ class NightshiftApp(QObject):
         self.closed = False
         self._shutdown: asyncio.Future[None] | None = None
         self._done: asyncio.Future[int] | None = None
-        self._tasks: set[asyncio.Task[Any]] = set()
+        self._tasks = BackgroundTasks("a background task", lambda text: self._notice("error", text))
         self.remembered = Remembered(self.settings, qapp, self.first_runner)  # the theme, before the window
         self.window = MainWindow(None, self._label(self.first_runner), self.first_runner)
         self.remembered.attach(self.window)
@@ -304,7 +304,7 @@ class NightshiftApp(QObject):
         w.close_requested.connect(self._close_window)
         w.session_selected.connect(self._session_selected)
         w.terminal_sizer.resize_requested.connect(
-            lambda sid, cols, rows: self._spawn(self.resize_terminal(sid, cols, rows)))
+            lambda sid, cols, rows: self._tasks.spawn(self.resize_terminal(sid, cols, rows)))
         w.find_bar.request = self.request  # Ctrl+F searches the current runner's journal
         attach_images(w.transcript, lambda: self.connection)  # thumbnails fetched from the current runner
 
@@ -360,7 +360,7 @@ class NightshiftApp(QObject):
             self.core.discard_outbox(client_msg_id)
 
     def _request(self, message: dict[str, Any]) -> None:
-        self._spawn(self.request(message))
+        self._tasks.spawn(self.request(message))
 
     async def request(self, message: dict[str, Any], runner: str | None = None) -> dict[str, Any] | None:
         """Send a request to `runner`, else to the runner of the session it names, else to the current runner;
@@ -422,7 +422,7 @@ class NightshiftApp(QObject):
             dialog.destroyed.connect(lambda *_: self.changes_dialogs.pop(session_id, None))
             self.changes_dialogs[session_id] = dialog
         dialog.show()
-        self._spawn(dialog.refresh())
+        self._tasks.spawn(dialog.refresh())
         return dialog
 
     def ask_new_session(self) -> None:
@@ -454,7 +454,7 @@ class NightshiftApp(QObject):
                                   request=handle.connection.request if handle is not None else None,
                                   recent=self.recent_folders.folders(key), runner_name=self._label(key))
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
-        dialog.accepted.connect(lambda: self._spawn(self.create_session(dialog.request(), runner=key)))
+        dialog.accepted.connect(lambda: self._tasks.spawn(self.create_session(dialog.request(), runner=key)))
         dialog.open()
         self.new_session_dialog = dialog
 
@@ -504,17 +504,6 @@ class NightshiftApp(QObject):
         if sid is not None:
             self.window.select_session(sid, key)
 
-    def _spawn(self, coro: Coroutine[Any, Any, Any]) -> None:
-        task = asyncio.ensure_future(coro)
-        self._tasks.add(task)
-        task.add_done_callback(self._task_done)
-
-    def _task_done(self, task: asyncio.Task[Any]) -> None:
-        self._tasks.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            log.error("background task failed", exc_info=task.exception())
-            self._notice("error", f"Internal error: {task.exception()}")
-
     # ------------------------------------------------------------------ window, tray, quit
 
     def _close_window(self) -> None:
@@ -530,7 +519,7 @@ class NightshiftApp(QObject):
     def quit_now(self) -> None:
         """Quit without asking (a signal from the system): the embedded runner stops its agents cleanly."""
         if not self.closed:
-            self._spawn(self.shutdown())
+            self._tasks.spawn(self.shutdown())
 
     def request_quit(self) -> None:
         if self.closed:
@@ -540,10 +529,10 @@ class NightshiftApp(QObject):
         running = embedded.running_count() if embedded is not None else 0
         unsent = sum(h.core.outbox.undelivered() for h in self.runners.values())
         if running == 0 and unsent == 0:
-            self._spawn(self.shutdown())
+            self._tasks.spawn(self.shutdown())
             return
         box, stop = quit_question(self.window, running, unsent)
-        box.buttonClicked.connect(lambda button: button is stop and self._spawn(self.shutdown()))
+        box.buttonClicked.connect(lambda button: button is stop and self._tasks.spawn(self.shutdown()))
         self.quit_box = box
         self.window.showNormal()
         self.window.raise_()
@@ -593,7 +582,7 @@ class NightshiftApp(QObject):
         self._update_tray()
         dialog = self.changes_dialogs.get(info.id) if handle is self.shown else None
         if dialog is not None and previous in LIVE_STATUSES and info.status != previous:
-            self._spawn(dialog.refresh())  # a turn ended: show what it changed
+            self._tasks.spawn(dialog.refresh())  # a turn ended: show what it changed
         watching = handle is self.shown and self._window_active()
         notification = self.notifications.consider(self._journal_key(handle), info, previous,
                                                    user_watching=watching)

@@ -22,6 +22,7 @@ from desktop.core.backoff import Backoff
 from desktop.core.outbox import Outbox
 from desktop.core.ssh_tunnel import SshTunnel
 from desktop.core.status import ConnectionStatus, worst
+from desktop.core.tasks import BackgroundTasks
 from desktop.core.trust import TrustOnFirstUse
 from desktop.core.view import RELEASE_AFTER_S
 from desktop.outbox_store import FileOutboxStore
@@ -60,7 +61,7 @@ class RunnerSet(QObject):
         self.rendering = True
         self.closed = False
         self._opening: dict[str, asyncio.Future[RunnerHandle | None]] = {}
-        self._tasks: set[asyncio.Task[Any]] = set()
+        self._tasks = BackgroundTasks("opening or closing a runner", lambda text: self.notice("error", text))
 
     def __iter__(self) -> Iterator[RunnerHandle]:
         return iter(list(self.handles.values()))
@@ -90,10 +91,10 @@ class RunnerSet(QObject):
         self.keys = list(keys)
         for key in keys:
             if key not in self.handles and key not in self._opening:
-                self._spawn(self.ensure(key))
+                self._tasks.spawn(self.ensure(key))
         for key, handle in list(self.handles.items()):
             if key not in keys:
-                self._spawn(self.close(handle))
+                self._tasks.spawn(self.close(handle))
         for key, handle in self.handles.items():
             handle.label = self.label(key)
 
@@ -171,17 +172,6 @@ class RunnerSet(QObject):
         self.closed = True
         await asyncio.gather(*(asyncio.shield(f) for f in list(self._opening.values())), return_exceptions=True)
         await asyncio.gather(*(self.close(h) for h in list(self.handles.values())))
-
-    def _spawn(self, coro: Any) -> None:
-        task = asyncio.ensure_future(coro)
-        self._tasks.add(task)
-        task.add_done_callback(self._task_done)
-
-    def _task_done(self, task: asyncio.Task[Any]) -> None:
-        self._tasks.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            log.error("opening or closing a runner failed", exc_info=task.exception())
-            self.notice("error", f"Internal error: {task.exception()}")
 
     @property
     def busy(self) -> bool:
