@@ -21,6 +21,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from runner.atomic_file import write_atomically
+
 log = logging.getLogger(__name__)
 
 FORMAT = 1
@@ -145,17 +147,7 @@ class FileOutboxStore:
         self.folder.mkdir(mode=0o700, parents=True, exist_ok=True)
         payload = json.dumps({"format": FORMAT, "runner": self.runner_key, "items": records},
                              ensure_ascii=True, separators=(",", ":")).encode("ascii")
-        tmp = self.path.with_name(self.path.name + ".tmp")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_BINARY", 0), 0o600)
-        try:
-            view = memoryview(payload)
-            while view:
-                view = view[os.write(fd, view):]
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        os.replace(tmp, self.path)
-        _fsync_folder(self.folder)
+        write_atomically(self.path, payload)
 
 
 def _mtime(path: Path) -> float:
@@ -163,14 +155,3 @@ def _mtime(path: Path) -> float:
         return path.stat().st_mtime
     except OSError:
         return 0.0
-
-
-def _fsync_folder(folder: Path) -> None:
-    """Make the rename durable too (POSIX; Windows has no directory handles to sync)."""
-    if os.name != "posix":
-        return
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import platformdirs
+
+from runner.atomic_file import write_atomically
 
 log = logging.getLogger(__name__)
 
@@ -83,12 +84,10 @@ class SettingsStore:
 
     def save(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_suffix(".tmp")
         payload = {"runners": [asdict(r) for r in self.runners], "last_runner": self.last_runner,
                    "agent_defaults": self.agent_defaults, "last_sessions": self.last_sessions,
                    "window_geometry": self.window_geometry, "theme": self.theme}
-        tmp.write_text(json.dumps(payload, indent=2), encoding="utf-8")
-        os.replace(tmp, self.path)
+        write_atomically(self.path, json.dumps(payload, indent=2).encode())
 
     def remember_agent_defaults(self, create: dict[str, object]) -> None:
         """Remember the options of a `create` request as that agent's defaults for the next new session."""

@@ -31,6 +31,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from runner.atomic_file import write_atomically
 from runner.vocabulary import ErrorCode, RequestError
 
 log = logging.getLogger(__name__)
@@ -150,16 +151,6 @@ def check_blob_id(blob_id: object) -> str:
     return blob_id
 
 
-def _fsync_dir(folder: str) -> None:
-    if os.name != "posix":
-        return  # Windows cannot open a folder for fsync; its renames are journaled by NTFS
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 class BlobStore:
     """The blobs of one data folder. The ids of the files present or on their way are kept in memory (`known`), so
     a repeated image is written once."""
@@ -200,17 +191,7 @@ class BlobStore:
         """Write durably (on the journal's writer thread). Idempotent: a failed commit retries it."""
         if os.path.exists(path):
             return
-        tmp = path + TMP_SUFFIX
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        try:
-            view = memoryview(data)
-            while view:
-                view = view[os.write(fd, view):]
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        os.replace(tmp, path)
-        _fsync_dir(self.folder)
+        write_atomically(path, data)
 
     def forget(self, blob_ids: Iterable[str], before_commit: Callable[[Callable[[], None], int], None]) -> None:
         """Remove blobs no session refers to any more. Done on the journal's writer thread, in order with writes: an

@@ -13,13 +13,14 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import secrets
 import socket
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
 from typing import Any
+
+from runner.atomic_file import write_atomically
 
 ENDPOINT_FILE = "endpoint.json"
 LOG_FILE = "runner.log"
@@ -45,16 +46,7 @@ def write_endpoint(
         "tls_fingerprint": fingerprint,
     }
     path = os.path.join(data_dir, ENDPOINT_FILE)
-    tmp = f"{path}.{secrets.token_hex(4)}.tmp"
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            json.dump(record, f)
-        os.replace(tmp, path)  # atomic: a reader never sees half a record
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
+    write_atomically(path, json.dumps(record).encode(), sync_folder=False)  # a reader never sees half a record
 
 
 def remove_endpoint(data_dir: str) -> None:

@@ -4,12 +4,12 @@ runners are both this class on an asyncio loop."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import os
 import secrets
 from typing import Any
 
+from runner.atomic_file import write_atomically
 from runner.server import RunnerServer
 from runner.sessions import SessionManager
 
@@ -55,19 +55,7 @@ def load_or_create_token(path: str) -> str:
     directory = os.path.dirname(os.path.abspath(path))
     os.makedirs(directory, mode=0o700, exist_ok=True)
     token = secrets.token_urlsafe(TOKEN_BYTES)
-    tmp = f"{path}.{secrets.token_hex(4)}.tmp"
-    # O_EXCL|0600 from the start: the token is never readable by others, not even for a moment.
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(token + "\n")
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
+    write_atomically(path, (token + "\n").encode())  # 0600 from the start: never readable by others
     return token
 
 

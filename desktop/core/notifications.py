@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import NamedTuple, Protocol
 
 from desktop.core.view import SessionInfo
+from runner.atomic_file import write_atomically
 from runner.vocabulary import LIVE_STATUSES
 
 log = logging.getLogger(__name__)
@@ -128,14 +129,9 @@ class FileNotifiedStore(MemoryNotifiedStore):
         runners: dict[str, dict[str, list[object]]] = {}
         for (runner, session_id), seen in sorted(self._last.items()):
             runners.setdefault(runner, {})[session_id] = list(seen)
-        tmp = self.path.with_suffix(".tmp")
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            with open(tmp, "w", encoding="utf-8") as f:
-                json.dump({"runners": runners}, f)
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, self.path)
+            write_atomically(self.path, json.dumps({"runners": runners}).encode())
         except OSError as exc:
             log.warning("cannot save what was notified to %s: %s", self.path, exc)
             return

@@ -13,6 +13,8 @@ import logging
 import os
 from pathlib import Path
 
+from runner.atomic_file import write_atomically
+
 log = logging.getLogger(__name__)
 
 RECENT_FILE = "recent_folders.json"
@@ -53,14 +55,9 @@ class RecentFolders:
         self._save()
 
     def _save(self) -> None:
-        tmp = self.path.with_suffix(".tmp")
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            with open(tmp, "w", encoding="utf-8") as f:
-                json.dump({"runners": self._folders}, f, indent=1)
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, self.path)
+            write_atomically(self.path, json.dumps({"runners": self._folders}, indent=1).encode())
         except OSError as exc:
             # The session exists either way; only the suggestion next time is missing.
             log.warning("cannot save the recent folders to %s: %s", self.path, exc)

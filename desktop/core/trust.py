@@ -9,17 +9,16 @@ in that request). No Qt here: asking the user is a callable the UI provides.
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import inspect
 import json
 import logging
-import os
-import secrets
 import ssl
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from runner.atomic_file import write_atomically
 
 if TYPE_CHECKING:
     from websockets.asyncio.client import ClientConnection
@@ -93,20 +92,9 @@ class PinStore:
             self._save()
 
     def _save(self) -> None:
-        """Atomically (a temporary file renamed over the old one), created 0600: a crash never loses the pins."""
+        """Atomically, created 0600: a crash never loses the pins."""
         self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        tmp = self.path.with_name(f"{self.path.name}.{secrets.token_hex(4)}.tmp")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as f:
-                json.dump({"pins": self._pins}, f, indent=1, sort_keys=True)
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, self.path)
-        except BaseException:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)
-            raise
+        write_atomically(self.path, json.dumps({"pins": self._pins}, indent=1, sort_keys=True).encode())
 
 
 def _any_certificate_context() -> ssl.SSLContext:

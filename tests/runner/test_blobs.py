@@ -113,15 +113,17 @@ async def test_the_image_is_on_disk_before_its_event_is_committed(
     sid = await claude_session(client, workdir)
     await client.request({"type": "send", "session": sid, "text": "hello", "client_msg_id": "h"})
     await client.wait_for(lambda: of(client, sid, "turn_end"))
-    # A folder where the blob's temporary file goes: its write fails (even for root) until the folder is gone.
-    blocker = Path(data_dir, "blobs", f"{RED_ID}.png.tmp")
-    blocker.mkdir()
+    # A file where the blobs folder was: the blob's write fails (even for root) until the folder is back.
+    blobs, aside = Path(data_dir, "blobs"), Path(data_dir, "blobs-aside")
+    blobs.rename(aside)
+    blobs.write_text("not a folder")
     # Not confirmed (`sent`) while the journal cannot commit: the reply is not waited for.
     await client.send_raw(json.dumps({"type": "send", "session": sid, "text": "mode:image", "client_msg_id": "i"}))
     await client.wait_for(lambda: any(p["type"] == "journal_error" and p["message"] for p in client.pushes))
     assert not of(client, sid, "tool_result")  # never committed while the image is not on disk
-    assert not Path(data_dir, "blobs", f"{RED_ID}.png").exists()
-    blocker.rmdir()
+    assert not Path(aside, f"{RED_ID}.png").exists()
+    blobs.unlink()
+    aside.rename(blobs)
     await client.wait_for(lambda: len(of(client, sid, "turn_end")) == 2)  # the journal retried: nothing lost
     assert any(f.get("type") == "sent" and f.get("client_msg_id") == "i" for f in client.pushes)
     (result,) = of(client, sid, "tool_result")
