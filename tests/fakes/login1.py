@@ -13,19 +13,13 @@ and answers each command with `ok <command>` after the signal has been handed to
 from __future__ import annotations
 
 import argparse
-import contextlib
 import os
-import shutil
-import subprocess
 import sys
-import tempfile
-from collections.abc import Iterator
-from pathlib import Path
 
 from PySide6.QtCore import QCoreApplication, QObject, QSocketNotifier
 from PySide6.QtDBus import QDBusConnection, QDBusMessage
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
+from tests.fakes.dbus_bus import FakeServiceProcess
 
 SERVICE = "org.freedesktop.login1"
 PATH = "/org/freedesktop/login1"
@@ -52,87 +46,17 @@ class FakeLogin1(QObject):
         self._connection.unregisterService(SERVICE)
 
 
-BUS_CONFIG = """<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
- "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
-<busconfig>
-  <type>custom</type>
-  <listen>unix:dir={socket_dir}</listen>
-  <auth>EXTERNAL</auth>
-  <policy context="default">
-    <allow user="*"/>
-    <allow own="*"/>
-    <allow send_type="method_call"/>
-    <allow send_type="signal"/>
-    <allow send_type="method_return"/>
-    <allow send_type="error"/>
-    <allow receive_type="method_call"/>
-    <allow receive_type="signal"/>
-    <allow receive_type="method_return"/>
-    <allow receive_type="error"/>
-  </policy>
-</busconfig>
-"""
 
 
-class DbusDaemonMissing(RuntimeError):
-    pass
-
-
-@contextlib.contextmanager
-def private_bus() -> Iterator[str]:
-    """A dbus-daemon of our own, open to everyone on this machine (a stand-in for the system bus); yields
-    its address. Needs Debian's dbus package (dbus-daemon)."""
-    daemon = shutil.which("dbus-daemon")
-    if daemon is None:
-        raise DbusDaemonMissing(
-            "dbus-daemon is missing: install Debian's dbus package (apt-get install -y dbus)"
-        )
-    # A short folder: unix socket paths are limited to ~108 bytes.
-    with tempfile.TemporaryDirectory(prefix="ns-bus-") as folder:
-        config = Path(folder) / "bus.conf"
-        config.write_text(BUS_CONFIG.format(socket_dir=folder))
-        proc = subprocess.Popen(
-            [daemon, f"--config-file={config}", "--print-address=1", "--nofork", "--nopidfile"],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL,  # it complains about the fd limit when it cannot raise it
-            text=True,
-        )
-        try:
-            assert proc.stdout is not None
-            address = proc.stdout.readline().strip()
-            if not address.startswith("unix:"):
-                raise RuntimeError(f"dbus-daemon printed {address!r}")
-            yield address
-        finally:
-            proc.terminate()
-            proc.wait(10)
-            proc.stdout.close()  # type: ignore[union-attr]  (unclosed pipes fail tests)
-
-
-class FakeLogindProcess:
+class FakeLogindProcess(FakeServiceProcess):
     """Runs this module as a separate process on the bus at `address` and drives it."""
 
     def __init__(self, address: str) -> None:
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "tests.fakes.login1", "--address", address],
-            cwd=REPO_ROOT,
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            text=True,
-        )
-        line = self._read()
-        if line != "ready":
-            raise RuntimeError(f"fake login1 said {line!r}")
-
-    def _read(self) -> str:
-        assert self.proc.stdout is not None
-        return self.proc.stdout.readline().strip()
+        super().__init__("tests.fakes.login1", address)
 
     def _command(self, command: str) -> None:
-        assert self.proc.stdin is not None
-        self.proc.stdin.write(command + "\n")
-        self.proc.stdin.flush()
-        answer = self._read()
+        self.send_line(command)
+        answer = self.read_line()
         if answer != f"ok {command}":
             raise RuntimeError(f"fake login1 answered {answer!r}")
 
@@ -143,18 +67,6 @@ class FakeLogindProcess:
     def wake(self) -> None:
         """PrepareForSleep(false)."""
         self._command("wake")
-
-    def close(self) -> None:
-        if self.proc.poll() is None:
-            assert self.proc.stdin is not None
-            self.proc.stdin.close()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        if self.proc.stdout is not None:
-            self.proc.stdout.close()  # unclosed pipes fail tests
 
 
 def main(argv: list[str] | None = None) -> int:

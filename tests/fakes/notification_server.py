@@ -15,19 +15,13 @@ must answer with exact D-Bus types (a uint32 id), which PySide6 cannot build fro
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
-import shutil
 import socket
-import subprocess
 import sys
-import tempfile
 import threading
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
+from tests.fakes.dbus_bus import FakeServiceProcess
 
 SERVICE = "org.freedesktop.Notifications"
 PATH = "/org/freedesktop/Notifications"
@@ -146,41 +140,12 @@ def main(argv: list[str] | None = None) -> int:
             send(new_error(msg, "org.freedesktop.DBus.Error.UnknownMethod", "s", (f"no method {member}",)))
 
 
-@contextlib.contextmanager
-def session_bus() -> Iterator[str]:
-    """A session bus of the test's own (`dbus-daemon --session`, Debian's dbus package); yields its address."""
-    daemon = shutil.which("dbus-daemon")
-    if daemon is None:
-        raise RuntimeError("dbus-daemon is missing: install Debian's dbus package (apt-get install -y dbus)")
-    # A short folder: unix socket paths are limited to ~108 bytes.
-    with tempfile.TemporaryDirectory(prefix="ns-session-bus-") as folder:
-        proc = subprocess.Popen([daemon, "--session", "--nofork", "--nopidfile", "--print-address=1",
-                                 f"--address=unix:dir={folder}"],
-                                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-        try:
-            assert proc.stdout is not None
-            address = proc.stdout.readline().strip()
-            if not address.startswith("unix:"):
-                raise RuntimeError(f"dbus-daemon printed {address!r}")
-            yield address
-        finally:
-            proc.terminate()
-            proc.wait(10)
-            proc.stdout.close()  # type: ignore[union-attr]  (unclosed pipes fail tests)
-
-
-class FakeNotificationServer:
+class FakeNotificationServer(FakeServiceProcess):
     """Runs this module as a separate process on the bus at `address` and drives it. `notifications` fills
     from a reader thread (the test's Qt loop keeps running while it waits on it)."""
 
     def __init__(self, address: str) -> None:
-        self.proc = subprocess.Popen([sys.executable, "-m", "tests.fakes.notification_server", "--address", address],
-                                     cwd=REPO_ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-        assert self.proc.stdout is not None
-        line = self.proc.stdout.readline().strip()
-        if line != "ready":
-            self.close()
-            raise RuntimeError(f"fake notification server said {line!r}")
+        super().__init__("tests.fakes.notification_server", address)
         self.notifications: list[dict[str, Any]] = []
         """Every Notify call answered (or refused: {"refused": signature}), in order."""
         self.answers: list[str] = []
@@ -196,36 +161,18 @@ class FakeNotificationServer:
             else:
                 self.answers.append(line.strip())
 
-    def _command(self, command: str) -> None:
-        assert self.proc.stdin is not None
-        self.proc.stdin.write(command + "\n")
-        self.proc.stdin.flush()
-
     def invoke(self, notification_id: int, action: str = "default") -> None:
         """The user clicks the notification (or one of its actions)."""
-        self._command(f"invoke {notification_id} {action}")
+        self.send_line(f"invoke {notification_id} {action}")
 
     def dismiss(self, notification_id: int, reason: int = 2) -> None:
-        self._command(f"close {notification_id} {reason}")
+        self.send_line(f"close {notification_id} {reason}")
 
     def close(self) -> None:
-        if self.proc.poll() is None:
-            assert self.proc.stdin is not None
-            self.proc.stdin.close()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        elif self.proc.stdin is not None:
-            self.proc.stdin.close()
-        if self._reader_started():
-            self._reader.join(10)
-        if self.proc.stdout is not None:
-            self.proc.stdout.close()  # unclosed pipes fail tests
-
-    def _reader_started(self) -> bool:
-        return hasattr(self, "_reader")
+        self.stop()
+        if hasattr(self, "_reader"):  # not when the process never said `ready`
+            self._reader.join(10)  # before the pipe is closed under it
+        super().close()
 
 
 if __name__ == "__main__":

@@ -20,7 +20,8 @@ from desktop.qt.desktop_notifier import (
 from desktop.qt.tray import Tray
 from tests.conftest import TOKEN, HeadlessRunner
 from tests.desktop.qt.helpers import until
-from tests.fakes.notification_server import FakeNotificationServer, session_bus
+from tests.fakes.dbus_bus import session_bus
+from tests.fakes.notification_server import FakeNotificationServer
 from tests.fakes.view_client import ViewClient
 
 NO_TRAY = pytest.mark.qt_log_ignore(r"No such signal QPlatformNativeInterface::systemTrayWindowChanged")
