@@ -28,6 +28,8 @@ from dataclasses import dataclass, field
 from operator import itemgetter
 from typing import Any
 
+import orjson
+
 from runner.search_index import SearchIndex
 
 log = logging.getLogger(__name__)
@@ -38,6 +40,9 @@ FLUSH_INTERVAL = 0.010
 MAX_PENDING_EVENTS = 10_000
 MAX_PENDING_BYTES = 64 * 1024 * 1024
 """Beyond these, agent output readers wait (backpressure) until the journal has caught up."""
+
+ARRAY_INSERT_BYTES = 1024 * 1024
+"""Payload bytes up to which a commit's events are inserted as one JSON array (see _insert_events)."""
 
 RETRY_DELAY = 1.0
 """Seconds between attempts when a commit fails (a full disk, for example)."""
@@ -116,6 +121,26 @@ def _by_session(events: list[tuple[str, int, str]]) -> dict[str, list[tuple[int,
 
 
 _SESSION_OF, _SEQ_OF, _PAYLOAD_OF = itemgetter(0), itemgetter(1), itemgetter(2)
+
+
+def _insert_events(conn: sqlite3.Connection, events: list[tuple[str, int, str]], nbytes: int) -> None:
+    """Store (session_id, seq, payload) rows. The usual batch, one session's next seqs, goes in as one JSON array
+    that SQLite takes apart itself: executemany() would take the GIL back for every row (from a busy event loop:
+    up to a switch interval each time) and bind three values per row in Python. Big rows go one by one (the
+    array would be two more copies of them, and their per-row cost is small beside their size)."""
+    sid, first = events[0][0], events[0][1]
+    if (1 < len(events) and nbytes <= ARRAY_INSERT_BYTES and all(map(sid.__eq__, map(_SESSION_OF, events)))
+            and list(map(_SEQ_OF, events)) == list(range(first, first + len(events)))):
+        try:
+            array = orjson.dumps(list(map(_PAYLOAD_OF, events))).decode()
+        except orjson.JSONEncodeError:
+            pass  # a lone surrogate: executemany() below raises the UnicodeEncodeError the writer repairs
+        else:
+            # SQLite's JSON strings decode to exactly the text encoded.
+            conn.execute("INSERT OR REPLACE INTO events SELECT ?, ? + key, value FROM json_each(?)",
+                         (sid, first, array))
+            return
+    conn.executemany("INSERT OR REPLACE INTO events VALUES (?, ?, ?)", events)
 
 
 class JournalError(Exception):
@@ -421,7 +446,7 @@ class Journal:
         conn.execute("BEGIN")
         try:
             if batch.events:
-                conn.executemany("INSERT OR REPLACE INTO events VALUES (?, ?, ?)", batch.events)
+                _insert_events(conn, batch.events, batch.nbytes)
                 self._index.add(conn, batch.events)
             if batch.client_msgs:
                 conn.executemany("INSERT OR IGNORE INTO client_msgs VALUES (?, ?)", batch.client_msgs)

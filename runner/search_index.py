@@ -3,10 +3,11 @@ the events it describes, so it is never behind or ahead of them.
 
 The index narrows a search to a few candidate rows; runner/search.py then checks each candidate against the
 events themselves, so results are exactly what a scan of the journal gives. It therefore only has to hold a
-superset of what can match: for each document, the distinct words (runs without whitespace) of the searchable text,
-case-folded as search folds, in an FTS5 table with the trigram tokenizer. A query's words, folded the same way, each
-lie inside one word of the text of any row that matches, so every trigram of them is in that row's document.
-Keeping each word once per document makes indexing cheap where text repeats (command output, prose).
+superset of what can match: for each document, the searchable text case-folded as search folds, in an FTS5 table
+with the trigram tokenizer. A query's words, folded the same way, each lie inside one word of the text of any row
+that matches, so every trigram of them is in that row's document. A document holds either the folded text as it is
+(a command's flood: FTS5 keeps each trigram once per document, in C) or only its distinct words (runs without
+whitespace), cheaper where words repeat in few events (messages, mixed commits).
 
 Documents (`search_docs`), per session:
 - a group: the searchable events of one commit other than streamed messages (`user`, `tool_call`, `tool_result`,
@@ -70,6 +71,10 @@ STALE_GAP = 10_000
 """Seqs after its last delta at which an open message's carried state is dropped."""
 LINE_CHARS = 65_536
 """Characters of a line in parts kept to index it whole; a longer one is checked at every search instead."""
+RAW_CHARS = 32_768
+"""Characters of a group of short lines indexed as they are: FTS5 keeps each trigram once per document in C, which
+costs less than splitting the text into distinct words in Python (holding the GIL). Longer groups (long lines)
+are indexed by their distinct words, so the index never holds a copy of a flood of big lines."""
 MIGRATION_SLICE = 5_000
 """Events indexed per migration step: one step holds the writer for about as long as a large commit."""
 
@@ -469,9 +474,13 @@ def _bulk(events: list[tuple[str, int, str]], state: _State) -> list[_Doc] | Non
             texts = [payload[payload.find('"text":"'):] for payload in payloads]
         else:
             texts = payloads
-        return [(sid, events[i][1], events[min(i + GROUP_EVENTS, len(events)) - 1][1], ROW_GROUP,
-                 " ".join(set(fold("\n".join(texts[i:i + GROUP_EVENTS])).split())))
-                for i in range(0, len(events), GROUP_EVENTS)]
+        docs: list[_Doc] = []
+        for i in range(0, len(events), GROUP_EVENTS):
+            text = fold("\n".join(texts[i:i + GROUP_EVENTS]))
+            if len(text) > RAW_CHARS:
+                text = " ".join(set(text.split()))
+            docs.append((sid, events[i][1], events[min(i + GROUP_EVENTS, len(events)) - 1][1], ROW_GROUP, text))
+        return docs
     # One message's deltas: every payload of the same kind and message id (counted, not parsed: compact JSON with
     # no backslash has no quote inside a string).
     if "\\" in batch:

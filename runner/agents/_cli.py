@@ -220,7 +220,7 @@ class CliAgent(Agent):
     def on_lines(self, stream: str, lines: list[str]) -> None:
         if stream == "stderr":
             self._stderr_tail.extend(lines)
-            self.host.emit_events([("output", {"stream": "stderr", "text": text}) for text in lines])
+            self.host.emit_lines("stderr", lines)
             return
         loads, decode_error = orjson.loads, orjson.JSONDecodeError
         run: list[dict[str, Any]] = []  # consecutive JSON lines, handled together

@@ -37,6 +37,9 @@ class AgentHost(Protocol):
         """Journal several (kind, fields) events, in order: the same as emit() for each, at less cost per event.
         The fields dicts become part of the journaled events (do not reuse them)."""
 
+    def emit_lines(self, stream: str, lines: list[str]) -> None:
+        """Journal an `output` event per line: emit_events() of ("output", {"stream": stream, "text": line})."""
+
     def store_image(self, image: Image) -> None:
         """Keep an image of a tool result (runner/blobs.py); call it before emitting the event that refers to it."""
 

@@ -80,7 +80,7 @@ class CommandAgent(Agent):
         self._watch = asyncio.create_task(self._watch_exit(self._proc))
 
     def on_lines(self, stream: str, lines: list[str]) -> None:
-        self.host.emit_events([("output", {"stream": stream, "text": text}) for text in lines])
+        self.host.emit_lines(stream, lines)
 
     def on_part(self, stream: str, text: str, index: int, last: bool) -> None:
         self.host.emit("output", **line_part(stream, text, index, last))

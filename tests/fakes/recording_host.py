@@ -41,6 +41,10 @@ class RecordingHost:
         for kind, fields in events:
             self.emit(kind, **fields)
 
+    def emit_lines(self, stream: str, lines: list[str]) -> None:
+        for text in lines:
+            self.emit("output", stream=stream, text=text)
+
     def store_image(self, image: Any) -> None:
         self.images[image.blob_id] = image.data
 

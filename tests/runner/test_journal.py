@@ -250,3 +250,35 @@ async def test_a_stalled_disk_holds_the_agent_back_and_bounds_pending_bytes(
     finally:
         await view.close()
         await runner.shutdown()
+
+
+async def test_payloads_are_stored_exactly_whatever_they_hold(tmp_path) -> None:
+    """Every payload reads back as written, in batches of one session (stored as one JSON array) and of several
+    (row by row); a lone surrogate is escaped, not lost, and does not stop the rest."""
+    hostile = ['quote " and backslash \\\\ ', "nul \\u0000 escaped", "\u2028\u2029 separators", "emoji 🙂 ok",
+               "escapes \\n \\t \\ud83d\\ude42", "\u00e9\u0301 combining", "{} [] : , json punctuation", ""]
+    commits = Commits()
+    path = str(tmp_path / "j.sqlite3")
+    journal = await Journal.open(path, commits)
+    written = {seq: json.dumps({"seq": seq, "text": text}, ensure_ascii=False)
+               for seq, text in enumerate(hostile * 50, start=1)}
+    journal.extend([("a", seq, payload) for seq, payload in written.items()], 0)
+    await journal.flush()
+    for seq, payload in written.items():  # two sessions in one batch, then a seq gap
+        journal.append("b", seq, payload)
+        journal.append("c", 2 * seq, payload)
+    await journal.flush()
+    lone = '{"text":"\ud800 lone"}'
+    journal.extend([("a", 401, '{"n":401}'), ("a", 402, lone), ("a", 403, '{"n":403}')], 0)
+    await journal.flush()
+    await journal.close()
+    conn = sqlite3.connect(path)
+    try:
+        stored = {(sid, seq): payload for sid, seq, payload in conn.execute("SELECT * FROM events")}
+    finally:
+        conn.close()
+    for seq, payload in written.items():
+        assert stored["a", seq] == stored["b", seq] == stored["c", 2 * seq] == payload
+    assert stored["a", 401] == '{"n":401}' and stored["a", 403] == '{"n":403}'
+    assert stored["a", 402] == '{"text":"\\ud800 lone"}'
+    assert commits.got["a"] == list(range(1, 404))
