@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import time
 from typing import Any
 
 from desktop.core.backoff import Backoff
@@ -381,3 +382,103 @@ def test_a_callers_request_gets_its_reply_and_the_core_keeps_no_entry() -> None:
     assert rec.notices == [] and core.open_requests == waiting + 1
     core.closed("connection lost")
     assert replies[-1] is None and core.open_requests == 0  # told the connection ended, not left waiting
+
+
+class HeadsRecorder(Recorder):
+    def __init__(self) -> None:
+        super().__init__()
+        self.heads: list[list[str]] = []
+        self.outbox: list[str] = []
+
+    def heads_changed(self, session_ids: list[str]) -> None:
+        self.heads.append(list(session_ids))
+
+    def outbox_changed(self, session_id: str) -> None:
+        self.outbox.append(session_id)
+
+
+def test_events_taken_move_the_head_and_the_shown_session_is_read_without_a_heads_signal() -> None:
+    rec = HeadsRecorder()
+    core = ViewCore(rec)
+    connect(core, sessions=[{"id": "a", "head": 2}, {"id": "b", "head": 2}])
+    for sid in ("a", "b"):
+        core.open_session(sid)
+        core.drain()
+        core.receive({"type": "attached", "session": sid, "head": 2})
+    core.select("a")
+    rec.heads.clear()
+    core.receive({"type": "events", "session": "a", "events": [ev(1), ev(2), ev(3), ev(4)]})
+    core.receive({"type": "events", "session": "b", "events": [ev(1), ev(2), ev(3)]})
+    assert core.sessions["a"].head == 4 and core.sessions["a"].unread == 0  # shown: read as it arrives
+    assert core.sessions["b"].head == 3 and core.sessions["b"].unread == 1  # not shown: one new event
+    assert rec.heads == []  # the list learns of heads from `heads` pushes, not once per frame
+    core.receive({"type": "events", "session": "a", "events": [ev(3)]})  # a duplicate moves nothing
+    assert core.sessions["a"].head == 4
+    core.receive({"type": "events", "session": 7, "events": [ev(5)]})  # not a session id: ignored
+    core.receive({"type": "events", "session": "nope", "events": [ev(5)]})
+    assert rec.seqs("a") == [1, 2, 3, 4]
+
+
+def test_a_journaled_user_event_confirms_its_message_and_tells_the_outbox_listener_once() -> None:
+    rec = HeadsRecorder()
+    core = ViewCore(rec)
+    connect(core, sessions=[{"id": "a", "head": 0}])
+    core.open_session("a")
+    core.drain()
+    core.receive({"type": "attached", "session": "a", "head": 0})
+    core.send_text("a", "hello")
+    (send,) = [m for m in core.drain() if m["type"] == "send"]
+    rec.outbox.clear()
+    core.receive({"type": "events", "session": "a", "events": [ev(1, "output", text="x")]})
+    assert rec.outbox == []  # nothing confirmed: no outbox change
+    core.receive({"type": "events", "session": "a", "events": [
+        ev(2, "user", text="hello", client_msg_id=send["client_msg_id"]), ev(3, "user", text="other")]})
+    assert rec.outbox == ["a"]
+    assert core.outbox.for_session("a") == []
+
+
+def test_heads_pushes_move_heads_up_only_and_name_the_sessions_that_changed() -> None:
+    rec = HeadsRecorder()
+    core = ViewCore(rec)
+    connect(core, sessions=[{"id": "a", "head": 10}, {"id": "b", "head": 4}, {"id": "c", "head": 7}])
+    core.select("a")
+    rec.heads.clear()
+    core.receive({"type": "heads", "heads": {"a": 12, "b": 4, "c": 3, "gone": 99, "x": "7"}})
+    assert rec.heads == [["a"]]  # b did not move, c cannot go back, unknown sessions and bad heads ignored
+    assert core.sessions["a"].head == 12 and core.sessions["a"].unread == 0  # the shown session: read
+    assert core.sessions["c"].head == 7 and core.sessions["b"].unread == 0
+    core.receive({"type": "heads", "heads": {"b": 6}})
+    assert rec.heads == [["a"], ["b"]] and core.sessions["b"].unread == 2
+    core.receive({"type": "heads", "heads": ["a"]})
+    assert rec.heads == [["a"], ["b"]]
+
+
+def test_opening_a_session_twice_keeps_its_place_and_nothing_is_sent_before_the_connection() -> None:
+    rec = HeadsRecorder()
+    core = ViewCore(rec)
+    cursor = core.open_session("a")
+    assert core.drain() == []  # not connected: the attach waits for the connection
+    sent = connect(core, sessions=[{"id": "a", "head": 3}])
+    assert [(m["type"], m["after"]) for m in sent if m["type"] == "attach"] == [("attach", 0)]
+    core.receive({"type": "attached", "session": "a", "head": 3})
+    core.receive({"type": "events", "session": "a", "events": [ev(1), ev(2), ev(3)]})
+    assert core.open_session("a") is cursor and cursor.last == 3
+    assert core.drain() == []  # already attached: not attached again
+
+
+def test_sessions_opened_but_not_shown_are_released_after_a_while_the_shown_one_never() -> None:
+    rec = HeadsRecorder()
+    core = ViewCore(rec)
+    connect(core, sessions=[{"id": "a", "head": 0}, {"id": "b", "head": 0}, {"id": "c", "head": 0}])
+    core.select("a")
+    for sid in ("a", "b"):
+        core.open_session(sid)
+    opened = time.monotonic()
+    assert core.release_unshown(older_than=60, now=opened + 30) == []
+    assert core.release_unshown(older_than=60, now=opened + 61) == ["b"]  # "a" is shown
+    assert set(core.cursors) == {"a"}
+    core.open_session("c")
+    core.select("c")  # "a" is no longer shown from now on
+    switched = time.monotonic()
+    assert core.release_unshown(older_than=60, now=switched + 61) == ["a"]
+    assert set(core.cursors) == {"c"}

@@ -320,3 +320,115 @@ def test_pausing_rendering_detaches_followed_sessions_and_resuming_reattaches_ea
     core.receive({"type": "attached", "session": "s1", "head": 5, "re": out[0]["id"]})
     # Rendering again: no detach of what was just re-attached.
     assert [m for m in core.drain() if m["type"] == "detach"] == []
+
+
+GOOD_ANSWER = {"request_id": "r1", "behavior": "allow", "message": "ok", "answers": {"Which?": "A"},
+               "updated_permissions": [{"type": "addRules"}]}
+
+
+def test_records_read_back_keep_valid_answers_and_drop_malformed_ones() -> None:
+    """A record from disk is restored only when every field has the type the protocol needs (a hand-edited or
+    corrupted file must not send a malformed answer)."""
+    from desktop.core.outbox import OutboxItem
+
+    base = {"id": "m1", "session": "s1", "text": ""}
+    item = OutboxItem.from_record({**base, "answer": GOOD_ANSWER})
+    assert item is not None and item.answer == GOOD_ANSWER and item.state is OutboxState.QUEUED
+    assert item.to_record() == {**base, "answer": GOOD_ANSWER}
+    assert OutboxItem.from_record({**base, "answer": {"request_id": "r1", "behavior": "deny"}}) is not None
+    failed = OutboxItem.from_record({**base, "text": "hi", "error": "refused"})
+    assert failed is not None and failed.state is OutboxState.FAILED and failed.error == "refused"
+    assert failed.to_record() == {**base, "text": "hi", "error": "refused"}
+    malformed = [
+        {"behavior": "allow"},  # no request_id
+        {"request_id": "r1"},  # no behavior
+        {**GOOD_ANSWER, "request_id": 7},
+        {**GOOD_ANSWER, "message": None},
+        {**GOOD_ANSWER, "answers": ["A"]},
+        {**GOOD_ANSWER, "answers": {"Which?": 1}},
+        {**GOOD_ANSWER, "updated_permissions": {"type": "addRules"}},
+        {**GOOD_ANSWER, "updated_permissions": ["addRules"]},
+        "allow",
+    ]
+    for answer in malformed:
+        assert OutboxItem.from_record({**base, "answer": answer}) is None, answer
+    for record in ({"session": "s1", "text": ""}, {**base, "id": 1}, {**base, "session": None}, {**base, "text": 2},
+                   ["m1", "s1", ""]):
+        assert OutboxItem.from_record(record) is None, record
+
+
+class RecordingStore:
+    """An OutboxStore that keeps what it is given and fails while `failing` is set."""
+
+    def __init__(self) -> None:
+        self.saves: list[tuple[list[dict[str, Any]], bool]] = []
+        self.failing: OSError | None = None
+        self.on_error = None
+
+    def load(self) -> list[dict[str, Any]]:
+        return []
+
+    def save(self, records: list[dict[str, Any]], urgent: bool) -> None:
+        if self.failing is not None:
+            raise self.failing
+        self.saves.append((records, urgent))
+
+    def flush(self) -> None:
+        if self.failing is not None:
+            raise self.failing
+
+
+def test_new_items_are_saved_at_once_and_settled_ones_may_wait() -> None:
+    """A new message or answer must be durable before the app sends it (urgent); a change that only settles,
+    fails or retries an item may be written a moment later (the runner's duplicate answer covers a crash)."""
+    store = RecordingStore()
+    outbox = Outbox(store)
+    message = outbox.add("s1", "hello")
+    answer = outbox.add_answer("s1", "r1", "allow")
+    assert [urgent for _, urgent in store.saves] == [True, True]
+    assert store.saves[-1][0] == [message.to_record(), answer.to_record()]
+    assert answer.text == "" and answer.answer == {"request_id": "r1", "behavior": "allow"}
+    assert message.client_msg_id != answer.client_msg_id
+    outbox.fail(message.client_msg_id, "refused")
+    outbox.retry(message.client_msg_id)
+    outbox.confirm(answer.client_msg_id)
+    outbox.drop_session("s1")
+    assert [urgent for _, urgent in store.saves] == [True, True, False, False, False, False]
+    assert store.saves[-1][0] == []
+
+
+def test_retry_clears_the_error_and_unknown_ids_change_nothing() -> None:
+    outbox = Outbox(RecordingStore())
+    item = outbox.add("s1", "hello")
+    assert outbox.delivered("unknown") is None and outbox.retry("unknown") is None
+    assert outbox.fail("unknown", "x") is None
+    outbox.fail(item.client_msg_id, "refused")
+    assert outbox.delivered(item.client_msg_id) is item and item.state is OutboxState.FAILED  # stays failed
+    outbox.retry(item.client_msg_id)
+    assert item.state is OutboxState.QUEUED and item.error is None
+    assert item.to_record() == {"id": item.client_msg_id, "session": "s1", "text": "hello"}
+    item.state, item.error = OutboxState.FAILED, None
+    assert item.to_record()["error"] == "failed"  # a failed item always says so on disk
+
+
+def test_a_store_that_recovers_is_trusted_again_and_a_new_failure_is_reported_again() -> None:
+    store = RecordingStore()
+    problems: list[str] = []
+    outbox = Outbox(store, on_store_error=problems.append)
+    store.failing = OSError("disk full")
+    outbox.add("s1", "a")
+    outbox.add("s1", "b")
+    assert len(problems) == 1 and "disk full" in problems[0] and outbox.store_problem == problems[0]
+    store.failing = None
+    outbox.add("s1", "c")
+    assert outbox.store_problem is None and len(store.saves[-1][0]) == 3  # nothing was lost meanwhile
+    store.failing = OSError("read-only file system")
+    outbox.flush()
+    assert len(problems) == 2 and "read-only" in problems[1]
+
+
+def test_a_record_with_an_error_that_is_not_text_is_restored_as_queued() -> None:
+    from desktop.core.outbox import OutboxItem
+
+    item = OutboxItem.from_record({"id": "m1", "session": "s1", "text": "hi", "error": 5})
+    assert item is not None and item.state is OutboxState.QUEUED and item.error is None
