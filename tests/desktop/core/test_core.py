@@ -482,3 +482,20 @@ def test_sessions_opened_but_not_shown_are_released_after_a_while_the_shown_one_
     switched = time.monotonic()
     assert core.release_unshown(older_than=60, now=switched + 61) == ["a"]
     assert set(core.cursors) == {"c"}
+
+
+def test_a_cursor_forgets_the_head_when_it_stops_following_or_the_journal_changes() -> None:
+    c = SessionCursor("s")
+    c.start_attach()
+    c.confirm_attach(5)
+    c.accept([ev(1), ev(2)])
+    assert c.behind == 3 and not c.caught_up
+    c.unsubscribe()
+    assert (c.subscribed, c.attach_pending, c.head, c.behind, c.caught_up) == (False, False, None, 0, False)
+    assert c.accept([ev(3)]) == ([], False) and c.last == 2  # not following: nothing taken
+    c.start_attach()
+    c.confirm_attach(4)
+    c.held.append(ev(3))
+    c.reset()  # another runner_id: seqs of the old journal mean nothing
+    assert (c.last, c.head, c.behind, c.held, c.caught_up) == (0, None, 0, [], False)
+    assert c.subscribed  # still following: the next attach starts from 0
