@@ -499,6 +499,14 @@ class Journal:
         sizes = list(itertools.accumulate(map(len, map(itemgetter(1), rows))))
         return rows[: bisect.bisect_left(sizes, max_bytes) + 1]
 
+    async def release_memory(self) -> None:
+        """Let SQLite free the page caches of both connections (after a big session is deleted: its pages are
+        still cached, several MB each), each on its own thread."""
+        loop = asyncio.get_running_loop()
+        for pool, conn in ((self._writer, self._wconn), (self._reader, self._rconn)):
+            if conn is not None and not self._closing:
+                await loop.run_in_executor(pool, conn.execute, "PRAGMA shrink_memory")
+
     # --- closing -----------------------------------------------------------------------------------------------
 
     async def close(self, timeout: float = 10.0) -> None:

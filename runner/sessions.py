@@ -12,14 +12,12 @@ from __future__ import annotations
 import asyncio
 import bisect
 import contextlib
-import ctypes
 import itertools
 import json
 import logging
 import os
 import secrets
 import signal
-import sys
 import time
 from collections import deque
 from collections.abc import Callable, Mapping
@@ -33,6 +31,7 @@ from runner.agents import AGENT_TYPES, Agent
 from runner.blobs import BlobStore, Image
 from runner.datalock import DataFolderLock
 from runner.journal import Journal, StoredSession
+from runner.memory import keep_big_allocations_apart, return_freed_memory
 from runner.process import proc_stat
 from runner.protocol import scrub_surrogates
 from runner.vocabulary import LIVE_STATUSES, STATUSES, ErrorCode, Kind, MessageType, RequestError, Status
@@ -172,7 +171,7 @@ class Session:
             if self.worktree is not None:
                 self.spawn(self.refresh_changes())  # a turn ended: the header's "N files changed" follows it
             # What a long turn's output needed is free now: give it back to the OS (glibc keeps it otherwise).
-            asyncio.get_running_loop().call_later(0.5, _return_freed_memory)
+            asyncio.get_running_loop().call_later(0.5, return_freed_memory)
         self.status = status
         self.reason = fields.get("reason")
         if "exit_code" in fields:
@@ -351,6 +350,7 @@ class SessionManager:
     @classmethod
     async def open(cls, data_dir: str) -> SessionManager:
         manager = cls(data_dir)
+        keep_big_allocations_apart()
         os.makedirs(data_dir, exist_ok=True)
         manager._lock.acquire()
         try:
@@ -528,7 +528,8 @@ class SessionManager:
             self.blobs.forget(unreferenced, self.journal.before_commit)
             await self.journal.sync()
         self._push({"type": MessageType.SESSION_DELETED, "session": session.id})
-        _return_freed_memory()
+        await self.journal.release_memory()
+        return_freed_memory()
 
     async def answer(self, session_id: str, request_id: str, behavior: str, message: str | None, *,
                      answers: Mapping[str, str] | None = None,
@@ -621,24 +622,6 @@ class SessionManager:
         finally:
             self._lock.release()
         return self.journal.unsaved
-
-
-def _load_malloc_trim() -> Callable[[int], int] | None:
-    if not sys.platform.startswith("linux"):
-        return None
-    try:
-        return ctypes.CDLL("libc.so.6").malloc_trim  # type: ignore[no-any-return]
-    except (OSError, AttributeError):  # not glibc (musl has no malloc_trim)
-        return None
-
-
-_malloc_trim = _load_malloc_trim()
-
-
-def _return_freed_memory() -> None:
-    """glibc keeps freed memory for later allocations; after a delete, hand it back to the OS (a few ms)."""
-    if _malloc_trim is not None:
-        _malloc_trim(0)
 
 
 def _default_title(agent: str, options: Mapping[str, Any]) -> str:

@@ -323,13 +323,14 @@ async def test_big_lines_are_not_all_kept_in_memory_and_deleting_gives_memory_ba
             assert time.monotonic() < deadline
             await asyncio.sleep(0.2)
         grown = rss_kib(pid) - base
-        # Not asserted: about +190 MiB stay until the delete (not Python objects: the tail is 4 MiB; see the
+        # Not asserted: 70-130 MiB stay until the delete (not Python objects: the tail is 4 MiB; see the
         # closing note of issue 9). Before, the 4,096-event tail alone held 300 MB here.
         print(f"300 x 1 MB lines: runner RSS +{grown / 1024:.0f} MiB after the session ended")
         await view.request({"type": "delete", "session": sid})
         after = rss_kib(pid) - base
         print(f"after deleting it: +{after / 1024:.0f} MiB")
-        assert after < 60_000, f"{after} KiB still held after deleting the session"
+        # About +3 MiB (runner/memory.py); without a fixed mmap threshold glibc kept 10-70 MiB, varying by run.
+        assert after < 20_000, f"{after} KiB still held after deleting the session"
     finally:
         await view.close()
 
