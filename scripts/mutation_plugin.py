@@ -28,6 +28,8 @@ DESKTOP_CORE = (
     "tests/desktop/core/test_core.py", "tests/desktop/core/test_outbox.py", "tests/desktop/core/test_outbox_basics.py",
     "tests/desktop/core/test_status_worst.py", "tests/desktop/lifecycle/test_core.py",
     "tests/desktop/core/test_status.py",
+    # The core's handlers of what only a real runner sends (session changes, journal errors) run in these.
+    "tests/desktop/test_connection.py", "tests/desktop/test_one_path.py",
 )
 CONNECTION = (
     "tests/desktop/test_connection.py", "tests/desktop/test_one_path.py", "tests/desktop/core/test_outbox.py",

@@ -124,3 +124,44 @@ async def test_a_session_nobody_shows_is_detached_on_the_runner(view: View) -> N
     assert view.connection.release_unshown(0) == [sids[0]]
     await until(lambda: "recv:detached" in view.log.events[mark:], 30, "the runner to confirm the detach")
     assert view.listener.released == [sids[0]] and list(view.core.cursors) == [sids[1]]
+
+
+async def test_a_probe_answers_on_a_live_socket_and_drops_a_half_open_one(runner: Any) -> None:
+    idle = View(runner.url)
+    assert await idle.connection.probe(timeout=1) is False  # no socket: says so (and asks for a connection)
+    await idle.connection.close()
+    with BlackholeProxy("127.0.0.1", urlsplit(runner.url).port or 0) as proxy:
+        v = await View(proxy.url).live()
+        try:
+            assert await v.connection.probe(timeout=10) is True
+            assert v.log.opened == 1
+            proxy.freeze()
+            assert await v.connection.probe(timeout=0.3) is False
+            # Dropped at once and replaced, not left to the socket's own (much longer) timeout.
+            await until(lambda: v.core.status.phase is Phase.LIVE and v.log.opened == 2, 30, "a new socket")
+        finally:
+            await v.connection.close()
+
+
+async def test_a_message_and_an_answer_sent_through_the_connection_are_settled_by_the_runner(view: View) -> None:
+    created = await view.connection.request({"type": "create", "argv": ["cat"], "title": "echo"})
+    sid = created["session"]["id"]
+    view.core.open_session(sid)
+    view.connection.flush()
+    item = view.connection.send_text(sid, "hello\n")
+    assert item.session == sid and item.text == "hello\n"
+    await until(lambda: not view.core.outbox.for_session(sid), 30, "the message journaled")
+    answer = view.connection.answer(sid, "no-such-request", "allow", "fine")
+    assert answer.answer == {"request_id": "no-such-request", "behavior": "allow", "message": "fine"}
+    # The runner knows no such request: its error settles the answer instead of leaving it to be sent forever.
+    await until(lambda: len(view.core.outbox) == 0, 30, "the answer settled")
+
+
+async def test_a_runner_that_is_not_there_is_named_as_such(unused_tcp_port: int) -> None:
+    v = View(f"ws://127.0.0.1:{unused_tcp_port}/")
+    v.connection.start()
+    try:
+        await until(lambda: v.core.status.reason is not None, 30, "a failed attempt")
+        assert v.core.status.reason == "connection refused (is the runner running?)"
+    finally:
+        await v.connection.close()
