@@ -7,10 +7,13 @@ field.
 
 from __future__ import annotations
 
+import bisect
+import itertools
 import json
 import math
 import re as _re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from operator import itemgetter
 from typing import Any
 
 from runner.vocabulary import ANSWER_BEHAVIORS, REQUEST_FIELDS, ErrorCode, RequestError
@@ -151,8 +154,25 @@ def events_frame(session_id: str, events: Iterable[tuple[int, str]]) -> str:
     round trip per event.
     """
     payloads = [p for _, p in events]
+    return joined_events_frame(session_id, len(payloads), ",".join(payloads))
+
+
+def joined_events_frame(session_id: str, count: int, joined: str) -> str:
+    """events_frame() of `count` payloads already joined with commas (by SQLite, for a catch-up)."""
     sid = json.dumps(session_id)
-    if len(payloads) == 1:
+    if count == 1:
         # '{"seq":...' -> '{"type":"event","session":ID,"seq":...'
-        return '{"type":"event","session":' + sid + "," + payloads[0][1:]
-    return '{"type":"events","session":' + sid + ',"events":[' + ",".join(payloads) + "]}"
+        return '{"type":"event","session":' + sid + "," + joined[1:]
+    return '{"type":"events","session":' + sid + ',"events":[' + joined + "]}"
+
+
+def events_frames(session_id: str, events: list[tuple[int, str]]) -> Iterator[tuple[int, str]]:
+    """(last seq, frame) for events as frames of at most BATCH_EVENTS events, each ending with the event that
+    reaches BATCH_BYTES."""
+    start = 0
+    while start < len(events):
+        chunk = events[start : start + BATCH_EVENTS]
+        sizes = list(itertools.accumulate(map(len, map(itemgetter(1), chunk))))
+        chunk = chunk[: bisect.bisect_left(sizes, BATCH_BYTES) + 1]
+        start += len(chunk)
+        yield chunk[-1][0], events_frame(session_id, chunk)

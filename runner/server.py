@@ -13,17 +13,14 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import bisect
 import contextlib
 import hmac
 import http
-import itertools
 import json
 import logging
 import ssl
 from collections import deque
-from collections.abc import Iterator, Sequence
-from operator import itemgetter
+from collections.abc import Sequence
 from typing import Any
 
 from websockets.asyncio.server import Server, ServerConnection, serve
@@ -33,7 +30,7 @@ from websockets.http11 import Request, Response
 from runner import __version__, files
 from runner.agents import detect_agents
 from runner.journal import JournalError
-from runner.protocol import BATCH_BYTES, BATCH_EVENTS, MAX_INCOMING_FRAME, events_frame, parse_request, reply
+from runner.protocol import BATCH_BYTES, BATCH_EVENTS, MAX_INCOMING_FRAME, parse_request, reply
 from runner.search import search
 from runner.sessions import Session, SessionManager
 from runner.vocabulary import PROTOCOL_VERSION, ErrorCode, RequestError
@@ -131,17 +128,6 @@ class RunnerServer:
         if self._server is not None:
             self._server.close()
             await self._server.wait_closed()
-
-
-def _frames(session_id: str, events: list[tuple[int, str]]) -> Iterator[str]:
-    """Events as frames of at most BATCH_EVENTS events, each ending with the event that reaches BATCH_BYTES."""
-    start = 0
-    while start < len(events):
-        chunk = events[start : start + BATCH_EVENTS]
-        sizes = list(itertools.accumulate(map(len, map(itemgetter(1), chunk))))
-        chunk = chunk[: bisect.bisect_left(sizes, BATCH_BYTES) + 1]
-        start += len(chunk)
-        yield events_frame(session_id, chunk)
 
 
 def _refuse(connection: ServerConnection, status: http.HTTPStatus, body: str) -> Response:
@@ -527,25 +513,25 @@ class ViewConnection:
         """Send the backlog after `after`, then live events; exact by construction (see module doc)."""
         wake = asyncio.Event()
         session.followers.add(wake)
-        ahead: asyncio.Future[list[tuple[int, str]]] | None = None  # the next batch, read while one is sent
+        ahead: asyncio.Future[list[tuple[int, str]]] | None = None  # the next frames, read while these are sent
         try:
             cursor = after
             while not session.deleted:
                 wake.clear()
                 while cursor < session.committed and not session.deleted:
                     if ahead is None:
-                        batch = await self.manager.read_after(session, cursor, READ_EVENTS, READ_BYTES)
+                        frames = await self.manager.frames_after(session, cursor, READ_EVENTS, READ_BYTES)
                     else:
-                        batch, ahead = await ahead, None
-                    if not batch:
+                        frames, ahead = await ahead, None
+                    if not frames:
                         break
-                    cursor = batch[-1][0]
+                    cursor = frames[-1][0]
                     if cursor < session.committed:
                         # A backlog: read the next events from the journal while these are being sent.
                         ahead = asyncio.ensure_future(
-                            self.manager.read_after(session, cursor, READ_EVENTS, READ_BYTES)
+                            self.manager.frames_after(session, cursor, READ_EVENTS, READ_BYTES)
                         )
-                    for frame in _frames(session.id, batch):
+                    for _, frame in frames:
                         await self._writer.send(frame)
                 if session.deleted:
                     break

@@ -33,7 +33,7 @@ from runner.datalock import DataFolderLock
 from runner.journal import Journal, StoredSession
 from runner.memory import keep_big_allocations_apart, return_freed_memory
 from runner.process import proc_stat
-from runner.protocol import scrub_surrogates
+from runner.protocol import BATCH_BYTES, BATCH_EVENTS, events_frames, joined_events_frame, scrub_surrogates
 from runner.vocabulary import LIVE_STATUSES, STATUSES, ErrorCode, Kind, MessageType, RequestError, Status
 from runner.worktrees import Worktree
 
@@ -586,16 +586,19 @@ class SessionManager:
         session.persist()
         self.notify_changed(session)
 
-    async def read_after(
+    async def frames_after(
         self, session: Session, after: int, limit: int, max_bytes: int
     ) -> list[tuple[int, str]]:
-        """Committed events with seq > after, from memory when recent, else from the journal."""
+        """Committed events with seq > after (at most about `limit` of them and `max_bytes` of payload) as
+        (last seq, frame) pairs, in order: from memory when recent, else from the journal."""
         cached = session.cached_after(after, limit)
         if cached is not None:
             # Up to and including the event that reaches max_bytes, summed in C rather than per event in Python.
             sizes = list(itertools.accumulate(map(len, map(_PAYLOAD, cached))))
-            return cached[: bisect.bisect_left(sizes, max_bytes) + 1]
-        return await self.journal.read(session.id, after, session.committed, limit, max_bytes)
+            return list(events_frames(session.id, cached[: bisect.bisect_left(sizes, max_bytes) + 1]))
+        joined = await self.journal.read_joined(session.id, after, session.committed, limit, max_bytes,
+                                                BATCH_EVENTS, BATCH_BYTES)
+        return [(last, joined_events_frame(session.id, count, body)) for last, count, body in joined]
 
     async def shutdown(self, budget: float = SHUTDOWN_BUDGET) -> int:
         """Stop every agent cleanly (in parallel), then commit the journal and close it, within about `budget`

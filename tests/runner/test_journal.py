@@ -282,3 +282,32 @@ async def test_payloads_are_stored_exactly_whatever_they_hold(tmp_path) -> None:
     assert stored["a", 401] == '{"n":401}' and stored["a", 403] == '{"n":403}'
     assert stored["a", 402] == '{"text":"\\ud800 lone"}'
     assert commits.got["a"] == list(range(1, 404))
+
+
+async def test_joined_reads_give_the_frames_row_reads_give(tmp_path) -> None:
+    """A catch-up's groups joined by SQLite are exactly the frames cut from rows read one by one: at most 500
+    events each, each ending with the event that reaches 1 MiB, whatever the sizes and however written."""
+    from runner.protocol import BATCH_BYTES, BATCH_EVENTS, events_frames, joined_events_frame
+
+    journal = await Journal.open(str(tmp_path / "j.sqlite3"), Commits())
+    sizes = [10] * 1300 + [600_000, 10, 700_000, 900_000] + [10] * 700 + [2_000_000] + [10] * 3
+    for seq, size in enumerate(sizes, start=1):
+        journal.append("a", seq, json.dumps({"seq": seq, "kind": "output", "text": "x" * size}, separators=(",", ":")))
+    journal.append("b", 1, '{"seq": 1, "kind": "output", "text": "written some other way"}')
+    await journal.flush()
+    try:
+        for sid, head in (("a", len(sizes)), ("b", 1)):
+            rows = await journal.read(sid, 0, head, limit=10**6, max_bytes=10**12)
+            expected = list(events_frames(sid, rows))
+            got: list[tuple[int, str]] = []
+            after = 0
+            while after < head:  # as a follower reads: a few frames at a time
+                groups = await journal.read_joined(sid, after, head, 4 * BATCH_EVENTS, 4 * BATCH_BYTES,
+                                                   BATCH_EVENTS, BATCH_BYTES)
+                got.extend((last, joined_events_frame(sid, count, body)) for last, count, body in groups)
+                after = groups[-1][0]
+            assert [last for last, _ in got] == [last for last, _ in expected]
+            assert got == expected
+        assert await journal.read_joined("a", 5, 4, 100, 10**6, 10, 10**6) == []  # nothing committed past 4
+    finally:
+        await journal.close()

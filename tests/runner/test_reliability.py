@@ -228,13 +228,13 @@ async def test_a_failing_follower_says_so_and_closes_and_the_view_catches_up(run
     view = await ViewClient.open(runner.url, TOKEN)
     sid = (await view.request({"type": "create", "argv": [PY, "-c", "print('one')"]}))["session"]["id"]
     await asyncio.sleep(0)
-    original = runner.manager.read_after
+    original = runner.manager.frames_after
 
     async def broken(*args, **kwargs):  # fault injection: the storage read fails once
-        monkeypatch.setattr(runner.manager, "read_after", original)
+        monkeypatch.setattr(runner.manager, "frames_after", original)
         raise RuntimeError("disk read failed")
 
-    monkeypatch.setattr(runner.manager, "read_after", broken)
+    monkeypatch.setattr(runner.manager, "frames_after", broken)
     await view.request({"type": "attach", "session": sid})
     await asyncio.wait_for(view.closed.wait(), 30)
     errors = [f for f in view.frames if f.get("type") == "error"]
