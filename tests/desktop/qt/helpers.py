@@ -4,14 +4,20 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import time
 from collections.abc import Callable
 from typing import Any
 
 from tests.fakes.view_client import ViewClient
 
+TIMEOUT_SCALE = float(os.environ.get("NIGHTSHIFT_TEST_TIMEOUT_SCALE", "1"))
+"""Multiplies the waits below: scripts/mutation.sh shortens them, so a mutant that breaks a behaviour fails in
+seconds instead of at a time-out generous enough for a busy machine."""
+
 
 async def until(predicate: Callable[[], bool], timeout: float = 60.0, what: str = "condition") -> None:
+    timeout *= TIMEOUT_SCALE
     deadline = time.monotonic() + timeout
     while not predicate():
         if time.monotonic() > deadline:
