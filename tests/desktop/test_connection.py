@@ -24,6 +24,11 @@ class Notices(ViewListener):
     def __init__(self) -> None:
         self.notices: list[tuple[str, str]] = []
         self.released: list[str] = []
+        self.reasons: list[str] = []
+
+    def status_changed(self, status: Any) -> None:
+        if status.reason:
+            self.reasons.append(status.reason)
 
     def notice(self, level: str, message: str) -> None:
         self.notices.append((level, message))
@@ -137,8 +142,9 @@ async def test_a_probe_answers_on_a_live_socket_and_drops_a_half_open_one(runner
             assert v.log.opened == 1
             proxy.freeze()
             assert await v.connection.probe(timeout=0.3) is False
-            # Dropped at once and replaced, not left to the socket's own (much longer) timeout.
+            # Dropped at once and replaced, not left to the socket's own (much longer) timeout, saying why.
             await until(lambda: v.core.status.phase is Phase.LIVE and v.log.opened == 2, 30, "a new socket")
+            assert "no answer to a probe" in v.listener.reasons
         finally:
             await v.connection.close()
 
@@ -151,8 +157,11 @@ async def test_a_message_and_an_answer_sent_through_the_connection_are_settled_b
     item = view.connection.send_text(sid, "hello\n")
     assert item.session == sid and item.text == "hello\n"
     await until(lambda: not view.core.outbox.for_session(sid), 30, "the message journaled")
-    answer = view.connection.answer(sid, "no-such-request", "allow", "fine")
-    assert answer.answer == {"request_id": "no-such-request", "behavior": "allow", "message": "fine"}
+    answer = view.connection.answer(sid, "no-such-request", "allow", "fine", answers={"Which?": "A"},
+                                    updated_permissions=[{"type": "addRules"}])
+    assert answer.session == sid and answer.answer == {
+        "request_id": "no-such-request", "behavior": "allow", "message": "fine", "answers": {"Which?": "A"},
+        "updated_permissions": [{"type": "addRules"}]}
     # The runner knows no such request: its error settles the answer instead of leaving it to be sent forever.
     await until(lambda: len(view.core.outbox) == 0, 30, "the answer settled")
 
@@ -165,3 +174,12 @@ async def test_a_runner_that_is_not_there_is_named_as_such(unused_tcp_port: int)
         assert v.core.status.reason == "connection refused (is the runner running?)"
     finally:
         await v.connection.close()
+
+
+def test_connection_errors_are_described_in_words() -> None:
+    from desktop.connection import _describe
+
+    assert _describe(ConnectionRefusedError()) == "connection refused (is the runner running?)"
+    assert _describe(TimeoutError()) == "timed out"
+    assert _describe(OSError("Network is unreachable")) == "Network is unreachable"
+    assert _describe(OSError()) == "OSError"  # no message: at least what it was

@@ -308,6 +308,7 @@ async def test_joined_reads_give_the_frames_row_reads_give(tmp_path) -> None:
                 after = groups[-1][0]
             assert [last for last, _ in got] == [last for last, _ in expected]
             assert got == expected
-        assert await journal.read_joined("a", 5, 4, 100, 10**6, 10, 10**6) == []  # nothing committed past 4
+        assert await journal.read_joined("a", 5, 4, 100, 10**6, 10, 10**6) == []  # nothing asked for
+        assert await journal.read_joined("a", len(sizes), len(sizes) + 5, 100, 10**6, 10, 10**6) == []  # none there
     finally:
         await journal.close()

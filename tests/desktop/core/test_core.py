@@ -499,3 +499,55 @@ def test_a_cursor_forgets_the_head_when_it_stops_following_or_the_journal_change
     c.reset()  # another runner_id: seqs of the old journal mean nothing
     assert (c.last, c.head, c.behind, c.held, c.caught_up) == (0, None, 0, [], False)
     assert c.subscribed  # still following: the next attach starts from 0
+
+
+def test_session_pushes_create_and_update_sessions_with_defaults_for_missing_fields() -> None:
+    rec = HeadsRecorder()
+    core = ViewCore(rec)
+    connect(core, sessions=[{"id": "a", "head": 5, "title": "first", "agent": "claude", "status": "running"}])
+    core.select("a")
+    info = core.sessions["a"]
+    assert (info.title, info.agent, info.status, info.head) == ("first", "claude", "running", 5)
+    rec.updates.clear()
+    core.receive({"type": "session", "session": {"id": "a", "head": 7, "status": "idle", "pending_permissions": 2}})
+    assert (info.title, info.agent, info.status, info.head, info.unread) == ("", "command", "idle", 7, 0)
+    assert info.pending_permissions == 2 and info.data["pending_permissions"] == 2
+    core.receive({"type": "session_changed", "session": {"id": "a", "head": 3, "title": "renamed", "agent": "codex",
+                                                         "status": None, "pending_permissions": "2"}})
+    assert (info.title, info.agent, info.status, info.head) == ("renamed", "codex", "idle", 7)  # heads never go back
+    assert info.pending_permissions == 0
+    core.receive({"type": "created", "session": {"id": "b", "title": 12, "head": "x"}})
+    b = core.sessions["b"]
+    assert (b.title, b.agent, b.status, b.head, b.unread) == ("12", "command", "idle", 0, 0)
+    assert rec.updates == [("a", "running", "idle"), ("a", "idle", "idle"), ("b", None, "idle")]
+    for bad in ({"type": "created", "session": {"title": "no id"}}, {"type": "session_changed", "session": "a"},
+                {"type": "session", "session": {"id": 5}}):
+        core.receive(bad)
+    assert set(core.sessions) == {"a", "b"} and len(rec.updates) == 3
+
+
+def test_resuming_rendering_marks_the_shown_session_read_and_closing_a_detached_one_sends_nothing() -> None:
+    rec = HeadsRecorder()
+    core = ViewCore(rec)
+    connect(core, sessions=[{"id": "a", "head": 4}, {"id": "b", "head": 0}])
+    core.select("a")
+    core.set_rendering(False)  # minimized
+    core.drain()
+    rec.heads.clear()
+    core.receive({"type": "heads", "heads": {"a": 9}})
+    assert core.sessions["a"].unread == 5  # nobody is looking while minimized
+    core.set_rendering(True)
+    assert core.sessions["a"].unread == 0 and rec.heads == [["a"], ["a"]]
+    core.set_rendering(False)
+    core.drain()
+    core.open_session("b")  # opened while paused: not attached
+    core.close_session("b")
+    assert core.drain() == []  # nothing to detach
+
+
+def test_a_session_selected_but_never_opened_is_not_released() -> None:
+    core = ViewCore(HeadsRecorder())
+    connect(core, sessions=[{"id": "a", "head": 0}, {"id": "b", "head": 0}])
+    core.select("a")
+    core.select("b")
+    assert core.release_unshown(older_than=0, now=time.monotonic() + 1) == []
