@@ -3,7 +3,7 @@
 # Not part of the normal test run. Runs in a temporary copy of the checkout, niced, with 4 mutants under test at once
 # (many of their tests wait on the network rather than compute: 4 keep 2 cores busy).
 #
-#   bash scripts/mutation.sh          # the core scope of pyproject.toml's [tool.mutmut] (about 3,800 mutants)
+#   bash scripts/mutation.sh          # the scope of pyproject.toml's [tool.mutmut] (2,251 mutants)
 #   bash scripts/mutation.sh NAME...  # only these mutants, in a kept copy (KEEP=DIR of an earlier run)
 #   KEEP=/tmp/mut bash scripts/mutation.sh   # keep the copy (then: cd /tmp/mut && mutmut show NAME)
 #   SOURCE_TREE=DIR bash scripts/mutation.sh  # measure the tree in DIR (another revision) with these settings
