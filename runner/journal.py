@@ -527,9 +527,9 @@ class Journal:
             if not count:
                 break
             # Taken as joined when it is `count` consecutive seqs (none missing or repeated) with the first first and
-            # the last last (the runner writes each payload starting with its seq; a string inside cannot hold
-            # that unescaped), within the byte bound. Otherwise (a group with big events, say) its rows are read
-            # one by one and cut at the bound.
+            # the last last (the runner writes each payload starting with its seq; a string cannot hold that
+            # unescaped, a nested object with a `seq` key only sends the group down the slow path), within the
+            # byte bound. Otherwise (a group with big events, say) its rows are read one by one and cut at the bound.
             if not (size <= frame_bytes and last - after == count and joined.startswith(f'{{"seq":{after + 1},')
                     and joined.rfind('{"seq":') == joined.rfind(f'{{"seq":{last},')):
                 rows = self._read(session_id, after, upto, frame_events, frame_bytes)

@@ -96,8 +96,6 @@ def fold(text: str) -> str:
 
 MESSAGE_ID = re.compile(r'"message_id":"([^"]*)"')
 TEXT = re.compile(r'"text":"([^"]*)"')
-_ENVELOPE = re.compile(r'\{"seq":\d+,"ts":[^,]*,')
-"""Each event's seq and time: words of no use to a search (and distinct per event, so costly to index)."""
 _SESSION_OF, _PAYLOAD_OF = itemgetter(0), itemgetter(2)
 
 

@@ -53,6 +53,13 @@ def connect(core: ViewCore, runner_id: str = "r1",
     return sent
 
 
+def attach_live(core: ViewCore, sid: str, head: int = 0) -> None:
+    """Follow a session and have the runner confirm the attach at `head` (after `connect`)."""
+    core.open_session(sid)
+    core.drain()
+    core.receive({"type": "attached", "session": sid, "head": head})
+
+
 def test_backoff_first_retry_at_once_then_exponential_capped() -> None:
     b = Backoff(base=0.5, factor=2, cap=15, jitter=0.5, rng=random.Random(1))
     delays = [b.next_delay() for _ in range(12)]
@@ -344,8 +351,6 @@ class Released(Recorder):
 
 
 def test_sessions_nobody_shows_are_detached_after_a_while() -> None:
-    import time
-
     rec = Released()
     core = ViewCore(rec)
     connect(core, sessions=[{"id": "a", "head": 3}, {"id": "b", "head": 2}])
@@ -402,9 +407,7 @@ def test_events_taken_move_the_head_and_the_shown_session_is_read_without_a_head
     core = ViewCore(rec)
     connect(core, sessions=[{"id": "a", "head": 2}, {"id": "b", "head": 2}])
     for sid in ("a", "b"):
-        core.open_session(sid)
-        core.drain()
-        core.receive({"type": "attached", "session": sid, "head": 2})
+        attach_live(core, sid, head=2)
     core.select("a")
     rec.heads.clear()
     core.receive({"type": "events", "session": "a", "events": [ev(1), ev(2), ev(3), ev(4)]})
@@ -423,9 +426,7 @@ def test_a_journaled_user_event_confirms_its_message_and_tells_the_outbox_listen
     rec = HeadsRecorder()
     core = ViewCore(rec)
     connect(core, sessions=[{"id": "a", "head": 0}])
-    core.open_session("a")
-    core.drain()
-    core.receive({"type": "attached", "session": "a", "head": 0})
+    attach_live(core, "a")
     core.send_text("a", "hello")
     (send,) = [m for m in core.drain() if m["type"] == "send"]
     rec.outbox.clear()

@@ -11,7 +11,7 @@ from typing import Any
 from desktop.core.outbox import Outbox, OutboxState
 from desktop.core.view import ViewCore, ViewListener
 from desktop.outbox_store import FileOutboxStore
-from tests.desktop.core.test_core import connect, ev
+from tests.desktop.core.test_core import attach_live, connect, ev
 
 
 class Changes(ViewListener):
@@ -28,12 +28,6 @@ class Changes(ViewListener):
 
 def sends(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [m for m in messages if m["type"] in ("send", "answer")]
-
-
-def attach_live(core: ViewCore, sid: str, head: int = 0) -> None:
-    core.open_session(sid)
-    core.drain()
-    core.receive({"type": "attached", "session": sid, "head": head})
 
 
 def test_sent_acknowledges_but_only_the_journaled_user_event_settles() -> None:
