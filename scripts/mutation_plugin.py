@@ -36,7 +36,8 @@ CONNECTION = (
     "tests/desktop/core/test_core.py",
 )
 TESTS_BY_MODULE: dict[str, tuple[str, ...]] = {
-    "runner.journal": ("tests/runner/test_journal.py",),
+    # The search index's tests too: the journal runs its migration and feeds it every commit.
+    "runner.journal": ("tests/runner/test_journal.py", "tests/runner/test_search_index.py"),
     "runner.sessions": RUNNER,
     "runner.server": RUNNER,
     "desktop.connection": CONNECTION,

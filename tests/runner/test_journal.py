@@ -7,7 +7,9 @@ import contextlib
 import json
 import sqlite3
 
-from runner.journal import Journal
+import pytest
+
+from runner.journal import Journal, JournalError
 
 
 class Commits:
@@ -115,6 +117,8 @@ async def test_load_orders_sessions_by_creation_and_fills_in_empty_ones(tmp_path
     journal.save_session("new", {"id": "new", "created_at": 30})  # no events, no client_msg_ids yet
     journal.save_session("old", {"id": "old", "created_at": 10})
     journal.save_session("mid", {"id": "mid", "created_at": 20})
+    journal.save_session("undated", {"id": "undated"})  # from before records had a time: first
+    journal.save_session("early", {"id": "early", "created_at": 0.5})
     journal.append("old", 1, ev(1))
     journal.record_client_msg("old", "m1")
     await journal.flush()
@@ -122,12 +126,14 @@ async def test_load_orders_sessions_by_creation_and_fills_in_empty_ones(tmp_path
     again = await Journal.open(path, Commits())
     loaded = await again.load()
     assert [(s.record["id"], s.committed, s.client_msg_ids) for s in loaded] == [
+        ("undated", 0, set()),
+        ("early", 0, set()),
         ("old", 1, {"m1"}),
         ("mid", 0, set()),
         ("new", 0, set()),
     ]
-    loaded[1].client_msg_ids.add("x")
-    assert loaded[2].client_msg_ids == set()  # each session its own set
+    loaded[3].client_msg_ids.add("x")
+    assert loaded[4].client_msg_ids == set()  # each session its own set
     await again.close()
 
 
@@ -312,3 +318,216 @@ async def test_joined_reads_give_the_frames_row_reads_give(tmp_path) -> None:
         assert await journal.read_joined("a", len(sizes), len(sizes) + 5, 100, 10**6, 10, 10**6) == []  # none there
     finally:
         await journal.close()
+
+
+async def test_the_journal_and_its_folder_are_private_and_an_old_one_is_narrowed(tmp_path) -> None:
+    import os
+    import stat
+
+    def mode(path) -> int:
+        return stat.S_IMODE(os.stat(path).st_mode)
+
+    fresh = tmp_path / "new" / "j.sqlite3"
+    journal = await Journal.open(str(fresh), Commits())
+    journal.append("a", 1, ev(1))
+    await journal.flush()
+    try:
+        assert mode(fresh.parent) == 0o700
+        for suffix in ("", "-wal", "-shm"):
+            assert mode(f"{fresh}{suffix}") == 0o600, suffix
+    finally:
+        await journal.close()
+
+    # An older install's journal, readable by others, its -wal and -shm left by a process still using it.
+    old = tmp_path / "old" / "j.sqlite3"
+    old.parent.mkdir(mode=0o755)
+    old.parent.chmod(0o755)
+    other = sqlite3.connect(str(old), isolation_level=None)
+    other.execute("PRAGMA journal_mode=WAL")
+    other.execute("CREATE TABLE t (x)")
+    other.execute("INSERT INTO t VALUES (1)")
+    try:
+        for suffix in ("", "-wal", "-shm"):
+            os.chmod(f"{old}{suffix}", 0o644)
+        journal = await Journal.open(str(old), Commits())
+        await journal.close()
+        assert mode(old.parent) == 0o700
+        for suffix in ("", "-wal", "-shm"):
+            assert mode(f"{old}{suffix}") == 0o600, suffix
+    finally:
+        other.close()
+
+
+async def test_sync_waits_for_a_commit_already_in_flight_and_before_actions_run_once_in_order(tmp_path) -> None:
+    """A reply must not be sent before its commit, also when the commit has already left for the writer thread
+    (nothing pending): sync() waits for that batch. Actions queued with before_commit run on the writer thread,
+    once each, in order, before the events they came with are committed."""
+    import threading
+
+    commits = Commits()
+    journal = await Journal.open(str(tmp_path / "j.sqlite3"), commits)
+    gate = threading.Event()
+    ran: list[str] = []
+    try:
+        journal.before_commit(lambda: ran.append("first"))
+        journal.before_commit(lambda: (gate.wait(30), ran.append("second")))
+        journal.append("a", 1, ev(1))
+        await asyncio.sleep(0.1)  # the batch is on the writer thread, held by the second action
+        synced = asyncio.ensure_future(journal.sync())
+        await asyncio.sleep(0.1)
+        assert not synced.done() and commits.got == {}
+        gate.set()
+        await asyncio.wait_for(synced, 10)
+        assert commits.got == {"a": [1]} and ran == ["first", "second"]
+        journal.append("a", 2, ev(2))
+        await journal.sync()
+        assert ran == ["first", "second"] and commits.got == {"a": [1, 2]}  # done once, not again
+    finally:
+        gate.set()
+        await journal.close()
+    assert journal.unsaved == 0
+
+
+async def test_writes_close_together_share_one_commit_and_commits_are_counted(tmp_path) -> None:
+    """Writes arriving within the commit window (10 ms) after the first go in its transaction, not one each."""
+    commits = Commits()
+    journal = await Journal.open(str(tmp_path / "j.sqlite3"), commits)
+    try:
+        assert journal.commits == 0
+        journal.append("a", 1, ev(1))
+        await asyncio.sleep(0.002)  # a later turn of the loop, well inside the window
+        journal.append("a", 2, ev(2))
+        await journal.flush()
+        assert commits.got == {"a": [1, 2]} and journal.commits == 1
+        journal.append("a", 3, ev(3))
+        await journal.flush()
+        assert journal.commits == 2
+    finally:
+        await journal.close()
+
+
+async def test_close_retries_a_failing_disk_and_then_says_what_was_lost(tmp_path, monkeypatch) -> None:
+    import runner.journal as jmod
+
+    monkeypatch.setattr(jmod, "RETRY_DELAY", 0.05)
+    path = str(tmp_path / "j.sqlite3")
+    errors: list[str | None] = []
+    journal = await Journal.open(path, Commits(), errors.append)
+    blocker = sqlite3.connect(path, isolation_level=None, timeout=0)
+    journal._wconn.execute("PRAGMA busy_timeout=0")
+    blocker.execute("BEGIN IMMEDIATE")  # another process holds the write lock: every commit fails
+    journal.append("a", 1, ev(1))
+    for _ in range(500):
+        if errors:
+            break
+        await asyncio.sleep(0.01)
+    assert errors and "locked" in errors[0]
+    # The lock goes away while closing: close() keeps retrying and saves everything.
+    asyncio.get_running_loop().call_later(0.3, blocker.execute, "ROLLBACK")
+    await journal.close(timeout=20)
+    assert journal.unsaved == 0 and errors[-1] is None and errors.count(None) == 1
+    again = await Journal.open(path, Commits())
+    assert [s for s, _ in await again.read("a", 0, 10, 10, 10**6)] == [1]
+    again._wconn.execute("PRAGMA busy_timeout=0")
+    blocker.execute("BEGIN IMMEDIATE")
+    try:
+        again.append("a", 2, ev(2))
+        again.append("a", 3, ev(3))
+        synced = asyncio.ensure_future(again.sync())
+        started = asyncio.get_running_loop().time()
+        await again.close(timeout=0.5)  # never recovers: gives up after its time-out and counts the loss
+        assert 0.5 <= asyncio.get_running_loop().time() - started < 10
+        assert again.unsaved == 2
+        with pytest.raises(JournalError, match=r"^the journal closed before these writes were saved$"):
+            await synced
+    finally:
+        blocker.execute("ROLLBACK")
+        blocker.close()
+
+
+async def test_failed_commits_are_retried_after_a_pause_and_reported_once_until_they_work(tmp_path,
+                                                                                           monkeypatch) -> None:
+    import runner.journal as jmod
+
+    monkeypatch.setattr(jmod, "RETRY_DELAY", 0.1)
+    path = str(tmp_path / "j.sqlite3")
+    errors: list[str | None] = []
+    commits = Commits()
+    journal = await Journal.open(path, commits, errors.append)
+    begins: list[str] = []
+    journal._wconn.set_trace_callback(lambda sql: begins.append(sql) if sql == "BEGIN" else None)
+    journal._wconn.execute("PRAGMA busy_timeout=0")
+    blocker = sqlite3.connect(path, isolation_level=None)
+    blocker.execute("BEGIN IMMEDIATE")
+    try:
+        journal.append("a", 1, ev(1))
+        await asyncio.sleep(0.55)
+        assert 2 <= len(begins) <= 8  # about one attempt per RETRY_DELAY, not a busy loop
+        assert len(errors) == 1 and errors[0] is not None and "1 events held in memory" in errors[0]
+    finally:
+        blocker.execute("ROLLBACK")
+        blocker.close()
+    await asyncio.wait_for(journal.flush(), 10)
+    journal.append("a", 2, ev(2))
+    await journal.flush()
+    assert commits.got == {"a": [1, 2]}
+    assert errors[1:] == [None]  # recovery told once, later commits say nothing
+    await journal.close()
+
+
+async def test_text_utf8_cannot_hold_is_repaired_at_once_with_the_rest_of_its_batch(tmp_path, monkeypatch) -> None:
+    """A lone surrogate in an event or a client_msg_id is stored escaped; the session saved in the same batch is
+    kept, and the batch is retried at once (not after the pause for a failing disk)."""
+    import runner.journal as jmod
+
+    monkeypatch.setattr(jmod, "RETRY_DELAY", 60)
+    path = str(tmp_path / "j.sqlite3")
+    errors: list[str | None] = []
+    commits = Commits()
+    journal = await Journal.open(path, commits, errors.append)
+    journal.save_session("s", {"id": "s", "created_at": 1})
+    journal.append("s", 1, json.dumps({"seq": 1, "text": "a\ud800b"}, ensure_ascii=False))
+    journal.record_client_msg("s", "m-\udc00")
+    await asyncio.wait_for(journal.sync(), 10)
+    journal.append("s", 2, ev(2))
+    await asyncio.wait_for(journal.sync(), 10)
+    assert commits.got == {"s": [1, 2]}
+    assert json.loads((await journal.read("s", 0, 1, 10, 10**6))[0][1])["text"] == "a\ud800b"  # lossless
+    assert len(errors) == 2 and errors[-1] is None  # reported, then cleared
+    await journal.close()
+    again = await Journal.open(path, Commits())
+    [stored] = await again.load()
+    assert stored.record == {"id": "s", "created_at": 1} and stored.committed == 2
+    assert stored.client_msg_ids == {"m-\\udc00"}
+    await again.close()
+
+
+async def test_a_writer_that_stops_says_so_and_a_normal_close_says_nothing(tmp_path, caplog) -> None:
+    import logging
+
+    def broken_listener(message: str | None) -> None:
+        raise RuntimeError("listener bug")
+
+    path = str(tmp_path / "j.sqlite3")
+    with caplog.at_level(logging.ERROR, logger="runner.journal"):
+        journal = await Journal.open(path, Commits())
+        journal.append("a", 1, ev(1))
+        await journal.flush()
+        await journal.close()
+        assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
+
+        journal = await Journal.open(path, Commits(), broken_listener)
+        blocker = sqlite3.connect(path, isolation_level=None)
+        journal._wconn.execute("PRAGMA busy_timeout=0")
+        blocker.execute("BEGIN IMMEDIATE")
+        try:
+            journal.append("a", 2, ev(2))
+            for _ in range(500):
+                if any("writer stopped" in r.getMessage() for r in caplog.records):
+                    break
+                await asyncio.sleep(0.01)
+            assert any("the writer stopped; nothing more is saved" in r.getMessage() for r in caplog.records)
+        finally:
+            blocker.execute("ROLLBACK")
+            blocker.close()
+            await journal.close(timeout=0.2)

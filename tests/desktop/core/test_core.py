@@ -552,3 +552,87 @@ def test_a_session_selected_but_never_opened_is_not_released() -> None:
     core.select("a")
     core.select("b")
     assert core.release_unshown(older_than=0, now=time.monotonic() + 1) == []
+
+
+def test_each_connection_starts_with_a_hello_naming_the_protocol_and_the_client() -> None:
+    from runner.vocabulary import PROTOCOL_VERSION
+
+    for core, client in ((ViewCore(Recorder()), "nightshift-desktop"),
+                         (ViewCore(Recorder(), client_name="tester"), "tester")):
+        for _ in range(2):  # the first connection and a reconnect alike
+            core.connecting(1)
+            core.opened()
+            [hello] = core.drain()
+            assert {k: v for k, v in hello.items() if k != "id"} == {
+                "type": "hello", "protocol": PROTOCOL_VERSION, "client": client}
+            assert core.status.phase is Phase.CATCHING_UP  # connected, not yet welcomed nor listed
+            core.receive({"type": "welcome", "protocol": 1, "runner_id": "r1", "re": hello["id"]})
+            assert core.status.phase is Phase.CATCHING_UP  # welcomed, the session list not in yet
+            core.drain()
+            core.receive({"type": "sessions", "sessions": []})
+            assert core.status.phase is Phase.LIVE
+            core.closed("lost")
+            assert core.status.phase is Phase.RECONNECTING and core.status.reason == "lost"
+
+
+def test_the_dot_turns_red_at_exactly_the_failure_limit_and_a_working_connection_starts_over() -> None:
+    core = ViewCore(Recorder(), runner_label="lab")
+    assert core.status == ConnectionStatus(Phase.NOT_CONNECTED, runner="lab")  # nothing tried, nothing said
+    for _ in range(2):
+        for n in range(1, RED_AFTER_FAILURES + 1):
+            core.connecting(n)
+            assert core.status.next_retry_at is None and core.status.attempt == n  # trying now
+            core.connect_failed("refused", next_retry_at=100.0 + n)
+            expected = Phase.UNREACHABLE if n == RED_AFTER_FAILURES else Phase.RECONNECTING
+            assert core.status.phase is expected, n
+            assert core.status.reason == "refused" and core.status.next_retry_at == 100.0 + n
+        connect(core)
+        assert core.status == ConnectionStatus(Phase.LIVE, runner="lab", attempt=1)
+        core.closed("lost", next_retry_at=7.0)
+        assert core.status.next_retry_at == 7.0 and core.status.phase is Phase.RECONNECTING
+    core.connecting(1)
+    core.connect_failed("not trusted", untrusted=True)
+    assert core.status.phase is Phase.UNTRUSTED and core.status.next_retry_at is None
+    core.connecting(2)
+    core.connect_failed("refused", next_retry_at=1.0)
+    assert core.status.phase is Phase.RECONNECTING  # the certificate is no longer what failed
+
+
+def test_an_error_the_runner_pushes_is_a_notice_and_an_error_reply_goes_to_its_caller_only() -> None:
+    class Notices(Recorder):
+        def __init__(self) -> None:
+            super().__init__()
+            self.notices: list[tuple[str, str]] = []
+
+        def notice(self, level: str, message: str) -> None:
+            self.notices.append((level, message))
+
+    rec = Notices()
+    core = ViewCore(rec)
+    connect(core)
+    core.receive({"type": "error", "code": "journal_failed", "message": "the disk is full"})
+    core.receive({"type": "error", "code": "journal_failed"})
+    core.receive({"type": "error"})
+    assert rec.notices == [("error", "the disk is full"), ("error", "journal_failed"), ("error", "error")]
+    replies: list[Any] = []
+    waiting = core.open_requests  # the connection's own (list, agents), not answered here
+    rid = core.request({"type": "rename", "session": "s", "title": "t"}, replies.append)
+    core.receive({"type": "error", "code": "unknown_session", "message": "no such session", "re": rid})
+    assert replies == [{"type": "error", "code": "unknown_session", "message": "no such session", "re": rid}]
+    assert len(rec.notices) == 3 and core.open_requests == waiting
+    core.receive({"type": 7})  # a type that is not text: ignored, not a crash
+    core.receive({"type": "pong", "re": 12345})  # a reply nobody waits for: ignored
+    assert len(rec.notices) == 3
+
+
+def test_another_runner_id_starts_every_sessions_heads_and_reads_over() -> None:
+    rec = Recorder()
+    core = ViewCore(rec)
+    connect(core, runner_id="r1", sessions=[{"id": "s1", "head": 5}, {"id": "s2", "head": 3}])
+    assert (core.sessions["s2"].head, core.sessions["s2"].seen) == (3, 3)  # the first list: all read
+    core.closed("lost")
+    connect(core, runner_id="r2", sessions=[{"id": "s2", "head": 0}])
+    assert rec.reset_to == ["r2"]
+    # The new journal's head and read mark, not the old ones kept as a floor (heads otherwise only move up).
+    assert (core.sessions["s2"].head, core.sessions["s2"].seen) == (0, 0)
+    assert "s1" not in core.sessions
