@@ -636,3 +636,84 @@ def test_another_runner_id_starts_every_sessions_heads_and_reads_over() -> None:
     # The new journal's head and read mark, not the old ones kept as a floor (heads otherwise only move up).
     assert (core.sessions["s2"].head, core.sessions["s2"].seen) == (0, 0)
     assert "s1" not in core.sessions
+
+
+class NoticeRecorder(Recorder):
+    def __init__(self) -> None:
+        super().__init__()
+        self.notices: list[tuple[str, str]] = []
+        self.listed: list[list[Any]] = []
+        self.agents: list[list[dict[str, Any]]] = []
+
+    def notice(self, level: str, message: str) -> None:
+        self.notices.append((level, message))
+
+    def sessions_listed(self, sessions: list[Any]) -> None:
+        self.listed.append(sessions)
+
+    def agents_listed(self, agents: list[dict[str, Any]]) -> None:
+        self.agents.append(agents)
+
+
+def test_the_cores_own_requests_that_fail_are_told_once_each_in_words() -> None:
+    rec = NoticeRecorder()
+    core = ViewCore(rec)
+    sent = connect(core, sessions=[{"id": "s1", "head": 0}])
+    core.open_session("s1")
+    [attach] = [m for m in core.drain() if m["type"] == "attach"]
+    core.receive({"type": "error", "code": "internal", "message": "cannot read the journal", "re": attach["id"]})
+    assert rec.notices == [("error", "cannot read the journal")]
+    assert "s1" in core.cursors and "s1" in core.sessions  # not forgotten: only an unknown session is
+
+    item = core.answer("s1", "r1", "allow")
+    [answer] = [m for m in core.drain() if m["type"] == "answer"]
+    core.receive({"type": "error", "code": "bad_request", "message": "no such choice", "re": answer["id"]})
+    assert rec.notices[-1] == ("error", "The permission answer was not delivered: no such choice")
+    assert item.client_msg_id not in [i.client_msg_id for i in core.outbox.to_send()]  # settled, not resent
+    core.answer("s1", "r2", "deny")
+    [again] = [m for m in core.drain() if m["type"] == "answer"]
+    core.receive({"type": "error", "code": "unknown_request", "message": "gone", "re": again["id"]})
+    assert len(rec.notices) == 2  # an answer resent after a crash was applied before: nothing to say
+
+    core.send_text("s1", "hi")
+    [send] = [m for m in core.drain() if m["type"] == "send"]
+    core.receive({"type": "error", "code": "session_exited", "message": "the agent has exited", "re": send["id"]})
+    assert len(rec.notices) == 2  # a refused message is shown on the message itself, not as a notice
+    [agents] = [m for m in sent if m["type"] == "agents"]
+    core.receive({"type": "error", "code": "internal", "message": "no agents", "re": agents["id"]})
+    assert rec.notices[-1] == ("error", "no agents") and len(rec.notices) == 3
+
+
+def test_lists_of_sessions_and_agents_reach_the_listener_and_bad_entries_are_skipped() -> None:
+    rec = NoticeRecorder()
+    core = ViewCore(rec)
+    connect(core, sessions=[{"id": "s1", "head": 2}, {"id": 5}, "junk", {"title": "no id"}])
+    assert [[s.id for s in listed] for listed in rec.listed] == [["s1"]]
+    core.receive({"type": "agents", "agents": [{"name": "claude"}, "junk", {"name": "codex"}]})
+    assert rec.agents == [[{"name": "claude"}, {"name": "codex"}]] and core.agents == rec.agents[0]
+    core.receive({"type": "agents", "agents": "not a list"})
+    assert len(rec.agents) == 1
+
+
+def test_the_status_carries_the_runner_attempt_reason_and_next_retry_in_every_phase() -> None:
+    core = ViewCore(Recorder(), runner_label="lab")
+    core.connecting(3)
+    core.connect_failed("not trusted", untrusted=True)
+    assert core.status == ConnectionStatus(Phase.UNTRUSTED, runner="lab", attempt=3, reason="not trusted")
+    core.connecting(4)
+    core.connect_failed("bad token", auth=True)
+    assert core.status == ConnectionStatus(Phase.TOKEN_REFUSED, runner="lab", attempt=4, reason="bad token")
+    for n in range(5, 5 + RED_AFTER_FAILURES):
+        core.connecting(n)
+        core.connect_failed("refused", next_retry_at=9.0)
+    assert core.status == ConnectionStatus(Phase.UNREACHABLE, runner="lab", attempt=n, reason="refused",
+                                           next_retry_at=9.0)
+    core.open_session("s1")
+    core.connecting(1)
+    core.opened()
+    [hello] = core.drain()
+    core.receive({"type": "welcome", "protocol": 1, "runner_id": "r", "re": hello["id"]})
+    core.receive({"type": "sessions", "sessions": [{"id": "s1", "head": 40}]})
+    core.drain()
+    core.receive({"type": "attached", "session": "s1", "head": 40})
+    assert core.status == ConnectionStatus(Phase.CATCHING_UP, runner="lab", attempt=1, behind=40)
