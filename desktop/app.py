@@ -266,7 +266,7 @@ class NightshiftApp(QObject):
         self.rendering = enabled
         self.runner_set.set_rendering(enabled)
 
-    def reconnect_now(self, reason: str = "reconnect requested") -> None:
+    def reconnect_now(self, reason: str) -> None:
         self.runner_set.reconnect_now(reason)
 
     async def probe(self, timeout: float = 2.0) -> bool:

@@ -102,7 +102,7 @@ class RunnerConnection:
                 await self._supervisor
             self._supervisor = None
 
-    def reconnect_now(self, reason: str = "reconnect requested") -> None:
+    def reconnect_now(self, reason: str) -> None:
         """Drop the current socket (if any) and connect again at once, with the backoff reset."""
         log.info("reconnect now: %s", reason)
         self.backoff.reset()

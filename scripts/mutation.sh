@@ -1,14 +1,14 @@
 #!/usr/bin/env bash
 # Mutation testing of the core with mutmut (PyPI): every mutant (a small change to the code) must make a test fail.
-# Not part of the normal test run. Runs in a temporary copy of the checkout, niced, with 4 mutants under test at once
-# (many of their tests wait on the network rather than compute: 4 keep 2 cores busy).
+# Not part of the normal test run. Runs in a temporary copy of the checkout, niced, with 6 mutants under test at once
+# (many of their tests wait on the network rather than compute: 6 keep 2 cores busy; MUTATION_CHILDREN=N to change).
 #
 #   bash scripts/mutation.sh          # the scope of pyproject.toml's [tool.mutmut] (2,251 mutants)
 #   bash scripts/mutation.sh NAME...  # only these mutants, in a kept copy (KEEP=DIR of an earlier run)
 #   KEEP=/tmp/mut bash scripts/mutation.sh   # keep the copy (then: cd /tmp/mut && mutmut show NAME)
 #   SOURCE_TREE=DIR bash scripts/mutation.sh  # measure the tree in DIR (another revision) with these settings
 #
-# Prints the count per outcome, the score (killed + timed out) / (all mutants that have tests), and every survivor.
+# Prints the count per outcome, the score (killed + timed out) / (all mutants that have tests), and every survivor
 # Survivors judged equivalent, with the reason, are listed in tests/mutation-survivors.md.
 set -euo pipefail
 
@@ -54,7 +54,7 @@ started=$(date +%s)
 # SIGINT back to its default first: a shell starts background commands (`... &`) with SIGINT ignored, the agents
 # the tests start inherit that, and the interrupt tests then fail.
 nice -n 19 "$python" -c 'import os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_DFL); os.execv(sys.executable, [sys.executable, *sys.argv[1:]])' \
-    -m mutmut run --max-children 4 "$@" >"$work/mutmut.log" 2>&1 || {
+    -m mutmut run --max-children "${MUTATION_CHILDREN:-6}" "$@" >"$work/mutmut.log" 2>&1 || {
     tail -c 3000 "$work/mutmut.log" >&2
     exit 1
 }
@@ -63,32 +63,5 @@ nice -n 19 "$python" -c 'import os, signal, sys; signal.signal(signal.SIGINT, si
 times >"$work/times.txt"  # in this shell: the second line is its children's user and sys time
 echo "mutmut: $(( $(date +%s) - started )) s wall; CPU time (user, sys) of mutmut and all it ran: $(tail -1 "$work/times.txt")"
 
-# Outcomes from mutmut's per-file records (exit codes as mutmut reads them: 1 and 3 killed, 0 survived, 5 and 33 no
-# tests, 24 and the like a timeout).
-"$python" - <<'EOF'
-import collections, json, pathlib
-outcome = {1: "killed", 3: "killed", 0: "survived", 5: "no tests", 33: "no tests", -24: "timeout", 24: "timeout",
-           36: "timeout", 152: "timeout", 255: "timeout", 37: "type check"}
-counts: collections.Counter[str] = collections.Counter()
-survivors = []
-by_file: dict[str, collections.Counter[str]] = collections.defaultdict(collections.Counter)
-for meta in sorted(pathlib.Path("mutants").rglob("*.py.meta")):
-    for name, code in json.loads(meta.read_text()).get("exit_code_by_key", {}).items():
-        kind = outcome.get(code, "not run" if code is None else f"exit {code}")
-        counts[kind] += 1
-        by_file[str(meta.relative_to("mutants"))[:-5]][kind] += 1
-        if kind == "survived":
-            survivors.append(name)
-for path, file_counts in sorted(by_file.items()):
-    if file_counts:
-        print(f"{path}: " + ", ".join(f"{n} {kind}" for kind, n in file_counts.most_common()))
-for kind, n in counts.most_common():
-    print(f"{kind:>10}: {n}")
-dead = counts["killed"] + counts["timeout"] + counts["type check"]
-tested = dead + counts["survived"]
-print(f"score: {dead}/{tested} = {100 * dead / max(tested, 1):.1f} % of the mutants that have tests"
-      f" ({counts['no tests']} have none; counting those as survivors: {100 * dead / max(tested + counts['no tests'], 1):.1f} %)")
-print("survivors:")
-for name in survivors:
-    print("  " + name)
-EOF
+# Counts, the score, and every survivor with its change (scripts/mutation_report.py).
+"$python" scripts/mutation_report.py

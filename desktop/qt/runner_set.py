@@ -196,7 +196,7 @@ class RunnerSet(QObject):
         for handle in self.handles.values():
             handle.set_rendering(enabled)
 
-    def reconnect_now(self, reason: str = "reconnect requested") -> None:
+    def reconnect_now(self, reason: str) -> None:
         for handle in self.handles.values():
             handle.connection.reconnect_now(reason)
 

@@ -428,3 +428,26 @@ async def test_after_a_working_connection_ends_the_first_retry_is_at_once(runner
         assert closed_with == [("the window was restored", 2000.0)]
     finally:
         await v.connection.close()
+
+
+async def test_after_a_refused_token_is_replaced_later_drops_are_retried_on_their_own() -> None:
+    """Waiting for the user (a refused token) ends with the new token: a connection dropped afterwards, by the
+    runner or on request, is retried by itself like any other."""
+    async def close_soon(ws: Any) -> None:
+        await asyncio.sleep(0.1)
+        await ws.close(1012, "restarting")
+
+    async with ScriptedServer(close_soon, status=401) as server:
+        v = View(server.url)
+        v.connection.start()
+        try:
+            await until(lambda: v.core.status.phase is Phase.TOKEN_REFUSED, 30, "refused")
+            server.status = None
+            v.connection.set_token("the new token")
+            await until(lambda: v.log.opened >= 3, 30, "reconnected after each close, unasked")
+            v.connection.reconnect_now("asked")
+            opened = v.log.opened
+            await until(lambda: v.log.opened >= opened + 2, 30, "reconnected after a close after the request")
+            assert "closed by the runner (1012)" in v.listener.reasons
+        finally:
+            await v.connection.close()

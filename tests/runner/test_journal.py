@@ -531,3 +531,79 @@ async def test_a_writer_that_stops_says_so_and_a_normal_close_says_nothing(tmp_p
             blocker.execute("ROLLBACK")
             blocker.close()
             await journal.close(timeout=0.2)
+
+
+async def test_a_joined_read_stops_at_the_group_that_reaches_its_event_or_byte_bound(tmp_path) -> None:
+    """A follower asks for about `limit` events and `max_bytes` of payload at a time: the read ends with the group
+    that reaches either bound (never reading on to the head: a big backlog is not held in memory at once)."""
+    journal = await Journal.open(str(tmp_path / "j.sqlite3"), Commits())
+    payloads = [json.dumps({"seq": seq, "text": "x" * 40}, separators=(",", ":")) for seq in range(1, 2001)]
+    journal.extend([("a", seq, p) for seq, p in enumerate(payloads, start=1)], sum(map(len, payloads)))
+    await journal.flush()
+    four_groups = sum(map(len, payloads[:400]))
+    try:
+        async def groups(limit: int, max_bytes: int) -> list[int]:
+            return [count for _, count, _ in await journal.read_joined("a", 0, 2000, limit, max_bytes, 100, 10**6)]
+
+        assert await groups(400, 10**9) == [100] * 4  # reached exactly with the fourth group
+        assert await groups(401, 10**9) == [100] * 5  # not reached after four: a fifth
+        assert await groups(10**6, four_groups) == [100] * 4
+        assert await groups(10**6, four_groups + 1) == [100] * 5
+        assert await groups(10**6, 10**9) == [100] * 20  # everything up to `upto`, and no further
+    finally:
+        await journal.close()
+
+
+async def test_a_repaired_batch_keeps_its_deletions(tmp_path) -> None:
+    path = str(tmp_path / "j.sqlite3")
+    journal = await Journal.open(path, Commits())
+    journal.save_session("gone", {"id": "gone", "created_at": 1})
+    journal.append("gone", 1, ev(1))
+    await journal.flush()
+    journal.delete_session("gone")  # in the same batch as text UTF-8 cannot hold
+    journal.save_session("s", {"id": "s", "created_at": 2})
+    journal.append("s", 1, json.dumps({"seq": 1, "text": "\ud800"}, ensure_ascii=False))
+    await asyncio.wait_for(journal.sync(), 10)
+    await journal.close()
+    again = await Journal.open(path, Commits())
+    assert [(s.record["id"], s.committed) for s in await again.load()] == [("s", 1)]
+    await again.close()
+
+
+async def test_a_journal_that_cannot_be_opened_says_where_and_why(tmp_path) -> None:
+    (tmp_path / "a-file").write_text("")
+    with pytest.raises(JournalError, match=r"^cannot create journal .*a-file/j\.sqlite3: Not a directory$"):
+        await Journal.open(str(tmp_path / "a-file" / "j.sqlite3"), Commits())
+    (tmp_path / "garbage.sqlite3").write_bytes(b"this is not a database, " * 100)
+    with pytest.raises(JournalError, match=r"^cannot open journal .*garbage\.sqlite3: file is not a database$"):
+        await Journal.open(str(tmp_path / "garbage.sqlite3"), Commits())
+
+
+async def test_a_failing_before_commit_action_is_retried_and_logged_as_unexpected(tmp_path, caplog,
+                                                                                  monkeypatch) -> None:
+    """An action that raises (a bug, or a file it cannot write) holds its batch back like a failed commit, and,
+    not being a disk or SQLite error, is logged with its traceback."""
+    import logging
+
+    import runner.journal as jmod
+
+    monkeypatch.setattr(jmod, "RETRY_DELAY", 0.05)
+    commits = Commits()
+    errors: list[str | None] = []
+    journal = await Journal.open(str(tmp_path / "j.sqlite3"), commits, errors.append)
+    attempts: list[int] = []
+
+    def flaky() -> None:
+        attempts.append(1)
+        if len(attempts) == 1:
+            raise RuntimeError("could not write the blob")
+
+    with caplog.at_level(logging.ERROR, logger="runner.journal"):
+        journal.before_commit(flaky)
+        journal.append("a", 1, ev(1))
+        await asyncio.wait_for(journal.sync(), 10)
+    assert attempts == [1, 1] and commits.got == {"a": [1]}
+    assert errors[0] is not None and "could not write the blob" in errors[0] and errors[-1] is None
+    unexpected = [r for r in caplog.records if "unexpected error while committing" in r.getMessage()]
+    assert len(unexpected) == 1 and unexpected[0].exc_info is not None
+    await journal.close()
