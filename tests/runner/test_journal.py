@@ -572,7 +572,7 @@ async def test_a_repaired_batch_keeps_its_deletions(tmp_path) -> None:
 
 async def test_a_journal_that_cannot_be_opened_says_where_and_why(tmp_path) -> None:
     (tmp_path / "a-file").write_text("")
-    with pytest.raises(JournalError, match=r"^cannot create journal .*a-file/j\.sqlite3: Not a directory$"):
+    with pytest.raises(JournalError, match=r"^cannot create journal .*a-file/j\.sqlite3: File exists$"):
         await Journal.open(str(tmp_path / "a-file" / "j.sqlite3"), Commits())
     (tmp_path / "garbage.sqlite3").write_bytes(b"this is not a database, " * 100)
     with pytest.raises(JournalError, match=r"^cannot open journal .*garbage\.sqlite3: file is not a database$"):
