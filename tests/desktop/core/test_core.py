@@ -717,3 +717,29 @@ def test_the_status_carries_the_runner_attempt_reason_and_next_retry_in_every_ph
     core.drain()
     core.receive({"type": "attached", "session": "s1", "head": 40})
     assert core.status == ConnectionStatus(Phase.CATCHING_UP, runner="lab", attempt=1, behind=40)
+
+
+def test_what_existed_before_the_view_is_read_what_comes_after_is_unread_and_the_shown_is_read_quietly() -> None:
+    class Heads(Recorder):
+        def __init__(self) -> None:
+            super().__init__()
+            self.heads: list[list[str]] = []
+
+        def heads_changed(self, session_ids: list[str]) -> None:
+            self.heads.append(list(session_ids))
+
+    rec = Heads()
+    core = ViewCore(rec)
+    core.select("shown")
+    connect(core, sessions=[{"id": "old", "head": 4}, {"id": "headless"}, {"id": "shown", "head": 2}])
+    assert [(core.sessions[s].head, core.sessions[s].unread) for s in ("old", "headless", "shown")] == [
+        (4, 0), (0, 0), (2, 0)]
+    core.receive({"type": "sessions", "sessions": [
+        {"id": "old", "head": 4}, {"id": "headless", "head": 5}, {"id": "shown", "head": 3},
+        {"id": "new", "head": 3}]})
+    assert core.sessions["headless"].unread == 5  # nothing of it was read: its 5 events are all new
+    assert core.sessions["new"].unread == 3  # appeared after the view started: unread
+    assert core.sessions["shown"].unread == 0  # the shown session is read as it grows...
+    core.receive({"type": "session_changed", "session": {"id": "shown", "head": 6}})
+    assert core.sessions["shown"].unread == 0
+    assert rec.heads == []  # ... without a heads signal: the list and the session update already say so
