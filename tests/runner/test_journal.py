@@ -607,3 +607,40 @@ async def test_a_failing_before_commit_action_is_retried_and_logged_as_unexpecte
     unexpected = [r for r in caplog.records if "unexpected error while committing" in r.getMessage()]
     assert len(unexpected) == 1 and unexpected[0].exc_info is not None
     await journal.close()
+
+
+async def test_writes_that_arrive_during_a_failing_commit_count_against_the_memory_bound(tmp_path,
+                                                                                         monkeypatch) -> None:
+    import threading
+
+    import runner.journal as jmod
+
+    monkeypatch.setattr(jmod, "RETRY_DELAY", 0.05)
+    path = str(tmp_path / "j.sqlite3")
+    errors: list[str | None] = []
+    commits = Commits()
+    journal = await Journal.open(path, commits, errors.append)
+    journal._wconn.execute("PRAGMA busy_timeout=0")
+    blocker = sqlite3.connect(path, isolation_level=None)
+    blocker.execute("BEGIN IMMEDIATE")  # the commit below will fail
+    gate = threading.Event()
+    try:
+        journal.before_commit(lambda: gate.wait(30))  # holds the commit on the writer thread
+        journal.append("a", 1, ev(1, "x" * 1000))
+        await asyncio.sleep(0.1)
+        journal.append("a", 2, ev(2, "y" * 500_000))  # arrives while that commit is under way
+        monkeypatch.setattr(jmod, "MAX_PENDING_BYTES", 400_000)
+        gate.set()
+        for _ in range(500):
+            if errors:
+                break
+            await asyncio.sleep(0.01)
+        assert errors and errors[0] is not None
+        assert journal.over_capacity  # both held in memory: 501 kB, over the 400 kB bound
+    finally:
+        gate.set()
+        blocker.execute("ROLLBACK")
+        blocker.close()
+    await asyncio.wait_for(journal.flush(), 10)
+    assert commits.got == {"a": [1, 2]} and not journal.over_capacity
+    await journal.close()
