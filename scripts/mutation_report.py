@@ -15,9 +15,10 @@ import re
 import sys
 from pathlib import Path
 
-# Exit codes as mutmut reads them: 1 and 3 killed, 0 survived, 5 and 33 no tests, the rest a time-out.
-OUTCOME = {1: "killed", 3: "killed", 0: "survived", 5: "no tests", 33: "no tests", -24: "timeout", 24: "timeout",
-           36: "timeout", 152: "timeout", 255: "timeout", 37: "type check"}
+# Exit codes as mutmut reads them: 1 and 3 killed, 0 survived, 5 and 33 no tests, -11 a crash of the tests' process
+# (killed too: the mutant broke it), the rest a time-out.
+OUTCOME = {1: "killed", 3: "killed", -11: "crashed", 0: "survived", 5: "no tests", 33: "no tests", -24: "timeout",
+           24: "timeout", 36: "timeout", 152: "timeout", 255: "timeout", 37: "type check"}
 JUDGED = Path("tests/mutation-survivors.md")
 
 
@@ -58,13 +59,13 @@ def main() -> None:
                 print(f"| `{name}` | `{change(name, found[name][0])}` | |")
         return
     for source, file_counts in sorted(by_file.items()):
-        dead = file_counts["killed"] + file_counts["timeout"]
+        dead = file_counts["killed"] + file_counts["crashed"] + file_counts["timeout"]
         tested = dead + file_counts["survived"]
         print(f"{source}: " + ", ".join(f"{n} {kind}" for kind, n in file_counts.most_common())
               + f" ({100 * dead / max(tested, 1):.1f} %)")
     for kind, n in counts.most_common():
         print(f"{kind:>10}: {n}")
-    dead = counts["killed"] + counts["timeout"] + counts["type check"]
+    dead = counts["killed"] + counts["crashed"] + counts["timeout"] + counts["type check"]
     tested = dead + counts["survived"]
     print(f"score: {dead}/{tested} = {100 * dead / max(tested, 1):.1f} % of the mutants that have tests"
           f" ({counts['no tests']} have none)")

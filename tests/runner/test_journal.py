@@ -644,3 +644,101 @@ async def test_writes_that_arrive_during_a_failing_commit_count_against_the_memo
     await asyncio.wait_for(journal.flush(), 10)
     assert commits.got == {"a": [1, 2]} and not journal.over_capacity
     await journal.close()
+
+
+async def test_a_batch_of_one_sessions_next_events_goes_in_as_one_statement(tmp_path) -> None:
+    """The hot path's insert (issue 10): one statement for a commit of one session's consecutive events (two or
+    more), not one per row; a batch of several sessions, or with a gap, row by row. Both store the same."""
+    journal = await Journal.open(str(tmp_path / "j.sqlite3"), Commits())
+    inserts: list[str] = []
+    journal._wconn.set_trace_callback(
+        lambda sql: inserts.append(sql) if sql.startswith("INSERT OR REPLACE INTO events") else None)
+    try:
+        journal.extend([("a", seq, ev(seq)) for seq in (1, 2)], 2 * len(ev(1)))
+        await journal.flush()
+        assert len(inserts) == 1
+        journal.extend([("a", seq, ev(seq)) for seq in range(3, 1003)], 1000 * len(ev(1000)))
+        await journal.flush()
+        assert len(inserts) == 2
+        inserts.clear()
+        journal.extend([("a", 1003, ev(1003)), ("b", 1, ev(1)), ("a", 1005, ev(1005))], 300)
+        await journal.flush()
+        assert len(inserts) == 3  # row by row
+        rows = await journal.read("a", 0, 2000, 10_000, 10**9)
+        assert [s for s, _ in rows] == [*range(1, 1004), 1005] and all(p == ev(s) for s, p in rows)
+    finally:
+        await journal.close()
+
+
+async def test_before_commit_actions_alone_are_committed_and_count_against_the_bound(tmp_path,
+                                                                                     monkeypatch) -> None:
+    import runner.journal as jmod
+
+    journal = await Journal.open(str(tmp_path / "j.sqlite3"), Commits())
+    ran: list[int] = []
+    try:
+        journal.before_commit(lambda: ran.append(1))  # a file to write, nothing else in the batch
+        await asyncio.wait_for(journal.sync(), 10)
+        assert ran == [1]
+        monkeypatch.setattr(jmod, "MAX_PENDING_BYTES", 500_500)
+        journal.append("a", 1, ev(1, "x" * 1000))
+        journal.before_commit(lambda: None, nbytes=500_000)  # an image held in memory until then
+        assert journal.over_capacity
+        await journal.flush()
+        assert not journal.over_capacity
+    finally:
+        await journal.close()
+
+
+async def test_close_closes_the_files_and_returns_even_when_a_commit_hangs(tmp_path) -> None:
+    """A clean close leaves no -wal file (SQLite removes it when the last connection closes); a commit stuck on
+    a hung disk does not hold shutdown: close() gives up on it after its time-outs and counts what was lost."""
+    import os
+    import threading
+    import time
+
+    path = str(tmp_path / "j.sqlite3")
+    journal = await Journal.open(path, Commits())
+    journal.append("a", 1, ev(1))
+    await journal.flush()
+    assert os.path.exists(path + "-wal")
+    await journal.close()
+    assert not os.path.exists(path + "-wal")
+
+    hung = await Journal.open(path, Commits())
+    gate = threading.Event()
+    try:
+        hung.before_commit(lambda: gate.wait(30))
+        hung.append("a", 2, ev(2))
+        await asyncio.sleep(0.1)  # the commit is stuck on the writer thread
+        started = time.monotonic()
+        await hung.close(timeout=0.2)
+        assert time.monotonic() - started < 15  # not the 30 s the writer is stuck for
+        assert hung.unsaved == 1
+    finally:
+        gate.set()
+
+
+async def test_releasing_backpressure_frees_writers_waiting_for_a_stalled_disk(tmp_path, monkeypatch) -> None:
+    import runner.journal as jmod
+
+    monkeypatch.setattr(jmod, "RETRY_DELAY", 0.05)
+    monkeypatch.setattr(jmod, "MAX_PENDING_EVENTS", 5)
+    path = str(tmp_path / "j.sqlite3")
+    journal = await Journal.open(path, Commits())
+    journal._wconn.execute("PRAGMA busy_timeout=0")
+    blocker = sqlite3.connect(path, isolation_level=None)
+    blocker.execute("BEGIN IMMEDIATE")
+    try:
+        journal.extend([("a", seq, ev(seq)) for seq in range(1, 11)], 10 * len(ev(10)))
+        waiting = asyncio.ensure_future(journal.wait_capacity())
+        await asyncio.sleep(0.3)
+        assert not waiting.done()  # held back while the disk stalls
+        journal.release_backpressure()  # shutting down: agents' readers must not wait any more
+        await asyncio.wait_for(waiting, 10)
+        assert journal.over_capacity  # still held in memory, for close() to save or count
+    finally:
+        blocker.execute("ROLLBACK")
+        blocker.close()
+    await journal.close()
+    assert journal.unsaved == 0
