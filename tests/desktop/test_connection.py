@@ -417,15 +417,14 @@ async def test_after_a_working_connection_ends_the_first_retry_is_at_once(runner
     v.connection = RunnerConnection(runner.url, TOKEN, v.core, backoff=Backoff(base=5, cap=5), observer=v.log,
                                     wall_clock=lambda: 2000.0)
     await v.live()
-    closed_with: list[tuple[Any, Any]] = []
-    closed = v.core.closed
-    v.core.closed = lambda reason, next_retry_at=None: (  # type: ignore[method-assign]
-        closed_with.append((reason, next_retry_at)), closed(reason, next_retry_at))[1]
+    between: list[tuple[str | None, float | None]] = []
+    v.listener.status_changed = lambda status: (  # type: ignore[method-assign]
+        between.append((status.reason, status.next_retry_at)) if status.phase is Phase.RECONNECTING else None)
     try:
         v.connection.reconnect_now("the window was restored")
-        # A back-off of 5 s would show here: the reconnect is at once.
+        # A back-off of 5 s would show here: the reconnect is at once, and the status says so.
         await until(lambda: v.log.opened == 2 and v.core.status.phase is Phase.LIVE, 4, "reconnected at once")
-        assert closed_with == [("the window was restored", 2000.0)]
+        assert between[0] == ("the window was restored", 2000.0)
     finally:
         await v.connection.close()
 
