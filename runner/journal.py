@@ -47,6 +47,10 @@ ARRAY_INSERT_BYTES = 1024 * 1024
 RETRY_DELAY = 1.0
 """Seconds between attempts when a commit fails (a full disk, for example)."""
 
+CLOSE_WAIT = 2.0
+"""Seconds close() waits for each connection to close on its thread (a commit stuck on a hung disk holds the
+writer's): then it gives up on it, so shutdown never hangs."""
+
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS sessions (
@@ -581,7 +585,7 @@ class Journal:
         for pool, conn in ((self._writer, self._wconn), (self._reader, self._rconn)):
             if conn is not None:
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(loop.run_in_executor(pool, self._close_conn, conn), 2.0)
+                    await asyncio.wait_for(loop.run_in_executor(pool, self._close_conn, conn), CLOSE_WAIT)
         # A commit stuck in the writer thread (a hung disk) must not hang shutdown: don't wait for it.
         self._writer.shutdown(wait=False)
         self._reader.shutdown(wait=False)
