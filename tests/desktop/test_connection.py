@@ -264,6 +264,7 @@ async def test_without_a_token_no_authorization_is_sent_and_the_refusal_waits_fo
         await until(lambda: v.core.status.phase is Phase.TOKEN_REFUSED, 30, "refused")
         assert headers == [{}]
         assert v.core.status.reason == "the runner refused the token (HTTP 401)"
+        assert v.core.status.next_retry_at is None  # no retry is scheduled: only a new token helps
     finally:
         await v.connection.close()
 
@@ -291,9 +292,14 @@ async def test_attempts_are_counted_from_one_and_again_after_a_connection_worked
                 attempts.append(status.attempt)
 
     core = ViewCore(Attempts(), runner_label="test")
-    nowhere = RunnerConnection(f"ws://127.0.0.1:{unused_tcp_port}/", TOKEN, core, backoff=Backoff(base=0.01, cap=0.02))
+    log = ConnectionLog()
+    nowhere = RunnerConnection(f"ws://127.0.0.1:{unused_tcp_port}/", TOKEN, core, backoff=Backoff(base=0.01, cap=0.02),
+                               observer=log)
+    started = time.monotonic()
     nowhere.start()
     try:
+        await until(lambda: "connecting" in log.events, 30, "the first attempt")
+        assert time.monotonic() - started < 0.9  # at once, not after a back-off
         await until(lambda: len(attempts) >= 4, 30, "four attempts")
         assert attempts[:4] == [1, 2, 3, 4]
     finally:

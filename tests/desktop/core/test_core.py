@@ -743,3 +743,64 @@ def test_what_existed_before_the_view_is_read_what_comes_after_is_unread_and_the
     core.receive({"type": "session_changed", "session": {"id": "shown", "head": 6}})
     assert core.sessions["shown"].unread == 0
     assert rec.heads == []  # ... without a heads signal: the list and the session update already say so
+
+
+def test_replies_and_pushes_about_sessions_the_view_does_not_follow_change_nothing() -> None:
+    class Removals(NoticeRecorder):
+        def __init__(self) -> None:
+            super().__init__()
+            self.removed: list[str] = []
+
+        def session_removed(self, session_id: str) -> None:
+            self.removed.append(session_id)
+
+    rec = Removals()
+    core = ViewCore(rec)
+    connect(core, sessions=[{"id": "s1", "head": 3}])
+    core.receive({"type": "session_deleted", "session": "nope"})
+    core.receive({"type": "attached", "session": "nope", "head": 4})
+    core.receive({"type": "events", "session": ["not", "an", "id"], "events": [ev(1)]})
+    assert rec.removed == [] and rec.notices == [] and "nope" not in core.cursors
+
+    core.open_session("s1")
+    [attach] = [m for m in core.drain() if m["type"] == "attach"]
+    core.receive({"type": "attached", "session": "s1", "head": 7, "re": attach["id"]})
+    assert rec.notices == []  # a successful attach is not an error
+    assert core.sessions["s1"].head == 7 and core.cursors["s1"].subscribed  # the attach tells the newest head
+    core.set_rendering(False)  # minimized: every followed session is detached
+    core.drain()
+    core.receive({"type": "attached", "session": "s1", "head": 8})  # late, for the attach before
+    assert not core.cursors["s1"].subscribed  # not followed again behind the view's back
+
+    core.open_session("unlisted")  # a session the list does not have (deleted meanwhile, say)
+    core.set_rendering(True)
+    attaches = [m for m in core.drain() if m["type"] == "attach" and m["session"] == "unlisted"]
+    core.receive({"type": "error", "code": "unknown_session", "message": "no such session",
+                  "re": attaches[-1]["id"]})
+    assert "unlisted" not in core.cursors and rec.notices == []
+    assert "unlisted" not in core.release_unshown(0, now=time.monotonic() + 10**6)  # nothing of it is left
+    core.close_session("never-opened")  # nothing to close: nothing happens
+    core.select("s1")
+    core.close_session("s1")
+    assert "s1" not in core.cursors
+
+
+def test_a_message_typed_before_the_welcome_goes_out_once_after_it() -> None:
+    core = ViewCore(Recorder())
+    core.connecting(1)
+    assert core.status.phase is Phase.NOT_CONNECTED  # trying for the first time: not yet a failure
+    core.opened()
+    core.send_text("s1", "early")
+    [hello] = core.drain()  # only the hello: the runner has not said who it is yet
+    assert hello["type"] == "hello"
+    core.receive({"type": "welcome", "protocol": 1, "runner_id": "r1", "re": hello["id"]})
+    assert [m["text"] for m in core.drain() if m["type"] == "send"] == ["early"]
+
+
+def test_another_runners_first_list_counts_its_new_sessions_as_read() -> None:
+    core = ViewCore(Recorder())
+    connect(core, runner_id="r1", sessions=[{"id": "s1", "head": 2}])
+    core.closed("lost")
+    connect(core, runner_id="r2", sessions=[{"id": "s1", "head": 5}, {"id": "s3", "head": 4}])
+    assert core.sessions["s3"].unread == 0  # there before this view knew the runner: not news
+    assert core.sessions["s1"].unread == 5  # its old read mark meant another journal
