@@ -292,14 +292,9 @@ async def test_attempts_are_counted_from_one_and_again_after_a_connection_worked
                 attempts.append(status.attempt)
 
     core = ViewCore(Attempts(), runner_label="test")
-    log = ConnectionLog()
-    nowhere = RunnerConnection(f"ws://127.0.0.1:{unused_tcp_port}/", TOKEN, core, backoff=Backoff(base=0.01, cap=0.02),
-                               observer=log)
-    started = time.monotonic()
+    nowhere = RunnerConnection(f"ws://127.0.0.1:{unused_tcp_port}/", TOKEN, core, backoff=Backoff(base=0.01, cap=0.02))
     nowhere.start()
     try:
-        await until(lambda: "connecting" in log.events, 30, "the first attempt")
-        assert time.monotonic() - started < 0.9  # at once, not after a back-off
         await until(lambda: len(attempts) >= 4, 30, "four attempts")
         assert attempts[:4] == [1, 2, 3, 4]
     finally:
@@ -420,7 +415,7 @@ async def test_failed_attempts_are_spaced_by_the_backoff_and_say_when_the_next_o
 
 async def test_after_a_working_connection_ends_the_first_retry_is_at_once(runner: Any) -> None:
     v = View(runner.url)
-    v.connection = RunnerConnection(runner.url, TOKEN, v.core, backoff=Backoff(base=5, cap=5), observer=v.log,
+    v.connection = RunnerConnection(runner.url, TOKEN, v.core, backoff=Backoff(base=600, cap=600), observer=v.log,
                                     wall_clock=lambda: 2000.0)
     await v.live()
     between: list[tuple[str | None, float | None]] = []
@@ -428,8 +423,8 @@ async def test_after_a_working_connection_ends_the_first_retry_is_at_once(runner
         between.append((status.reason, status.next_retry_at)) if status.phase is Phase.RECONNECTING else None)
     try:
         v.connection.reconnect_now("the window was restored")
-        # A back-off of 5 s would show here: the reconnect is at once, and the status says so.
-        await until(lambda: v.log.opened == 2 and v.core.status.phase is Phase.LIVE, 4, "reconnected at once")
+        # Any back-off would be 5 to 10 minutes here: the reconnect is at once, and the status says so.
+        await until(lambda: v.log.opened == 2 and v.core.status.phase is Phase.LIVE, 30, "reconnected at once")
         assert between[0] == ("the window was restored", 2000.0)
     finally:
         await v.connection.close()
