@@ -1,6 +1,7 @@
 """The outcome of a mutation run, read from mutmut's records in the run's copy (`bash scripts/mutation.sh` calls it
 there): counts per file, the score, and every survivor with its change, marked when tests/mutation-survivors.md
-lists it as an equivalent mutant (one that changes nothing a user or caller can observe).
+lists it as an equivalent mutant (one that changes nothing a user or caller can observe). A survivor is matched by
+its function and its change, not by its number: mutmut's numbers within a function are not stable between runs.
 
     python scripts/mutation_report.py [--markdown]   # in a kept copy (KEEP=DIR), after `mutmut run`
 
@@ -41,22 +42,39 @@ def change(name: str, source: str) -> str:
     except Exception as exc:  # a report line, not a reason to stop the report
         return f"(diff unavailable: {exc})"
     lines = [line for line in diff.splitlines() if line[:1] in "-+" and not line.startswith(("---", "+++"))]
-    return " / ".join(re.sub(r"\s+", " ", line).strip() for line in lines)
+    # Backticks as quotes: the change is quoted as code in Markdown.
+    return " / ".join(re.sub(r"\s+", " ", line).strip() for line in lines).replace("`", "'")
+
+
+def function_of(name: str) -> str:
+    return name.rsplit("__mutmut_", 1)[0]
+
+
+def judged_changes() -> set[tuple[str, str]]:
+    """(function, change) of every mutant tests/mutation-survivors.md lists as equivalent: the table rows of its
+    "Equivalent survivors" section."""
+    if not JUDGED.exists():
+        return set()
+    section = JUDGED.read_text().partition("\n## Equivalent survivors")[2].partition("\n## ")[0]
+    rows = re.findall(r"^\| `([\w.ǁ]+__mutmut_\d+)` \| `(.*)` \|$", section, re.MULTILINE)
+    return {(function_of(name), text.replace("\\|", "|")) for name, text in rows}
 
 
 def main() -> None:
     found = outcomes()
-    judged = set(re.findall(r"`([\w.ǁ]+__mutmut_\d+)`", JUDGED.read_text())) if JUDGED.exists() else set()
+    judged_keys = judged_changes()
     by_file: dict[str, collections.Counter[str]] = collections.defaultdict(collections.Counter)
     for source, kind in found.values():
         by_file[source][kind] += 1
     counts = collections.Counter(kind for _, kind in found.values())
     survivors = sorted(name for name, (_, kind) in found.items() if kind == "survived")
-    equivalent = [name for name in survivors if name in judged]
+    changes = {name: change(name, found[name][0]) for name in survivors}
+    judged = {name for name in survivors if (function_of(name), changes[name]) in judged_keys}
+    equivalent = sorted(judged)
     if "--markdown" in sys.argv:
         for name in survivors:
             if name not in judged:
-                print(f"| `{name}` | `{change(name, found[name][0])}` | |")
+                print(f"| `{name}` | `{changes[name].replace('|', chr(92) + '|')}` |")
         return
     for source, file_counts in sorted(by_file.items()):
         dead = file_counts["killed"] + file_counts["crashed"] + file_counts["timeout"]
@@ -74,7 +92,7 @@ def main() -> None:
     print("survivors not judged (kill them with a test, or list them with the reason they are equivalent):")
     for name in survivors:
         if name not in judged:
-            print(f"  {name}: {change(name, found[name][0])}")
+            print(f"  {name}: {changes[name]}")
 
 
 if __name__ == "__main__":
