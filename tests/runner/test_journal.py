@@ -6,10 +6,12 @@ import asyncio
 import contextlib
 import json
 import sqlite3
+from collections.abc import Iterator
 
 import pytest
 
 from runner.journal import Journal, JournalError
+from tests.desktop.qt.helpers import until
 
 
 class Commits:
@@ -24,6 +26,22 @@ class Commits:
 
 def ev(seq: int, text: str = "x") -> str:
     return json.dumps({"seq": seq, "kind": "output", "text": text})
+
+
+@contextlib.contextmanager
+def write_locked(journal: Journal) -> Iterator[sqlite3.Connection]:
+    """Another connection holds the journal's write lock (as another process would): every commit fails at once
+    (the writer's busy time-out set to 0) until the block ends or the test rolls the returned connection back."""
+    journal._wconn.execute("PRAGMA busy_timeout=0")
+    blocker = sqlite3.connect(journal.path, isolation_level=None)
+    blocker.execute("BEGIN IMMEDIATE")
+    try:
+        yield blocker
+    finally:
+        if blocker.in_transaction:
+            blocker.execute("ROLLBACK")
+        blocker.close()
+
 
 
 async def test_group_commit_and_read_back(tmp_path) -> None:
@@ -413,24 +431,17 @@ async def test_close_retries_a_failing_disk_and_then_says_what_was_lost(tmp_path
     path = str(tmp_path / "j.sqlite3")
     errors: list[str | None] = []
     journal = await Journal.open(path, Commits(), errors.append)
-    blocker = sqlite3.connect(path, isolation_level=None, timeout=0)
-    journal._wconn.execute("PRAGMA busy_timeout=0")
-    blocker.execute("BEGIN IMMEDIATE")  # another process holds the write lock: every commit fails
-    journal.append("a", 1, ev(1))
-    for _ in range(500):
-        if errors:
-            break
-        await asyncio.sleep(0.01)
-    assert errors and "locked" in errors[0]
-    # The lock goes away while closing: close() keeps retrying and saves everything.
-    asyncio.get_running_loop().call_later(0.3, blocker.execute, "ROLLBACK")
-    await journal.close(timeout=20)
+    with write_locked(journal) as blocker:
+        journal.append("a", 1, ev(1))
+        await until(lambda: bool(errors), 30, "a failed commit")
+        assert "locked" in str(errors[0])
+        # The lock goes away while closing: close() keeps retrying and saves everything.
+        asyncio.get_running_loop().call_later(0.3, blocker.execute, "ROLLBACK")
+        await journal.close(timeout=20)
     assert journal.unsaved == 0 and errors[-1] is None and errors.count(None) == 1
     again = await Journal.open(path, Commits())
     assert [s for s, _ in await again.read("a", 0, 10, 10, 10**6)] == [1]
-    again._wconn.execute("PRAGMA busy_timeout=0")
-    blocker.execute("BEGIN IMMEDIATE")
-    try:
+    with write_locked(again):
         again.append("a", 2, ev(2))
         again.append("a", 3, ev(3))
         synced = asyncio.ensure_future(again.sync())
@@ -440,9 +451,6 @@ async def test_close_retries_a_failing_disk_and_then_says_what_was_lost(tmp_path
         assert again.unsaved == 2
         with pytest.raises(JournalError, match=r"^the journal closed before these writes were saved$"):
             await synced
-    finally:
-        blocker.execute("ROLLBACK")
-        blocker.close()
 
 
 async def test_failed_commits_are_retried_after_a_pause_and_reported_once_until_they_work(tmp_path,
@@ -456,17 +464,11 @@ async def test_failed_commits_are_retried_after_a_pause_and_reported_once_until_
     journal = await Journal.open(path, commits, errors.append)
     begins: list[str] = []
     journal._wconn.set_trace_callback(lambda sql: begins.append(sql) if sql == "BEGIN" else None)
-    journal._wconn.execute("PRAGMA busy_timeout=0")
-    blocker = sqlite3.connect(path, isolation_level=None)
-    blocker.execute("BEGIN IMMEDIATE")
-    try:
+    with write_locked(journal):
         journal.append("a", 1, ev(1))
         await asyncio.sleep(0.55)
         assert 2 <= len(begins) <= 8  # about one attempt per RETRY_DELAY, not a busy loop
         assert len(errors) == 1 and errors[0] is not None and "1 events held in memory" in errors[0]
-    finally:
-        blocker.execute("ROLLBACK")
-        blocker.close()
     await asyncio.wait_for(journal.flush(), 10)
     journal.append("a", 2, ev(2))
     await journal.flush()
@@ -517,19 +519,12 @@ async def test_a_writer_that_stops_says_so_and_a_normal_close_says_nothing(tmp_p
         assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
 
         journal = await Journal.open(path, Commits(), broken_listener)
-        blocker = sqlite3.connect(path, isolation_level=None)
-        journal._wconn.execute("PRAGMA busy_timeout=0")
-        blocker.execute("BEGIN IMMEDIATE")
         try:
-            journal.append("a", 2, ev(2))
-            for _ in range(500):
-                if any("writer stopped" in r.getMessage() for r in caplog.records):
-                    break
-                await asyncio.sleep(0.01)
-            assert any("the writer stopped; nothing more is saved" in r.getMessage() for r in caplog.records)
+            with write_locked(journal):
+                journal.append("a", 2, ev(2))
+                await until(lambda: any("the writer stopped; nothing more is saved" in r.getMessage()
+                                        for r in caplog.records), 30, "the writer's end logged")
         finally:
-            blocker.execute("ROLLBACK")
-            blocker.close()
             await journal.close(timeout=0.2)
 
 
@@ -620,27 +615,20 @@ async def test_writes_that_arrive_during_a_failing_commit_count_against_the_memo
     errors: list[str | None] = []
     commits = Commits()
     journal = await Journal.open(path, commits, errors.append)
-    journal._wconn.execute("PRAGMA busy_timeout=0")
-    blocker = sqlite3.connect(path, isolation_level=None)
-    blocker.execute("BEGIN IMMEDIATE")  # the commit below will fail
     gate = threading.Event()
     try:
-        journal.before_commit(lambda: gate.wait(30))  # holds the commit on the writer thread
-        journal.append("a", 1, ev(1, "x" * 1000))
-        await asyncio.sleep(0.1)
-        journal.append("a", 2, ev(2, "y" * 500_000))  # arrives while that commit is under way
-        monkeypatch.setattr(jmod, "MAX_PENDING_BYTES", 400_000)
-        gate.set()
-        for _ in range(500):
-            if errors:
-                break
-            await asyncio.sleep(0.01)
-        assert errors and errors[0] is not None
-        assert journal.over_capacity  # both held in memory: 501 kB, over the 400 kB bound
+        with write_locked(journal):  # the commit below will fail
+            journal.before_commit(lambda: gate.wait(30))  # holds the commit on the writer thread
+            journal.append("a", 1, ev(1, "x" * 1000))
+            await asyncio.sleep(0.1)
+            journal.append("a", 2, ev(2, "y" * 500_000))  # arrives while that commit is under way
+            monkeypatch.setattr(jmod, "MAX_PENDING_BYTES", 400_000)
+            gate.set()
+            await until(lambda: bool(errors), 30, "a failed commit")
+            assert errors[0] is not None
+            assert journal.over_capacity  # both held in memory: 501 kB, over the 400 kB bound
     finally:
         gate.set()
-        blocker.execute("ROLLBACK")
-        blocker.close()
     await asyncio.wait_for(journal.flush(), 10)
     assert commits.got == {"a": [1, 2]} and not journal.over_capacity
     await journal.close()
@@ -730,10 +718,7 @@ async def test_releasing_backpressure_frees_writers_waiting_for_a_stalled_disk(t
     monkeypatch.setattr(jmod, "MAX_PENDING_EVENTS", 5)
     path = str(tmp_path / "j.sqlite3")
     journal = await Journal.open(path, Commits())
-    journal._wconn.execute("PRAGMA busy_timeout=0")
-    blocker = sqlite3.connect(path, isolation_level=None)
-    blocker.execute("BEGIN IMMEDIATE")
-    try:
+    with write_locked(journal):
         journal.extend([("a", seq, ev(seq)) for seq in range(1, 11)], 10 * len(ev(10)))
         waiting = asyncio.ensure_future(journal.wait_capacity())
         await asyncio.sleep(0.3)
@@ -741,8 +726,5 @@ async def test_releasing_backpressure_frees_writers_waiting_for_a_stalled_disk(t
         journal.release_backpressure()  # shutting down: agents' readers must not wait any more
         await asyncio.wait_for(waiting, 10)
         assert journal.over_capacity  # still held in memory, for close() to save or count
-    finally:
-        blocker.execute("ROLLBACK")
-        blocker.close()
     await journal.close()
     assert journal.unsaved == 0
