@@ -39,10 +39,15 @@ from runner.worktrees import Worktree
 
 log = logging.getLogger(__name__)
 
-TAIL_EVENTS = 4096
+TAIL_EVENTS = 32_768
 TAIL_BYTES = 4 * 1024 * 1024
-"""Recent committed events kept in memory per session (at most this many, and about this many bytes), so live
-followers rarely touch SQLite. Bounded in bytes too: a thousand 1 MB lines must not stay in memory."""
+"""Recent committed events kept in memory per followed session (at most this many, and about this many bytes), so
+live followers never touch SQLite: more than one commit can hold (MAX_PENDING_EVENTS plus a read), since a follower
+that fell behind by a commit read it back from the journal (a command's flood spent an eighth of its CPU there).
+Bounded in bytes too: a thousand 1 MB lines must not stay in memory."""
+UNFOLLOWED_TAIL_EVENTS = 1024
+"""The tail of a session no view follows: enough for a view that comes back after a moment, small for many idle
+sessions."""
 
 SHUTDOWN_BUDGET = 12.0
 """Seconds shutdown may take in all (agents get SIGKILL after 5 s; the rest is for the journal)."""
@@ -252,7 +257,8 @@ class Session:
         tail = self.tail
         tail.extend(events)
         self.tail_bytes += sum(len(p) for _, p in events)
-        while len(tail) > TAIL_EVENTS or (self.tail_bytes > TAIL_BYTES and len(tail) > 1):
+        most = TAIL_EVENTS if self.followers else UNFOLLOWED_TAIL_EVENTS
+        while len(tail) > most or (self.tail_bytes > TAIL_BYTES and len(tail) > 1):
             self.tail_bytes -= len(tail.popleft()[1])
         for wake in self.followers:
             wake.set()
