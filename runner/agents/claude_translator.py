@@ -98,6 +98,29 @@ class Step:
     to `outgoing`."""
     images: list[Image] = field(default_factory=list)
     """Images the events refer to (`images` of a tool_result): to be stored before the events are journaled."""
+    _open_text: tuple[dict[str, Any], list[str]] | None = None
+    """The fields of the last event if it is streamed text, and its deltas so far (joined by `close_text`)."""
+
+    def add_text(self, kind: str, text: str, message_id: str) -> None:
+        """A delta of a message's text or thinking: one event with the deltas of that message just before it.
+        A flood comes hundreds of deltas per read, and an event per delta cost the runner, the journal and every
+        view far more than its text; a view concatenates them all the same (EVENTS.md)."""
+        events, open_text = self.events, self._open_text
+        if (open_text is not None and events[-1][1] is open_text[0] and events[-1][0] == kind
+                and open_text[0]["message_id"] == message_id):
+            open_text[1].append(text)
+            return
+        self.close_text()
+        fields = {"text": text, "message_id": message_id}
+        events.append((kind, fields))
+        self._open_text = (fields, [text])
+
+    def close_text(self) -> None:
+        if self._open_text is not None:
+            fields, parts = self._open_text
+            if len(parts) > 1:
+                fields["text"] = "".join(parts)
+            self._open_text = None
 
 
 @dataclass(slots=True)
@@ -262,6 +285,7 @@ class ClaudeTranslator:
         feed = self._feed
         for obj in objs:
             feed(obj, step)
+        step.close_text()
         if step.interrupt_due:
             step.outgoing.append(self.control_request({"subtype": "interrupt"}))
         return step
@@ -338,7 +362,7 @@ class ClaudeTranslator:
                     recent.append(text)
                     if len(recent) >= 512:
                         block.chunk()
-                    step.events.append((kind, {"text": text, "message_id": message_id}))
+                    step.add_text(kind, text, message_id)
             elif dtype == "input_json_delta":
                 block.fragments.append(str(delta.get("partial_json", "")))
             return

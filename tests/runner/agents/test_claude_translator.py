@@ -171,9 +171,27 @@ def test_recorded_turns_walk_the_state_machine(replay: Replay) -> None:
     assert walked == [TurnState.IDLE, *turn, *turn]
 
 
+def as_viewed(events: Events) -> Events:
+    """Events as a view shows them: consecutive streamed texts of one message joined (EVENTS.md)."""
+    out: Events = []
+    for kind, fields in events:
+        last = out[-1] if out else None
+        if (kind in ("assistant", "thinking") and last is not None and last[0] == kind
+                and last[1].get("message_id") == fields.get("message_id")
+                and last[1].get("parent_tool_id") == fields.get("parent_tool_id")):
+            out[-1] = (kind, {**last[1], "text": last[1]["text"] + fields["text"]})
+        else:
+            out.append((kind, dict(fields)))
+    return out
+
+
 def test_recording_fed_in_reads_gives_the_same_events(replay: Replay) -> None:
-    # The agent feeds every line of one read together: the events must not depend on how lines are grouped.
-    assert Replay(batch=True).events == replay.events
+    # The agent feeds every line of one read together: what a view shows must not depend on how lines are
+    # grouped; the deltas of a message that come in one read are one event.
+    batched = Replay(batch=True).events
+    assert as_viewed(batched) == as_viewed(replay.events)
+    assert len(batched) < len(replay.events)
+    assert all(fields["text"] for kind, fields in batched if kind in ("assistant", "thinking"))
 
 
 # --- hand-written lines -----------------------------------------------------------------------------------------
@@ -250,7 +268,9 @@ def test_long_streams_are_joined_exactly() -> None:
     pieces = [f"w{i} " for i in range(1500)]
     feed(t, se({"type": "message_start", "message": {"id": "msg_l"}}),
          se({"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}}))
-    assert len(t.feed_lines([text_delta(p) for p in pieces]).events) == 1500
+    assert t.feed_lines([text_delta(p) for p in pieces]).events == [
+        ("assistant", {"text": "".join(pieces), "message_id": "msg_l"})
+    ]
     assert feed(t, assistant("msg_l", {"type": "text", "text": "".join(pieces) + "tail"})) == [
         ("assistant", {"text": "tail", "message_id": "msg_l"})
     ]
@@ -271,6 +291,35 @@ def test_subagent_lines_carry_their_parent() -> None:
         ("assistant", {"text": "Sub", "message_id": "msg_sub", "parent_tool_id": "toolu_task"}),
         ("assistant", {"text": "Top", "message_id": "msg_top"}),
     ]
+
+
+def test_the_deltas_of_one_read_are_one_event_per_run_of_one_message() -> None:
+    """Consecutive deltas of the same kind of one message, in one read, make one event; anything between them
+    (another kind, another message, a subagent's, a tool call) or a new read starts another."""
+    t = ClaudeTranslator()
+    feed(t, se({"type": "message_start", "message": {"id": "msg_a"}}))
+    sub_start = se({"type": "message_start", "message": {"id": "msg_s"}}, parent="toolu_task")
+    tool_block = {"type": "tool_use", "id": "toolu_1", "name": "Read"}
+    thinking = se({"type": "content_block_delta", "index": 0, "delta": {"type": "thinking_delta", "thinking": "hm"}})
+    step = t.feed_lines([
+        thinking, thinking, text_delta("a", 1), text_delta("b", 1), sub_start, text_delta("s1", parent="toolu_task"),
+        text_delta("c", 1), text_delta("s2", parent="toolu_task"), text_delta("s3", parent="toolu_task"),
+        se({"type": "content_block_start", "index": 2, "content_block": tool_block}),
+        se({"type": "content_block_delta", "index": 2,
+            "delta": {"type": "input_json_delta", "partial_json": '{"file_path":"/a"}'}}),
+        se({"type": "content_block_stop", "index": 2}),
+        text_delta("d", 3), text_delta("e", 3),
+    ])
+    assert step.events == [
+        ("thinking", {"text": "hmhm", "message_id": "msg_a"}),
+        ("assistant", {"text": "ab", "message_id": "msg_a"}),
+        ("assistant", {"text": "s1", "message_id": "msg_s", "parent_tool_id": "toolu_task"}),
+        ("assistant", {"text": "c", "message_id": "msg_a"}),
+        ("assistant", {"text": "s2s3", "message_id": "msg_s", "parent_tool_id": "toolu_task"}),
+        ("tool_call", {"tool_id": "toolu_1", "name": "Read", "input": {"file_path": "/a"}}),
+        ("assistant", {"text": "de", "message_id": "msg_a"}),
+    ]
+    assert t.feed_lines([text_delta("f", 3)]).events == [("assistant", {"text": "f", "message_id": "msg_a"})]
 
 
 def test_tool_results_and_user_lines() -> None:
