@@ -10,6 +10,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from runner import journal as journal_module
 from runner.journal import Journal, JournalError
 from tests.desktop.qt.helpers import until
 
@@ -728,3 +729,42 @@ async def test_releasing_backpressure_frees_writers_waiting_for_a_stalled_disk(t
         assert journal.over_capacity  # still held in memory, for close() to save or count
     await journal.close()
     assert journal.unsaved == 0
+
+
+async def write_20_mb(journal: Journal) -> int:
+    """40 commits of 500 KB of payload (five times CHECKPOINT_BYTES); returns the last seq."""
+    seq = 0
+    for _ in range(40):
+        rows = [("a", seq + i + 1, f'{{"seq":{seq + i + 1},"text":"{"x" * 1000}"}}') for i in range(500)]
+        seq += len(rows)
+        journal.extend(rows, sum(len(p) for _, _, p in rows))
+        await journal.flush()
+    await until(lambda: journal._checkpoint is not None and journal._checkpoint.done())
+    return seq
+
+
+async def test_commits_are_checkpointed_beside_the_writer_as_they_go(tmp_path) -> None:
+    """The WAL is copied into the database file while the journal is open, far below the 64 MB past which the
+    writer would do it itself: by the checkpointer's thread."""
+    path = tmp_path / "j.sqlite3"
+    journal = await Journal.open(str(path), Commits())
+    seq = await write_20_mb(journal)
+    assert path.stat().st_size > 15 * 1024 * 1024, "the commits were not checkpointed while the journal was open"
+    rows = await journal.read("a", 0, seq, limit=10**6, max_bytes=10**12)
+    assert [s for s, _ in rows] == list(range(1, seq + 1))
+    await journal.close()
+    assert not (tmp_path / "j.sqlite3-wal").exists()
+
+
+async def test_the_wal_starts_over_past_its_limit_during_a_flood(tmp_path, monkeypatch) -> None:
+    """Checkpoints beside the commits never find the WAL all copied, so it would grow with the journal: past
+    WAL_LIMIT_PAGES (here 4 MB) the writer's own checkpoints complete and the WAL starts over."""
+    monkeypatch.setattr(journal_module, "WAL_LIMIT_PAGES", 1000)
+    path = tmp_path / "j.sqlite3"
+    journal = await Journal.open(str(path), Commits())
+    seq = await write_20_mb(journal)
+    wal = (tmp_path / "j.sqlite3-wal").stat().st_size
+    assert wal < 12 * 1024 * 1024, f"the WAL grew to {wal} bytes"
+    rows = await journal.read("a", 0, seq, limit=10**6, max_bytes=10**12)
+    assert [s for s, _ in rows] == list(range(1, seq + 1))
+    await journal.close()
