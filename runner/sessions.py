@@ -19,7 +19,6 @@ import os
 import secrets
 import signal
 import time
-from collections import deque
 from collections.abc import Callable, Mapping
 from operator import itemgetter
 from typing import Any
@@ -34,6 +33,7 @@ from runner.journal import Journal, StoredSession
 from runner.memory import keep_big_allocations_apart, return_freed_memory
 from runner.process import proc_stat
 from runner.protocol import BATCH_BYTES, BATCH_EVENTS, events_frames, joined_events_frame, scrub_surrogates
+from runner.recent import RecentEvents
 from runner.vocabulary import LIVE_STATUSES, STATUSES, ErrorCode, Kind, MessageType, RequestError, Status
 from runner.worktrees import Worktree
 
@@ -90,8 +90,7 @@ class Session:
         # way to disk), `committed` the newest one known to be on disk, the only one views ever hear of.
         self.assigned = committed
         self.committed = committed
-        self.tail: deque[tuple[int, str]] = deque()
-        self.tail_bytes = 0
+        self.recent = RecentEvents()
         self.client_msg_ids = client_msg_ids
         self.followers: set[asyncio.Event] = set()
         self.deleted = False
@@ -254,21 +253,13 @@ class Session:
 
     def committed_events(self, events: list[tuple[int, str]]) -> None:
         self.committed = events[-1][0]
-        tail = self.tail
-        tail.extend(events)
-        self.tail_bytes += sum(len(p) for _, p in events)
-        most = TAIL_EVENTS if self.followers else UNFOLLOWED_TAIL_EVENTS
-        while len(tail) > most or (self.tail_bytes > TAIL_BYTES and len(tail) > 1):
-            self.tail_bytes -= len(tail.popleft()[1])
+        self.recent.add(events, TAIL_EVENTS if self.followers else UNFOLLOWED_TAIL_EVENTS, TAIL_BYTES)
         for wake in self.followers:
             wake.set()
 
     def cached_after(self, after: int, limit: int) -> list[tuple[int, str]] | None:
-        """Committed events after `after` from memory, or None when they are older than the tail."""
-        if not self.tail or after + 1 < self.tail[0][0]:
-            return None
-        start = after + 1 - self.tail[0][0]
-        return list(itertools.islice(self.tail, start, start + limit))
+        """Committed events after `after` from memory, or None when they are older than those kept."""
+        return self.recent.after(after, limit)
 
     async def refresh_changes(self) -> None:
         if self.worktree is None or self.deleted:
@@ -525,8 +516,7 @@ class SessionManager:
         self.journal.delete_session(session.id)
         self.sessions.pop(session.id, None)
         self._unannounced.discard(session.id)
-        session.tail.clear()  # give the memory back now, not when the last follower lets go
-        session.tail_bytes = 0
+        session.recent.clear()  # give the memory back now, not when the last follower lets go
         await self.journal.sync()
         # Only once the deletion is committed: a crash before it must find the session's images still there.
         unreferenced = set(session.state.get("blobs", ())) - self.referenced_blobs()

@@ -42,8 +42,9 @@ async def test_the_memory_tail_serves_followers_and_stays_small_without_them(tmp
         session = await manager.create({"agent": "command", "argv": ["true"], "cwd": str(tmp_path)})
         session.emit_lines("stdout", [f"line {i}" for i in range(5000)])
         await manager.journal.flush()
-        assert 0 < len(session.tail) <= UNFOLLOWED_TAIL_EVENTS
-        assert session.tail[-1][0] == session.committed
+        assert 0 < session.recent.events <= UNFOLLOWED_TAIL_EVENTS
+        cached = session.cached_after(session.committed - 1, 10)
+        assert cached is not None and [seq for seq, _ in cached] == [session.committed]
 
         session.followers.add(asyncio.Event())
         before = session.committed
