@@ -52,6 +52,9 @@ CHECKPOINT_BYTES = 4 * 1024 * 1024
 WAL_LIMIT_PAGES = 16_000
 """WAL pages (64 MB) past which the writer checkpoints itself after each commit, so the WAL starts over (see
 `_start_checkpoint`)."""
+PURGE_SLICE = 5_000
+"""Events of a deleted session removed per transaction (with their search documents): deleting 200,000 at once held
+the writer, and every other session's events, for a second."""
 CLOSE_WAIT = 2.0
 """Seconds close() waits for each connection to close on its thread (a commit stuck on a hung disk holds the
 writer's): then it gives up on it, so shutdown never hangs."""
@@ -68,6 +71,7 @@ CREATE TABLE IF NOT EXISTS events (
     payload TEXT NOT NULL,
     PRIMARY KEY (session_id, seq)
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS deleted_sessions (session_id TEXT PRIMARY KEY);
 CREATE TABLE IF NOT EXISTS client_msgs (
     session_id TEXT NOT NULL,
     client_msg_id TEXT NOT NULL,
@@ -234,6 +238,9 @@ class Journal:
         self.commits = 0
         self._index = SearchIndex()
         self._migration: asyncio.Task[None] | None = None
+        self._purge: asyncio.Task[None] | None = None
+        self._purge_wakeup = asyncio.Event()
+        self._purged = asyncio.Event()
         self.unsaved = 0
         """Events that could not be committed before `close()` gave up (a full or read-only disk)."""
 
@@ -249,6 +256,8 @@ class Journal:
         journal._flusher = asyncio.create_task(journal._flush_loop(), name="journal-flusher")
         journal._flusher.add_done_callback(_report_flusher_end)
         journal._migration = asyncio.create_task(journal._migrate(), name="journal-search-migration")
+        journal._purge = asyncio.create_task(journal._purge_loop(), name="journal-purge")
+        journal._purge_wakeup.set()  # what a deletion before a crash or a close left
         return journal
 
     def _open_writer(self) -> None:
@@ -429,8 +438,10 @@ class Journal:
                 self.failing = None
                 self._on_error(None)
             self.commits += 1
-            self._unchecked_bytes += batch.nbytes
-            self._start_checkpoint()
+            if None in batch.sessions.values():
+                self._purged.clear()
+                self._purge_wakeup.set()
+            self._start_checkpoint(batch.nbytes)
             self._finish_round()
             committed = _by_session(batch.events)
             if committed:
@@ -474,10 +485,12 @@ class Journal:
                 conn.executemany("INSERT OR IGNORE INTO client_msgs VALUES (?, ?)", batch.client_msgs)
             for sid, record in batch.sessions.items():
                 if record is None:
-                    conn.execute("DELETE FROM events WHERE session_id=?", (sid,))
-                    self._index.forget(conn, sid)
+                    # Gone for good with this commit; its events and search documents are removed after it, a
+                    # slice at a time (_purge_loop).
                     conn.execute("DELETE FROM client_msgs WHERE session_id=?", (sid,))
                     conn.execute("DELETE FROM sessions WHERE id=?", (sid,))
+                    conn.execute("DELETE FROM search_backlog WHERE session_id=?", (sid,))
+                    conn.execute("INSERT OR IGNORE INTO deleted_sessions VALUES (?)", (sid,))
                 else:
                     conn.execute("INSERT OR REPLACE INTO sessions VALUES (?, ?)", (sid, record))
             conn.execute("COMMIT")
@@ -490,15 +503,16 @@ class Journal:
 
     # --- checkpoints ---------------------------------------------------------------------------------------------
 
-    def _start_checkpoint(self) -> None:
+    def _start_checkpoint(self, written: int) -> None:
         """Copy what the WAL holds into the database file, on the checkpointer's thread, after every
-        CHECKPOINT_BYTES committed (one at a time).
+        CHECKPOINT_BYTES committed (`written`: bytes of payload just committed; one checkpoint at a time).
 
         Such a checkpoint runs beside the writer's commits, so during a long flood it never finds the WAL
         entirely copied, and SQLite starts the WAL over only after one did: the WAL would grow for as long as the
         flood lasts. So the writer keeps SQLite's own checkpoint after each commit (by default past a thousand
         pages) past WAL_LIMIT_PAGES: one of those that does not meet a checkpoint here completes (what is left to
         copy is small by then), and the next commit starts the WAL over."""
+        self._unchecked_bytes += written
         if self._unchecked_bytes < CHECKPOINT_BYTES or self._closing or self._cconn is None:
             return
         if self._checkpoint is not None and not self._checkpoint.done():
@@ -516,6 +530,58 @@ class Journal:
         # Not the commits' business (they are durable in the WAL); the writer's own checkpoints bound the WAL.
         if not fut.cancelled() and fut.exception() is not None:
             log.warning("journal: checkpoint failed: %s", fut.exception())
+
+    async def _purge_loop(self) -> None:
+        """Remove what deleted sessions left (their events and search documents), PURGE_SLICE events per
+        transaction on the writer's thread, between commits."""
+        loop = asyncio.get_running_loop()
+        while True:
+            await self._purge_wakeup.wait()
+            self._purge_wakeup.clear()
+            try:
+                while not self._closing:
+                    assert self._wconn is not None
+                    if not await loop.run_in_executor(self._writer, self._purge_step, self._wconn):
+                        break
+                    # A slice's deletion rewrites far more pages than its events' bytes (the FTS segments, the
+                    # freed pages): a checkpoint after each keeps the writer's own (at 64 MB) from ever coming.
+                    self._start_checkpoint(CHECKPOINT_BYTES)
+                else:
+                    return
+            except sqlite3.Error as exc:
+                # Left for the next deletion or the next start; the sessions themselves are gone already.
+                log.warning("journal: the events of deleted sessions could not be removed yet: %s", exc)
+                continue
+            self._purged.set()
+
+    def _purge_step(self, conn: sqlite3.Connection) -> bool:
+        """Remove the oldest PURGE_SLICE events of a deleted session, in one transaction; False when nothing is
+        left to remove."""
+        conn.execute("BEGIN")
+        try:
+            row = conn.execute("SELECT session_id FROM deleted_sessions LIMIT 1").fetchone()
+            if row is None:
+                conn.execute("COMMIT")
+                return False
+            sid = row[0]
+            first = conn.execute("SELECT min(seq) FROM events WHERE session_id=?", (sid,)).fetchone()[0]
+            if first is None:
+                self._index.forget(conn, sid)
+                conn.execute("DELETE FROM deleted_sessions WHERE session_id=?", (sid,))
+            else:
+                upto = first + PURGE_SLICE - 1
+                conn.execute("DELETE FROM events WHERE session_id=? AND seq<=?", (sid, upto))
+                self._index.forget(conn, sid, upto)
+            conn.execute("COMMIT")
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+        return True
+
+    async def purged(self) -> None:
+        """Wait until what deleted sessions left is removed (or the journal is closed)."""
+        await self._purged.wait()
 
     async def _migrate(self) -> None:
         """Index what the journal held before it had a search index, a slice at a time between commits (the
@@ -607,11 +673,13 @@ class Journal:
         JournalError; the caller decides how loudly to fail."""
         self._closing = True
         self._kick()
-        if self._migration is not None:
-            # A step in progress finishes on the writer thread before the connection is closed there.
-            self._migration.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._migration
+        for task in (self._migration, self._purge):
+            if task is not None:
+                # A step in progress finishes on the writer thread before the connection is closed there.
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+        self._purged.set()  # the rest is removed after the next open
         deadline = time.monotonic() + timeout
         while self._flusher is not None and not self._flusher.done():
             if time.monotonic() > deadline:

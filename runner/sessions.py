@@ -524,6 +524,7 @@ class SessionManager:
             self.blobs.forget(unreferenced, self.journal.before_commit)
             await self.journal.sync()
         self._push({"type": MessageType.SESSION_DELETED, "session": session.id})
+        await self.journal.purged()  # its events, removed a slice at a time so other sessions go on meanwhile
         await self.journal.release_memory()
         return_freed_memory()
 

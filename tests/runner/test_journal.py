@@ -768,3 +768,60 @@ async def test_the_wal_starts_over_past_its_limit_during_a_flood(tmp_path, monke
     rows = await journal.read("a", 0, seq, limit=10**6, max_bytes=10**12)
     assert [s for s, _ in rows] == list(range(1, seq + 1))
     await journal.close()
+
+
+def rows_of(path, session_id: str) -> tuple[int, int]:
+    """(events, search documents) the journal file still holds for a session."""
+    conn = sqlite3.connect(path)
+    try:
+        return (conn.execute("SELECT count(*) FROM events WHERE session_id=?", (session_id,)).fetchone()[0],
+                conn.execute("SELECT count(*) FROM search_docs WHERE session_id=?", (session_id,)).fetchone()[0])
+    finally:
+        conn.close()
+
+
+async def fill(journal: Journal, session_id: str, n: int) -> None:
+    journal.save_session(session_id, {"id": session_id, "created_at": 1})
+    for start in range(0, n, 5000):
+        rows = [(session_id, seq, ev(seq)) for seq in range(start + 1, min(start + 5000, n) + 1)]
+        journal.extend(rows, sum(len(p) for _, _, p in rows))
+        await journal.flush()
+
+
+async def test_a_deleted_sessions_events_go_a_slice_at_a_time_while_others_commit(tmp_path, monkeypatch) -> None:
+    """Deleting is one small commit (the session is gone from the next load on); its events and search
+    documents are removed after it in slices, and another session's writes are committed in between."""
+    monkeypatch.setattr(journal_module, "PURGE_SLICE", 100)
+    path = str(tmp_path / "j.sqlite3")
+    commits = Commits()
+    journal = await Journal.open(path, commits)
+    await journal.purged()
+    await fill(journal, "gone", 20_000)
+    assert rows_of(path, "gone") >= (20_000, 1)
+    journal.save_session("b", {"id": "b", "created_at": 2})
+    journal.delete_session("gone")
+    await journal.sync()
+    journal.append("b", 1, ev(1))
+    await journal.sync()
+    assert commits.got["b"] == [1]
+    assert rows_of(path, "gone")[0] > 0, "the other session's commit waited for the whole deletion"
+    await journal.purged()
+    assert rows_of(path, "gone") == (0, 0)
+    assert [s.record["id"] for s in await journal.load()] == ["b"]
+    await journal.close()
+
+
+async def test_what_a_deletion_left_at_close_is_removed_after_the_next_open(tmp_path, monkeypatch) -> None:
+    monkeypatch.setattr(journal_module, "PURGE_SLICE", 100)
+    path = str(tmp_path / "j.sqlite3")
+    journal = await Journal.open(path, Commits())
+    await fill(journal, "gone", 20_000)
+    journal.delete_session("gone")
+    await journal.sync()
+    await journal.close()  # long before 200 slices are done
+    assert rows_of(path, "gone")[0] > 0
+    again = await Journal.open(path, Commits())
+    assert await again.load() == []
+    await asyncio.wait_for(again.purged(), 60)
+    assert rows_of(path, "gone") == (0, 0)
+    await again.close()

@@ -157,6 +157,7 @@ async def test_a_deleted_session_leaves_the_index(tmp_path: Path) -> None:
             await w.commit()
         journal.delete_session("gone")
         await journal.flush()
+        await journal.purged()
     finally:
         await journal.close()
     conn = sqlite3.connect(path)
