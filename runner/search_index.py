@@ -466,10 +466,11 @@ def _bulk(events: list[tuple[str, int, str]], state: _State) -> list[_Doc] | Non
     if '"kind":"assistant"' not in batch and '"kind":"thinking"' not in batch:
         if "\\" in batch or "\x7f" in batch or '"part":' in batch:
             return None
-        # Lines from their text on (seq, time, kind and stream are of no use to a search); other events whole
-        # (those of kinds not searched only add a few words to their group).
+        # Lines from their text's first character on (seq, time, kind, stream and the "text" key are of no use to
+        # a search, and every character costs FTS5 a trigram); other events whole (those of kinds not searched
+        # only add a few words to their group).
         if batch.count('"kind":"output"') == len(events):
-            texts = [payload[payload.find('"text":"'):] for payload in payloads]
+            texts = [payload[payload.find('"text":"') + 8:] for payload in payloads]
         else:
             texts = payloads
         docs: list[_Doc] = []
