@@ -139,22 +139,23 @@ class Session:
         if self.deleted or not lines:
             return
         ts = round(time.time(), 3)
-        middle = f',"ts":{orjson.dumps(ts).decode()},"kind":"output","stream":{orjson.dumps(stream).decode()},"text":'
-        seq = self.assigned
-        sid = self.id
-        rows = []
-        nbytes = 0
-        dumps = orjson.dumps
-        for text in lines:
-            seq += 1
-            try:
-                payload = f'{{"seq":{seq}{middle}{dumps(text).decode()}}}'
-            except TypeError:  # a lone surrogate: the stdlib encoder writes it, the journal escapes it
-                payload = _encode_stdlib({"seq": seq, "ts": ts, "kind": "output", "stream": stream, "text": text})
-            nbytes += len(payload)
-            rows.append((sid, seq, payload))
-        self.assigned = seq
-        self._manager.journal.extend(rows, nbytes)
+        head = f',"ts":{orjson.dumps(ts).decode()},"kind":"output","stream":{orjson.dumps(stream).decode()},"text":"'
+        first = self.assigned + 1
+        seqs = range(first, first + len(lines))
+        try:
+            # All the texts encoded at once, cut apart where one string ends and the next begins: `","` cannot
+            # occur inside an encoded string (its quotes are escaped).
+            texts = orjson.dumps(lines)[2:-2].decode().split('","')
+        except TypeError:  # a lone surrogate: the stdlib encoder writes it, the journal escapes it
+            texts = []
+        if len(texts) == len(lines):
+            payloads = [f'{{"seq":{seq}{head}{text}"}}' for seq, text in zip(seqs, texts, strict=True)]
+        else:
+            payloads = [_encode_stdlib({"seq": seq, "ts": ts, "kind": "output", "stream": stream, "text": text})
+                        for seq, text in zip(seqs, lines, strict=True)]
+        self.assigned = seqs[-1]
+        self._manager.journal.extend(list(zip(itertools.repeat(self.id), seqs, payloads)),
+                                     sum(map(len, payloads)))
 
     def store_image(self, image: Image) -> None:
         """Keep an image's bytes in the data folder before the event referring to it is committed, and list it among

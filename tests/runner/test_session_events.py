@@ -10,7 +10,8 @@ from pathlib import Path
 from runner.journal import MAX_PENDING_EVENTS
 from runner.sessions import UNFOLLOWED_TAIL_EVENTS, SessionManager
 
-TEXTS = ["plain", 'quote " backslash \\ tab \t', "nul \x00 and esc \x1b[31m", "\u2028 emoji 🙂 é", "", "\ud800 lone"]
+TEXTS = ["plain", 'quote " backslash \\ tab \t', "nul \x00 and esc \x1b[31m", "\u2028 emoji 🙂 é", "",
+         'a","b', "ends in \\", '","', "\ud800 lone"]
 
 
 async def test_emit_lines_journals_what_emit_events_would(tmp_path: Path) -> None:
@@ -18,7 +19,8 @@ async def test_emit_lines_journals_what_emit_events_would(tmp_path: Path) -> Non
     try:
         session = await manager.create({"agent": "command", "argv": ["true"], "cwd": str(tmp_path)})
         start = session.assigned
-        session.emit_lines("stderr", TEXTS)
+        session.emit_lines("stderr", TEXTS[:-1])  # encoded all at once
+        session.emit_lines("stderr", TEXTS[-1:])  # a lone surrogate: the stdlib encoder
         session.emit_events([("output", {"stream": "stderr", "text": text}) for text in TEXTS])
         await manager.journal.flush()
         rows = await manager.journal.read(session.id, start, session.assigned, 100, 10**9)
