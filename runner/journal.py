@@ -41,8 +41,10 @@ MAX_PENDING_EVENTS = 10_000
 MAX_PENDING_BYTES = 64 * 1024 * 1024
 """Beyond these, agent output readers wait (backpressure) until the journal has caught up."""
 
-ARRAY_INSERT_BYTES = 1024 * 1024
-"""Payload bytes up to which a commit's events are inserted as one JSON array (see _insert_events)."""
+ARRAY_INSERT_BYTES = 4 * 1024 * 1024
+"""Payload bytes up to which a commit's events are inserted as one JSON array (see _insert_events): more than
+MAX_PENDING_EVENTS lines of a few hundred characters (at 1 MB, a flood of 120-character lines went in a row at a
+time, at twice the cost per row)."""
 
 RETRY_DELAY = 1.0
 """Seconds between attempts when a commit fails (a full disk, for example)."""
