@@ -27,6 +27,9 @@ _GIT_ENV = {
     "GIT_EDITOR": "true",  # never open an editor (merge commit messages are given with -m anyway)
     "GIT_MERGE_AUTOEDIT": "no",
     "LC_ALL": "C",  # git's messages parsed below are the C locale's
+    # A read (`git status` refreshing the index as it goes) takes no lock: one the runner runs at a turn's end
+    # made the user's commit, or the agent's own git, fail on index.lock.
+    "GIT_OPTIONAL_LOCKS": "0",
 }
 # Used only when the repository has no identity of its own configured (a fresh machine, CI).
 _FALLBACK_IDENTITY = {"GIT_AUTHOR_NAME": "Nightshift", "GIT_AUTHOR_EMAIL": "nightshift@localhost",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import shutil
 import sys
@@ -9,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from runner import worktrees
 from runner.runner import Runner
 from tests.conftest import TOKEN
 from tests.fakes.git_repo import git, make_repo
@@ -100,7 +102,7 @@ async def test_changes_include_new_files_and_commits_without_touching_the_index(
     assert by_path["new.txt"]["status"] == "added" and "+fresh" in by_path["new.txt"]["diff"]
     assert by_path["src/app.py"]["status"] == "deleted"
     assert git(s["worktree"]["path"], "status", "--porcelain").splitlines() == [" D src/app.py", "?? new.txt"]
-    await client.request({"type": "commit", "session": s["id"], "message": "files"})
+    assert (await client.request({"type": "commit", "session": s["id"], "message": "files"}))["type"] == "committed"
     again = await client.request({"type": "changes", "session": s["id"]})
     assert again["commits"] == 1 and again["uncommitted"] == 0 and {f["path"] for f in again["files"]} == set(by_path)
     listed = {x["id"]: x for x in (await client.request({"type": "list"}))["sessions"]}
@@ -125,7 +127,7 @@ async def test_git_failures_are_clear_errors(client: ViewClient, repo: Path, tmp
     r = await client.request({"type": "create", "worktree": True, "argv": ["true"], "cwd": str(repo), "base": "nope"})
     assert r["code"] == "unknown_branch"
     s = await run_session(client, argv=writer("shared.txt", "changed\n"), cwd=str(repo), base="main", title="x")
-    await client.request({"type": "commit", "session": s["id"], "message": "x"})
+    assert (await client.request({"type": "commit", "session": s["id"], "message": "x"}))["type"] == "committed"
     r = await client.request({"type": "merge", "session": s["id"]})
     assert r["code"] == "detached_head"
     git(repo, "checkout", "-q", "main")
@@ -170,3 +172,30 @@ async def test_restart_keeps_the_link_and_a_worktree_removed_by_hand_is_reported
     finally:
         await view.close()
         await runner.shutdown()
+
+
+async def test_reading_the_changes_never_makes_a_commit_fail(repo: Path, tmp_path: Path) -> None:
+    """The runner reads a worktree's changes by itself when a turn ends (`git status` among them), maybe just as
+    the user commits: the read must not hold the index lock the commit needs (git's optional locks are off)."""
+    wt, _ = await worktrees.create(str(tmp_path / "worktrees"), "s1", "race", str(repo))
+    for n in range(200):  # a worktree git status takes a moment to refresh the index of
+        (Path(wt.path) / f"f{n}.txt").write_text("0\n")
+    await worktrees.commit(wt, "files")
+    done = False
+
+    async def read_changes() -> None:
+        while not done:
+            await worktrees.changes(wt)
+
+    readers = [asyncio.create_task(read_changes()) for _ in range(2)]
+    try:
+        for i in range(1, 31):
+            for n in range(0, 200, 10):
+                # Replaced, not rewritten in place: git maps the files it diffs, and one cut short under it
+                # kills it (SIGBUS), which is not what this test is about.
+                (tmp_path / "new.tmp").write_text(f"{i}\n")
+                os.replace(tmp_path / "new.tmp", Path(wt.path) / f"f{n}.txt")
+            await worktrees.commit(wt, f"change {i}")
+    finally:
+        done = True
+        await asyncio.gather(*readers)
