@@ -535,7 +535,7 @@ class Journal:
 
     async def _purge_loop(self) -> None:
         """Remove what deleted sessions left (their events and search documents), PURGE_SLICE events per
-        transaction on the writer's thread, between commits."""
+        transaction on the writer's thread, between commits. Each pass ends by setting `_purged`, failed or not."""
         loop = asyncio.get_running_loop()
         while True:
             await self._purge_wakeup.wait()
@@ -548,12 +548,11 @@ class Journal:
                     # A slice's deletion rewrites far more pages than its events' bytes (the FTS segments, the
                     # freed pages): a checkpoint after each keeps the writer's own (at 64 MB) from ever coming.
                     self._start_checkpoint(CHECKPOINT_BYTES)
-                else:
-                    return
             except sqlite3.Error as exc:
                 # Left for the next deletion or the next start; the sessions themselves are gone already.
                 log.warning("journal: the events of deleted sessions could not be removed yet: %s", exc)
-                continue
+            except Exception:
+                log.exception("journal: removing the events of deleted sessions failed")
             self._purged.set()
 
     def _purge_step(self, conn: sqlite3.Connection) -> bool:
@@ -582,7 +581,8 @@ class Journal:
         return True
 
     async def purged(self) -> None:
-        """Wait until what deleted sessions left is removed (or the journal is closed)."""
+        """Wait until what deleted sessions left is removed, or the attempt failed (logged; tried again at the next
+        deletion or start), or the journal is closed."""
         await self._purged.wait()
 
     async def _migrate(self) -> None:

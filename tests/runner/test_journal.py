@@ -825,3 +825,24 @@ async def test_what_a_deletion_left_at_close_is_removed_after_the_next_open(tmp_
     await asyncio.wait_for(again.purged(), 60)
     assert rows_of(path, "gone") == (0, 0)
     await again.close()
+
+
+async def test_a_purge_that_fails_says_so_and_ends_and_the_next_start_finishes_it(tmp_path, monkeypatch,
+                                                                                   caplog) -> None:
+    """A slice that cannot be removed (another process holds the write lock): a warning, and `purged()` returns
+    (a delete request waits on it); what is left is removed after the next open."""
+    monkeypatch.setattr(journal_module, "PURGE_SLICE", 100)
+    path = str(tmp_path / "j.sqlite3")
+    journal = await Journal.open(path, Commits())
+    await fill(journal, "gone", 20_000)
+    journal.delete_session("gone")
+    await journal.sync()
+    with write_locked(journal):  # within the first of 200 slices
+        await asyncio.wait_for(journal.purged(), 30)
+    assert "could not be removed yet" in caplog.text
+    assert rows_of(path, "gone")[0] > 0
+    await journal.close()
+    again = await Journal.open(path, Commits())
+    await asyncio.wait_for(again.purged(), 60)
+    assert rows_of(path, "gone") == (0, 0)
+    await again.close()
