@@ -64,8 +64,8 @@ class RecentEvents:
         while start > 0 and commits[start][0][0] > after + 1:
             start -= 1
         for commit in itertools.islice(commits, start, None):
-            first = commit[0][0]
-            out += commit[max(0, after + 1 - first):max(0, after + 1 - first) + limit - len(out)]
+            skip = max(0, after + 1 - commit[0][0])  # only in the first commit read
+            out += commit[skip:skip + limit - len(out)]
             if len(out) >= limit:
                 break
         return out
