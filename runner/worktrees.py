@@ -175,7 +175,9 @@ async def _temporary_index(wt: Worktree) -> dict[str, str]:
     # One file per call: a refresh at a turn's end and a view's request may run at the same time.
     env = {"GIT_INDEX_FILE": os.path.join(gitdir.strip(), f"nightshift-index-{secrets.token_hex(4)}")}
     if os.path.exists(real):
-        shutil.copyfile(real, env["GIT_INDEX_FILE"])
+        # copy2 keeps the index's modification time: git rereads the files changed no later than that time
+        # ("racily clean"); a copy dated now would make it trust a same-size edit made in the index's second.
+        shutil.copy2(real, env["GIT_INDEX_FILE"])
     await git(wt.path, "add", "--intent-to-add", "--all", ".", env=env)
     return env
 

@@ -6,6 +6,7 @@ import asyncio
 import os
 import shutil
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -199,3 +200,23 @@ async def test_reading_the_changes_never_makes_a_commit_fail(repo: Path, tmp_pat
     finally:
         done = True
         await asyncio.gather(*readers)
+
+
+async def test_a_file_rewritten_to_the_same_size_in_the_second_the_worktree_was_made_is_a_change(
+        repo: Path, tmp_path: Path) -> None:
+    """git trusts a file's size and times in its index, and rereads only "racily clean" files: changed no later
+    than the index file itself. Copying the index to read the changes must keep that time, or an edit of the
+    same size made in the same second as the worktree is missed once the clock has moved to the next second."""
+    for attempt in range(10):
+        start = int(time.time())
+        wt, _ = await worktrees.create(str(tmp_path / f"worktrees{attempt}"), f"s{attempt}", "race", str(repo))
+        (Path(wt.path) / "shared.txt").write_text("one\nTWO\nthree\n")  # same size as "one\ntwo\nthree\n"
+        if int(time.time()) == start:
+            break
+    else:  # pragma: no cover - ten tries each straddling a second boundary
+        pytest.fail("could not make and edit a worktree within one second")
+    await asyncio.sleep(start + 1.05 - time.time())  # the next second: the index copy is newer than the edit
+    summary = await worktrees.changes(wt)
+    assert [f["path"] for f in summary["files"]] == ["shared.txt"], summary
+    assert "-two\n+TWO\n" in summary["files"][0]["diff"]
+    assert summary["uncommitted"] == 1
