@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import logging
 import sqlite3
 from collections.abc import Iterator
 
@@ -731,29 +732,88 @@ async def test_releasing_backpressure_frees_writers_waiting_for_a_stalled_disk(t
     assert journal.unsaved == 0
 
 
-async def write_20_mb(journal: Journal) -> int:
-    """40 commits of 500 KB of payload (five times CHECKPOINT_BYTES); returns the last seq."""
+def checkpoint_idle(journal: Journal) -> bool:
+    return journal._checkpoint is None or journal._checkpoint.done()
+
+
+async def write_flood(journal: Journal, *, one_checkpoint_at_a_time: bool) -> int:
+    """40 commits of 460 KB of payload (18 MB, over four times CHECKPOINT_BYTES); returns the last seq.
+    `one_checkpoint_at_a_time`: each commit once the checkpoint before it ended (so every checkpoint due is
+    started, none skipped as one is running); else back to back, checkpoints running beside them."""
     seq = 0
     for _ in range(40):
-        rows = [("a", seq + i + 1, f'{{"seq":{seq + i + 1},"text":"{"x" * 1000}"}}') for i in range(500)]
+        # Rows well under a page's local payload limit (about 1,000 bytes): no overflow pages, so the file is
+        # about as big as what it holds.
+        rows = [("a", seq + i + 1, f'{{"seq":{seq + i + 1},"text":"{"x" * 900}"}}') for i in range(500)]
         seq += len(rows)
         journal.extend(rows, sum(len(p) for _, _, p in rows))
         await journal.flush()
-    await until(lambda: journal._checkpoint is not None and journal._checkpoint.done())
+        if one_checkpoint_at_a_time:
+            await until(lambda: checkpoint_idle(journal), 30, "the checkpoint")
+    await until(lambda: checkpoint_idle(journal), 30, "the last checkpoint")
     return seq
 
 
-async def test_commits_are_checkpointed_beside_the_writer_as_they_go(tmp_path) -> None:
-    """The WAL is copied into the database file while the journal is open, far below the 64 MB past which the
-    writer would do it itself: by the checkpointer's thread."""
+def warnings_in(caplog: pytest.LogCaptureFixture) -> list[str]:
+    return [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+
+
+async def test_commits_are_checkpointed_beside_the_writer_as_they_go(tmp_path, monkeypatch, caplog) -> None:
+    """The WAL is copied into the database file while the journal is open, by the checkpointer's thread, again
+    after every CHECKPOINT_BYTES, quietly. (The writer's own checkpoints, past WAL_LIMIT_PAGES, are put out of
+    reach here: 18 MB of payload make more WAL frames than the limit's 16,000.)"""
+    monkeypatch.setattr(journal_module, "WAL_LIMIT_PAGES", 10**9)
     path = tmp_path / "j.sqlite3"
     journal = await Journal.open(str(path), Commits())
-    seq = await write_20_mb(journal)
-    assert path.stat().st_size > 15 * 1024 * 1024, "the commits were not checkpointed while the journal was open"
+    seq = await write_flood(journal, one_checkpoint_at_a_time=True)
+    copied = path.stat().st_size
+    assert warnings_in(caplog) == []
     rows = await journal.read("a", 0, seq, limit=10**6, max_bytes=10**12)
     assert [s for s, _ in rows] == list(range(1, seq + 1))
     await journal.close()
     assert not (tmp_path / "j.sqlite3-wal").exists()
+    # All but the last few MB (less than a checkpoint's worth) were in the database file before the close.
+    whole = path.stat().st_size
+    assert whole > 16 * 1024 * 1024 and copied > whole - 2 * journal_module.CHECKPOINT_BYTES, (copied, whole)
+
+
+async def test_a_checkpoint_that_fails_is_a_warning_and_commits_go_on(tmp_path, caplog) -> None:
+    """Checkpoints are not the commits' business (they are durable in the WAL): one that fails is logged, and
+    the events are committed and read back all the same."""
+    path = tmp_path / "j.sqlite3"
+    journal = await Journal.open(str(path), Commits())
+    assert journal._cconn is not None
+    journal._cconn.close()  # every checkpoint from now on raises sqlite3.ProgrammingError
+    seq = await write_flood(journal, one_checkpoint_at_a_time=True)
+    assert any("checkpoint failed" in m for m in warnings_in(caplog)), warnings_in(caplog)
+    rows = await journal.read("a", 0, seq, limit=10**6, max_bytes=10**12)
+    assert [s for s, _ in rows] == list(range(1, seq + 1))
+    assert journal.failing is None
+    await journal.close()
+
+
+async def test_a_purge_and_commits_take_turns_on_the_writer(tmp_path, monkeypatch, caplog) -> None:
+    """The purge's slices run on the writer's one thread between commits: two transactions on its one
+    connection at once would fail (or worse). Another session commits throughout a deletion without an error."""
+    monkeypatch.setattr(journal_module, "PURGE_SLICE", 50)
+    path = str(tmp_path / "j.sqlite3")
+    commits = Commits()
+    journal = await Journal.open(path, commits, commits.errors.append)
+    await fill(journal, "gone", 20_000)
+    journal.save_session("b", {"id": "b", "created_at": 2})
+    journal.delete_session("gone")
+    await journal.sync()
+    purging = asyncio.create_task(journal.purged())
+    seq = 0
+    while not purging.done():  # up to 400 slices, each beside commits of b's
+        seq += 1
+        journal.append("b", seq, ev(seq))
+        await journal.flush()
+    await purging
+    assert commits.errors == [] and warnings_in(caplog) == []
+    assert seq > 1 and commits.got["b"] == list(range(1, seq + 1))
+    assert rows_of(path, "gone") == (0, 0)
+    await journal.close()
 
 
 async def test_the_wal_starts_over_past_its_limit_during_a_flood(tmp_path, monkeypatch) -> None:
@@ -762,7 +822,7 @@ async def test_the_wal_starts_over_past_its_limit_during_a_flood(tmp_path, monke
     monkeypatch.setattr(journal_module, "WAL_LIMIT_PAGES", 1000)
     path = tmp_path / "j.sqlite3"
     journal = await Journal.open(str(path), Commits())
-    seq = await write_20_mb(journal)
+    seq = await write_flood(journal, one_checkpoint_at_a_time=False)
     wal = (tmp_path / "j.sqlite3-wal").stat().st_size
     assert wal < 12 * 1024 * 1024, f"the WAL grew to {wal} bytes"
     rows = await journal.read("a", 0, seq, limit=10**6, max_bytes=10**12)
