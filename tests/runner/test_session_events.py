@@ -22,8 +22,9 @@ async def test_emit_lines_journals_what_emit_events_would(tmp_path: Path) -> Non
         session.emit_lines("stderr", TEXTS[:-1])  # encoded all at once
         session.emit_lines("stderr", TEXTS[-1:])  # a lone surrogate: the stdlib encoder
         session.emit_events([("output", {"stream": "stderr", "text": text}) for text in TEXTS])
+        # Ours are the next seqs (no await above); the command's own exit may follow them, later.
         await manager.journal.flush()
-        rows = await manager.journal.read(session.id, start, session.assigned, 100, 10**9)
+        rows = await manager.journal.read(session.id, start, start + 2 * len(TEXTS), 100, 10**9)
     finally:
         await manager.shutdown()
     events = [json.loads(payload) for _, payload in rows]
