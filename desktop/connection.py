@@ -227,7 +227,7 @@ class RunnerConnection:
         delay = 0.0
         while not self._closing:
             if self._auth_blocked:
-                self.core.schedule(None)
+                self.core.waiting_for_user()
                 await self._sleep_until_woken(None)
             elif delay > 0:
                 await self._sleep_until_woken(delay)

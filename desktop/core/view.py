@@ -219,9 +219,9 @@ class ViewCore:
         self.next_retry_at = next_retry_at
         self._update_status()
 
-    def schedule(self, next_retry_at: float | None) -> None:
-        """The connection decided when it tries next (None: not automatically)."""
-        self.next_retry_at = next_retry_at
+    def waiting_for_user(self) -> None:
+        """The connection tries again only when the user acts (a refused token): no retry time to show."""
+        self.next_retry_at = None
         self._update_status()
 
     # ----------------------------------------------------------------- user actions
