@@ -792,30 +792,6 @@ async def test_a_checkpoint_that_fails_is_a_warning_and_commits_go_on(tmp_path, 
     await journal.close()
 
 
-async def test_a_purge_and_commits_take_turns_on_the_writer(tmp_path, monkeypatch, caplog) -> None:
-    """The purge's slices run on the writer's one thread between commits: two transactions on its one
-    connection at once would fail (or worse). Another session commits throughout a deletion without an error."""
-    monkeypatch.setattr(journal_module, "PURGE_SLICE", 50)
-    path = str(tmp_path / "j.sqlite3")
-    commits = Commits()
-    journal = await Journal.open(path, commits, commits.errors.append)
-    await fill(journal, "gone", 20_000)
-    journal.save_session("b", {"id": "b", "created_at": 2})
-    journal.delete_session("gone")
-    await journal.sync()
-    purging = asyncio.create_task(journal.purged())
-    seq = 0
-    while not purging.done():  # up to 400 slices, each beside commits of b's
-        seq += 1
-        journal.append("b", seq, ev(seq))
-        await journal.flush()
-    await purging
-    assert commits.errors == [] and warnings_in(caplog) == []
-    assert seq > 1 and commits.got["b"] == list(range(1, seq + 1))
-    assert rows_of(path, "gone") == (0, 0)
-    await journal.close()
-
-
 async def test_the_wal_starts_over_past_its_limit_during_a_flood(tmp_path, monkeypatch) -> None:
     """Checkpoints beside the commits never find the WAL all copied, so it would grow with the journal: past
     WAL_LIMIT_PAGES (here 4 MB) the writer's own checkpoints complete and the WAL starts over."""
@@ -848,6 +824,13 @@ async def fill(journal: Journal, session_id: str, n: int) -> None:
         await journal.flush()
 
 
+async def delete_a_big_session(journal: Journal) -> None:
+    """Session "gone" with 20,000 events, then its deletion committed: the purge of its events starts after it."""
+    await fill(journal, "gone", 20_000)
+    journal.delete_session("gone")
+    await journal.sync()
+
+
 async def test_a_deleted_sessions_events_go_a_slice_at_a_time_while_others_commit(tmp_path, monkeypatch) -> None:
     """Deleting is one small commit (the session is gone from the next load on); its events and search
     documents are removed after it in slices, and another session's writes are committed in between."""
@@ -871,13 +854,33 @@ async def test_a_deleted_sessions_events_go_a_slice_at_a_time_while_others_commi
     await journal.close()
 
 
+async def test_a_purge_and_commits_take_turns_on_the_writer(tmp_path, monkeypatch, caplog) -> None:
+    """The purge's slices run on the writer's one thread between commits: two transactions on its one
+    connection at once would fail (or worse). Another session commits throughout a deletion without an error."""
+    monkeypatch.setattr(journal_module, "PURGE_SLICE", 50)
+    path = str(tmp_path / "j.sqlite3")
+    commits = Commits()
+    journal = await Journal.open(path, commits, commits.errors.append)
+    journal.save_session("b", {"id": "b", "created_at": 2})
+    await delete_a_big_session(journal)
+    purging = asyncio.create_task(journal.purged())
+    seq = 0
+    while not purging.done():  # up to 400 slices, each beside commits of b's
+        seq += 1
+        journal.append("b", seq, ev(seq))
+        await journal.flush()
+    await purging
+    assert commits.errors == [] and warnings_in(caplog) == []
+    assert seq > 1 and commits.got["b"] == list(range(1, seq + 1))
+    assert rows_of(path, "gone") == (0, 0)
+    await journal.close()
+
+
 async def test_what_a_deletion_left_at_close_is_removed_after_the_next_open(tmp_path, monkeypatch) -> None:
     monkeypatch.setattr(journal_module, "PURGE_SLICE", 100)
     path = str(tmp_path / "j.sqlite3")
     journal = await Journal.open(path, Commits())
-    await fill(journal, "gone", 20_000)
-    journal.delete_session("gone")
-    await journal.sync()
+    await delete_a_big_session(journal)
     await journal.close()  # long before 200 slices are done
     assert rows_of(path, "gone")[0] > 0
     again = await Journal.open(path, Commits())
@@ -894,9 +897,7 @@ async def test_a_purge_that_fails_says_so_and_ends_and_the_next_start_finishes_i
     monkeypatch.setattr(journal_module, "PURGE_SLICE", 100)
     path = str(tmp_path / "j.sqlite3")
     journal = await Journal.open(path, Commits())
-    await fill(journal, "gone", 20_000)
-    journal.delete_session("gone")
-    await journal.sync()
+    await delete_a_big_session(journal)
     with write_locked(journal):  # within the first of 200 slices
         await asyncio.wait_for(journal.purged(), 30)
     assert "could not be removed yet" in caplog.text
